@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import convict from "convict";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { registerFormats } from "./formats.ts";
+import { configSchema } from "./schema.ts";
+
+type Schema = ReturnType<typeof configSchema>;
+type Properties<S> = { [K in keyof S]: S[K] extends { default: infer D } ? D : Properties<S[K]> };
+
+/** The validated configuration. Durations are milliseconds. */
+export type Config = Properties<Schema>;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly kind = "config";
+  readonly problems: readonly string[];
+
+  constructor(source: string, problems: readonly string[]) {
+    super(`invalid configuration (${source}):\n  ${problems.join("\n  ")}`);
+    this.problems = problems;
+  }
+}
+
+/** Names the seeds used for the same setting; the canonical name wins when both are set. */
+const ENV_ALIASES: Readonly<Record<string, string>> = {
+  SMTP_SERVER: "SMTP_HOST",
+  SMTP_USER: "SMTP_USERNAME",
+  SERVER_PORT: "PORT",
+};
+
+function withAliases(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  for (const [alias, canonical] of Object.entries(ENV_ALIASES)) {
+    const value = out[alias];
+    if (value !== undefined && out[canonical] === undefined) out[canonical] = value;
+  }
+  return out;
+}
+
+export interface LoadConfigOptions {
+  env?: Env;
+  /** Directory holding the default config.yaml. */
+  cwd?: string;
+  /** false: defaults and environment only, no file (tests). */
+  file?: false;
+}
+
+function configFilePath(env: Env, cwd: string): string | undefined {
+  const named = env.CONFIG_FILE;
+  if (named !== undefined && named !== "") {
+    const path = resolve(cwd, named);
+    if (!existsSync(path)) throw new ConfigError("CONFIG_FILE", [`CONFIG_FILE: file not found: ${path}`]);
+    return path;
+  }
+  const fallback = resolve(cwd, "config.yaml");
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+function readConfigFile(path: string): unknown {
+  const text = readFileSync(path, "utf8");
+  try {
+    return extname(path) === ".json" ? JSON.parse(text) : (parseYaml(text) ?? {});
+  } catch (error) {
+    const where = error instanceof YAMLParseError ? ` at line ${error.linePos?.[0].line ?? "?"}` : "";
+    throw new ConfigError(path, [`cannot parse${where}: ${(error as Error).message.split("\n")[0]}`]);
+  }
+}
+
+function envNames(schema: object, prefix = "", out = new Map<string, string>()): Map<string, string> {
+  for (const [key, value] of Object.entries(schema)) {
+    if (typeof value !== "object" || value === null) continue;
+    if ("default" in value) {
+      if ("env" in value && typeof value.env === "string") out.set(`${prefix}${key}`, value.env);
+    } else envNames(value, `${prefix}${key}.`, out);
+  }
+  return out;
+}
+
+/** An operator who set a bad value through the environment is told which variable it came from. */
+function withEnvSource(problem: string, env: Env): string {
+  const key = problem.slice(0, problem.indexOf(":"));
+  const name = envNames(configSchema()).get(key);
+  return name !== undefined && env[name] !== undefined ? `${problem} (from ${name})` : problem;
+}
+
+/**
+ * Loads configuration with the precedence environment > config file (CONFIG_FILE, else ./config.yaml)
+ * > defaults, and validates it strictly: an unknown key or a bad value stops start-up with a message
+ * naming the key, the value (masked when sensitive) and what is allowed.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  registerFormats();
+  const env = options.env ?? {};
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file === false ? undefined : configFilePath(env, cwd);
+  const source = file ?? "defaults and environment";
+  const config = convict(configSchema(), { env: withAliases(env), args: [] });
+  try {
+    if (file !== undefined) {
+      const contents = readConfigFile(file);
+      if (typeof contents !== "object" || contents === null || Array.isArray(contents))
+        throw new ConfigError(file, ["the file must hold a mapping of sections (queue, database, ...)"]);
+      config.load(contents);
+    }
+    config.validate({ allowed: "strict" });
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const lines = (error as Error).message.split("\n").filter(Boolean);
+    throw new ConfigError(
+      source,
+      lines.map((line) => withEnvSource(line, env)),
+    );
+  }
+  return config.getProperties() as Config;
+}

@@ -1,0 +1,121 @@
+import convict from "convict";
+import { parseDuration } from "./duration.ts";
+
+export interface SmtpAccount {
+  username: string;
+  password: string;
+  /** Messages this account may send per UTC day; 0 = no cap. */
+  daily_limit: number;
+}
+
+export interface EmailRoute {
+  /** Glob over the job type, e.g. `payment_*`. */
+  job_type: string;
+  /** Providers in order of preference; the next one is used when the previous fails over. */
+  providers: string[];
+}
+
+export interface ApiKeyConfig {
+  name: string;
+  /** Hex SHA-256 of the key: the clear key never sits in configuration. */
+  sha256: string;
+  scopes: string[];
+}
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `user:pass;user2:pass2` (seed 004's EMAIL_ACCOUNTS) or a YAML list of accounts. */
+function coerceAccounts(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  if (value.trim() === "") return [];
+  return value.split(";").map((entry) => {
+    const at = entry.indexOf(":");
+    return at < 0
+      ? { username: entry.trim(), password: "" }
+      : { username: entry.slice(0, at).trim(), password: entry.slice(at + 1) };
+  });
+}
+
+function validateAccounts(value: unknown): void {
+  if (!Array.isArray(value)) fail("must be a list of {username, password} or 'user:pass;user2:pass2'");
+  value.forEach((account, index) => {
+    if (!isRecord(account)) fail(`entry ${index} must be an object with username and password`);
+    if (typeof account.username !== "string" || account.username === "")
+      fail(`entry ${index} needs a username`);
+    if (typeof account.password !== "string") fail(`entry ${index} needs a password`);
+    const limit = account.daily_limit ?? 0;
+    if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
+      fail(`entry ${index}: daily_limit must be a whole number >= 0`);
+    account.daily_limit = limit;
+  });
+}
+
+function coerceJson(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  if (value.trim() === "") return [];
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function validateRoutes(value: unknown): void {
+  if (!Array.isArray(value)) fail("must be a list of {job_type, providers}");
+  value.forEach((route, index) => {
+    if (!isRecord(route)) fail(`entry ${index} must be an object with job_type and providers`);
+    if (typeof route.job_type !== "string" || route.job_type === "")
+      fail(`entry ${index} needs a job_type glob`);
+    const providers = route.providers;
+    if (!Array.isArray(providers) || providers.length === 0)
+      fail(`entry ${index} needs a non-empty providers list`);
+    for (const name of providers) {
+      if (!PROVIDERS.includes(name as ProviderName))
+        fail(`entry ${index}: provider ${JSON.stringify(name)} is not one of ${PROVIDERS.join(", ")}`);
+    }
+  });
+}
+
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+export const API_SCOPES = ["send", "admin"] as const;
+
+function validateApiKeys(value: unknown): void {
+  if (!Array.isArray(value)) fail("must be a list of {name, sha256, scopes}");
+  value.forEach((key, index) => {
+    if (!isRecord(key)) fail(`entry ${index} must be an object`);
+    if (typeof key.name !== "string" || key.name === "") fail(`entry ${index} needs a name`);
+    if (typeof key.sha256 !== "string" || !HEX_SHA256.test(key.sha256))
+      fail(`entry ${index} (${key.name}): sha256 must be 64 lowercase hex characters`);
+    const scopes = key.scopes ?? ["send"];
+    if (!Array.isArray(scopes) || scopes.some((s) => !API_SCOPES.includes(s)))
+      fail(`entry ${index} (${key.name}): scopes must be a list of ${API_SCOPES.join(", ")}`);
+    key.scopes = scopes;
+  });
+}
+
+export const PROVIDERS = ["sendgrid", "ses", "smtp", "outbox"] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/**
+ * convict keeps custom formats in a process-wide registry; registering is idempotent, so doing it on
+ * every load (rather than at import) keeps modules free of import-time side effects.
+ */
+export function registerFormats(): void {
+  convict.addFormats({
+    duration: {
+      validate(value: unknown) {
+        if (typeof value !== "number") fail("must be a duration such as 500ms, 5s, 1m, 1h or 1h30m");
+      },
+      coerce: (value: unknown) => parseDuration(value) ?? value,
+    },
+    "smtp-accounts": { validate: validateAccounts, coerce: coerceAccounts },
+    "email-routes": { validate: validateRoutes, coerce: coerceJson },
+    "api-keys": { validate: validateApiKeys, coerce: coerceJson },
+  });
+}

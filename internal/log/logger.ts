@@ -1,0 +1,64 @@
+import { type DestinationStream, type Logger, pino, stdSerializers } from "pino";
+import { PinoPretty } from "pino-pretty";
+import { maskEmail, maskEmailsInText } from "./mask.ts";
+
+export type { Logger } from "pino";
+
+export interface LoggerOptions {
+  level: string;
+  format: "json" | "pretty";
+  /** Where lines go; stdout when absent. Tests pass a stream they can read. */
+  destination?: DestinationStream;
+  base?: Record<string, unknown>;
+}
+
+const SECRET_KEYS = ["password", "api_key", "apiKey", "token", "secret", "authorization", "x-api-key"];
+const ADDRESS_KEYS = ["recipient", "recipient_email", "to", "email", "cc", "bcc", "reply_to"];
+
+function paths(keys: string[]): string[] {
+  return keys.flatMap((key) => {
+    const access = /^[A-Za-z_]\w*$/.test(key) ? key : `["${key}"]`;
+    const join = (prefix: string) => (access.startsWith("[") ? `${prefix}${access}` : `${prefix}.${access}`);
+    return [access.startsWith("[") ? `*${access}` : access, join("*"), join("*.*")];
+  });
+}
+
+function censor(value: unknown, path: string[]): unknown {
+  const key = path[path.length - 1] ?? "";
+  if (!ADDRESS_KEYS.includes(key)) return "[REDACTED]";
+  if (typeof value === "string") return maskEmail(value);
+  if (Array.isArray(value)) return value.map((v) => (typeof v === "string" ? maskEmail(v) : "[REDACTED]"));
+  return "[REDACTED]";
+}
+
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const out = stdSerializers.err(error);
+  out.message = maskEmailsInText(out.message);
+  if (out.stack) out.stack = maskEmailsInText(out.stack);
+  return out;
+}
+
+/**
+ * One logger per process, built by the composition root and handed down; components take
+ * `logger.child({ component })`. Secrets are replaced and recipient addresses masked by key, wherever
+ * they sit up to two levels deep; code should still log job ids rather than addresses.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const destination =
+    options.destination ??
+    (options.format === "pretty"
+      ? PinoPretty({ colorize: process.stdout.isTTY, translateTime: "SYS:standard", ignore: "pid,hostname" })
+      : undefined);
+  return pino(
+    {
+      level: options.level,
+      base: { service: "email-worker", ...options.base },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError, error: serializeError },
+      redact: { paths: paths([...SECRET_KEYS, ...ADDRESS_KEYS]), censor },
+    },
+    destination,
+  );
+}

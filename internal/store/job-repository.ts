@@ -1,0 +1,242 @@
+import { type Kysely, type RawBuilder, type Selectable, sql } from "kysely";
+import { CANCELLABLE_STATUSES, CLAIMABLE_STATUSES, type JobStatus } from "../job/status.ts";
+import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
+import { ConflictError, isUniqueViolation } from "./errors.ts";
+import { decodeCursor, encodeCursor } from "./keyset-cursor.ts";
+import { type Database, type EmailJobTable, type JsonValue, toJson } from "./schema.ts";
+
+export type EmailJobRecord = Selectable<EmailJobTable>;
+
+export interface NewEmailJob {
+  id?: string;
+  job_type: string;
+  recipient_email: string;
+  recipient_name?: string | null;
+  subject?: string | null;
+  template_id?: string | null;
+  template_data?: JsonValue | null;
+  html_body?: string | null;
+  text_body?: string | null;
+  from_email?: string | null;
+  from_name?: string | null;
+  reply_to?: string | null;
+  headers?: Record<string, string> | null;
+  attachments?: JsonValue | null;
+  priority?: number;
+  max_retries?: number;
+  scheduled_at?: Date | null;
+  provider?: string | null;
+  idempotency_key?: string | null;
+  metadata?: JsonValue | null;
+}
+
+export interface JobListFilter {
+  status?: readonly JobStatus[];
+  job_type?: string;
+  recipient_email?: string;
+  created_after?: Date;
+  created_before?: Date;
+  /** At most 500; 50 when absent. */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface JobPage {
+  jobs: EmailJobRecord[];
+  /** Absent on the last page. */
+  next_cursor: string | undefined;
+}
+
+export type CancelOutcome =
+  | { outcome: "cancelled"; job: EmailJobRecord }
+  | { outcome: "not_found" }
+  | { outcome: "not_cancellable"; job: EmailJobRecord };
+
+const MAX_PAGE = 500;
+
+interface TransitionChanges {
+  error_message?: string | null;
+  retry_count?: number | RawBuilder<number>;
+  sent_at?: RawBuilder<Date>;
+}
+
+/**
+ * Tracked jobs (`email_jobs`). Writes and claims go to the master, lists and lookups to the replica
+ * unless the caller asks for strong consistency.
+ */
+export class JobRepository {
+  readonly #router: DatabaseRouter;
+
+  constructor(router: DatabaseRouter) {
+    this.#router = router;
+  }
+
+  async create(job: NewEmailJob): Promise<EmailJobRecord> {
+    try {
+      return await this.#router.master
+        .insertInto("email_jobs")
+        .values({
+          ...(job.id !== undefined && { id: job.id }),
+          job_type: job.job_type,
+          recipient_email: job.recipient_email,
+          recipient_name: job.recipient_name ?? null,
+          subject: job.subject ?? null,
+          template_id: job.template_id ?? null,
+          template_data: toJson(job.template_data),
+          html_body: job.html_body ?? null,
+          text_body: job.text_body ?? null,
+          from_email: job.from_email ?? null,
+          from_name: job.from_name ?? null,
+          reply_to: job.reply_to ?? null,
+          headers: toJson(job.headers),
+          attachments: toJson(job.attachments),
+          priority: job.priority ?? 0,
+          max_retries: job.max_retries ?? 3,
+          scheduled_at: job.scheduled_at ?? null,
+          provider: job.provider ?? null,
+          idempotency_key: job.idempotency_key ?? null,
+          metadata: toJson(job.metadata),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`email job ${job.id} already exists`);
+      throw error;
+    }
+  }
+
+  async get(id: string, options: ReadOptions = {}): Promise<EmailJobRecord | undefined> {
+    const query = (db: Kysely<Database>) =>
+      db.selectFrom("email_jobs").selectAll().where("id", "=", id).executeTakeFirst();
+    return options.consistency === "strong" ? query(this.#router.master) : this.#router.read(query);
+  }
+
+  /** Newest first, by keyset on (created_at, id): stable while rows are being added. */
+  async list(filter: JobListFilter = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
+    const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    const rows = await this.#router.read((db) => {
+      let query = db
+        .selectFrom("email_jobs")
+        .selectAll()
+        .select(sql<string>`created_at::text`.as("cursor_created_at"));
+      if (filter.status?.length) query = query.where("status", "in", [...filter.status]);
+      if (filter.job_type !== undefined) query = query.where("job_type", "=", filter.job_type);
+      if (filter.recipient_email !== undefined)
+        query = query.where("recipient_email", "=", filter.recipient_email);
+      if (filter.created_after) query = query.where("created_at", ">=", filter.created_after);
+      if (filter.created_before) query = query.where("created_at", "<", filter.created_before);
+      if (after) {
+        query = query.where(
+          sql<boolean>`(created_at, id) < (${after.created_at}::timestamptz, ${after.id}::uuid)`,
+        );
+      }
+      return query
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(limit + 1)
+        .execute();
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const jobs = page.map(({ cursor_created_at: _, ...job }) => job);
+    return {
+      jobs,
+      next_cursor:
+        rows.length > limit && last
+          ? encodeCursor({ created_at: last.cursor_created_at, id: last.id })
+          : undefined,
+    };
+  }
+
+  /**
+   * Takes the job for sending: only one worker can win, so a redelivered queue message never sends
+   * twice. A claim whose lease ran out (its worker died) can be taken over.
+   */
+  async claim(id: string, leaseMs: number): Promise<EmailJobRecord | undefined> {
+    return this.#router.master
+      .updateTable("email_jobs")
+      .set({
+        status: "processing",
+        locked_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
+        updated_at: sql<Date>`now()`,
+      })
+      .where("id", "=", id)
+      .where((eb) =>
+        eb.or([
+          eb("status", "in", [...CLAIMABLE_STATUSES]),
+          eb.and([eb("status", "=", "processing"), eb("locked_until", "<", sql<Date>`now()`)]),
+        ]),
+      )
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async markSent(id: string): Promise<EmailJobRecord | undefined> {
+    return this.#transition(id, ["processing"], "sent", {
+      sent_at: sql<Date>`now()`,
+      error_message: null,
+    });
+  }
+
+  /** A failed attempt that will be tried again: the attempt is counted and the claim released. */
+  async markRetrying(id: string, error: string): Promise<EmailJobRecord | undefined> {
+    return this.#transition(id, ["processing"], "retrying", {
+      error_message: error,
+      retry_count: sql<number>`retry_count + 1`,
+    });
+  }
+
+  async markFailed(id: string, error: string): Promise<EmailJobRecord | undefined> {
+    return this.#transition(id, ["processing"], "failed", { error_message: error });
+  }
+
+  async markSuppressed(id: string, reason: string): Promise<EmailJobRecord | undefined> {
+    return this.#transition(id, ["processing"], "suppressed", { error_message: reason });
+  }
+
+  /** Puts a failed (or dead-lettered) job back in line, with a fresh set of attempts. */
+  async requeue(id: string): Promise<EmailJobRecord | undefined> {
+    return this.#transition(id, ["failed"], "pending", { error_message: null, retry_count: 0 });
+  }
+
+  async cancel(id: string): Promise<CancelOutcome> {
+    const job = await this.#transition(id, CANCELLABLE_STATUSES, "cancelled", {});
+    if (job) return { outcome: "cancelled", job };
+    const current = await this.get(id, { consistency: "strong" });
+    return current ? { outcome: "not_cancellable", job: current } : { outcome: "not_found" };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.#router.master.deleteFrom("email_jobs").where("id", "=", id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /** Status counts, for `emailctl status` and the stats API. */
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.#router.read((db) =>
+      db
+        .selectFrom("email_jobs")
+        .select(["status", sql<number>`count(*)::int`.as("count")])
+        .groupBy("status")
+        .execute(),
+    );
+    return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+  }
+
+  async #transition(
+    id: string,
+    from: readonly JobStatus[],
+    to: JobStatus,
+    changes: TransitionChanges,
+  ): Promise<EmailJobRecord | undefined> {
+    return this.#router.master
+      .updateTable("email_jobs")
+      .set({ ...changes, status: to, locked_until: null, updated_at: sql<Date>`now()` })
+      .where("id", "=", id)
+      .where("status", "in", [...from])
+      .returningAll()
+      .executeTakeFirst();
+  }
+}

@@ -1,0 +1,32 @@
+export interface KeysetPosition {
+  /** Postgres' own text of the timestamp: a JS Date would drop the microseconds and skip rows. */
+  created_at: string;
+  id: string;
+}
+
+export class InvalidCursorError extends Error {
+  override readonly name = "InvalidCursorError";
+  readonly kind = "invalid_argument";
+  readonly field = "cursor";
+}
+
+export function encodeCursor(position: KeysetPosition): string {
+  return Buffer.from(JSON.stringify([position.created_at, position.id])).toString("base64url");
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function decodeCursor(cursor: string): KeysetPosition {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(value) && value.length === 2) {
+      const [createdAt, id] = value;
+      if (typeof createdAt === "string" && !Number.isNaN(Date.parse(createdAt)) && typeof id === "string") {
+        if (UUID.test(id)) return { created_at: createdAt, id };
+      }
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new InvalidCursorError("cursor is not one returned by a previous page");
+}

@@ -1,0 +1,261 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DatabaseRouter } from "./database-router.ts";
+import { ConflictError } from "./errors.ts";
+import { JobRepository, type NewEmailJob } from "./job-repository.ts";
+import { InvalidCursorError } from "./keyset-cursor.ts";
+import { TemplateRepository } from "./template-repository.ts";
+import { TrackingRepository } from "./tracking-repository.ts";
+
+export interface RepositoryHarness {
+  router: DatabaseRouter;
+  close(): Promise<void>;
+}
+
+/** The repositories' behaviour, run against every database we support (PostgreSQL and PGlite). */
+export function repositoryContract(name: string, open: () => Promise<RepositoryHarness>): void {
+  describe(`repositories on ${name}`, () => {
+    let harness: RepositoryHarness;
+    let jobs: JobRepository;
+    let templates: TemplateRepository;
+    let tracking: TrackingRepository;
+
+    beforeAll(async () => {
+      harness = await open();
+      jobs = new JobRepository(harness.router);
+      templates = new TemplateRepository(harness.router);
+      tracking = new TrackingRepository(harness.router);
+    });
+    afterAll(async () => harness?.close());
+
+    const newJob = (overrides: Partial<NewEmailJob> = {}): NewEmailJob => ({
+      job_type: "welcome_email",
+      recipient_email: "user@example.com",
+      template_id: "welcome_template",
+      template_data: { user_name: "Ada", tags: ["a", "b"] },
+      ...overrides,
+    });
+
+    describe("jobs", () => {
+      it("creates a job with the seed's defaults and reads it back with JSON intact", async () => {
+        const created = await jobs.create(
+          newJob({
+            headers: { "X-Campaign": "spring" },
+            attachments: [{ filename: "a.txt", content: "aGk=" }],
+          }),
+        );
+        expect(created).toMatchObject({
+          status: "pending",
+          priority: 0,
+          retry_count: 0,
+          max_retries: 3,
+          template_data: { user_name: "Ada", tags: ["a", "b"] },
+          headers: { "X-Campaign": "spring" },
+          attachments: [{ filename: "a.txt", content: "aGk=" }],
+        });
+        expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
+        expect(created.created_at).toBeInstanceOf(Date);
+        expect(await jobs.get(created.id, { consistency: "strong" })).toEqual(created);
+      });
+
+      it("keeps a caller-chosen id and refuses a second job with it", async () => {
+        const id = randomUUID();
+        await jobs.create(newJob({ id }));
+        await expect(jobs.create(newJob({ id }))).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      it("lets exactly one of many concurrent claims win", async () => {
+        const job = await jobs.create(newJob());
+        const claims = await Promise.all(Array.from({ length: 8 }, () => jobs.claim(job.id, 60_000)));
+        const winners = claims.filter((claim) => claim !== undefined);
+        expect(winners).toHaveLength(1);
+        expect(winners[0]?.status).toBe("processing");
+        expect(winners[0]?.locked_until?.getTime()).toBeGreaterThan(Date.now());
+      });
+
+      it("lets a claim whose lease ran out be taken over", async () => {
+        const job = await jobs.create(newJob());
+        expect(await jobs.claim(job.id, 1)).toBeDefined();
+        await sleep(20);
+        expect(await jobs.claim(job.id, 60_000)).toMatchObject({ status: "processing" });
+      });
+
+      it("moves through sent and refuses to claim a sent job again", async () => {
+        const job = await jobs.create(newJob());
+        await jobs.claim(job.id, 60_000);
+        const sent = await jobs.markSent(job.id);
+        expect(sent).toMatchObject({ status: "sent", locked_until: null });
+        expect(sent?.sent_at).toBeInstanceOf(Date);
+        expect(sent?.updated_at.getTime()).toBeGreaterThanOrEqual(job.updated_at.getTime());
+        expect(await jobs.claim(job.id, 60_000)).toBeUndefined();
+        expect(await jobs.markSent(job.id)).toBeUndefined();
+      });
+
+      it("counts retries, records the error, then fails and can be requeued", async () => {
+        const job = await jobs.create(newJob());
+        await jobs.claim(job.id, 60_000);
+        expect(await jobs.markRetrying(job.id, "421 try later")).toMatchObject({
+          status: "retrying",
+          retry_count: 1,
+          error_message: "421 try later",
+        });
+        await jobs.claim(job.id, 60_000);
+        expect(await jobs.markFailed(job.id, "550 no such user")).toMatchObject({
+          status: "failed",
+          error_message: "550 no such user",
+        });
+        expect(await jobs.requeue(job.id)).toMatchObject({
+          status: "pending",
+          retry_count: 0,
+          error_message: null,
+        });
+      });
+
+      it("cancels a pending job, but not one already sent, and says which", async () => {
+        const pending = await jobs.create(newJob({ scheduled_at: new Date(Date.now() + 3_600_000) }));
+        expect(await jobs.cancel(pending.id)).toMatchObject({
+          outcome: "cancelled",
+          job: { status: "cancelled" },
+        });
+        expect(await jobs.claim(pending.id, 60_000)).toBeUndefined();
+
+        const sent = await jobs.create(newJob());
+        await jobs.claim(sent.id, 60_000);
+        await jobs.markSent(sent.id);
+        expect(await jobs.cancel(sent.id)).toMatchObject({
+          outcome: "not_cancellable",
+          job: { status: "sent" },
+        });
+        expect(await jobs.cancel(randomUUID())).toEqual({ outcome: "not_found" });
+      });
+
+      it("lists with filters and walks every page exactly once, newest first", async () => {
+        const type = `list_${randomUUID().slice(0, 8)}`;
+        const created = [];
+        // Several rows share a millisecond: the cursor must not skip or repeat them.
+        for (let i = 0; i < 23; i++) created.push(await jobs.create(newJob({ job_type: type })));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await jobs.list({ job_type: type, limit: 5, ...(cursor && { cursor }) });
+          expect(page.jobs.length).toBeLessThanOrEqual(5);
+          seen.push(...page.jobs.map((j) => j.id));
+          cursor = page.next_cursor;
+        } while (cursor);
+        expect(seen).toHaveLength(23);
+        expect(new Set(seen).size).toBe(23);
+        expect(new Set(seen)).toEqual(new Set(created.map((j) => j.id)));
+        const times = new Map(created.map((j) => [j.id, j.created_at.getTime()]));
+        const walked = seen.map((id) => times.get(id) ?? 0);
+        expect(walked).toEqual([...walked].sort((a, b) => b - a));
+      });
+
+      it("filters by status, recipient and time range", async () => {
+        const type = `filter_${randomUUID().slice(0, 8)}`;
+        const a = await jobs.create(newJob({ job_type: type, recipient_email: "a@example.com" }));
+        const b = await jobs.create(newJob({ job_type: type, recipient_email: "b@example.com" }));
+        await jobs.claim(b.id, 60_000);
+        await jobs.markSent(b.id);
+        const byStatus = await jobs.list({ job_type: type, status: ["sent"] });
+        expect(byStatus.jobs.map((j) => j.id)).toEqual([b.id]);
+        const byRecipient = await jobs.list({ job_type: type, recipient_email: "a@example.com" });
+        expect(byRecipient.jobs.map((j) => j.id)).toEqual([a.id]);
+        const none = await jobs.list({ job_type: type, created_after: new Date(Date.now() + 60_000) });
+        expect(none).toEqual({ jobs: [], next_cursor: undefined });
+        const both = await jobs.list({ job_type: type, created_before: new Date(Date.now() + 60_000) });
+        expect(both.jobs).toHaveLength(2);
+      });
+
+      it("rejects a cursor it did not issue", async () => {
+        await expect(jobs.list({ cursor: "not-a-cursor" })).rejects.toBeInstanceOf(InvalidCursorError);
+      });
+
+      it("counts jobs by status and deletes", async () => {
+        const job = await jobs.create(newJob());
+        const counts = await jobs.countByStatus();
+        expect(counts.pending).toBeGreaterThanOrEqual(1);
+        expect(await jobs.delete(job.id)).toBe(true);
+        expect(await jobs.delete(job.id)).toBe(false);
+        expect(await jobs.get(job.id, { consistency: "strong" })).toBeUndefined();
+      });
+    });
+
+    describe("templates", () => {
+      const id = () => `tpl_${randomUUID().slice(0, 8)}`;
+
+      it("creates, reads, lists and refuses a duplicate id", async () => {
+        const tid = id();
+        const created = await templates.create({
+          id: tid,
+          name: "Welcome",
+          subject: "Hi {{user_name}}",
+          html_template: "<p>Hello {{user_name}}</p>",
+          variables: ["user_name"],
+        });
+        expect(created).toMatchObject({
+          id: tid,
+          is_active: true,
+          variables: ["user_name"],
+          text_template: null,
+        });
+        expect(await templates.get(tid, { consistency: "strong" })).toEqual(created);
+        expect((await templates.list()).map((t) => t.id)).toContain(tid);
+        await expect(templates.create({ id: tid, name: "again" })).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      it("updates the given fields, moves updated_at, and toggles the active flag", async () => {
+        const tid = id();
+        const created = await templates.create({ id: tid, name: "Receipt", subject: "Receipt" });
+        await sleep(5);
+        const updated = await templates.update(tid, { subject: "Your receipt" });
+        expect(updated).toMatchObject({ name: "Receipt", subject: "Your receipt" });
+        expect(updated?.updated_at.getTime()).toBeGreaterThan(created.updated_at.getTime());
+        await templates.setActive(tid, false);
+        expect((await templates.list({ active: false })).map((t) => t.id)).toContain(tid);
+        expect((await templates.list({ active: true })).map((t) => t.id)).not.toContain(tid);
+        expect(await templates.update("missing_template", { subject: "x" })).toBeUndefined();
+      });
+
+      it("upserts and deletes", async () => {
+        const tid = id();
+        await templates.upsert({ id: tid, name: "One", subject: "1" });
+        const second = await templates.upsert({ id: tid, name: "Two", subject: "2" });
+        expect(second).toMatchObject({ name: "Two", subject: "2" });
+        expect(await templates.delete(tid)).toBe(true);
+        expect(await templates.get(tid, { consistency: "strong" })).toBeUndefined();
+      });
+    });
+
+    describe("tracking", () => {
+      it("appends events and reports the latest per job", async () => {
+        const one = await jobs.create(newJob());
+        const two = await jobs.create(newJob());
+        const sentAt = new Date();
+        await tracking.append({
+          job_id: one.id,
+          provider: "smtp",
+          message_id: "<m1@x>",
+          status: "sent",
+          sent_at: sentAt,
+        });
+        await sleep(5);
+        await tracking.append({
+          job_id: one.id,
+          provider: "smtp",
+          status: "delivered",
+          delivered_at: new Date(),
+        });
+        await tracking.append({ job_id: two.id, provider: "ses", status: "sent" });
+
+        const events = await tracking.listForJob(one.id);
+        expect(events.map((e) => e.status)).toEqual(["sent", "delivered"]);
+        expect(events[0]).toMatchObject({ message_id: "<m1@x>", sent_at: sentAt });
+        expect((await tracking.latestForJob(one.id))?.status).toBe("delivered");
+        const latest = await tracking.latestForJobs([one.id, two.id, randomUUID()]);
+        expect([...latest.keys()].sort()).toEqual([one.id, two.id].sort());
+        expect(latest.get(two.id)?.provider).toBe("ses");
+      });
+    });
+  });
+}

@@ -1,0 +1,142 @@
+import type { ColumnType, Generated, Selectable } from "kysely";
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * JSONB columns are written as JSON text: node-postgres would turn a JS array into a Postgres
+ * array literal, not JSON.
+ */
+export type JsonColumn = ColumnType<JsonValue | null, string | null | undefined, string | null>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
+
+/** `email_jobs`: seed columns (001) and the job details added by 002. */
+export interface EmailJobTable {
+  id: Generated<string>;
+  job_type: string;
+  recipient_email: string;
+  subject: string | null;
+  template_id: string | null;
+  template_data: JsonColumn;
+  status: Defaulted<string>;
+  priority: Defaulted<number>;
+  retry_count: Defaulted<number>;
+  max_retries: Defaulted<number>;
+  scheduled_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  recipient_name: string | null;
+  from_email: string | null;
+  from_name: string | null;
+  reply_to: string | null;
+  headers: JsonColumn;
+  html_body: string | null;
+  text_body: string | null;
+  attachments: JsonColumn;
+  provider: string | null;
+  idempotency_key: string | null;
+  metadata: JsonColumn;
+  error_message: string | null;
+  locked_until: NullableTimestamp;
+  sent_at: NullableTimestamp;
+}
+
+export interface EmailTemplateTable {
+  id: string;
+  name: string;
+  subject: string | null;
+  html_template: string | null;
+  text_template: string | null;
+  variables: JsonColumn;
+  is_active: Defaulted<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface EmailTrackingTable {
+  id: Generated<string>;
+  job_id: string | null;
+  provider: string | null;
+  message_id: string | null;
+  status: string | null;
+  sent_at: NullableTimestamp;
+  delivered_at: NullableTimestamp;
+  opened_at: NullableTimestamp;
+  clicked_at: NullableTimestamp;
+  error_message: string | null;
+  created_at: Timestamp;
+}
+
+export interface Database {
+  email_jobs: EmailJobTable;
+  email_templates: EmailTemplateTable;
+  email_tracking: EmailTrackingTable;
+}
+
+type Nullability<T> = { [K in keyof Selectable<T>]-?: null extends Selectable<T>[K] ? "null" : "not null" };
+
+/**
+ * The table interfaces above, as values: the compiler holds these to the interfaces (every column,
+ * its nullability), and a test holds the migrated database to these.
+ */
+export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> } = {
+  email_jobs: {
+    id: "not null",
+    job_type: "not null",
+    recipient_email: "not null",
+    subject: "null",
+    template_id: "null",
+    template_data: "null",
+    status: "not null",
+    priority: "not null",
+    retry_count: "not null",
+    max_retries: "not null",
+    scheduled_at: "null",
+    created_at: "not null",
+    updated_at: "not null",
+    recipient_name: "null",
+    from_email: "null",
+    from_name: "null",
+    reply_to: "null",
+    headers: "null",
+    html_body: "null",
+    text_body: "null",
+    attachments: "null",
+    provider: "null",
+    idempotency_key: "null",
+    metadata: "null",
+    error_message: "null",
+    locked_until: "null",
+    sent_at: "null",
+  },
+  email_templates: {
+    id: "not null",
+    name: "not null",
+    subject: "null",
+    html_template: "null",
+    text_template: "null",
+    variables: "null",
+    is_active: "not null",
+    created_at: "not null",
+    updated_at: "not null",
+  },
+  email_tracking: {
+    id: "not null",
+    job_id: "null",
+    provider: "null",
+    message_id: "null",
+    status: "null",
+    sent_at: "null",
+    delivered_at: "null",
+    opened_at: "null",
+    clicked_at: "null",
+    error_message: "null",
+    created_at: "not null",
+  },
+};
+
+/** Serialises a value for a JSONB column (see JsonColumn). */
+export function toJson(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}

@@ -1,0 +1,80 @@
+import type { Selectable } from "kysely";
+import type { DatabaseRouter } from "./database-router.ts";
+import type { EmailTrackingTable } from "./schema.ts";
+
+export type TrackingRecord = Selectable<EmailTrackingTable>;
+
+export interface NewTrackingEvent {
+  job_id: string;
+  provider?: string | null;
+  message_id?: string | null;
+  /** sent, delivered, opened, clicked, bounced, complained, deferred, dropped, failed. */
+  status: string;
+  sent_at?: Date | null;
+  delivered_at?: Date | null;
+  opened_at?: Date | null;
+  clicked_at?: Date | null;
+  error_message?: string | null;
+}
+
+/** `email_tracking`: an append-only log of what happened to each tracked email. */
+export class TrackingRepository {
+  readonly #router: DatabaseRouter;
+
+  constructor(router: DatabaseRouter) {
+    this.#router = router;
+  }
+
+  async append(event: NewTrackingEvent): Promise<TrackingRecord> {
+    return this.#router.master
+      .insertInto("email_tracking")
+      .values({
+        job_id: event.job_id,
+        provider: event.provider ?? null,
+        message_id: event.message_id ?? null,
+        status: event.status,
+        sent_at: event.sent_at ?? null,
+        delivered_at: event.delivered_at ?? null,
+        opened_at: event.opened_at ?? null,
+        clicked_at: event.clicked_at ?? null,
+        error_message: event.error_message ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** Oldest first. */
+  async listForJob(jobId: string): Promise<TrackingRecord[]> {
+    return this.#router.read((db) =>
+      db
+        .selectFrom("email_tracking")
+        .selectAll()
+        .where("job_id", "=", jobId)
+        .orderBy("created_at")
+        .orderBy("id")
+        .execute(),
+    );
+  }
+
+  async latestForJob(jobId: string): Promise<TrackingRecord | undefined> {
+    const latest = await this.latestForJobs([jobId]);
+    return latest.get(jobId);
+  }
+
+  /** The newest event of each job, in one query (for job lists). */
+  async latestForJobs(jobIds: readonly string[]): Promise<Map<string, TrackingRecord>> {
+    if (jobIds.length === 0) return new Map();
+    const rows = await this.#router.read((db) =>
+      db
+        .selectFrom("email_tracking")
+        .distinctOn("job_id")
+        .selectAll()
+        .where("job_id", "in", [...jobIds])
+        .orderBy("job_id")
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .execute(),
+    );
+    return new Map(rows.map((row) => [row.job_id ?? "", row]));
+  }
+}
