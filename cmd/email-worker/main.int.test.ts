@@ -1,0 +1,64 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { startProcess } from "../../test/process.ts";
+
+const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
+const dirs: string[] = [];
+const workdir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "ew-main-"));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("email-worker process", () => {
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "starts on the embedded default with nothing configured and exits 0 on %s",
+    async (signal) => {
+      const cwd = workdir();
+      const worker = startProcess(entry, { cwd, env: {} });
+      await worker.waitFor('"msg":"email-worker started"');
+      expect(existsSync(join(cwd, "data", "pg", "PG_VERSION"))).toBe(true);
+      expect(worker.output()).toContain('"applied":["001_initial_schema","002_job_details"]');
+      expect(worker.output()).toContain('"templates":["welcome_template"]');
+      worker.child.kill(signal);
+      expect(await worker.exit()).toEqual({ code: 0, signal: null });
+      expect(worker.output()).toContain('"msg":"stopped"');
+    },
+  );
+
+  it("keeps its data across restarts and migrates only once", async () => {
+    const cwd = workdir();
+    for (const expected of ['"applied":["001_initial_schema","002_job_details"]', '"applied":[]']) {
+      const worker = startProcess(entry, { cwd, env: {} });
+      await worker.waitFor('"msg":"email-worker started"');
+      expect(worker.output()).toContain(expected);
+      worker.child.kill("SIGTERM");
+      expect((await worker.exit()).code).toBe(0);
+    }
+  });
+
+  it("refuses to start on an invalid setting, naming it", async () => {
+    const cwd = workdir();
+    writeFileSync(join(cwd, "config.yaml"), "worker:\n  process_timeout: soon\n");
+    const worker = startProcess(entry, { cwd, env: {} });
+    expect((await worker.exit()).code).toBe(1);
+    expect(worker.output()).toContain("worker.process_timeout: must be a duration such as 500ms");
+    expect(worker.output()).toContain('value was "soon"');
+  });
+
+  it("refuses to start when PostgreSQL cannot be reached, naming the URL without its password", async () => {
+    const worker = startProcess(entry, {
+      cwd: workdir(),
+      env: { DATABASE_URL: "postgres://app:topsecret@127.0.0.1:1/mail", DB_CONNECT_TIMEOUT: "1s" },
+    });
+    expect((await worker.exit()).code).toBe(1);
+    expect(worker.output()).toContain("postgres://app:***@127.0.0.1:1/mail");
+    expect(worker.output()).not.toContain("topsecret");
+  });
+});

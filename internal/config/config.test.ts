@@ -1,0 +1,248 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.ts";
+import { databaseTargets, maskUrl } from "./database-targets.ts";
+
+const dirs: string[] = [];
+function dirWith(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "ew-config-"));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const load = (env: Record<string, string>) => loadConfig({ env, file: false });
+
+function failure(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("runs on the embedded defaults with nothing configured", () => {
+    const config = load({});
+    expect(config.queue.driver).toBe("postgres");
+    expect(config.email.default_provider).toBe("outbox");
+    expect(config.worker).toMatchObject({ worker_count: 5, max_retries: 3, retry_delay: 5_000 });
+    expect(config.server).toMatchObject({ port: 8080, grpc_port: 50060 });
+    expect(databaseTargets(config.database)).toEqual({ kind: "embedded", dir: "./data/pg" });
+  });
+
+  it("maps every environment variable of the seed's table to its key", () => {
+    const config = load({
+      REDIS_HOST: "redis.internal",
+      REDIS_PORT: "6380",
+      REDIS_PASSWORD: "redis-pass",
+      REDIS_DB: "2",
+      DB_MASTER_HOST: "pg-master",
+      DB_MASTER_PORT: "5444",
+      DB_MASTER_NAME: "emails",
+      DB_MASTER_USER: "app",
+      DB_MASTER_PASSWORD: "master-pass",
+      DB_SLAVE_HOST: "pg-replica",
+      DB_SLAVE_PORT: "5445",
+      DB_SLAVE_NAME: "emails_ro",
+      DB_SLAVE_USER: "reader",
+      DB_SLAVE_PASSWORD: "replica-pass",
+      DB_SSL_MODE: "require",
+      DB_MAX_OPEN_CONNS: "40",
+      DB_MAX_IDLE_CONNS: "8",
+      DB_CONN_MAX_LIFETIME: "10m",
+      SENDGRID_API_KEY: "SG.fake",
+      AWS_SES_REGION: "eu-west-1",
+      AWS_ACCESS_KEY_ID: "AKIAFAKE",
+      AWS_SECRET_ACCESS_KEY: "fake-secret",
+      SMTP_HOST: "smtp.example.com",
+      SMTP_PORT: "2525",
+      SMTP_USERNAME: "mailer",
+      SMTP_PASSWORD: "smtp-pass",
+      WORKER_COUNT: "12",
+      QUEUE_NAME: "mail-jobs",
+      MAX_RETRIES: "6",
+      LOG_LEVEL: "debug",
+    });
+    expect(config.queue.redis).toEqual({
+      url: "",
+      host: "redis.internal",
+      port: 6380,
+      password: "redis-pass",
+      db: 2,
+    });
+    expect(config.database).toMatchObject({
+      master_host: "pg-master",
+      master_port: 5444,
+      master_name: "emails",
+      master_user: "app",
+      master_password: "master-pass",
+      slave_host: "pg-replica",
+      slave_port: 5445,
+      slave_name: "emails_ro",
+      slave_user: "reader",
+      slave_password: "replica-pass",
+      ssl_mode: "require",
+      max_open_conns: 40,
+      max_idle_conns: 8,
+      conn_max_lifetime: 600_000,
+    });
+    expect(config.email.providers.sendgrid.api_key).toBe("SG.fake");
+    expect(config.email.providers.ses).toMatchObject({
+      region: "eu-west-1",
+      access_key: "AKIAFAKE",
+      secret_key: "fake-secret",
+    });
+    expect(config.email.providers.smtp).toMatchObject({
+      host: "smtp.example.com",
+      port: 2525,
+      username: "mailer",
+      password: "smtp-pass",
+    });
+    expect(config.worker.worker_count).toBe(12);
+    expect(config.queue.queue_name).toBe("mail-jobs");
+    expect(config.worker.max_retries).toBe(6);
+    expect(config.logging.level).toBe("debug");
+    expect(databaseTargets(config.database)).toEqual({
+      kind: "postgres",
+      master: { url: "postgres://app:master-pass@pg-master:5444/emails", ssl_mode: "require" },
+      replica: { url: "postgres://reader:replica-pass@pg-replica:5445/emails_ro", ssl_mode: "require" },
+    });
+  });
+
+  it("accepts the legacy single-database variables", () => {
+    const config = load({
+      DB_HOST: "db",
+      DB_PORT: "6543",
+      DB_NAME: "mail",
+      DB_USER: "u",
+      DB_PASSWORD: "p@ss",
+    });
+    expect(databaseTargets(config.database)).toEqual({
+      kind: "postgres",
+      master: { url: "postgres://u:p%40ss@db:6543/mail", ssl_mode: "disable" },
+      replica: undefined,
+    });
+  });
+
+  it("prefers DB_MASTER_* over legacy variables, and lets replica fields inherit the master's", () => {
+    const config = load({
+      DB_HOST: "legacy",
+      DB_MASTER_HOST: "master",
+      DB_MASTER_USER: "app",
+      DB_MASTER_PASSWORD: "pw",
+      DB_SLAVE_HOST: "replica",
+    });
+    const targets = databaseTargets(config.database);
+    expect(targets).toMatchObject({
+      master: { url: "postgres://app:pw@master:5432/booking_system" },
+      replica: { url: "postgres://app:pw@replica:5433/booking_system" },
+    });
+  });
+
+  it("takes DATABASE_URL, DATABASE_REPLICA_URL and REDIS_URL forms", () => {
+    const config = load({
+      DATABASE_URL: "postgres://a:b@h1/db",
+      DATABASE_REPLICA_URL: "postgres://a:b@h2/db",
+      DB_MASTER_HOST: "ignored",
+      REDIS_URL: "redis://:pw@cache:6379/1",
+    });
+    expect(databaseTargets(config.database)).toMatchObject({
+      master: { url: "postgres://a:b@h1/db" },
+      replica: { url: "postgres://a:b@h2/db" },
+    });
+    expect(config.queue.redis.url).toBe("redis://:pw@cache:6379/1");
+  });
+
+  it("reads seed 004's EMAIL_ACCOUNTS and the seeds' SMTP_SERVER / SMTP_USER spellings", () => {
+    const config = load({ EMAIL_ACCOUNTS: "a@x.com:pw1;b@x.com:pw:2", SMTP_SERVER: "mx", SMTP_USER: "me" });
+    expect(config.email.providers.smtp.accounts).toEqual([
+      { username: "a@x.com", password: "pw1", daily_limit: 0 },
+      { username: "b@x.com", password: "pw:2", daily_limit: 0 },
+    ]);
+    expect(config.email.providers.smtp).toMatchObject({ host: "mx", username: "me" });
+    expect(load({ SMTP_SERVER: "old", SMTP_HOST: "new" }).email.providers.smtp.host).toBe("new");
+  });
+
+  it("reads config.yaml in the working directory, with the environment winning over it", () => {
+    const cwd = dirWith({
+      "config.yaml": [
+        "queue:",
+        "  driver: redis",
+        "  queue_name: from-file",
+        "worker:",
+        "  worker_count: 9",
+        "  retry_delay: 5m",
+        "email:",
+        "  routes:",
+        "    - job_type: 'payment_*'",
+        "      providers: [ses, smtp]",
+      ].join("\n"),
+    });
+    const config = loadConfig({ env: { QUEUE_NAME: "from-env" }, cwd });
+    expect(config.queue.driver).toBe("redis");
+    expect(config.queue.queue_name).toBe("from-env");
+    expect(config.worker.worker_count).toBe(9);
+    expect(config.worker.retry_delay).toBe(300_000);
+    expect(config.email.routes).toEqual([{ job_type: "payment_*", providers: ["ses", "smtp"] }]);
+  });
+
+  it("reads the file named by CONFIG_FILE instead, and says so when it is missing", () => {
+    const cwd = dirWith({
+      "config.yaml": "worker:\n  worker_count: 1\n",
+      "prod.yaml": "worker:\n  worker_count: 2\n",
+    });
+    expect(loadConfig({ env: { CONFIG_FILE: "prod.yaml" }, cwd }).worker.worker_count).toBe(2);
+    const error = failure(() => loadConfig({ env: { CONFIG_FILE: "nope.yaml" }, cwd }));
+    expect(error.message).toContain("CONFIG_FILE: file not found");
+  });
+
+  it.each([
+    [{ WORKER_RETRY_DELAY: "5 minutes" }, "worker.retry_delay", "5 minutes", "500ms, 5s"],
+    [{ REDIS_PORT: "70000" }, "queue.redis.port", "70000", "0 - 65535"],
+    [{ QUEUE_DRIVER: "rabbitmq" }, "queue.driver", "rabbitmq", "redis"],
+    [{ LOG_LEVEL: "loud" }, "logging.level", "loud", "debug"],
+    [{ EMAIL_ROUTES: '[{"job_type":"x","providers":["mailgun"]}]' }, "email.routes", "mailgun", "sendgrid"],
+  ])("stops on %o naming the key, the value and what is allowed", (env, key, value, allowed) => {
+    const error = failure(() => load(env as Record<string, string>));
+    const line = error.problems.find((p) => p.startsWith(`${key}:`));
+    expect(line).toBeDefined();
+    expect(line).toContain(value);
+    expect(line).toContain(allowed);
+    expect(line).toContain(`from ${Object.keys(env)[0]}`);
+  });
+
+  it("rejects a key the schema does not know, naming it", () => {
+    const cwd = dirWith({ "config.yaml": "worker:\n  wroker_count: 3\n" });
+    const error = failure(() => loadConfig({ env: {}, cwd }));
+    expect(error.message).toContain("worker.wroker_count");
+  });
+
+  it("names the file and line of a YAML syntax error", () => {
+    const cwd = dirWith({ "config.yaml": "worker:\n  worker_count: [1,\n" });
+    const error = failure(() => loadConfig({ env: {}, cwd }));
+    expect(error.message).toMatch(/config\.yaml/);
+    expect(error.message).toMatch(/line \d+/);
+  });
+
+  it("never prints a secret, even in a validation error", () => {
+    const cwd = dirWith({ "config.yaml": "database:\n  master_password: 12345\n" });
+    const error = failure(() => loadConfig({ env: {}, cwd }));
+    expect(error.message).toContain("database.master_password");
+    expect(error.message).not.toContain("12345");
+  });
+});
+
+describe("maskUrl", () => {
+  it("hides the password and keeps the rest", () => {
+    expect(maskUrl("postgres://app:hunter2@db:5432/mail")).toBe("postgres://app:***@db:5432/mail");
+    expect(maskUrl("redis://cache:6379")).toBe("redis://cache:6379");
+  });
+});

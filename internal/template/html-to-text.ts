@@ -1,0 +1,17 @@
+import { compile } from "html-to-text";
+
+/**
+ * Derives the text part from rendered HTML: links keep their URL (a verification link must survive),
+ * images and styles vanish, lines wrap at 78 columns (RFC 5322's recommendation).
+ */
+export function createHtmlToText(): (html: string) => string {
+  return compile({
+    wordwrap: 78,
+    selectors: [
+      { selector: "a", options: { hideLinkHrefIfSameAsText: true } },
+      { selector: "img", format: "skip" },
+      { selector: "style", format: "skip" },
+      { selector: "script", format: "skip" },
+    ],
+  });
+}

@@ -1,0 +1,184 @@
+import { describe, expect, it } from "vitest";
+import { CachedTemplateSource } from "./cached-template-source.ts";
+import { TemplateError } from "./errors.ts";
+import { type TemplateDefinition, TemplateRenderer } from "./renderer.ts";
+
+function row(overrides: Partial<TemplateDefinition> = {}): TemplateDefinition {
+  return {
+    id: "welcome_template",
+    subject: "Welcome {{user_name}}",
+    html_template: "<p>Hello {{user_name}}</p>",
+    text_template: "Hello {{user_name}}",
+    variables: ["user_name"],
+    is_active: true,
+    updated_at: new Date("2026-01-01T00:00:00Z"),
+    ...overrides,
+  };
+}
+
+function rendererWith(rows: TemplateDefinition[]) {
+  const store = new Map(rows.map((r) => [r.id, r]));
+  let reads = 0;
+  const renderer = new TemplateRenderer({
+    source: {
+      async get(id) {
+        reads++;
+        return store.get(id);
+      },
+    },
+  });
+  return { renderer, store, reads: () => reads };
+}
+
+describe("TemplateRenderer", () => {
+  it("escapes data in HTML but not in the subject or text part", async () => {
+    const { renderer } = rendererWith([row()]);
+    const out = await renderer.renderTemplate("welcome_template", {
+      user_name: "<script>alert(1)</script> & Co",
+    });
+    expect(out.html).toBe("<p>Hello &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</p>");
+    expect(out.text).toBe("Hello <script>alert(1)</script> & Co");
+    expect(out.subject).toBe("Welcome <script>alert(1)</script> & Co");
+  });
+
+  it("renders the Go service's templates unchanged", async () => {
+    const go = row({
+      subject: "Verify your email address, {{.user_name}}",
+      html_template: [
+        "<h1>Hello {{.user_name}}</h1>",
+        '<a href="{{.verification_url}}">Verify Email</a>',
+        "{{if .vip}}<b>VIP</b>{{else}}<i>member</i>{{end}}",
+        "<ul>{{range .items}}<li>{{.name}}: {{.qty}}</li>{{end}}</ul>",
+        "{{with .account}}<span>{{.plan}}</span>{{end}}",
+        "{{/* not shown */}}<p>{{ .user_name }} / {{$.user_name}}</p>",
+      ].join(""),
+      text_template: "Hello {{.user_name}},\n\nPlease verify your email by visiting: {{.verification_url}}\n",
+      variables: ["user_name", "verification_url"],
+    });
+    const { renderer } = rendererWith([go]);
+    const out = await renderer.renderTemplate("welcome_template", {
+      user_name: "John Doe",
+      verification_url: "https://example.com/verify?token=abc123",
+      vip: false,
+      items: [
+        { name: "Room", qty: 1 },
+        { name: "Breakfast", qty: 2 },
+      ],
+      account: { plan: "gold" },
+    });
+    expect(out.subject).toBe("Verify your email address, John Doe");
+    expect(out.html).toBe(
+      '<h1>Hello John Doe</h1><a href="https://example.com/verify?token&#x3D;abc123">Verify Email</a>' +
+        "<i>member</i><ul><li>Room: 1</li><li>Breakfast: 2</li></ul><span>gold</span><p>John Doe / John Doe</p>",
+    );
+    expect(out.text).toBe(
+      "Hello John Doe,\n\nPlease verify your email by visiting: https://example.com/verify?token=abc123\n",
+    );
+  });
+
+  it("refuses Go pipelines it cannot honour, naming the action", async () => {
+    const { renderer } = rendererWith([
+      row({ html_template: '<p>{{.name | printf "%q"}}</p>', variables: [] }),
+    ]);
+    const error = await renderer.renderTemplate("welcome_template", {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemplateError);
+    expect(error).toMatchObject({ code: "template_syntax", template_id: "welcome_template" });
+    expect((error as Error).message).toContain('{{.name | printf "%q"}}');
+  });
+
+  it("names a missing required variable", async () => {
+    const { renderer } = rendererWith([row({ variables: { user_name: "string", reset_url: "string" } })]);
+    const error = await renderer
+      .renderTemplate("welcome_template", { user_name: "A" })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "missing_variable", variable: "reset_url", kind: "permanent" });
+    expect((error as Error).message).toBe(
+      'template "welcome_template" needs variable "reset_url" in template_data',
+    );
+  });
+
+  it("accepts the object-list form of variables and skips optional ones", async () => {
+    const { renderer } = rendererWith([
+      row({ variables: [{ name: "user_name" }, { name: "coupon", required: false }] }),
+    ]);
+    await expect(renderer.renderTemplate("welcome_template", { user_name: "A" })).resolves.toBeDefined();
+  });
+
+  it("derives the text part from the rendered HTML when the template has none", async () => {
+    const { renderer } = rendererWith([
+      row({
+        text_template: null,
+        html_template:
+          '<style>p{color:red}</style><h1>Hi {{user_name}}</h1><p>Confirm <a href="https://x.test/c?t=1">here</a>.</p><img src="logo.png">',
+      }),
+    ]);
+    const out = await renderer.renderTemplate("welcome_template", { user_name: "<Ann>" });
+    expect(out.text).toBe("HI <ANN>\n\nConfirm here [https://x.test/c?t=1].");
+  });
+
+  it("reports unknown, inactive, empty and malformed templates distinctly", async () => {
+    const { renderer } = rendererWith([
+      row({ id: "off", is_active: false }),
+      row({ id: "empty", html_template: null, text_template: null }),
+      row({ id: "broken", html_template: "{{#if x}}never closed", variables: [] }),
+    ]);
+    const code = (id: string) =>
+      renderer.renderTemplate(id, { user_name: "A" }).catch((e: TemplateError) => e.code);
+    expect(await code("nope")).toBe("template_not_found");
+    expect(await code("off")).toBe("template_inactive");
+    expect(await code("empty")).toBe("missing_content");
+    expect(await code("broken")).toBe("template_syntax");
+  });
+
+  it("compiles once per row version and picks up an edited row", async () => {
+    const { renderer, store } = rendererWith([row()]);
+    expect((await renderer.renderTemplate("welcome_template", { user_name: "A" })).text).toBe("Hello A");
+    store.set(
+      "welcome_template",
+      row({ text_template: "Hi {{user_name}}!", updated_at: new Date("2026-02-01") }),
+    );
+    expect((await renderer.renderTemplate("welcome_template", { user_name: "A" })).text).toBe("Hi A!");
+  });
+
+  it("renders inline content through the same path", () => {
+    const { renderer } = rendererWith([]);
+    const out = renderer.renderInline(
+      { subject: "Order {{.order_id}}\r\nBcc: evil@example.com", html: "<b>{{order_id}}</b>" },
+      { order_id: "A<1>" },
+    );
+    expect(out).toEqual({
+      subject: "Order A<1> Bcc: evil@example.com",
+      html: "<b>A&lt;1&gt;</b>",
+      text: "A<1>",
+    });
+    expect(() => renderer.renderInline({ subject: "only a subject" })).toThrow(TemplateError);
+  });
+});
+
+describe("CachedTemplateSource", () => {
+  it("reads a row once within the TTL, shares concurrent reads, and rereads after invalidate", async () => {
+    let reads = 0;
+    const source = new CachedTemplateSource({
+      ttlMs: 60_000,
+      load: async (id) => {
+        reads++;
+        return row({ id });
+      },
+    });
+    await Promise.all([source.get("a"), source.get("a"), source.get("a")]);
+    await source.get("a");
+    expect(reads).toBe(1);
+    source.invalidate("a");
+    await source.get("a");
+    expect(reads).toBe(2);
+  });
+
+  it("rereads after the TTL", async () => {
+    let reads = 0;
+    const source = new CachedTemplateSource({ ttlMs: 10, load: async (id) => (reads++, row({ id })) });
+    await source.get("a");
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await source.get("a");
+    expect(reads).toBe(2);
+  });
+});
