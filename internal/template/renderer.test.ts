@@ -18,16 +18,8 @@ function row(overrides: Partial<TemplateDefinition> = {}): TemplateDefinition {
 
 function rendererWith(rows: TemplateDefinition[]) {
   const store = new Map(rows.map((r) => [r.id, r]));
-  let reads = 0;
-  const renderer = new TemplateRenderer({
-    source: {
-      async get(id) {
-        reads++;
-        return store.get(id);
-      },
-    },
-  });
-  return { renderer, store, reads: () => reads };
+  const renderer = new TemplateRenderer({ source: { get: async (id) => store.get(id) } });
+  return { renderer, store };
 }
 
 describe("TemplateRenderer", () => {
@@ -175,7 +167,13 @@ describe("CachedTemplateSource", () => {
 
   it("rereads after the TTL", async () => {
     let reads = 0;
-    const source = new CachedTemplateSource({ ttlMs: 10, load: async (id) => (reads++, row({ id })) });
+    const source = new CachedTemplateSource({
+      ttlMs: 10,
+      load: async (id) => {
+        reads++;
+        return row({ id });
+      },
+    });
     await source.get("a");
     await new Promise((resolve) => setTimeout(resolve, 30));
     await source.get("a");

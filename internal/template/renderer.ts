@@ -109,11 +109,11 @@ export class TemplateRenderer {
         template_id: templateId,
       });
     }
-    const compile = (source: string | null | undefined, escape: boolean): Compiled | undefined => {
+    const compile = (source: string | null | undefined, escapeHtml: boolean): Compiled | undefined => {
       if (!source) return undefined;
       const handlebars = isGoTemplate(source) ? goToHandlebars(source, templateId) : source;
       try {
-        const template = this.#handlebars.compile(handlebars, { noEscape: !escape, strict: false });
+        const template = this.#handlebars.compile(handlebars, { noEscape: !escapeHtml, strict: false });
         // Compiling is lazy in Handlebars; force it so a syntax error surfaces here, once.
         template({});
         return template;
