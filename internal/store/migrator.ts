@@ -4,11 +4,9 @@ import { fileURLToPath } from "node:url";
 import { type Kysely, sql } from "kysely";
 import { type Migration, type MigrationProvider, type MigrationResult, Migrator } from "kysely/migration";
 
-/** database/migrations, found from this file so it works from the sources and from dist/. */
+/** database/migrations beside internal/: the sources' own, or the copy `npm run build` puts in dist/. */
 export function defaultMigrationsDir(): string {
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const depth = here.includes(`${"/"}dist${"/"}`) ? "../../../" : "../../";
-  return join(here, depth, "database", "migrations");
+  return fileURLToPath(new URL("../../database/migrations/", import.meta.url));
 }
 
 /**
