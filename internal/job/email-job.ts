@@ -1,0 +1,44 @@
+import type { Lane } from "./priority.ts";
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface Mailbox {
+  email: string;
+  name?: string | undefined;
+}
+
+export interface Attachment {
+  filename: string;
+  /** Base64, as on the wire. */
+  content: string;
+  content_type?: string | undefined;
+}
+
+/**
+ * One email to one recipient, validated and normalised: the same shape on gRPC, Redis and Kafka
+ * (snake_case; see SPEC §2). Inside the service this type is trusted.
+ */
+export interface EmailJob {
+  id: string;
+  type: string;
+  recipient_email: string;
+  recipient_name?: string;
+  template_id?: string;
+  template_data: Record<string, JsonValue>;
+  subject?: string;
+  html?: string;
+  text?: string;
+  from?: Mailbox;
+  reply_to?: Mailbox;
+  headers: Record<string, string>;
+  attachments: Attachment[];
+  priority: number;
+  scheduled_at?: Date;
+  tracked: boolean;
+  idempotency_key?: string;
+  provider?: string;
+  max_retries?: number;
+  metadata?: Record<string, JsonValue>;
+}
+
+export type { Lane };
