@@ -24,7 +24,7 @@ describe("email-worker process", () => {
       const worker = startProcess(entry, { cwd, env: {} });
       await worker.waitFor('"msg":"email-worker started"');
       expect(existsSync(join(cwd, "data", "pg", "PG_VERSION"))).toBe(true);
-      expect(worker.output()).toContain('"applied":["001_initial_schema","002_job_details"]');
+      expect(worker.output()).toContain('"applied":["001_initial_schema","002_job_details","003_queue"]');
       expect(worker.output()).toContain('"templates":["welcome_template"]');
       worker.child.kill(signal);
       expect(await worker.exit()).toEqual({ code: 0, signal: null });
@@ -34,7 +34,10 @@ describe("email-worker process", () => {
 
   it("keeps its data across restarts and migrates only once", async () => {
     const cwd = workdir();
-    for (const expected of ['"applied":["001_initial_schema","002_job_details"]', '"applied":[]']) {
+    for (const expected of [
+      '"applied":["001_initial_schema","002_job_details","003_queue"]',
+      '"applied":[]',
+    ]) {
       const worker = startProcess(entry, { cwd, env: {} });
       await worker.waitFor('"msg":"email-worker started"');
       expect(worker.output()).toContain(expected);

@@ -8,7 +8,8 @@ function violations(input: unknown): Record<string, string> {
   try {
     parseJob(input);
   } catch (error) {
-    if (error instanceof JobValidationError) return Object.fromEntries(error.violations.map((v) => [v.field, v.description]));
+    if (error instanceof JobValidationError)
+      return Object.fromEntries(error.violations.map((v) => [v.field, v.description]));
     throw error;
   }
   throw new Error("expected a JobValidationError");
@@ -32,15 +33,29 @@ describe("parseJob", () => {
 
   it("takes job_type as an alias, priority names, and a stable default id", () => {
     const job = parseJob(
-      { job_type: "email_verification", recipient_email: "a@b.io", subject: "Hi", text: "x", priority: "critical" },
+      {
+        job_type: "email_verification",
+        recipient_email: "a@b.io",
+        subject: "Hi",
+        text: "x",
+        priority: "critical",
+      },
       { defaultId: "8f4e5c9a-1111-4222-8333-944455556666" },
     );
-    expect(job).toMatchObject({ type: "email_verification", priority: 2, id: "8f4e5c9a-1111-4222-8333-944455556666" });
+    expect(job).toMatchObject({
+      type: "email_verification",
+      priority: 2,
+      id: "8f4e5c9a-1111-4222-8333-944455556666",
+    });
     expect(parseJob({ ...base, priority: "low" }).priority).toBe(-1);
   });
 
   it("parses mailboxes written as text or objects", () => {
-    const job = parseJob({ ...base, from: "Booking System <noreply@example.com>", reply_to: { email: "help@example.com" } });
+    const job = parseJob({
+      ...base,
+      from: "Booking System <noreply@example.com>",
+      reply_to: { email: "help@example.com" },
+    });
     expect(job.from).toEqual({ email: "noreply@example.com", name: "Booking System" });
     expect(job.reply_to).toEqual({ email: "help@example.com" });
     expect(parseJob({ ...base, from: "plain@example.com" }).from).toEqual({ email: "plain@example.com" });
@@ -107,12 +122,17 @@ describe("parseJob", () => {
 
   it("caps attachments and checks they are base64", () => {
     const big = Buffer.alloc(11 * 1024 * 1024).toString("base64");
-    expect(violations({ ...base, attachments: [{ filename: "big.bin", content: big }] })).toHaveProperty("attachments");
+    expect(violations({ ...base, attachments: [{ filename: "big.bin", content: big }] })).toHaveProperty(
+      "attachments",
+    );
     expect(violations({ ...base, attachments: [{ filename: "../etc/passwd", content: "***" }] })).toEqual({
       "attachments[0].filename": "must be a file name, not a path",
       "attachments[0].content": "must be base64",
     });
-    const ok = parseJob({ ...base, attachments: [{ filename: "a.txt", content: "aGVs\nbG8=", content_type: "text/plain" }] });
+    const ok = parseJob({
+      ...base,
+      attachments: [{ filename: "a.txt", content: "aGVs\nbG8=", content_type: "text/plain" }],
+    });
     expect(ok.attachments[0]?.content).toBe("aGVsbG8=");
   });
 

@@ -41,7 +41,10 @@ const address = z
   .string()
   .max(254, "must be at most 254 characters (RFC 5321)")
   .pipe(z.email("must be a valid email address"))
-  .refine((value) => (value.split("@")[0] ?? "").length <= 64, "local part must be at most 64 characters (RFC 5321)");
+  .refine(
+    (value) => (value.split("@")[0] ?? "").length <= 64,
+    "local part must be at most 64 characters (RFC 5321)",
+  );
 
 const displayName = z.string().max(255).refine(noLineBreaks, LINE_BREAK);
 
@@ -120,18 +123,26 @@ const jobSchema = z
       .optional(),
     html: z
       .string()
-      .refine((v) => Buffer.byteLength(v) <= JOB_LIMITS.html_bytes, `must be at most ${JOB_LIMITS.html_bytes} bytes`)
+      .refine(
+        (v) => Buffer.byteLength(v) <= JOB_LIMITS.html_bytes,
+        `must be at most ${JOB_LIMITS.html_bytes} bytes`,
+      )
       .optional(),
     text: z
       .string()
-      .refine((v) => Buffer.byteLength(v) <= JOB_LIMITS.text_bytes, `must be at most ${JOB_LIMITS.text_bytes} bytes`)
+      .refine(
+        (v) => Buffer.byteLength(v) <= JOB_LIMITS.text_bytes,
+        `must be at most ${JOB_LIMITS.text_bytes} bytes`,
+      )
       .optional(),
     from: mailbox.optional(),
     reply_to: mailbox.optional(),
     headers: z.record(z.string(), z.string()).optional(),
     attachments: z.array(attachment).max(JOB_LIMITS.attachments).optional(),
     priority: priority.optional(),
-    scheduled_at: z.union([z.iso.datetime({ offset: true, message: "must be an RFC 3339 time" }), z.date()]).optional(),
+    scheduled_at: z
+      .union([z.iso.datetime({ offset: true, message: "must be an RFC 3339 time" }), z.date()])
+      .optional(),
     tracked: z.boolean().optional(),
     idempotency_key: z.string().min(1).max(255).optional(),
     provider: z.enum(PROVIDER_NAMES).optional(),
@@ -145,20 +156,36 @@ const jobSchema = z
       ctx.addIssue({ code: "custom", path: ["job_type"], message: "must be 1-50 letters, digits, _ . : -" });
     if (job.template_id === undefined) {
       if (job.html === undefined && job.text === undefined)
-        ctx.addIssue({ code: "custom", path: ["template_id"], message: "is required unless html or text is given" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["template_id"],
+          message: "is required unless html or text is given",
+        });
       if (job.subject === undefined)
-        ctx.addIssue({ code: "custom", path: ["subject"], message: "is required unless template_id is given" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["subject"],
+          message: "is required unless template_id is given",
+        });
     }
     for (const [name, value] of Object.entries(job.headers ?? {})) {
       if (!/^[!-9;-~]+$/.test(name))
         ctx.addIssue({ code: "custom", path: ["headers", name], message: "is not a valid header name" });
       else if (RESERVED_HEADERS.has(name.toLowerCase()))
-        ctx.addIssue({ code: "custom", path: ["headers", name], message: "is set by the service and cannot be overridden" });
-      if (!noLineBreaks(value)) ctx.addIssue({ code: "custom", path: ["headers", name], message: LINE_BREAK });
+        ctx.addIssue({
+          code: "custom",
+          path: ["headers", name],
+          message: "is set by the service and cannot be overridden",
+        });
+      if (!noLineBreaks(value))
+        ctx.addIssue({ code: "custom", path: ["headers", name], message: LINE_BREAK });
       else if (value.length > JOB_LIMITS.header_value_length)
         ctx.addIssue({ code: "custom", path: ["headers", name], message: "is longer than 998 characters" });
     }
-    const attachmentBytes = (job.attachments ?? []).reduce((sum, a) => sum + Math.floor((a.content.length * 3) / 4), 0);
+    const attachmentBytes = (job.attachments ?? []).reduce(
+      (sum, a) => sum + Math.floor((a.content.length * 3) / 4),
+      0,
+    );
     if (attachmentBytes > JOB_LIMITS.attachment_bytes_total)
       ctx.addIssue({
         code: "custom",
@@ -166,7 +193,11 @@ const jobSchema = z
         message: `total more than ${JOB_LIMITS.attachment_bytes_total} bytes`,
       });
     if (job.metadata && Buffer.byteLength(JSON.stringify(job.metadata)) > JOB_LIMITS.metadata_bytes)
-      ctx.addIssue({ code: "custom", path: ["metadata"], message: `must be at most ${JOB_LIMITS.metadata_bytes} bytes` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["metadata"],
+        message: `must be at most ${JOB_LIMITS.metadata_bytes} bytes`,
+      });
   });
 
 function fieldPath(path: readonly PropertyKey[]): string {

@@ -68,7 +68,7 @@ describe("migrations", () => {
     try {
       const results = await Promise.all(routers.map(({ router: r }) => migrateToLatest(r.master)));
       const applied = results.flat().map((r) => r.migrationName);
-      expect(applied.sort()).toEqual(["001_initial_schema", "002_job_details"]);
+      expect(applied.sort()).toEqual(["001_initial_schema", "002_job_details", "003_queue"]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));
       await fresh.drop();

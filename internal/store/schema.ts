@@ -40,6 +40,8 @@ export interface EmailJobTable {
   error_message: string | null;
   locked_until: NullableTimestamp;
   sent_at: NullableTimestamp;
+  enqueued_at: NullableTimestamp;
+  next_attempt_at: NullableTimestamp;
 }
 
 export interface EmailTemplateTable {
@@ -68,10 +70,33 @@ export interface EmailTrackingTable {
   created_at: Timestamp;
 }
 
+export interface EmailQueueTable {
+  id: Generated<string>;
+  lane: number;
+  body: string;
+  attempt: Defaulted<number>;
+  run_at: Timestamp;
+  locked_until: NullableTimestamp;
+  deliveries: Defaulted<number>;
+  dead: Defaulted<boolean>;
+  reason: string | null;
+  failed_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface EmailIdempotencyKeyTable {
+  key: string;
+  job_id: string;
+  state: string;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 export interface Database {
   email_jobs: EmailJobTable;
   email_templates: EmailTemplateTable;
   email_tracking: EmailTrackingTable;
+  email_queue: EmailQueueTable;
+  email_idempotency_keys: EmailIdempotencyKeyTable;
 }
 
 type Nullability<T> = { [K in keyof Selectable<T>]-?: null extends Selectable<T>[K] ? "null" : "not null" };
@@ -109,6 +134,8 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     error_message: "null",
     locked_until: "null",
     sent_at: "null",
+    enqueued_at: "null",
+    next_attempt_at: "null",
   },
   email_templates: {
     id: "not null",
@@ -133,6 +160,25 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     clicked_at: "null",
     error_message: "null",
     created_at: "not null",
+  },
+  email_queue: {
+    id: "not null",
+    lane: "not null",
+    body: "not null",
+    attempt: "not null",
+    run_at: "not null",
+    locked_until: "null",
+    deliveries: "not null",
+    dead: "not null",
+    reason: "null",
+    failed_at: "null",
+    created_at: "not null",
+  },
+  email_idempotency_keys: {
+    key: "not null",
+    job_id: "not null",
+    state: "not null",
+    expires_at: "not null",
   },
 };
 

@@ -1,0 +1,9 @@
+import { openMigratedRouter } from "../../../test/store.ts";
+import { queueContract } from "../queue.contract.ts";
+import { PostgresQueue } from "./postgres-queue.ts";
+
+queueContract("postgres on the embedded PGlite", async (timings) => {
+  const router = await openMigratedRouter({ DB_EMBEDDED_DIR: "memory://" });
+  const open = async () => new PostgresQueue({ db: router.master, ...timings });
+  return { queue: await open(), anotherConsumer: open, cleanup: () => router.destroy() };
+});

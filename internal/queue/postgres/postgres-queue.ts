@@ -1,0 +1,247 @@
+import { type Kysely, sql } from "kysely";
+import { LANES, type Lane, laneOf, PRIORITY_VALUES } from "../../job/priority.ts";
+import type { Database } from "../../store/schema.ts";
+import { FairShare } from "../fair-share.ts";
+import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+
+export interface PostgresQueueOptions {
+  /** The master: every queue operation writes. */
+  db: Kysely<Database>;
+  visibilityTimeoutMs: number;
+  pollIntervalMs: number;
+  fairShare?: number;
+}
+
+interface ClaimedRow {
+  id: string;
+  lane: number;
+  body: string;
+  attempt: number;
+  deliveries: number;
+}
+
+/**
+ * The `postgres` queue: rows in `email_queue`, claimed in batches with `FOR UPDATE SKIP LOCKED` and
+ * leased until `locked_until`, so a crashed worker's rows come back on their own. Delayed and retry
+ * messages are rows with a future `run_at`; dead letters stay in the table, flagged. Works on
+ * PostgreSQL and on the embedded PGlite.
+ */
+export class PostgresQueue implements JobQueue {
+  readonly driver = "postgres";
+  readonly #db: Kysely<Database>;
+  readonly #visibilityMs: number;
+  readonly #pollMs: number;
+  readonly #fairShare: FairShare;
+  /** Fetches waiting in this process, woken by a publish from this process. */
+  readonly #waiters = new Set<() => void>();
+  #pendingAcks: string[] = [];
+  #ackFlush: Promise<void> | undefined;
+
+  constructor(options: PostgresQueueOptions) {
+    this.#db = options.db;
+    this.#visibilityMs = options.visibilityTimeoutMs;
+    this.#pollMs = options.pollIntervalMs;
+    this.#fairShare = new FairShare(options.fairShare ?? 0.1);
+  }
+
+  async init(): Promise<void> {
+    // The table comes with the migrations.
+  }
+
+  async publish(messages: readonly QueueMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.#db
+      .insertInto("email_queue")
+      .values(
+        messages.map((m) => ({
+          lane: PRIORITY_VALUES[m.lane],
+          body: m.body,
+          attempt: m.attempt ?? 0,
+          run_at: m.run_at ?? sql<Date>`now()`,
+        })),
+      )
+      .execute();
+    for (const wake of this.#waiters) wake();
+  }
+
+  async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
+    if (max <= 0 || signal?.aborted) return [];
+    const got = await this.#claim(max);
+    if (got.length > 0 || signal?.aborted) return got;
+    await this.#wait(signal);
+    return signal?.aborted ? [] : this.#claim(max);
+  }
+
+  ack(delivery: Delivery): Promise<void> {
+    this.#pendingAcks.push(delivery.id);
+    this.#ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushAcks());
+    return this.#ackFlush;
+  }
+
+  async retry(delivery: Delivery, next: RetryRequest): Promise<void> {
+    await this.#db
+      .updateTable("email_queue")
+      .set({
+        body: next.body,
+        attempt: next.attempt,
+        run_at: next.run_at,
+        locked_until: null,
+        reason: next.error,
+      })
+      .where("id", "=", delivery.id)
+      .execute();
+  }
+
+  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    await this.#db
+      .updateTable("email_queue")
+      .set({ dead: true, reason, failed_at: sql<Date>`now()`, locked_until: null })
+      .where("id", "=", delivery.id)
+      .execute();
+  }
+
+  async promoteDue(): Promise<number> {
+    // A delayed row becomes fetchable when its run_at passes; there is nothing to move.
+    return 0;
+  }
+
+  async stats(): Promise<QueueStats> {
+    const rows = await this.#db
+      .selectFrom("email_queue")
+      .select([
+        "lane",
+        sql<number>`count(*) filter (where not dead and run_at <= now() and (locked_until is null or locked_until < now()))::int`.as(
+          "ready",
+        ),
+        sql<number>`count(*) filter (where not dead and locked_until >= now())::int`.as("in_flight"),
+        sql<number>`count(*) filter (where not dead and run_at > now() and locked_until is null)::int`.as(
+          "delayed",
+        ),
+        sql<number>`count(*) filter (where dead)::int`.as("dead"),
+      ])
+      .groupBy("lane")
+      .execute();
+    const stats: QueueStats = {
+      lanes: { critical: 0, high: 0, normal: 0, low: 0 },
+      in_flight: 0,
+      delayed: 0,
+      dead: 0,
+    };
+    for (const row of rows) {
+      stats.lanes[laneOf(row.lane)] += row.ready;
+      stats.in_flight += row.in_flight;
+      stats.delayed += row.delayed;
+      stats.dead += row.dead;
+    }
+    return stats;
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    const rows = await this.#db
+      .selectFrom("email_queue")
+      .select(["id", "lane", "body", "reason", "attempt", "failed_at"])
+      .where("dead", "=", true)
+      .orderBy("failed_at", "desc")
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      id: String(row.id),
+      lane: laneOf(row.lane),
+      body: row.body,
+      reason: row.reason ?? "",
+      attempt: row.attempt,
+      failed_at: row.failed_at ?? new Date(0),
+    }));
+  }
+
+  async replayDeadLetter(id: string): Promise<boolean> {
+    if (!/^\d+$/.test(id)) return false;
+    const result = await this.#db
+      .updateTable("email_queue")
+      .set({
+        dead: false,
+        reason: null,
+        failed_at: null,
+        attempt: 0,
+        deliveries: 0,
+        run_at: sql<Date>`now()`,
+      })
+      .where("id", "=", id)
+      .where("dead", "=", true)
+      .executeTakeFirst();
+    const replayed = result.numUpdatedRows > 0n;
+    if (replayed) for (const wake of this.#waiters) wake();
+    return replayed;
+  }
+
+  async close(): Promise<void> {
+    await this.#ackFlush;
+    for (const wake of this.#waiters) wake();
+  }
+
+  async #claim(max: number): Promise<Delivery[]> {
+    const plan = this.#fairShare.plan(max);
+    const out: Delivery[] = [];
+    if (plan.reserved) out.push(...(await this.#claimRows(plan.reserved.count, plan.reserved.lane)));
+    if (out.length < max) out.push(...(await this.#claimRows(max - out.length, undefined)));
+    return out;
+  }
+
+  async #claimRows(limit: number, lane: Lane | undefined): Promise<Delivery[]> {
+    const laneFilter = lane === undefined ? sql`` : sql`and lane = ${PRIORITY_VALUES[lane]}`;
+    const lease = this.#visibilityMs / 1000;
+    const { rows } = await sql<ClaimedRow>`
+      with picked as (
+        select id from email_queue
+        where not dead and run_at <= now() and (locked_until is null or locked_until < now()) ${laneFilter}
+        order by lane desc, run_at, id
+        limit ${limit}
+        for update skip locked
+      )
+      update email_queue q
+      set locked_until = now() + make_interval(secs => ${lease}), deliveries = q.deliveries + 1
+      from picked where q.id = picked.id
+      returning q.id::text as id, q.lane, q.body, q.attempt, q.deliveries`.execute(this.#db);
+    return rows
+      .map((row) => ({
+        id: row.id,
+        lane: laneOf(row.lane),
+        body: row.body,
+        attempt: row.attempt,
+        redelivered: row.deliveries > 1,
+      }))
+      .sort((a, b) => LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
+  }
+
+  /** Sleeps until a local publish, the poll interval, or the next delayed row falls due. */
+  async #wait(signal: AbortSignal | undefined): Promise<void> {
+    const next = await this.#db
+      .selectFrom("email_queue")
+      .select(sql<number>`extract(epoch from (min(run_at) - now())) * 1000`.as("ms"))
+      .where("dead", "=", false)
+      .where("run_at", ">", sql<Date>`now()`)
+      .where("locked_until", "is", null)
+      .executeTakeFirst();
+    const untilDue = next?.ms == null ? this.#pollMs : Math.max(Number(next.ms), 0);
+    const waitMs = Math.min(this.#pollMs, untilDue);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.#waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  async #flushAcks(): Promise<void> {
+    const ids = this.#pendingAcks;
+    this.#pendingAcks = [];
+    this.#ackFlush = undefined;
+    await this.#db.deleteFrom("email_queue").where("id", "in", ids).execute();
+  }
+}

@@ -1,0 +1,187 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Lane } from "../job/priority.ts";
+import type { Delivery, JobQueue } from "./queue.ts";
+
+export interface QueueTimings {
+  visibilityTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
+export interface QueueHarness {
+  /** A consumer on a fresh, empty queue. */
+  queue: JobQueue;
+  /** Another consumer on the same queue (another replica). */
+  anotherConsumer(): Promise<JobQueue>;
+  cleanup(): Promise<void>;
+}
+
+const body = (n: number | string) => JSON.stringify({ n });
+const numberOf = (d: Delivery) => (JSON.parse(d.body) as { n: number | string }).n;
+
+/** Fetches until `count` deliveries arrived or `timeoutMs` passed, promoting delayed ones meanwhile. */
+async function drain(queue: JobQueue, count: number, timeoutMs = 5_000, batch = 10): Promise<Delivery[]> {
+  const got: Delivery[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < count && Date.now() < deadline) {
+    await queue.promoteDue();
+    got.push(...(await queue.fetch(Math.min(batch, count - got.length))));
+  }
+  return got;
+}
+
+/** The queue contract: every driver passes the same suite. */
+export function queueContract(name: string, open: (timings: QueueTimings) => Promise<QueueHarness>): void {
+  describe(`queue contract: ${name}`, () => {
+    const harnesses: QueueHarness[] = [];
+    const start = async (timings: Partial<QueueTimings> = {}) => {
+      const harness = await open({ visibilityTimeoutMs: 30_000, pollIntervalMs: 100, ...timings });
+      harnesses.push(harness);
+      return harness;
+    };
+    afterEach(async () => {
+      for (const harness of harnesses.splice(0)) await harness.cleanup();
+    });
+
+    it("delivers what was published and forgets it once acknowledged", async () => {
+      const { queue } = await start();
+      await queue.publish([1, 2, 3].map((n) => ({ body: body(n), lane: "normal" as Lane })));
+      const got = await drain(queue, 3);
+      expect(got.map(numberOf).sort()).toEqual([1, 2, 3]);
+      expect(got.every((d) => d.attempt === 0 && !d.redelivered && d.lane === "normal")).toBe(true);
+      expect((await queue.stats()).in_flight).toBe(3);
+      await Promise.all(got.map((d) => queue.ack(d)));
+      expect(await queue.fetch(10)).toEqual([]);
+      expect(await queue.stats()).toEqual({
+        lanes: { critical: 0, high: 0, normal: 0, low: 0 },
+        in_flight: 0,
+        delayed: 0,
+        dead: 0,
+      });
+    });
+
+    it("hands out the most urgent lane first", async () => {
+      const { queue } = await start();
+      for (const lane of ["low", "normal", "high", "critical"] as const) {
+        await queue.publish([{ body: body(lane), lane }]);
+      }
+      expect((await queue.stats()).lanes).toEqual({ critical: 1, high: 1, normal: 1, low: 1 });
+      const got = await queue.fetch(1);
+      expect(got.map(numberOf)).toEqual(["critical"]);
+      const rest = await drain(queue, 3, 5_000, 3);
+      expect(rest.map((d) => d.lane)).toEqual(["high", "normal", "low"]);
+    });
+
+    it("still moves the low lane while critical work never stops", async () => {
+      const { queue } = await start();
+      await queue.publish(
+        Array.from({ length: 200 }, (_, n) => ({ body: body(n), lane: "critical" as Lane })),
+      );
+      await queue.publish(
+        Array.from({ length: 20 }, (_, n) => ({ body: body(`low-${n}`), lane: "low" as Lane })),
+      );
+      const got = await drain(queue, 100);
+      const low = got.filter((d) => d.lane === "low").length;
+      expect(low).toBeGreaterThanOrEqual(2);
+      expect(low).toBeLessThan(20);
+    });
+
+    it("holds a delayed message back and hands it out within a second of its time", async () => {
+      const { queue } = await start();
+      const due = new Date(Date.now() + 600);
+      await queue.publish([{ body: body("later"), lane: "high", run_at: due }]);
+      expect((await queue.stats()).delayed).toBe(1);
+      expect(await queue.fetch(10)).toEqual([]);
+      const [delivery] = await drain(queue, 1, 5_000);
+      const lateness = Date.now() - due.getTime();
+      expect(delivery && numberOf(delivery)).toBe("later");
+      expect(lateness).toBeGreaterThanOrEqual(0);
+      expect(lateness).toBeLessThan(1_000);
+    });
+
+    it("hands a message its consumer never finished to another consumer after the visibility timeout", async () => {
+      const harness = await start({ visibilityTimeoutMs: 400 });
+      await harness.queue.publish([{ body: body("orphan"), lane: "normal" }]);
+      const [first] = await drain(harness.queue, 1);
+      expect(first).toBeDefined();
+      const other = await harness.anotherConsumer();
+      expect(await other.fetch(10)).toEqual([]);
+      await sleep(500);
+      const [again] = await drain(other, 1, 3_000);
+      expect(again && numberOf(again)).toBe("orphan");
+      expect(again?.redelivered).toBe(true);
+      if (again) await other.ack(again);
+    });
+
+    it("retries a message later with its attempt count and new body", async () => {
+      const { queue } = await start();
+      await queue.publish([{ body: body("try"), lane: "normal" }]);
+      const [first] = await drain(queue, 1);
+      if (!first) throw new Error("nothing delivered");
+      await queue.retry(first, {
+        body: body("try-2"),
+        run_at: new Date(Date.now() + 300),
+        attempt: 1,
+        error: "421",
+      });
+      expect(await queue.fetch(10)).toEqual([]);
+      const [second] = await drain(queue, 1);
+      expect(second).toMatchObject({ attempt: 1, lane: "normal" });
+      expect(second && numberOf(second)).toBe("try-2");
+    });
+
+    it("keeps dead letters with their reason, and replays one", async () => {
+      const { queue } = await start();
+      await queue.publish([{ body: body("bad"), lane: "high", attempt: 2 }]);
+      const [delivery] = await drain(queue, 1);
+      if (!delivery) throw new Error("nothing delivered");
+      await queue.deadLetter(delivery, "550 mailbox unavailable");
+      expect((await queue.stats()).dead).toBe(1);
+      const [letter] = await queue.listDeadLetters(10);
+      expect(letter).toMatchObject({
+        lane: "high",
+        body: body("bad"),
+        reason: "550 mailbox unavailable",
+        attempt: 2,
+      });
+      expect(letter?.failed_at.getTime()).toBeGreaterThan(Date.now() - 60_000);
+      expect(await queue.fetch(10)).toEqual([]);
+      expect(await queue.replayDeadLetter(letter?.id ?? "")).toBe(true);
+      expect(await queue.replayDeadLetter(letter?.id ?? "")).toBe(false);
+      const [replayed] = await drain(queue, 1);
+      expect(replayed && numberOf(replayed)).toBe("bad");
+      expect((await queue.stats()).dead).toBe(0);
+    });
+
+    it("never hands one message to two consumers at once", async () => {
+      const harness = await start();
+      const other = await harness.anotherConsumer();
+      const total = 300;
+      await harness.queue.publish(
+        Array.from({ length: total }, (_, n) => ({ body: body(n), lane: "normal" as Lane })),
+      );
+      const seen: number[] = [];
+      const consume = async (queue: JobQueue) => {
+        let empty = 0;
+        while (empty < 3) {
+          const got = await queue.fetch(7);
+          if (got.length === 0) empty++;
+          seen.push(...got.map((d) => numberOf(d) as number));
+          await Promise.all(got.map((d) => queue.ack(d)));
+        }
+      };
+      await Promise.all([consume(harness.queue), consume(other), consume(harness.queue)]);
+      expect(seen).toHaveLength(total);
+      expect(new Set(seen).size).toBe(total);
+    });
+
+    it("returns at once from an idle fetch when asked to stop", async () => {
+      const { queue } = await start({ pollIntervalMs: 5_000 });
+      const controller = new AbortController();
+      const started = Date.now();
+      setTimeout(() => controller.abort(), 50);
+      expect(await queue.fetch(10, controller.signal)).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+  });
+}

@@ -1,0 +1,91 @@
+import type { Lane } from "../job/priority.ts";
+
+export type { Lane };
+
+/** What a producer hands the queue. */
+export interface QueueMessage {
+  /** The job's JSON (a whole job on the fast path, `{"id","tracked":true}` on the tracked path). */
+  body: string;
+  lane: Lane;
+  /** Not before this time (scheduled jobs, retries). */
+  run_at?: Date | undefined;
+  /** Attempts already made; 0 for a new job. */
+  attempt?: number | undefined;
+}
+
+/** A message handed to one consumer; it stays invisible to others until finished or timed out. */
+export interface Delivery {
+  /** Transport id: stream entry id, table row id, or topic/partition/offset. */
+  readonly id: string;
+  readonly lane: Lane;
+  readonly body: string;
+  /** Attempts already made before this one. */
+  readonly attempt: number;
+  /** Handed out before and never finished (its consumer died or timed out). */
+  readonly redelivered: boolean;
+}
+
+export interface RetryRequest {
+  /** The body for the next attempt (normally the same job). */
+  body: string;
+  run_at: Date;
+  /** Attempts made so far, this one included. */
+  attempt: number;
+  error: string;
+}
+
+export interface DeadLetter {
+  id: string;
+  lane: Lane;
+  body: string;
+  reason: string;
+  attempt: number;
+  failed_at: Date;
+}
+
+export interface QueueStats {
+  /** Waiting to be fetched, per lane (in-flight messages excluded). */
+  lanes: Record<Lane, number>;
+  /** Fetched and not finished. */
+  in_flight: number;
+  /** Scheduled or waiting for a retry. */
+  delayed: number;
+  dead: number;
+}
+
+/**
+ * The contract every queue backend (redis, postgres, kafka) meets, proven by one test suite:
+ * at-least-once delivery, highest lane first with a fair share for lower lanes, delayed messages,
+ * redelivery after the visibility timeout, and a dead-letter store that loses nothing.
+ */
+export interface JobQueue {
+  readonly driver: "redis" | "postgres" | "kafka";
+  /** Creates what the backend needs (consumer groups, topics); idempotent. */
+  init(): Promise<void>;
+  publish(messages: readonly QueueMessage[]): Promise<void>;
+  /**
+   * Up to `max` deliveries. Waits up to the poll interval when there are none; returns early, maybe
+   * empty, when `signal` aborts.
+   */
+  fetch(max: number, signal?: AbortSignal): Promise<Delivery[]>;
+  /** The delivery is done: it will not be handed out again. */
+  ack(delivery: Delivery): Promise<void>;
+  /** Finishes this delivery and schedules the next attempt, atomically. */
+  retry(delivery: Delivery, next: RetryRequest): Promise<void>;
+  /** Finishes this delivery into the dead-letter store, with the reason. */
+  deadLetter(delivery: Delivery, reason: string): Promise<void>;
+  /** Moves due delayed messages onto their lanes; safe on many replicas at once. */
+  promoteDue(): Promise<number>;
+  stats(): Promise<QueueStats>;
+  listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  /** Puts a dead letter back on its lane as a fresh message; false when there is no such entry. */
+  replayDeadLetter(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A message that could not be taken apart (not JSON, wrong shape): it goes to the dead-letter store. */
+export class MalformedMessageError extends Error {
+  override readonly name = "MalformedMessageError";
+  readonly kind = "permanent";
+  readonly code = "malformed_message";
+}

@@ -1,0 +1,346 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import { LANES, type Lane } from "../../job/priority.ts";
+import { FairShare } from "../fair-share.ts";
+import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import { fetchScript, promoteScript, replayScript } from "./scripts.ts";
+
+export interface RedisStreamsQueueOptions {
+  /** Commands, scripts and acks. */
+  redis: Redis;
+  /** A second connection for blocking reads, which hold their connection while they wait. */
+  blockingRedis: Redis;
+  /** Stream names are `<name>:<lane>`; also the prefix of the delayed set and dead-letter stream. */
+  name: string;
+  group?: string;
+  consumer?: string;
+  visibilityTimeoutMs: number;
+  pollIntervalMs: number;
+  fairShare?: number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+function field(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/**
+ * The `redis` queue: one Stream per lane read through one consumer group, a sorted set for delayed
+ * and retry messages, and a dead-letter stream. Producers in any language publish with
+ * `XADD <name>:<lane> * job <json>`. Finished entries are acknowledged and deleted, in batches.
+ */
+export class RedisStreamsQueue implements JobQueue {
+  readonly driver = "redis";
+  readonly #redis: Redis;
+  readonly #blocking: Redis;
+  readonly #name: string;
+  readonly #group: string;
+  readonly #consumer: string;
+  readonly #visibilityMs: number;
+  readonly #pollMs: number;
+  readonly #fairShare: FairShare;
+  readonly #streams: Record<Lane, string>;
+  /** Entries a blocking read returned beyond what was asked; handed out first next time. */
+  #surplus: Delivery[] = [];
+  #lastReclaim = 0;
+  #reclaimCursor: Record<Lane, string> = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
+  #blockingClientId: number | undefined;
+  #pendingAcks: Delivery[] = [];
+  #ackFlush: Promise<void> | undefined;
+
+  constructor(options: RedisStreamsQueueOptions) {
+    this.#redis = options.redis;
+    this.#blocking = options.blockingRedis;
+    this.#name = options.name;
+    this.#group = options.group ?? "email-workers";
+    this.#consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.#visibilityMs = options.visibilityTimeoutMs;
+    this.#pollMs = options.pollIntervalMs;
+    this.#fairShare = new FairShare(options.fairShare ?? 0.1);
+    this.#streams = {
+      critical: `${this.#name}:critical`,
+      high: `${this.#name}:high`,
+      normal: `${this.#name}:normal`,
+      low: `${this.#name}:low`,
+    };
+  }
+
+  get #delayedKey() {
+    return `${this.#name}:delayed`;
+  }
+
+  get #deadKey() {
+    return `${this.#name}:dead`;
+  }
+
+  async init(): Promise<void> {
+    this.#blockingClientId = Number(await this.#blocking.client("ID"));
+    for (const stream of Object.values(this.#streams)) {
+      try {
+        // From the start of the stream: jobs published before the first worker ran are not skipped.
+        await this.#redis.xgroup("CREATE", stream, this.#group, "0", "MKSTREAM");
+      } catch (error) {
+        if (!String((error as Error).message).startsWith("BUSYGROUP")) throw error;
+      }
+    }
+  }
+
+  async publish(messages: readonly QueueMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const pipeline = this.#redis.multi();
+    const now = Date.now();
+    for (const message of messages) {
+      const attempt = message.attempt ?? 0;
+      if (message.run_at !== undefined && message.run_at.getTime() > now) {
+        pipeline.zadd(
+          this.#delayedKey,
+          message.run_at.getTime(),
+          this.#delayedMember(message.lane, message.body, attempt),
+        );
+      } else if (attempt > 0) {
+        pipeline.xadd(this.#streams[message.lane], "*", "job", message.body, "attempt", String(attempt));
+      } else {
+        pipeline.xadd(this.#streams[message.lane], "*", "job", message.body);
+      }
+    }
+    await execOrThrow(pipeline);
+  }
+
+  async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
+    if (max <= 0 || signal?.aborted) return [];
+    const out = this.#surplus.splice(0, max);
+    if (out.length < max) out.push(...(await this.#reclaimIfDue(max - out.length)));
+    if (out.length < max) out.push(...(await this.#readLanes(max - out.length)));
+    if (out.length > 0 || signal?.aborted) return sortByLane(out);
+    // A stop request must not wait out the blocking read: unblock it from the other connection.
+    const unblock = () => {
+      if (this.#blockingClientId !== undefined)
+        this.#redis.client("UNBLOCK", this.#blockingClientId).catch(() => {});
+    };
+    signal?.addEventListener("abort", unblock, { once: true });
+    try {
+      return await this.#blockingRead(max);
+    } finally {
+      signal?.removeEventListener("abort", unblock);
+    }
+  }
+
+  ack(delivery: Delivery): Promise<void> {
+    this.#pendingAcks.push(delivery);
+    // Acks arriving in the same tick share one round trip.
+    this.#ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushAcks());
+    return this.#ackFlush;
+  }
+
+  async retry(delivery: Delivery, next: RetryRequest): Promise<void> {
+    const stream = this.#streams[delivery.lane];
+    await execOrThrow(
+      this.#redis
+        .multi()
+        .zadd(
+          this.#delayedKey,
+          next.run_at.getTime(),
+          this.#delayedMember(delivery.lane, next.body, next.attempt),
+        )
+        .xack(stream, this.#group, delivery.id)
+        .xdel(stream, delivery.id),
+    );
+  }
+
+  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    const stream = this.#streams[delivery.lane];
+    await execOrThrow(
+      this.#redis
+        .multi()
+        .xadd(
+          this.#deadKey,
+          "*",
+          ...["job", delivery.body, "lane", delivery.lane, "reason", reason],
+          ...[
+            "attempt",
+            String(delivery.attempt),
+            "failed_at",
+            new Date().toISOString(),
+            "source_id",
+            delivery.id,
+          ],
+        )
+        .xack(stream, this.#group, delivery.id)
+        .xdel(stream, delivery.id),
+    );
+  }
+
+  async promoteDue(): Promise<number> {
+    const moved = await promoteScript.run(
+      this.#redis,
+      [this.#delayedKey, ...LANES.map((l) => this.#streams[l])],
+      [500, ...LANES],
+    );
+    return Number(moved);
+  }
+
+  async stats(): Promise<QueueStats> {
+    const pipeline = this.#redis.pipeline();
+    for (const lane of LANES) {
+      pipeline.xlen(this.#streams[lane]);
+      pipeline.xpending(this.#streams[lane], this.#group);
+    }
+    pipeline.zcard(this.#delayedKey);
+    pipeline.xlen(this.#deadKey);
+    const results = (await pipeline.exec()) ?? [];
+    const value = (i: number) => results[i]?.[1];
+    const lanes = { critical: 0, high: 0, normal: 0, low: 0 };
+    let inFlight = 0;
+    LANES.forEach((lane, i) => {
+      const length = Number(value(i * 2) ?? 0);
+      const pending = Number((value(i * 2 + 1) as [number] | undefined)?.[0] ?? 0);
+      lanes[lane] = Math.max(length - pending, 0);
+      inFlight += pending;
+    });
+    return { lanes, in_flight: inFlight, delayed: Number(value(8) ?? 0), dead: Number(value(9) ?? 0) };
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    const entries = (await this.#redis.xrevrange(this.#deadKey, "+", "-", "COUNT", limit)) as StreamEntry[];
+    return entries.map(([id, fields]) => ({
+      id,
+      lane: (field(fields, "lane") ?? "normal") as Lane,
+      body: field(fields, "job") ?? "",
+      reason: field(fields, "reason") ?? "",
+      attempt: Number(field(fields, "attempt") ?? 0),
+      failed_at: new Date(field(fields, "failed_at") ?? 0),
+    }));
+  }
+
+  async replayDeadLetter(id: string): Promise<boolean> {
+    const keys = [this.#deadKey, ...LANES.map((l) => this.#streams[l])];
+    return Number(await replayScript.run(this.#redis, keys, [id, ...LANES])) === 1;
+  }
+
+  async close(): Promise<void> {
+    await this.#ackFlush;
+    // Entries read ahead but never handed out: put copies back on their lanes now rather than leave
+    // them to wait for the visibility timeout.
+    const surplus = this.#surplus.splice(0);
+    if (surplus.length === 0) return;
+    const pipeline = this.#redis.multi();
+    for (const delivery of surplus) {
+      const stream = this.#streams[delivery.lane];
+      if (delivery.attempt > 0)
+        pipeline.xadd(stream, "*", "job", delivery.body, "attempt", String(delivery.attempt));
+      else pipeline.xadd(stream, "*", "job", delivery.body);
+      pipeline.xack(stream, this.#group, delivery.id).xdel(stream, delivery.id);
+    }
+    await execOrThrow(pipeline);
+  }
+
+  #delayedMember(lane: Lane, body: string, attempt: number): string {
+    // The uid keeps two identical retries from collapsing into one sorted-set member.
+    return JSON.stringify({ lane, body, attempt, uid: randomUUID() });
+  }
+
+  async #readLanes(max: number): Promise<Delivery[]> {
+    const plan = this.#fairShare.plan(max);
+    const reservedIndex = plan.reserved ? LANES.indexOf(plan.reserved.lane) + 1 : 0;
+    const reply = (await fetchScript.run(
+      this.#redis,
+      LANES.map((lane) => this.#streams[lane]),
+      [this.#group, this.#consumer, max, reservedIndex, plan.reserved?.count ?? 0],
+    )) as [number, string, string[]][];
+    return reply.map(([laneIndex, id, fields]) =>
+      this.#delivery(LANES[laneIndex - 1] as Lane, id, fields, false),
+    );
+  }
+
+  async #blockingRead(max: number): Promise<Delivery[]> {
+    const streams = LANES.map((lane) => this.#streams[lane]);
+    const reply = (await this.#blocking.xreadgroup(
+      "GROUP",
+      this.#group,
+      this.#consumer,
+      "COUNT",
+      1,
+      "BLOCK",
+      this.#pollMs,
+      "STREAMS",
+      ...streams,
+      ...streams.map(() => ">"),
+    )) as [string, StreamEntry[]][] | null;
+    if (!reply) return [];
+    const got: Delivery[] = [];
+    for (const [stream, entries] of reply) {
+      const lane = LANES[streams.indexOf(stream)] as Lane;
+      for (const [id, fields] of entries) got.push(this.#delivery(lane, id, fields, false));
+    }
+    const sorted = sortByLane(got);
+    this.#surplus.push(...sorted.slice(max));
+    return sorted.slice(0, max);
+  }
+
+  /** Takes over entries whose consumer has held them past the visibility timeout (it crashed). */
+  async #reclaimIfDue(max: number): Promise<Delivery[]> {
+    const now = Date.now();
+    if (now - this.#lastReclaim < Math.max(this.#visibilityMs / 4, 250)) return [];
+    this.#lastReclaim = now;
+    const out: Delivery[] = [];
+    for (const lane of LANES) {
+      if (out.length >= max) break;
+      const [cursor, entries] = (await this.#redis.xautoclaim(
+        this.#streams[lane],
+        this.#group,
+        this.#consumer,
+        this.#visibilityMs,
+        this.#reclaimCursor[lane],
+        "COUNT",
+        max - out.length,
+      )) as [string, StreamEntry[], string[]];
+      this.#reclaimCursor[lane] = cursor;
+      for (const [id, fields] of entries) {
+        // A claimed id whose entry was deleted comes back with no fields; there is nothing to send.
+        if (fields) out.push(this.#delivery(lane, id, fields, true));
+      }
+    }
+    return out;
+  }
+
+  #delivery(lane: Lane, id: string, fields: readonly string[], redelivered: boolean): Delivery {
+    return {
+      id,
+      lane,
+      body: field(fields, "job") ?? field(fields, "body") ?? "",
+      attempt: Number(field(fields, "attempt") ?? 0) || 0,
+      redelivered,
+    };
+  }
+
+  async #flushAcks(): Promise<void> {
+    const batch = this.#pendingAcks;
+    this.#pendingAcks = [];
+    this.#ackFlush = undefined;
+    const byLane = new Map<Lane, string[]>();
+    for (const delivery of batch) {
+      const ids = byLane.get(delivery.lane) ?? [];
+      ids.push(delivery.id);
+      byLane.set(delivery.lane, ids);
+    }
+    const pipeline = this.#redis.multi();
+    for (const [lane, ids] of byLane) {
+      pipeline.xack(this.#streams[lane], this.#group, ...ids);
+      pipeline.xdel(this.#streams[lane], ...ids);
+    }
+    await execOrThrow(pipeline);
+  }
+}
+
+function sortByLane(deliveries: Delivery[]): Delivery[] {
+  return deliveries.sort((a, b) => LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
+}
+
+async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }): Promise<void> {
+  const results = await pipeline.exec();
+  if (results === null) throw new Error("redis transaction was aborted");
+  for (const [error] of results) if (error) throw error;
+}
