@@ -1,0 +1,55 @@
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Mailbox } from "../../job/email-job.ts";
+import { DeliveryError } from "../delivery-error.ts";
+import { composeMessage, messageIdFor } from "../mime.ts";
+import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
+
+export interface OutboxProviderOptions {
+  dir: string;
+  sender: Mailbox;
+}
+
+/**
+ * Writes each message as a real RFC 5322 `.eml` file named after its job: the embedded default, and
+ * a way to see exactly what would have been sent. Writing the same job again replaces its file, so
+ * the outbox never holds a duplicate.
+ */
+export class OutboxProvider implements Provider {
+  readonly name = "outbox";
+  readonly #dir: string;
+  readonly #sender: Mailbox;
+
+  constructor(options: OutboxProviderOptions) {
+    this.#dir = options.dir;
+    this.#sender = options.sender;
+  }
+
+  async send(email: OutgoingEmail): Promise<SendResult> {
+    try {
+      const message = await composeMessage(email, this.#sender);
+      await mkdir(this.#dir, { recursive: true });
+      const file = join(this.#dir, `${email.job_id}.eml`);
+      // Written aside and renamed, so a reader never sees half a message.
+      const partial = `${file}.partial`;
+      await writeFile(partial, message);
+      await rename(partial, file);
+      return { provider: this.name, message_id: messageIdFor(email, email.from ?? this.#sender) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // The configured directory is unusable: the operator must fix it, the job is not at fault.
+      const kind =
+        code && ["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST"].includes(code) ? "config" : "transient";
+      throw new DeliveryError(
+        kind,
+        `outbox_${(code ?? "write_failed").toLowerCase()}`,
+        (error as Error).message,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async close(): Promise<void> {}
+}

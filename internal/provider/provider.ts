@@ -1,0 +1,35 @@
+import type { Attachment, JsonValue, Mailbox } from "../job/email-job.ts";
+
+/** A rendered email, ready for a provider. */
+export interface OutgoingEmail {
+  job_id: string;
+  job_type: string;
+  /** Absent: the provider's configured sender. */
+  from?: Mailbox | undefined;
+  to: Mailbox;
+  reply_to?: Mailbox | undefined;
+  subject: string;
+  html?: string | undefined;
+  text: string;
+  headers: Record<string, string>;
+  attachments: readonly Attachment[];
+  metadata?: Record<string, JsonValue> | undefined;
+}
+
+export interface SendResult {
+  provider: string;
+  /** The provider's id for the message (Message-ID, SendGrid x-message-id, SES MessageId). */
+  message_id: string;
+}
+
+/**
+ * One way out of the service. Adapters translate their SDK's errors into DeliveryError at this
+ * boundary; nothing above them sees a nodemailer or AWS error.
+ */
+export interface Provider {
+  readonly name: string;
+  /** Rejects with a DeliveryError. `signal` aborts a send that ran past the job's time limit. */
+  send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult>;
+  /** Closes pooled connections; in-flight sends finish first. */
+  close(): Promise<void>;
+}

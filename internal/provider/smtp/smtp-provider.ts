@@ -1,0 +1,153 @@
+import nodemailer from "nodemailer";
+import type { Mailbox } from "../../job/email-job.ts";
+import { DeliveryError } from "../delivery-error.ts";
+import { mailOptions, messageIdFor } from "../mime.ts";
+import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
+import { classifySmtpError } from "./smtp-errors.ts";
+
+export interface SmtpAccountOptions {
+  username: string;
+  password: string;
+  /** Messages per UTC day; 0 = no cap. */
+  daily_limit: number;
+}
+
+export interface SmtpProviderOptions {
+  host: string;
+  port: number;
+  /** Require TLS: implicit on 465, STARTTLS elsewhere. */
+  useTls: boolean;
+  /** One or more accounts on the host, used round-robin (seed 004's EMAIL_ACCOUNTS). Empty: no AUTH. */
+  accounts: readonly SmtpAccountOptions[];
+  sender: Mailbox;
+  poolSize: number;
+  timeoutMs: number;
+  /** Extra CAs to trust (a private relay's certificate; tests). */
+  ca?: string | Buffer | undefined;
+  now?: () => Date;
+}
+
+type Transport = ReturnType<typeof nodemailer.createTransport>;
+
+interface Account {
+  label: string;
+  transport: Transport;
+  dailyLimit: number;
+  day: string;
+  sentToday: number;
+}
+
+/**
+ * SMTP through nodemailer's pooled transport: connections stay open between messages, each account
+ * has its own pool, and accounts take turns. An account at its daily cap is skipped; when all are,
+ * the send is throttled until the next UTC day.
+ */
+export class SmtpProvider implements Provider {
+  readonly name = "smtp";
+  readonly #accounts: Account[];
+  readonly #sender: Mailbox;
+  readonly #now: () => Date;
+  #next = 0;
+
+  constructor(options: SmtpProviderOptions) {
+    this.#sender = options.sender;
+    this.#now = options.now ?? (() => new Date());
+    const accounts = options.accounts.length > 0 ? options.accounts : [undefined];
+    this.#accounts = accounts.map((account) => ({
+      label: account?.username ?? "anonymous",
+      transport: nodemailer.createTransport({
+        pool: true,
+        host: options.host,
+        port: options.port,
+        secure: options.useTls && options.port === 465,
+        requireTLS: options.useTls && options.port !== 465,
+        ...(account && { auth: { user: account.username, pass: account.password } }),
+        maxConnections: options.poolSize,
+        maxMessages: Number.POSITIVE_INFINITY,
+        connectionTimeout: options.timeoutMs,
+        greetingTimeout: options.timeoutMs,
+        socketTimeout: options.timeoutMs,
+        ...(options.ca !== undefined && { tls: { ca: [options.ca] } }),
+      }),
+      dailyLimit: account?.daily_limit ?? 0,
+      day: "",
+      sentToday: 0,
+    }));
+  }
+
+  async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
+    const account = this.#pickAccount();
+    const options = mailOptions(email, this.#sender);
+    const sending = account.transport.sendMail(options);
+    let info: Awaited<typeof sending>;
+    try {
+      info = await abortable(sending, signal);
+    } catch (error) {
+      if (error instanceof DeliveryError) throw error;
+      throw classifySmtpError(error);
+    }
+    // With a recipient refused but no exception (several recipients), nodemailer reports it here.
+    if (info.rejected.length > 0) {
+      const reason = info.rejectedErrors?.[0];
+      throw reason
+        ? classifySmtpError(reason)
+        : new DeliveryError("permanent", "smtp_rejected", "recipient rejected");
+    }
+    account.sentToday++;
+    return {
+      provider: this.name,
+      message_id: info.messageId || messageIdFor(email, email.from ?? this.#sender),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const account of this.#accounts) account.transport.close();
+  }
+
+  #pickAccount(): Account {
+    const today = this.#now().toISOString().slice(0, 10);
+    for (let i = 0; i < this.#accounts.length; i++) {
+      const account = this.#accounts[(this.#next + i) % this.#accounts.length] as Account;
+      if (account.day !== today) {
+        account.day = today;
+        account.sentToday = 0;
+      }
+      if (account.dailyLimit === 0 || account.sentToday < account.dailyLimit) {
+        this.#next = (this.#next + i + 1) % this.#accounts.length;
+        return account;
+      }
+    }
+    const midnight = new Date(`${today}T00:00:00Z`).getTime() + 86_400_000;
+    throw new DeliveryError("throttled", "smtp_daily_limit", "every SMTP account reached its daily limit", {
+      retryAfterMs: midnight - this.#now().getTime(),
+    });
+  }
+}
+
+/** Gives up waiting when `signal` aborts; the send itself may still complete (ambiguous). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  // The send goes on after we stop waiting; its outcome must not surface as an unhandled rejection.
+  promise.catch(() => {});
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function abortError(): DeliveryError {
+  return new DeliveryError("transient", "send_timeout", "send did not finish within the time limit", {
+    ambiguous: true,
+  });
+}

@@ -1,0 +1,93 @@
+import type { AddressInfo } from "node:net";
+import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+
+export interface ReceivedMessage {
+  from: string;
+  to: string[];
+  raw: string;
+  /** The account that authenticated, if any. */
+  user: string | undefined;
+  header(name: string): string | undefined;
+}
+
+export interface SmtpSink {
+  port: number;
+  messages: ReceivedMessage[];
+  /** RCPT attempts per recipient, accepted or not. */
+  attempts: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export interface SmtpSinkOptions {
+  tls?: { key: string; cert: string };
+  /** Accepted credentials; with none, AUTH is not offered. */
+  users?: Record<string, string>;
+}
+
+/**
+ * A real SMTP server (smtp-server) that accepts mail and records it. The recipient's local part
+ * scripts failures: `reject550-*` gets 550, `tempfail<N>-*` gets 451 for its first N attempts,
+ * `busy421-*` always gets 421, `flaky<N>-*` gets 452 for its first N attempts.
+ */
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const messages: ReceivedMessage[] = [];
+  const attempts = new Map<string, number>();
+  const users = options.users;
+  const serverOptions: SMTPServerOptions = {
+    secure: false,
+    ...(options.tls && { key: options.tls.key, cert: options.tls.cert }),
+    disabledCommands: [...(options.tls ? [] : ["STARTTLS"]), ...(users ? [] : ["AUTH"])],
+    authOptional: users === undefined,
+    authMethods: ["PLAIN", "LOGIN"],
+    logger: false,
+    size: 30 * 1024 * 1024,
+    onAuth(auth, _session, callback) {
+      if (users && auth.username && users[auth.username] === auth.password)
+        callback(null, { user: auth.username });
+      else callback(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, callback) {
+      const rcpt = address.address;
+      const count = (attempts.get(rcpt) ?? 0) + 1;
+      attempts.set(rcpt, count);
+      const local = rcpt.split("@")[0] ?? "";
+      const fail = (code: number, text: string) =>
+        callback(Object.assign(new Error(text), { responseCode: code }));
+      if (local.startsWith("reject550")) return fail(550, `5.1.1 <${rcpt}>: Recipient address rejected`);
+      if (local.startsWith("busy421")) return fail(421, "4.7.0 Try again later");
+      const temp = /^tempfail(\d+)/.exec(local);
+      if (temp && count <= Number(temp[1])) return fail(451, "4.3.0 Temporary local problem");
+      const flaky = /^flaky(\d+)/.exec(local);
+      if (flaky && count <= Number(flaky[1])) return fail(452, "4.5.3 Too many recipients right now");
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const raw = Buffer.concat(chunks).toString("utf8");
+        const head = raw.split(/\r?\n\r?\n/)[0] ?? "";
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          user: typeof session.user === "string" ? session.user : undefined,
+          header(name) {
+            const match = new RegExp(`^${name}:\\s*(.*(?:\\r?\\n[ \\t].*)*)`, "im").exec(head);
+            return match?.[1]?.replace(/\r?\n[ \t]+/g, " ").trim();
+          },
+        });
+        callback();
+      });
+    },
+  };
+  const server = new SMTPServer(serverOptions);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    messages,
+    attempts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
