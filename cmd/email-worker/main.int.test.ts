@@ -21,7 +21,7 @@ describe("email-worker process", () => {
     "starts on the embedded default with nothing configured and exits 0 on %s",
     async (signal) => {
       const cwd = workdir();
-      const worker = startProcess(entry, { cwd, env: {} });
+      const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
       await worker.waitFor('"msg":"email-worker started"');
       expect(existsSync(join(cwd, "data", "pg", "PG_VERSION"))).toBe(true);
       expect(worker.output()).toContain('"applied":["001_initial_schema","002_job_details","003_queue"]');
@@ -38,7 +38,7 @@ describe("email-worker process", () => {
       '"applied":["001_initial_schema","002_job_details","003_queue"]',
       '"applied":[]',
     ]) {
-      const worker = startProcess(entry, { cwd, env: {} });
+      const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
       await worker.waitFor('"msg":"email-worker started"');
       expect(worker.output()).toContain(expected);
       worker.child.kill("SIGTERM");
@@ -49,7 +49,7 @@ describe("email-worker process", () => {
   it("refuses to start on an invalid setting, naming it", async () => {
     const cwd = workdir();
     writeFileSync(join(cwd, "config.yaml"), "worker:\n  process_timeout: soon\n");
-    const worker = startProcess(entry, { cwd, env: {} });
+    const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
     expect((await worker.exit()).code).toBe(1);
     expect(worker.output()).toContain("worker.process_timeout: must be a duration such as 500ms");
     expect(worker.output()).toContain('value was "soon"');
@@ -58,7 +58,7 @@ describe("email-worker process", () => {
   it("refuses to start when PostgreSQL cannot be reached, naming the URL without its password", async () => {
     const worker = startProcess(entry, {
       cwd: workdir(),
-      env: { DATABASE_URL: "postgres://app:topsecret@127.0.0.1:1/mail", DB_CONNECT_TIMEOUT: "1s" },
+      env: { PORT: "0", DATABASE_URL: "postgres://app:topsecret@127.0.0.1:1/mail", DB_CONNECT_TIMEOUT: "1s" },
     });
     expect((await worker.exit()).code).toBe(1);
     expect(worker.output()).toContain("postgres://app:***@127.0.0.1:1/mail");

@@ -1,48 +1,161 @@
 import { ConfigError, databaseTargets, loadConfig } from "../../internal/config/index.ts";
 import { createLogger } from "../../internal/log/logger.ts";
-import { DatabaseUnavailableError } from "../../internal/store/errors.ts";
-import { MigrationError, migrateToLatest } from "../../internal/store/migrator.ts";
+import { createProviders } from "../../internal/provider/create-providers.ts";
+import { ProviderRouter } from "../../internal/provider/provider-router.ts";
+import { openQueue } from "../../internal/queue/open-queue.ts";
+import { ApiKeyAuth } from "../../internal/server/http/api-key-auth.ts";
+import { HttpServer } from "../../internal/server/http/http-server.ts";
+import { EmailService } from "../../internal/service/email-service.ts";
+import { JobRepository } from "../../internal/store/job-repository.ts";
+import { migrateToLatest } from "../../internal/store/migrator.ts";
 import { openDatabase } from "../../internal/store/open-database.ts";
 import { ensureSampleTemplates } from "../../internal/store/sample-templates.ts";
 import { TemplateRepository } from "../../internal/store/template-repository.ts";
+import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
+import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
+import { TemplateRenderer } from "../../internal/template/renderer.ts";
+import { JobProcessor } from "../../internal/worker/job-processor.ts";
+import { PeriodicTask } from "../../internal/worker/periodic-task.ts";
+import { Reconciler } from "../../internal/worker/reconciler.ts";
+import { RetryPolicy } from "../../internal/worker/retry-policy.ts";
+import { WorkerPool } from "../../internal/worker/worker-pool.ts";
 import { onShutdownSignal } from "../signals.ts";
 
 async function main(): Promise<void> {
   const config = loadConfig({ env: process.env });
   const logger = createLogger(config.logging);
-  const { router, description, embedded } = await openDatabase({
+
+  const {
+    router: database,
+    description,
+    embedded,
+  } = await openDatabase({
     targets: databaseTargets(config.database),
     settings: config.database,
     logger: logger.child({ component: "database" }),
   });
   logger.info({ database: description }, "database connected");
-
   if (config.database.auto_migrate) {
-    const applied = await migrateToLatest(router.master);
+    const applied = await migrateToLatest(database.master);
     logger.info({ applied: applied.map((m) => m.migrationName) }, "schema up to date");
   }
+  const jobs = new JobRepository(database);
+  const templates = new TemplateRepository(database);
+  const tracking = new TrackingRepository(database);
   if (embedded) {
-    const added = await ensureSampleTemplates(new TemplateRepository(router));
+    const added = await ensureSampleTemplates(templates);
     if (added.length > 0) logger.info({ templates: added }, "sample templates added");
   }
 
+  const { queue, idempotency, close: closeQueue } = await openQueue(config, database);
+  const providers = new ProviderRouter({
+    providers: createProviders(config.email),
+    routes: config.email.routes,
+    defaultProvider: config.email.default_provider,
+  });
+  const renderer = new TemplateRenderer({
+    source: new CachedTemplateSource({
+      load: (id) => templates.get(id),
+      ttlMs: config.email.template_cache_ttl,
+    }),
+  });
+  const service = new EmailService({
+    queue,
+    jobs,
+    tracking,
+    idempotency,
+    defaultMaxRetries: config.worker.max_retries,
+    logger: logger.child({ component: "service" }),
+  });
+  const processor = new JobProcessor({
+    queue,
+    queueName: config.queue.queue_name,
+    jobs,
+    tracking,
+    idempotency,
+    renderer,
+    router: providers,
+    retryPolicy: new RetryPolicy({
+      baseDelayMs: config.worker.retry_delay,
+      factor: config.worker.retry_factor,
+      maxDelayMs: config.worker.retry_max_delay,
+      jitter: config.worker.retry_jitter,
+    }),
+    defaultMaxRetries: config.worker.max_retries,
+    processTimeoutMs: config.worker.process_timeout,
+    logger: logger.child({ component: "worker" }),
+  });
+  const pool = new WorkerPool({
+    queue,
+    handler: processor,
+    concurrency: config.worker.worker_count,
+    batchSize: config.worker.batch_size,
+    logger: logger.child({ component: "worker-pool" }),
+  });
+  const reconciler = new Reconciler({
+    jobs,
+    queue,
+    graceMs: config.worker.reconcile_grace,
+    logger: logger.child({ component: "reconciler" }),
+  });
+  const maintenance = logger.child({ component: "maintenance" });
+  const tasks = [
+    new PeriodicTask({
+      name: "promote",
+      intervalMs: config.queue.promote_interval,
+      run: () => queue.promoteDue(),
+      logger: maintenance,
+    }),
+    new PeriodicTask({
+      name: "reconcile",
+      intervalMs: config.worker.reconcile_interval,
+      run: () => reconciler.reconcile(),
+      logger: maintenance,
+    }),
+    new PeriodicTask({
+      name: "cleanup",
+      intervalMs: config.worker.cleanup_interval,
+      run: () => idempotency.cleanup(),
+      logger: maintenance,
+    }),
+  ];
+  const http = new HttpServer({
+    port: config.server.port,
+    service,
+    auth: new ApiKeyAuth(config.server.api_keys),
+    logger: logger.child({ component: "http" }),
+  });
+
+  const httpPort = await http.start();
+  pool.start();
+  for (const task of tasks) task.start();
   logger.info(
-    { queue_driver: config.queue.driver, default_provider: config.email.default_provider },
+    {
+      queue_driver: config.queue.driver,
+      default_provider: config.email.default_provider,
+      providers: providers.names,
+      http_port: httpPort,
+      workers: config.worker.worker_count,
+    },
     "email-worker started",
   );
+
   const signal = await onShutdownSignal(() => logger.warn("second signal: exiting without draining"));
   logger.info({ signal }, "shutting down");
-  await router.destroy();
+  await http.stop();
+  await pool.stop(config.worker.shutdown_timeout);
+  await Promise.all(tasks.map((task) => task.stop()));
+  await providers.close();
+  await closeQueue();
+  await database.destroy();
   logger.info("stopped");
   logger.flush();
 }
 
 main().catch((error: unknown) => {
-  // Start-up failures an operator fixes in configuration get their message alone, not a stack.
-  const expected =
-    error instanceof ConfigError ||
-    error instanceof DatabaseUnavailableError ||
-    error instanceof MigrationError;
+  // Start-up failures an operator fixes in configuration or infrastructure get their message alone.
+  const kind = (error as { kind?: string }).kind;
+  const expected = error instanceof ConfigError || kind === "unavailable" || kind === "migration";
   console.error(
     `email-worker: ${expected ? (error as Error).message : error instanceof Error ? error.stack : error}`,
   );

@@ -219,6 +219,12 @@ describe("loadConfig", () => {
     expect(line).toContain(`from ${Object.keys(env)[0]}`);
   });
 
+  it("refuses a visibility timeout no longer than the time a job may take", () => {
+    const error = failure(() => load({ QUEUE_VISIBILITY_TIMEOUT: "30s", WORKER_PROCESS_TIMEOUT: "30s" }));
+    expect(error.message).toContain("queue.visibility_timeout");
+    expect(error.message).toContain("worker.process_timeout");
+  });
+
   it("rejects a key the schema does not know, naming it", () => {
     const cwd = dirWith({ "config.yaml": "worker:\n  wroker_count: 3\n" });
     const error = failure(() => loadConfig({ env: {}, cwd }));

@@ -115,5 +115,30 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       lines.map((line) => withEnvSource(line, env)),
     );
   }
-  return config.getProperties() as Config;
+  const properties = config.getProperties() as Config;
+  const problems = crossFieldProblems(properties);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return properties;
+}
+
+/** Rules no single key can state. */
+function crossFieldProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const { worker, queue } = config;
+  if (queue.visibility_timeout <= worker.process_timeout)
+    problems.push(
+      `queue.visibility_timeout (${queue.visibility_timeout} ms) must be longer than worker.process_timeout ` +
+        `(${worker.process_timeout} ms): a message would be handed to a second worker while the first still sends it`,
+    );
+  if (worker.retry_max_delay < worker.retry_delay)
+    problems.push("worker.retry_max_delay must be at least worker.retry_delay");
+  if (worker.retry_factor < 1)
+    problems.push(`worker.retry_factor must be at least 1: value was ${worker.retry_factor}`);
+  if (worker.retry_jitter < 0 || worker.retry_jitter > 1)
+    problems.push(`worker.retry_jitter must be within 0..1: value was ${worker.retry_jitter}`);
+  if (queue.fair_share < 0 || queue.fair_share >= 1)
+    problems.push(`queue.fair_share must be within [0, 1): value was ${queue.fair_share}`);
+  if (worker.worker_count < 1) problems.push("worker.worker_count must be at least 1");
+  if (worker.batch_size < 1) problems.push("worker.batch_size must be at least 1");
+  return problems;
 }

@@ -46,6 +46,18 @@ export function configSchema() {
         default: 1 * m,
         env: "QUEUE_VISIBILITY_TIMEOUT",
       },
+      fair_share: {
+        doc: "Share of each fetch offered to the lanes below critical in turn, so low priority still moves under constant urgent load.",
+        format: Number,
+        default: 0.1,
+        env: "QUEUE_FAIR_SHARE",
+      },
+      promote_interval: {
+        doc: "How often due scheduled and retry messages are moved onto their lanes (redis).",
+        format: "duration",
+        default: 250,
+        env: "QUEUE_PROMOTE_INTERVAL",
+      },
       redis: {
         url: {
           doc: "Redis URL (redis://[:password@]host:port/db); when set it wins over host/port/password/db.",
@@ -421,6 +433,12 @@ export function configSchema() {
         default: 2,
         env: "WORKER_RETRY_FACTOR",
       },
+      retry_jitter: {
+        doc: "Each retry delay is shortened by a random part of this fraction (0 gives the exact schedule).",
+        format: Number,
+        default: 0.2,
+        env: "WORKER_RETRY_JITTER",
+      },
       retry_max_delay: {
         doc: "Longest delay between two attempts.",
         format: "duration",
@@ -438,6 +456,18 @@ export function configSchema() {
         format: "duration",
         default: 1 * h,
         env: "WORKER_CLEANUP_INTERVAL",
+      },
+      reconcile_interval: {
+        doc: "How often tracked jobs whose queue message was lost are looked for and queued again.",
+        format: "duration",
+        default: 30 * s,
+        env: "WORKER_RECONCILE_INTERVAL",
+      },
+      reconcile_grace: {
+        doc: "How long a tracked job may look lost (unpublished, overdue retry, expired claim) before it is queued again.",
+        format: "duration",
+        default: 1 * m,
+        env: "WORKER_RECONCILE_GRACE",
       },
       shutdown_timeout: {
         doc: "On SIGTERM, in-flight sends get this long to finish before they are abandoned.",

@@ -36,6 +36,14 @@ describe("master/replica routing against a real streaming replica", () => {
       DB_CONNECT_TIMEOUT: "1s",
     });
     jobs = new JobRepository(router);
+    // The migrations reach the replica asynchronously too.
+    await eventually(() =>
+      router
+        .read((db) =>
+          sql<{ table: string | null }>`select to_regclass('email_jobs')::text as table`.execute(db),
+        )
+        .then((r) => r.rows[0]?.table ?? undefined),
+    );
   });
 
   afterAll(async () => {

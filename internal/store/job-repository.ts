@@ -48,6 +48,12 @@ export interface JobPage {
   next_cursor: string | undefined;
 }
 
+export interface LostJob {
+  id: string;
+  priority: number;
+  scheduled_at: Date | null;
+}
+
 export type CancelOutcome =
   | { outcome: "cancelled"; job: EmailJobRecord }
   | { outcome: "not_found" }
@@ -57,6 +63,7 @@ const MAX_PAGE = 500;
 
 interface TransitionChanges {
   error_message?: string | null;
+  next_attempt_at?: Date | null;
   retry_count?: number | RawBuilder<number>;
   sent_at?: RawBuilder<Date>;
 }
@@ -180,11 +187,20 @@ export class JobRepository {
     });
   }
 
-  /** A failed attempt that will be tried again: the attempt is counted and the claim released. */
-  async markRetrying(id: string, error: string): Promise<EmailJobRecord | undefined> {
+  /**
+   * A failed attempt that will be tried again at `nextAttemptAt`; the claim is released. A deferral
+   * the provider asked for (throttling) does not count as an attempt.
+   */
+  async markRetrying(
+    id: string,
+    error: string,
+    nextAttemptAt: Date,
+    countAttempt = true,
+  ): Promise<EmailJobRecord | undefined> {
     return this.#transition(id, ["processing"], "retrying", {
       error_message: error,
-      retry_count: sql<number>`retry_count + 1`,
+      next_attempt_at: nextAttemptAt,
+      ...(countAttempt && { retry_count: sql<number>`retry_count + 1` }),
     });
   }
 
@@ -213,6 +229,44 @@ export class JobRepository {
     return result.numDeletedRows > 0n;
   }
 
+  /** Records that the jobs' queue messages were published. */
+  async markEnqueued(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#router.master
+      .updateTable("email_jobs")
+      .set({ enqueued_at: sql<Date>`now()` })
+      .where("id", "in", [...ids])
+      .execute();
+  }
+
+  /**
+   * Tracked jobs whose queue message is evidently lost, taken for republishing: pending but never
+   * published, retrying well past their due time, or claimed by a worker whose lease ran out long
+   * ago. Each is pushed `graceMs` into the future so the next pass does not take it again, and many
+   * replicas can run this together (SKIP LOCKED). Duplicate messages are harmless: sending claims.
+   */
+  async takeLostJobs(graceMs: number, limit: number): Promise<LostJob[]> {
+    const grace = graceMs / 1000;
+    const { rows } = await sql<LostJob>`
+      update email_jobs set
+        status = case when status = 'processing' then 'retrying' else status end,
+        locked_until = null,
+        enqueued_at = now(),
+        next_attempt_at = case when status = 'pending' then next_attempt_at
+                               else now() + make_interval(secs => ${grace}) end,
+        updated_at = now()
+      where id in (
+        select id from email_jobs
+        where (status = 'pending' and enqueued_at is null and created_at < now() - make_interval(secs => ${grace}))
+           or (status = 'retrying' and next_attempt_at < now() - make_interval(secs => ${grace}))
+           or (status = 'processing' and locked_until < now() - make_interval(secs => ${grace}))
+        order by created_at
+        limit ${limit}
+        for update skip locked)
+      returning id, priority, scheduled_at`.execute(this.#router.master);
+    return rows;
+  }
+
   /** Status counts, for `emailctl status` and the stats API. */
   async countByStatus(): Promise<Record<string, number>> {
     const rows = await this.#router.read((db) =>
@@ -233,7 +287,13 @@ export class JobRepository {
   ): Promise<EmailJobRecord | undefined> {
     return this.#router.master
       .updateTable("email_jobs")
-      .set({ ...changes, status: to, locked_until: null, updated_at: sql<Date>`now()` })
+      .set({
+        next_attempt_at: null,
+        ...changes,
+        status: to,
+        locked_until: null,
+        updated_at: sql<Date>`now()`,
+      })
       .where("id", "=", id)
       .where("status", "in", [...from])
       .returningAll()

@@ -95,11 +95,15 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
       it("counts retries, records the error, then fails and can be requeued", async () => {
         const job = await jobs.create(newJob());
         await jobs.claim(job.id, 60_000);
-        expect(await jobs.markRetrying(job.id, "421 try later")).toMatchObject({
+        const next = new Date(Date.now() + 60_000);
+        expect(await jobs.markRetrying(job.id, "421 try later", next)).toMatchObject({
           status: "retrying",
           retry_count: 1,
           error_message: "421 try later",
+          next_attempt_at: next,
         });
+        await jobs.claim(job.id, 60_000);
+        expect(await jobs.markRetrying(job.id, "throttled", next, false)).toMatchObject({ retry_count: 1 });
         await jobs.claim(job.id, 60_000);
         expect(await jobs.markFailed(job.id, "550 no such user")).toMatchObject({
           status: "failed",

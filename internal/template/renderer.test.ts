@@ -105,7 +105,7 @@ describe("TemplateRenderer", () => {
       }),
     ]);
     const out = await renderer.renderTemplate("welcome_template", { user_name: "<Ann>" });
-    expect(out.text).toBe("HI <ANN>\n\nConfirm here [https://x.test/c?t=1].");
+    expect(out.text).toBe("Hi <Ann>\n\nConfirm here [https://x.test/c?t=1].");
   });
 
   it("reports unknown, inactive, empty and malformed templates distinctly", async () => {

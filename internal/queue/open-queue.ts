@@ -1,0 +1,47 @@
+import type { Redis } from "ioredis";
+import type { Config } from "../config/index.ts";
+import type { DatabaseRouter } from "../store/database-router.ts";
+import type { IdempotencyStore } from "./idempotency.ts";
+import { PostgresIdempotencyStore } from "./postgres/postgres-idempotency-store.ts";
+import { PostgresQueue } from "./postgres/postgres-queue.ts";
+import type { JobQueue } from "./queue.ts";
+import { connectRedis } from "./redis/connect-redis.ts";
+import { RedisIdempotencyStore } from "./redis/redis-idempotency-store.ts";
+import { RedisStreamsQueue } from "./redis/redis-streams-queue.ts";
+
+export interface OpenedQueue {
+  queue: JobQueue;
+  idempotency: IdempotencyStore;
+  /** Closes the queue and its connections. */
+  close(): Promise<void>;
+}
+
+/** The configured queue backend, initialised (consumer groups exist) and ready. */
+export async function openQueue(config: Config, database: DatabaseRouter): Promise<OpenedQueue> {
+  const { queue: settings } = config;
+  const timings = {
+    visibilityTimeoutMs: settings.visibility_timeout,
+    pollIntervalMs: settings.poll_interval,
+    fairShare: settings.fair_share,
+  };
+  if (settings.driver === "postgres") {
+    const queue = new PostgresQueue({ db: database.master, ...timings });
+    await queue.init();
+    return { queue, idempotency: new PostgresIdempotencyStore(database.master), close: () => queue.close() };
+  }
+  if (settings.driver === "redis") {
+    const redis: Redis = await connectRedis(settings.redis, "email-worker");
+    const blockingRedis = await connectRedis(settings.redis, "email-worker-blocking");
+    const queue = new RedisStreamsQueue({ redis, blockingRedis, name: settings.queue_name, ...timings });
+    await queue.init();
+    return {
+      queue,
+      idempotency: new RedisIdempotencyStore(redis, settings.queue_name),
+      async close() {
+        await queue.close();
+        await Promise.all([redis.quit(), blockingRedis.quit()]);
+      },
+    };
+  }
+  throw new Error(`queue.driver "${settings.driver}" is not available in this build yet`);
+}

@@ -1,0 +1,44 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { ApiKeyConfig } from "../../config/index.ts";
+
+export interface Caller {
+  name: string;
+  scopes: readonly string[];
+}
+
+/**
+ * Checks a presented key against the configured SHA-256 hashes in constant time. With no keys
+ * configured, every caller is let in with every scope (the embedded default).
+ */
+export class ApiKeyAuth {
+  readonly #keys: readonly { name: string; digest: Buffer; scopes: readonly string[] }[];
+
+  constructor(keys: readonly ApiKeyConfig[]) {
+    this.#keys = keys.map((k) => ({ name: k.name, digest: Buffer.from(k.sha256, "hex"), scopes: k.scopes }));
+  }
+
+  get enabled(): boolean {
+    return this.#keys.length > 0;
+  }
+
+  authenticate(presented: string | undefined): Caller | undefined {
+    if (!this.enabled) return { name: "anonymous", scopes: ["send", "admin"] };
+    if (!presented) return undefined;
+    const digest = createHash("sha256").update(presented).digest();
+    let match: Caller | undefined;
+    // Compare with every key, so the time taken does not tell which one (or whether one) matched.
+    for (const key of this.#keys) {
+      if (timingSafeEqual(digest, key.digest)) match = { name: key.name, scopes: key.scopes };
+    }
+    return match;
+  }
+}
+
+/** `authorization: Bearer <key>` or `x-api-key: <key>`. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const authorization = headers.authorization;
+  if (typeof authorization === "string" && /^bearer\s+/i.test(authorization))
+    return authorization.replace(/^bearer\s+/i, "").trim();
+  const apiKey = headers["x-api-key"];
+  return typeof apiKey === "string" ? apiKey.trim() : undefined;
+}

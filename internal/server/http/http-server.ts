@@ -1,0 +1,135 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { JobValidationError } from "../../job/job-validation-error.ts";
+import type { EmailService } from "../../service/email-service.ts";
+import { type ApiKeyAuth, presentedKey } from "./api-key-auth.ts";
+
+export interface HttpServerOptions {
+  port: number;
+  host?: string;
+  service: EmailService;
+  auth: ApiKeyAuth;
+  logger: Logger;
+}
+
+/** Big enough for a job with the largest attachments allowed (10 MiB, base64). */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+
+  constructor(status: number, body: Record<string, unknown>) {
+    super(String(body.error));
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, { error: `request body over ${MAX_BODY_BYTES} bytes` });
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new HttpError(400, { error: "request body is not JSON" });
+  }
+}
+
+function violationsBody(error: JobValidationError) {
+  return { error: "invalid email job", violations: error.violations };
+}
+
+/**
+ * The HTTP side of the service. `POST /v1/emails` takes one job (or `{"jobs": [...]}`) in the wire
+ * format and answers 202 with the job id; `GET /v1/emails/<id>` shows a tracked job and its events.
+ */
+export class HttpServer {
+  readonly #o: HttpServerOptions;
+  readonly #server: Server;
+
+  constructor(options: HttpServerOptions) {
+    this.#o = options;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        if (error instanceof HttpError) return send(res, error.status, error.body);
+        const kind = (error as { kind?: string }).kind;
+        if (kind === "unavailable")
+          return send(res, 503, { error: "a dependency is unavailable; try again" });
+        this.#o.logger.error({ err: error, path: req.url }, "request failed");
+        send(res, 500, { error: "internal error" });
+      });
+    });
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.#o.port, this.#o.host ?? "0.0.0.0", resolve);
+    });
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#server.listening) return;
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/v1/emails" || url.pathname.startsWith("/v1/emails/")) {
+      const caller = this.#o.auth.authenticate(presentedKey(req.headers));
+      if (!caller) throw new HttpError(401, { error: "missing or unknown API key" });
+      if (!caller.scopes.includes("send")) throw new HttpError(403, { error: "this API key may not send" });
+    }
+    if (url.pathname === "/v1/emails" && req.method === "POST") return this.#postEmails(req, res);
+    const match = /^\/v1\/emails\/([0-9a-fA-F-]{36})$/.exec(url.pathname);
+    if (match && req.method === "GET") return this.#getEmail(match[1] as string, res);
+    throw new HttpError(404, { error: `no route for ${req.method} ${url.pathname}` });
+  }
+
+  async #postEmails(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req);
+    const batch = (body as { jobs?: unknown } | null)?.jobs;
+    if (Array.isArray(batch)) {
+      const results = await this.#o.service.sendBatch(batch);
+      return send(res, 207, {
+        results: results.map((r) =>
+          r.ok
+            ? r.result
+            : r.error instanceof JobValidationError
+              ? violationsBody(r.error)
+              : { error: r.error.message },
+        ),
+      });
+    }
+    try {
+      send(res, 202, await this.#o.service.send(body));
+    } catch (error) {
+      if (error instanceof JobValidationError) throw new HttpError(400, violationsBody(error));
+      throw error;
+    }
+  }
+
+  async #getEmail(id: string, res: ServerResponse): Promise<void> {
+    const view = await this.#o.service.getJob(id);
+    if (!view) throw new HttpError(404, { error: `no tracked job ${id}` });
+    send(res, 200, view);
+  }
+}

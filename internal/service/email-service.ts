@@ -1,0 +1,132 @@
+import type { Logger } from "pino";
+import type { EmailJob } from "../job/email-job.ts";
+import { JobValidationError } from "../job/job-validation-error.ts";
+import { parseJob, serializeJob } from "../job/parse-job.ts";
+import { laneOf } from "../job/priority.ts";
+import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
+import type { JobQueue } from "../queue/queue.ts";
+import { jobToRow } from "../store/job-mapping.ts";
+import type { CancelOutcome, EmailJobRecord, JobRepository } from "../store/job-repository.ts";
+import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
+
+export interface EmailServiceOptions {
+  queue: JobQueue;
+  jobs: JobRepository;
+  tracking: TrackingRepository;
+  idempotency: IdempotencyStore;
+  defaultMaxRetries: number;
+  logger: Logger;
+  /** Told of each accepted job (metrics). */
+  onQueued?: (job: EmailJob) => void;
+}
+
+export interface SendResult {
+  job_id: string;
+  tracked: boolean;
+  /** The idempotency key was already used: `job_id` is the first job's, and nothing new was queued. */
+  duplicate: boolean;
+  scheduled_at: Date | undefined;
+}
+
+export type BatchItemResult =
+  | { ok: true; result: SendResult }
+  | { ok: false; error: JobValidationError | Error };
+
+export interface JobStatusView {
+  job: EmailJobRecord;
+  events: TrackingRecord[];
+}
+
+/**
+ * The use cases behind the API and the CLI: accept a job on the fast path (straight onto the queue)
+ * or the tracked path (row on the master first, then a message carrying its id), look jobs up,
+ * cancel them. Servers stay thin and call this.
+ */
+export class EmailService {
+  readonly #o: EmailServiceOptions;
+
+  constructor(options: EmailServiceOptions) {
+    this.#o = options;
+  }
+
+  /** Validates and enqueues one job; throws JobValidationError naming each bad field. */
+  async send(input: unknown): Promise<SendResult> {
+    const job = parseJob(input);
+    if (job.max_retries === undefined) job.max_retries = this.#o.defaultMaxRetries;
+    const key = job.idempotency_key;
+    if (key !== undefined) {
+      const holder = await this.#o.idempotency.reserve(key, job.id, IDEMPOTENCY_TTL_MS);
+      if (holder.job_id !== job.id)
+        return {
+          job_id: holder.job_id,
+          tracked: job.tracked,
+          duplicate: true,
+          scheduled_at: job.scheduled_at,
+        };
+    }
+    try {
+      if (job.tracked) await this.#enqueueTracked(job);
+      else
+        await this.#o.queue.publish([
+          { body: serializeJob(job), lane: laneOf(job.priority), run_at: job.scheduled_at },
+        ]);
+    } catch (error) {
+      // Nothing was queued (or, tracked, the row was not written): the key must not block a retry.
+      if (key !== undefined && !job.tracked) await this.#o.idempotency.release(key, job.id).catch(() => {});
+      throw error;
+    }
+    this.#o.onQueued?.(job);
+    return { job_id: job.id, tracked: job.tracked, duplicate: false, scheduled_at: job.scheduled_at };
+  }
+
+  /** Each item succeeds or fails on its own. */
+  async sendBatch(inputs: readonly unknown[]): Promise<BatchItemResult[]> {
+    const results: BatchItemResult[] = [];
+    for (const input of inputs) {
+      try {
+        results.push({ ok: true, result: await this.send(input) });
+      } catch (error) {
+        if (error instanceof JobValidationError) results.push({ ok: false, error });
+        else throw error;
+      }
+    }
+    return results;
+  }
+
+  async getJob(id: string): Promise<JobStatusView | undefined> {
+    // Read from the master: the caller has often just created the job, and a replica may lag.
+    const job = await this.#o.jobs.get(id, { consistency: "strong" });
+    if (job === undefined) return undefined;
+    return { job, events: await this.#o.tracking.listForJob(id) };
+  }
+
+  cancel(id: string): Promise<CancelOutcome> {
+    return this.#o.jobs.cancel(id);
+  }
+
+  async #enqueueTracked(job: EmailJob): Promise<void> {
+    try {
+      await this.#o.jobs.create(jobToRow(job));
+    } catch (error) {
+      if (job.idempotency_key !== undefined)
+        await this.#o.idempotency.release(job.idempotency_key, job.id).catch(() => {});
+      throw error;
+    }
+    try {
+      await this.#o.queue.publish([
+        {
+          body: JSON.stringify({ id: job.id, tracked: true }),
+          lane: laneOf(job.priority),
+          run_at: job.scheduled_at,
+        },
+      ]);
+      await this.#o.jobs.markEnqueued([job.id]);
+    } catch (error) {
+      // The row is the source of truth: the reconciler publishes it once the queue is back.
+      this.#o.logger.warn(
+        { err: error, job_id: job.id },
+        "tracked job stored but not yet queued; the reconciler will queue it",
+      );
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import type { Attachment, EmailJob, JsonValue } from "../job/email-job.ts";
+import type { EmailJobRecord, NewEmailJob } from "./job-repository.ts";
+
+/** The row a tracked job is stored as. */
+export function jobToRow(job: EmailJob): NewEmailJob {
+  return {
+    id: job.id,
+    job_type: job.type,
+    recipient_email: job.recipient_email,
+    recipient_name: job.recipient_name ?? null,
+    subject: job.subject ?? null,
+    template_id: job.template_id ?? null,
+    template_data: job.template_data,
+    html_body: job.html ?? null,
+    text_body: job.text ?? null,
+    from_email: job.from?.email ?? null,
+    from_name: job.from?.name ?? null,
+    reply_to: job.reply_to?.email ?? null,
+    headers: job.headers,
+    attachments: job.attachments as unknown as JsonValue,
+    priority: job.priority,
+    ...(job.max_retries !== undefined && { max_retries: job.max_retries }),
+    scheduled_at: job.scheduled_at ?? null,
+    provider: job.provider ?? null,
+    idempotency_key: job.idempotency_key ?? null,
+    metadata: job.metadata ?? null,
+  };
+}
+
+function asRecord(value: unknown): Record<string, JsonValue> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, JsonValue>)
+    : {};
+}
+
+/** The job a stored row describes (rows written by the Go service included: absent columns are null). */
+export function rowToJob(row: EmailJobRecord): EmailJob {
+  const job: EmailJob = {
+    id: row.id,
+    type: row.job_type,
+    recipient_email: row.recipient_email,
+    template_data: asRecord(row.template_data),
+    headers: asRecord(row.headers) as Record<string, string>,
+    attachments: Array.isArray(row.attachments) ? (row.attachments as unknown as Attachment[]) : [],
+    priority: row.priority,
+    tracked: true,
+    max_retries: row.max_retries,
+  };
+  if (row.recipient_name) job.recipient_name = row.recipient_name;
+  if (row.template_id) job.template_id = row.template_id;
+  if (row.subject) job.subject = row.subject;
+  if (row.html_body) job.html = row.html_body;
+  if (row.text_body) job.text = row.text_body;
+  if (row.from_email)
+    job.from = row.from_name ? { email: row.from_email, name: row.from_name } : { email: row.from_email };
+  if (row.reply_to) job.reply_to = { email: row.reply_to };
+  if (row.scheduled_at) job.scheduled_at = row.scheduled_at;
+  if (row.provider) job.provider = row.provider;
+  if (row.idempotency_key) job.idempotency_key = row.idempotency_key;
+  if (row.metadata) job.metadata = asRecord(row.metadata);
+  return job;
+}

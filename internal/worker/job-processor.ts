@@ -1,0 +1,302 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { EmailJob } from "../job/email-job.ts";
+import { JobValidationError } from "../job/job-validation-error.ts";
+import { parseJob, serializeJob } from "../job/parse-job.ts";
+import { asDeliveryError, type DeliveryError } from "../provider/delivery-error.ts";
+import type { OutgoingEmail } from "../provider/provider.ts";
+import type { ProviderRouter } from "../provider/provider-router.ts";
+import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
+import type { Delivery, JobQueue } from "../queue/queue.ts";
+import { ConflictError } from "../store/errors.ts";
+import { jobToRow, rowToJob } from "../store/job-mapping.ts";
+import type { JobRepository } from "../store/job-repository.ts";
+import type { TrackingRepository } from "../store/tracking-repository.ts";
+import type { TemplateRenderer } from "../template/renderer.ts";
+import type { RetryPolicy } from "./retry-policy.ts";
+
+export interface JobProcessorOptions {
+  queue: JobQueue;
+  /** Prefixes the ids given to queue messages that arrive without one. */
+  queueName: string;
+  jobs: JobRepository;
+  tracking: TrackingRepository;
+  idempotency: IdempotencyStore;
+  renderer: TemplateRenderer;
+  router: ProviderRouter;
+  retryPolicy: RetryPolicy;
+  defaultMaxRetries: number;
+  processTimeoutMs: number;
+  logger: Logger;
+  /** Told how each delivery ended (metrics). */
+  onOutcome?: (outcome: JobOutcome) => void;
+}
+
+export type JobOutcomeStatus = "sent" | "retrying" | "failed" | "dead_lettered" | "skipped" | "deferred";
+
+export interface JobOutcome {
+  status: JobOutcomeStatus;
+  job_type: string;
+  provider: string | undefined;
+  tracked: boolean;
+  duration_ms: number;
+}
+
+/** Below this, a scheduled time counts as now: clocks of publishers and workers differ a little. */
+const SCHEDULE_TOLERANCE_MS = 500;
+/** A throttled or misconfigured provider is retried at least this much later. */
+const MIN_DEFERRAL_MS = 1_000;
+
+type Parsed = { kind: "job"; job: EmailJob } | { kind: "tracked_ref"; id: string };
+
+/**
+ * One delivery's life: parse → (tracked: load from the master and claim) → idempotency →
+ * render → route → send → record → ack, or retry / dead-letter. Every path ends in exactly one queue
+ * operation, so nothing is left hanging and nothing is lost.
+ */
+export class JobProcessor {
+  readonly #o: JobProcessorOptions;
+
+  constructor(options: JobProcessorOptions) {
+    this.#o = options;
+  }
+
+  async process(delivery: Delivery, stop?: AbortSignal): Promise<JobOutcome> {
+    const started = performance.now();
+    const outcome = (status: JobOutcomeStatus, job?: EmailJob, provider?: string): JobOutcome => {
+      const result = {
+        status,
+        job_type: job?.type ?? "unknown",
+        provider,
+        tracked: job?.tracked ?? false,
+        duration_ms: performance.now() - started,
+      };
+      this.#o.onOutcome?.(result);
+      return result;
+    };
+
+    const parsed = this.#parse(delivery);
+    if (parsed instanceof Error) {
+      this.#o.logger.warn(
+        { delivery_id: delivery.id, lane: delivery.lane, err: parsed },
+        "malformed message dead-lettered",
+      );
+      await this.#o.queue.deadLetter(delivery, parsed.message);
+      return outcome("dead_lettered");
+    }
+
+    let job: EmailJob;
+    if (parsed.kind === "tracked_ref" || parsed.job.tracked) {
+      const claimed = await this.#claimTracked(delivery, parsed);
+      if (claimed.kind !== "claimed")
+        return outcome(claimed.kind === "deferred" ? "deferred" : claimed.kind, claimed.job);
+      job = claimed.job;
+    } else {
+      job = parsed.job;
+      if (await this.#deferIfEarly(delivery, job)) return outcome("deferred", job);
+      if (job.idempotency_key !== undefined) {
+        const holder = await this.#o.idempotency.reserve(job.idempotency_key, job.id, IDEMPOTENCY_TTL_MS);
+        if (holder.job_id !== job.id || holder.state === "sent") {
+          this.#o.logger.info(
+            { job_id: job.id, duplicate_of: holder.job_id },
+            "duplicate idempotency key: not sent",
+          );
+          await this.#o.queue.ack(delivery);
+          return outcome("skipped", job);
+        }
+      }
+    }
+
+    const log = this.#o.logger.child({ job_id: job.id, job_type: job.type, attempt: delivery.attempt + 1 });
+    let providerName: string | undefined;
+    try {
+      const email = await this.#render(job);
+      const provider = this.#o.router.select(job);
+      providerName = provider.name;
+      const signal = AbortSignal.any([
+        AbortSignal.timeout(this.#o.processTimeoutMs),
+        ...(stop ? [stop] : []),
+      ]);
+      const result = await provider.send(email, signal);
+      await this.#recordSent(job, result.provider, result.message_id);
+      await this.#o.queue.ack(delivery);
+      log.info(
+        {
+          recipient: job.recipient_email,
+          provider: result.provider,
+          status: "sent",
+          duration: Math.round(performance.now() - started),
+          tracked: job.tracked,
+        },
+        "email sent",
+      );
+      return outcome("sent", job, result.provider);
+    } catch (caught) {
+      const error = asDeliveryError(caught);
+      const status = await this.#handleFailure(delivery, job, error, log);
+      return outcome(status, job, providerName);
+    }
+  }
+
+  #parse(delivery: Delivery): Parsed | Error {
+    let value: unknown;
+    try {
+      value = JSON.parse(delivery.body);
+    } catch {
+      return new Error("malformed message: body is not JSON");
+    }
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const ref = value as { id?: unknown; tracked?: unknown; recipient_email?: unknown };
+      if (ref.tracked === true && typeof ref.id === "string" && ref.recipient_email === undefined) {
+        return { kind: "tracked_ref", id: ref.id };
+      }
+    }
+    try {
+      return { kind: "job", job: parseJob(value, { defaultId: this.#stableId(delivery) }) };
+    } catch (error) {
+      if (error instanceof JobValidationError) return new Error(`malformed message: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** A message without an id gets one derived from its queue position: its redeliveries agree on it. */
+  #stableId(delivery: Delivery): string {
+    const hex = createHash("sha256")
+      .update(`${this.#o.queueName}/${delivery.lane}/${delivery.id}`)
+      .digest("hex");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  }
+
+  async #claimTracked(
+    delivery: Delivery,
+    parsed: Parsed,
+  ): Promise<
+    | { kind: "claimed"; job: EmailJob }
+    | { kind: "skipped" | "deferred" | "dead_lettered"; job?: EmailJob | undefined }
+  > {
+    const id = parsed.kind === "tracked_ref" ? parsed.id : parsed.job.id;
+    let row = await this.#o.jobs.get(id, { consistency: "strong" });
+    if (row === undefined && parsed.kind === "job") {
+      // A tracked job published straight to the queue: its row is created here.
+      try {
+        row = await this.#o.jobs.create({
+          ...jobToRow(parsed.job),
+          max_retries: parsed.job.max_retries ?? this.#o.defaultMaxRetries,
+        });
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        row = await this.#o.jobs.get(id, { consistency: "strong" });
+      }
+    }
+    if (row === undefined) {
+      await this.#o.queue.deadLetter(delivery, `tracked job ${id} does not exist`);
+      return { kind: "dead_lettered" };
+    }
+    const job = rowToJob(row);
+    if (await this.#deferIfEarly(delivery, job)) return { kind: "deferred", job };
+    const leaseMs = this.#o.processTimeoutMs + 30_000;
+    const claimed = await this.#o.jobs.claim(id, leaseMs);
+    if (claimed === undefined) {
+      // Sent, failed, cancelled, or another worker has it: this message has nothing left to do.
+      this.#o.logger.info({ job_id: id, status: row.status }, "tracked job not claimable: message dropped");
+      await this.#o.queue.ack(delivery);
+      return { kind: "skipped", job };
+    }
+    return { kind: "claimed", job: rowToJob(claimed) };
+  }
+
+  async #deferIfEarly(delivery: Delivery, job: EmailJob): Promise<boolean> {
+    const at = job.scheduled_at?.getTime();
+    if (at === undefined || at - Date.now() <= SCHEDULE_TOLERANCE_MS) return false;
+    await this.#o.queue.retry(delivery, {
+      body: job.tracked ? JSON.stringify({ id: job.id, tracked: true }) : serializeJob(job),
+      run_at: new Date(at),
+      attempt: delivery.attempt,
+      error: "scheduled for later",
+    });
+    return true;
+  }
+
+  async #render(job: EmailJob): Promise<OutgoingEmail> {
+    const content =
+      job.template_id !== undefined
+        ? await this.#o.renderer.renderTemplate(job.template_id, job.template_data)
+        : this.#o.renderer.renderInline(
+            { subject: job.subject, html: job.html, text: job.text },
+            job.template_data,
+          );
+    return {
+      job_id: job.id,
+      job_type: job.type,
+      from: job.from,
+      to: job.recipient_name
+        ? { email: job.recipient_email, name: job.recipient_name }
+        : { email: job.recipient_email },
+      reply_to: job.reply_to,
+      // A job's own subject wins over its template's.
+      subject: job.template_id !== undefined && job.subject !== undefined ? job.subject : content.subject,
+      html: content.html,
+      text: content.text,
+      headers: job.headers,
+      attachments: job.attachments,
+      metadata: job.metadata,
+    };
+  }
+
+  async #recordSent(job: EmailJob, provider: string, messageId: string): Promise<void> {
+    if (job.tracked) {
+      await this.#o.jobs.markSent(job.id);
+      await this.#o.tracking.append({
+        job_id: job.id,
+        provider,
+        message_id: messageId,
+        status: "sent",
+        sent_at: new Date(),
+      });
+    } else if (job.idempotency_key !== undefined) {
+      await this.#o.idempotency.markSent(job.idempotency_key, job.id);
+    }
+  }
+
+  async #handleFailure(
+    delivery: Delivery,
+    job: EmailJob,
+    error: DeliveryError,
+    log: Logger,
+  ): Promise<JobOutcomeStatus> {
+    const attempt = delivery.attempt + 1;
+    const maxRetries = job.max_retries ?? this.#o.defaultMaxRetries;
+    const reason = `${error.code}: ${error.message}`;
+    const body = job.tracked ? JSON.stringify({ id: job.id, tracked: true }) : serializeJob(job);
+    const fields = { err: error, kind: error.kind, code: error.code };
+
+    if (error.kind === "throttled" || error.kind === "config") {
+      // The provider is at fault, not the job: try again later without using up an attempt.
+      const delay = Math.max(
+        error.retryAfterMs ?? this.#o.retryPolicy.delayMs(Math.max(attempt, 1)),
+        MIN_DEFERRAL_MS,
+      );
+      const runAt = new Date(Date.now() + delay);
+      if (job.tracked) await this.#o.jobs.markRetrying(job.id, reason, runAt, false);
+      await this.#o.queue.retry(delivery, { body, run_at: runAt, attempt: delivery.attempt, error: reason });
+      log.warn({ ...fields, retry_in_ms: delay }, "provider deferred the email");
+      return "retrying";
+    }
+    if (error.kind === "transient" && attempt <= maxRetries) {
+      const delay = this.#o.retryPolicy.delayMs(attempt);
+      const runAt = new Date(Date.now() + delay);
+      if (job.tracked) await this.#o.jobs.markRetrying(job.id, reason, runAt, true);
+      await this.#o.queue.retry(delivery, { body, run_at: runAt, attempt, error: reason });
+      log.warn({ ...fields, retry_in_ms: delay }, "send failed; will retry");
+      return "retrying";
+    }
+    const why = error.kind === "transient" ? `gave up after ${attempt} attempts: ${reason}` : reason;
+    if (job.tracked) {
+      await this.#o.jobs.markFailed(job.id, why);
+      await this.#o.tracking.append({ job_id: job.id, status: "failed", error_message: why });
+    }
+    await this.#o.queue.deadLetter({ ...delivery, attempt }, why);
+    log.error(fields, "email failed");
+    return "failed";
+  }
+}

@@ -1,0 +1,44 @@
+import type { Logger } from "pino";
+import { laneOf } from "../job/priority.ts";
+import type { JobQueue } from "../queue/queue.ts";
+import type { JobRepository } from "../store/job-repository.ts";
+
+export interface ReconcilerOptions {
+  jobs: JobRepository;
+  queue: JobQueue;
+  /** How long a tracked job may look lost before it is republished. */
+  graceMs: number;
+  batchSize?: number;
+  logger: Logger;
+}
+
+/**
+ * The database is the source of truth for tracked jobs: this finds the ones whose queue message was
+ * lost (a crash between insert and publish, a Redis restart, a lease that ran out) and publishes
+ * them again. A job that was in fact still queued gets a second message, which its claim makes
+ * harmless.
+ */
+export class Reconciler {
+  readonly #o: ReconcilerOptions;
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+  }
+
+  async reconcile(): Promise<number> {
+    const lost = await this.#o.jobs.takeLostJobs(this.#o.graceMs, this.#o.batchSize ?? 500);
+    if (lost.length === 0) return 0;
+    await this.#o.queue.publish(
+      lost.map((job) => ({
+        body: JSON.stringify({ id: job.id, tracked: true }),
+        lane: laneOf(job.priority),
+        run_at: job.scheduled_at ?? undefined,
+      })),
+    );
+    this.#o.logger.warn(
+      { count: lost.length, job_ids: lost.slice(0, 20).map((j) => j.id) },
+      "republished lost tracked jobs",
+    );
+    return lost.length;
+  }
+}

@@ -1,0 +1,114 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { Delivery, JobQueue } from "../queue/queue.ts";
+
+export interface DeliveryHandler {
+  process(delivery: Delivery, stop: AbortSignal): Promise<unknown>;
+}
+
+export interface WorkerPoolOptions {
+  queue: JobQueue;
+  handler: DeliveryHandler;
+  /** Jobs in flight at most (the seed's worker goroutines). */
+  concurrency: number;
+  /** Deliveries asked for per fetch, at most. */
+  batchSize: number;
+  logger: Logger;
+}
+
+/**
+ * Feeds the queue's deliveries to `concurrency` concurrent jobs. It never fetches more than it has
+ * free slots for, so a message is never held without someone working on it. `stop()` stops
+ * fetching, lets in-flight jobs finish until the deadline, then aborts them (they end as transient
+ * failures and are retried), and waits for them to record that.
+ */
+export class WorkerPool {
+  readonly #o: WorkerPoolOptions;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #fetching = new AbortController();
+  readonly #aborting = new AbortController();
+  #loop: Promise<void> | undefined;
+  #lastTick = Date.now();
+
+  constructor(options: WorkerPoolOptions) {
+    if (options.concurrency < 1 || options.batchSize < 1)
+      throw new RangeError("concurrency and batch size must be >= 1");
+    this.#o = options;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    this.#loop = this.#run();
+  }
+
+  /** When the fetch loop last went round: a wedged consumer stops moving it (liveness). */
+  get lastTick(): Date {
+    return new Date(this.#lastTick);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    this.#fetching.abort();
+    await this.#loop;
+    const deadline = new AbortController();
+    const drained = await Promise.race([
+      Promise.all(this.#inFlight).then(() => true),
+      sleep(deadlineMs, false, { signal: deadline.signal }).catch(() => false),
+    ]);
+    deadline.abort();
+    if (!drained) {
+      this.#o.logger.warn(
+        { in_flight: this.#inFlight.size },
+        "shutdown deadline reached: aborting in-flight sends",
+      );
+      this.#aborting.abort();
+      await Promise.all(this.#inFlight);
+    }
+  }
+
+  async #run(): Promise<void> {
+    const { queue, concurrency, batchSize, logger } = this.#o;
+    let failures = 0;
+    while (!this.#fetching.signal.aborted) {
+      this.#lastTick = Date.now();
+      const free = concurrency - this.#inFlight.size;
+      if (free <= 0) {
+        await Promise.race(this.#inFlight);
+        continue;
+      }
+      let deliveries: Delivery[];
+      try {
+        deliveries = await queue.fetch(Math.min(batchSize, free), this.#fetching.signal);
+        failures = 0;
+      } catch (error) {
+        failures++;
+        const backoff = Math.min(100 * 2 ** failures, 5_000);
+        logger.error({ err: error, retry_in_ms: backoff }, "queue fetch failed");
+        await sleep(backoff).catch(() => {});
+        continue;
+      }
+      for (const delivery of deliveries) this.#dispatch(delivery);
+    }
+  }
+
+  #dispatch(delivery: Delivery): void {
+    const task = this.#o.handler
+      .process(delivery, this.#aborting.signal)
+      .then(
+        () => {},
+        (error: unknown) => {
+          // The queue operation that ends the delivery failed (database or queue down): the message
+          // stays unacknowledged and comes back after the visibility timeout.
+          this.#o.logger.error(
+            { err: error, delivery_id: delivery.id },
+            "job processing failed; message will be redelivered",
+          );
+        },
+      )
+      .finally(() => this.#inFlight.delete(task));
+    this.#inFlight.add(task);
+  }
+}
