@@ -37,7 +37,7 @@ export class WorkerPool {
   }
 
   start(): void {
-    if (this.#loop) return;
+    if (this.#loop !== undefined) return;
     this.#loop = this.#run();
   }
 
