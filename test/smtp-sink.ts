@@ -22,6 +22,8 @@ export interface SmtpSinkOptions {
   tls?: { key: string; cert: string };
   /** Accepted credentials; with none, AUTH is not offered. */
   users?: Record<string, string>;
+  /** How long the server takes to accept each message (a slow relay). */
+  dataDelayMs?: number;
 }
 
 /**
@@ -64,7 +66,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("end", () => {
+      stream.on("end", async () => {
+        if (options.dataDelayMs) await new Promise((resolve) => setTimeout(resolve, options.dataDelayMs));
         const raw = Buffer.concat(chunks).toString("utf8");
         const head = raw.split(/\r?\n\r?\n/)[0] ?? "";
         messages.push({

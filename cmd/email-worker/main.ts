@@ -83,6 +83,7 @@ async function main(): Promise<void> {
     }),
     defaultMaxRetries: config.worker.max_retries,
     processTimeoutMs: config.worker.process_timeout,
+    claimLeaseMs: config.queue.visibility_timeout,
     logger: logger.child({ component: "worker" }),
   });
   const pool = new WorkerPool({

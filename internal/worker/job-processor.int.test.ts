@@ -94,6 +94,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       retryPolicy: new RetryPolicy({ baseDelayMs: 50, factor: 2, maxDelayMs: 200, jitter: 0 }),
       defaultMaxRetries: 3,
       processTimeoutMs: 4_000,
+      claimLeaseMs: 5_000,
       logger: silentLogger,
       onOutcome: (o) => outcomes.push(o),
     });
@@ -230,6 +231,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       retryPolicy: new RetryPolicy({ baseDelayMs: 10, factor: 2, maxDelayMs: 40, jitter: 0 }),
       defaultMaxRetries: 2,
       processTimeoutMs: 2_000,
+      claimLeaseMs: 3_000,
       logger: silentLogger,
     });
     const id = randomUUID();

@@ -27,6 +27,11 @@ export interface JobProcessorOptions {
   retryPolicy: RetryPolicy;
   defaultMaxRetries: number;
   processTimeoutMs: number;
+  /**
+   * How long a claim on a tracked job lasts: the queue's visibility timeout, so that by the time a
+   * message is handed to another worker, the dead worker's claim has run out too.
+   */
+  claimLeaseMs: number;
   logger: Logger;
   /** Told how each delivery ended (metrics). */
   onOutcome?: (outcome: JobOutcome) => void;
@@ -194,15 +199,27 @@ export class JobProcessor {
     }
     const job = rowToJob(row);
     if (await this.#deferIfEarly(delivery, job)) return { kind: "deferred", job };
-    const leaseMs = this.#o.processTimeoutMs + 30_000;
-    const claimed = await this.#o.jobs.claim(id, leaseMs);
-    if (claimed === undefined) {
-      // Sent, failed, cancelled, or another worker has it: this message has nothing left to do.
-      this.#o.logger.info({ job_id: id, status: row.status }, "tracked job not claimable: message dropped");
-      await this.#o.queue.ack(delivery);
-      return { kind: "skipped", job };
+    const claimed = await this.#o.jobs.claim(id, this.#o.claimLeaseMs);
+    if (claimed !== undefined) return { kind: "claimed", job: rowToJob(claimed) };
+    const current = await this.#o.jobs.get(id, { consistency: "strong" });
+    const lockedUntil = current?.status === "processing" ? current.locked_until?.getTime() : undefined;
+    if (lockedUntil !== undefined) {
+      // Another worker holds the job. If it dies, its claim runs out: look again just after that.
+      await this.#o.queue.retry(delivery, {
+        body: JSON.stringify({ id, tracked: true }),
+        run_at: new Date(Math.max(lockedUntil, Date.now()) + 250),
+        attempt: delivery.attempt,
+        error: "claimed by another worker",
+      });
+      return { kind: "deferred", job };
     }
-    return { kind: "claimed", job: rowToJob(claimed) };
+    // Sent, failed, cancelled or suppressed: this message has nothing left to do.
+    this.#o.logger.info(
+      { job_id: id, status: current?.status },
+      "tracked job already finished: message dropped",
+    );
+    await this.#o.queue.ack(delivery);
+    return { kind: "skipped", job };
   }
 
   async #deferIfEarly(delivery: Delivery, job: EmailJob): Promise<boolean> {
