@@ -1,9 +1,11 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RedisIdempotencyStore } from "../../internal/queue/redis/redis-idempotency-store.ts";
@@ -11,6 +13,7 @@ import { RedisStreamsQueue } from "../../internal/queue/redis/redis-streams-queu
 import { EmailService } from "../../internal/service/email-service.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
+import { TemplateRepository } from "../../internal/store/template-repository.ts";
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
 import { type RunningProcess, startProcess } from "../../test/process.ts";
@@ -19,6 +22,7 @@ import { type SinkProcess, startSinkProcess } from "../../test/smtp-sink-process
 import { openMigratedRouter, silentLogger } from "../../test/store.ts";
 
 const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
+const run = promisify(execFile);
 
 /**
  * The service as operators run it: worker processes on real Redis and PostgreSQL, delivering to an
@@ -178,6 +182,27 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     expect(
       rows.every((r) => r.status === "sent" && r.provider === "smtp" && r.message_id?.startsWith("<")),
     ).toBe(true);
+  });
+
+  it("delivers a job published with the README's redis-cli XADD line", async () => {
+    await freshRun();
+    await new TemplateRepository(router).upsert({
+      id: "welcome_template",
+      name: "Welcome",
+      subject: "Welcome, {{.user_name}}!",
+      html_template: "<h1>Hello {{.user_name}}</h1>",
+      variables: ["user_name"],
+    });
+    startWorker();
+    const job = JSON.stringify({
+      type: "welcome_email",
+      recipient_email: "ada@example.org",
+      template_id: "welcome_template",
+      template_data: { user_name: "Ada" },
+    });
+    const { stdout } = await run("redis-cli", ["-u", redisUrl(), "XADD", `${name}:normal`, "*", "job", job]);
+    expect(stdout.trim()).toMatch(/^\d+-\d+$/);
+    await until(async () => (await sink.stats()).total === 1, 30_000, "the XADD job");
   });
 
   it("loses nothing when a worker is killed with SIGKILL mid-run; tracked jobs are still sent once", {
