@@ -1,5 +1,6 @@
 // An SMTP sink in its own process (so it does not share the worker's CPU in tests), with an HTTP
-// endpoint reporting what it received: GET /stats → { total, per_job: { <X-Email-Job-Id>: count } }.
+// endpoint reporting what it received: GET /stats → { total, per_job: { <X-Email-Job-Id>: count },
+// received_at: { <X-Email-Job-Id>: epoch ms of the first copy } }.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startSmtpSink } from "./smtp-sink.ts";
@@ -7,12 +8,14 @@ import { startSmtpSink } from "./smtp-sink.ts";
 const sink = await startSmtpSink({ dataDelayMs: Number(process.env.SINK_DATA_DELAY_MS ?? 0) });
 const http = createServer((_req, res) => {
   const perJob: Record<string, number> = {};
+  const receivedAt: Record<string, number> = {};
   for (const message of sink.messages) {
     const id = message.header("X-Email-Job-Id") ?? "unknown";
     perJob[id] = (perJob[id] ?? 0) + 1;
+    receivedAt[id] ??= message.received_at;
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ total: sink.messages.length, per_job: perJob }));
+  res.end(JSON.stringify({ total: sink.messages.length, per_job: perJob, received_at: receivedAt }));
 });
 http.listen(0, "127.0.0.1", () => {
   process.stdout.write(

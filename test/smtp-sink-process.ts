@@ -4,6 +4,7 @@ import { startProcess } from "./process.ts";
 export interface SinkStats {
   total: number;
   per_job: Record<string, number>;
+  received_at: Record<string, number>;
 }
 
 export interface SinkProcess {

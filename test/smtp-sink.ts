@@ -7,6 +7,8 @@ export interface ReceivedMessage {
   raw: string;
   /** The account that authenticated, if any. */
   user: string | undefined;
+  /** When the message was accepted (epoch ms). */
+  received_at: number;
   header(name: string): string | undefined;
 }
 
@@ -75,6 +77,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
           user: typeof session.user === "string" ? session.user : undefined,
+          received_at: Date.now(),
           header(name) {
             const match = new RegExp(`^${name}:\\s*(.*(?:\\r?\\n[ \\t].*)*)`, "im").exec(head);
             return match?.[1]?.replace(/\r?\n[ \t]+/g, " ").trim();

@@ -82,7 +82,6 @@ async function main(): Promise<void> {
       jitter: config.worker.retry_jitter,
     }),
     defaultMaxRetries: config.worker.max_retries,
-    processTimeoutMs: config.worker.process_timeout,
     claimLeaseMs: config.queue.visibility_timeout,
     logger: logger.child({ component: "worker" }),
   });
@@ -91,6 +90,7 @@ async function main(): Promise<void> {
     handler: processor,
     concurrency: config.worker.worker_count,
     batchSize: config.worker.batch_size,
+    jobTimeoutMs: config.worker.process_timeout,
     logger: logger.child({ component: "worker-pool" }),
   });
   const reconciler = new Reconciler({

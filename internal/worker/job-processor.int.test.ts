@@ -93,12 +93,18 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 50, factor: 2, maxDelayMs: 200, jitter: 0 }),
       defaultMaxRetries: 3,
-      processTimeoutMs: 4_000,
       claimLeaseMs: 5_000,
       logger: silentLogger,
       onOutcome: (o) => outcomes.push(o),
     });
-    pool = new WorkerPool({ queue, handler: processor, concurrency: 8, batchSize: 8, logger: silentLogger });
+    pool = new WorkerPool({
+      queue,
+      handler: processor,
+      concurrency: 8,
+      batchSize: 8,
+      jobTimeoutMs: 4_000,
+      logger: silentLogger,
+    });
     pool.start();
   });
 
@@ -230,7 +236,6 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 10, factor: 2, maxDelayMs: 40, jitter: 0 }),
       defaultMaxRetries: 2,
-      processTimeoutMs: 2_000,
       claimLeaseMs: 3_000,
       logger: silentLogger,
     });

@@ -26,7 +26,6 @@ export interface JobProcessorOptions {
   router: ProviderRouter;
   retryPolicy: RetryPolicy;
   defaultMaxRetries: number;
-  processTimeoutMs: number;
   /**
    * How long a claim on a tracked job lasts: the queue's visibility timeout, so that by the time a
    * message is handed to another worker, the dead worker's claim has run out too.
@@ -66,7 +65,8 @@ export class JobProcessor {
     this.#o = options;
   }
 
-  async process(delivery: Delivery, stop?: AbortSignal): Promise<JobOutcome> {
+  /** `signal` aborts the send: the job's time limit, or a shutdown that could not wait any longer. */
+  async process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
     const started = performance.now();
     const outcome = (status: JobOutcomeStatus, job?: EmailJob, provider?: string): JobOutcome => {
       const result = {
@@ -112,33 +112,37 @@ export class JobProcessor {
       }
     }
 
-    const log = this.#o.logger.child({ job_id: job.id, job_type: job.type, attempt: delivery.attempt + 1 });
+    const fields = {
+      job_id: job.id,
+      job_type: job.type,
+      attempt: delivery.attempt + 1,
+      tracked: job.tracked,
+    };
     let providerName: string | undefined;
     try {
       const email = await this.#render(job);
       const provider = this.#o.router.select(job);
       providerName = provider.name;
-      const signal = AbortSignal.any([
-        AbortSignal.timeout(this.#o.processTimeoutMs),
-        ...(stop ? [stop] : []),
-      ]);
       const result = await provider.send(email, signal);
       await this.#recordSent(job, result.provider, result.message_id);
       await this.#o.queue.ack(delivery);
-      log.info(
-        {
-          recipient: job.recipient_email,
-          provider: result.provider,
-          status: "sent",
-          duration: Math.round(performance.now() - started),
-          tracked: job.tracked,
-        },
-        "email sent",
-      );
+      // Checked first: building the line costs more than the send's own bookkeeping.
+      if (this.#o.logger.isLevelEnabled("info")) {
+        this.#o.logger.info(
+          {
+            ...fields,
+            recipient: job.recipient_email,
+            provider: result.provider,
+            status: "sent",
+            duration: Math.round(performance.now() - started),
+          },
+          "email sent",
+        );
+      }
       return outcome("sent", job, result.provider);
     } catch (caught) {
       const error = asDeliveryError(caught);
-      const status = await this.#handleFailure(delivery, job, error, log);
+      const status = await this.#handleFailure(delivery, job, error, this.#o.logger.child(fields));
       return outcome(status, job, providerName);
     }
   }

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
 
 export interface DeliveryHandler {
-  process(delivery: Delivery, stop: AbortSignal): Promise<unknown>;
+  /** `signal` aborts when the job runs past its time limit or the pool is stopped for good. */
+  process(delivery: Delivery, signal: AbortSignal): Promise<unknown>;
 }
 
 export interface WorkerPoolOptions {
@@ -13,6 +14,8 @@ export interface WorkerPoolOptions {
   concurrency: number;
   /** Deliveries asked for per fetch, at most. */
   batchSize: number;
+  /** One job's time limit (worker.process_timeout); its signal aborts after it. */
+  jobTimeoutMs: number;
   logger: Logger;
 }
 
@@ -25,8 +28,9 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
   readonly #inFlight = new Set<Promise<void>>();
+  /** One per running job; aborted on its deadline, or all at once when the drain deadline passes. */
+  readonly #jobAborts = new Set<AbortController>();
   readonly #fetching = new AbortController();
-  readonly #aborting = new AbortController();
   #loop: Promise<void> | undefined;
   #lastTick = Date.now();
 
@@ -64,7 +68,7 @@ export class WorkerPool {
         { in_flight: this.#inFlight.size },
         "shutdown deadline reached: aborting in-flight sends",
       );
-      this.#aborting.abort();
+      for (const controller of this.#jobAborts) controller.abort();
       await Promise.all(this.#inFlight);
     }
   }
@@ -95,8 +99,12 @@ export class WorkerPool {
   }
 
   #dispatch(delivery: Delivery): void {
+    // A plain controller and timer per job: AbortSignal.timeout/any cost far more on this hot path.
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(), this.#o.jobTimeoutMs);
+    this.#jobAborts.add(controller);
     const task = this.#o.handler
-      .process(delivery, this.#aborting.signal)
+      .process(delivery, controller.signal)
       .then(
         () => {},
         (error: unknown) => {
@@ -108,7 +116,11 @@ export class WorkerPool {
           );
         },
       )
-      .finally(() => this.#inFlight.delete(task));
+      .finally(() => {
+        clearTimeout(deadline);
+        this.#jobAborts.delete(controller);
+        this.#inFlight.delete(task);
+      });
     this.#inFlight.add(task);
   }
 }

@@ -2,7 +2,8 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Mailbox } from "../../job/email-job.ts";
 import { DeliveryError } from "../delivery-error.ts";
-import { composeMessage, messageIdFor } from "../mime.ts";
+import { composeMessage } from "../mime/compose-message.ts";
+import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 
 export interface OutboxProviderOptions {

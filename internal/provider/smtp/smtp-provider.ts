@@ -1,7 +1,8 @@
 import nodemailer from "nodemailer";
 import type { Mailbox } from "../../job/email-job.ts";
 import { DeliveryError } from "../delivery-error.ts";
-import { mailOptions, messageIdFor } from "../mime.ts";
+import { composeMessage } from "../mime/compose-message.ts";
+import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySmtpError } from "./smtp-errors.ts";
 
@@ -77,8 +78,13 @@ export class SmtpProvider implements Provider {
 
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
     const account = this.#pickAccount();
-    const options = mailOptions(email, this.#sender);
-    const sending = account.transport.sendMail(options);
+    const from = email.from ?? this.#sender;
+    // Handing nodemailer finished MIME skips its own (slower) composition.
+    const raw = await composeMessage(email, this.#sender);
+    const sending = account.transport.sendMail({
+      envelope: { from: from.email, to: [email.to.email] },
+      raw,
+    });
     let info: Awaited<typeof sending>;
     try {
       info = await abortable(sending, signal);
@@ -94,10 +100,8 @@ export class SmtpProvider implements Provider {
         : new DeliveryError("permanent", "smtp_rejected", "recipient rejected");
     }
     account.sentToday++;
-    return {
-      provider: this.name,
-      message_id: info.messageId || messageIdFor(email, email.from ?? this.#sender),
-    };
+    // The Message-ID is ours (in the composed message); nodemailer's info.messageId is not, for raw mail.
+    return { provider: this.name, message_id: messageIdFor(email, from) };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
-import MailComposer, { type MailComposerOptions } from "nodemailer/lib/mail-composer";
-import type { Mailbox } from "../job/email-job.ts";
-import type { OutgoingEmail } from "./provider.ts";
+import type { MailComposerOptions } from "nodemailer/lib/mail-composer";
+import type { Mailbox } from "../../job/email-job.ts";
+import type { OutgoingEmail } from "../provider.ts";
 
 export function formatMailbox(mailbox: Mailbox): { name: string; address: string } | string {
   return mailbox.name ? { name: mailbox.name, address: mailbox.email } : mailbox.email;
@@ -12,7 +12,7 @@ export function messageIdFor(email: OutgoingEmail, sender: Mailbox): string {
   return `<${email.job_id}@${domain}>`;
 }
 
-/** nodemailer's message options for an outgoing email (SMTP sends them, the outbox composes them). */
+/** nodemailer's message options for an email (the composer uses them for messages with attachments). */
 export function mailOptions(email: OutgoingEmail, sender: Mailbox): MailComposerOptions {
   return {
     from: formatMailbox(email.from ?? sender),
@@ -30,9 +30,4 @@ export function mailOptions(email: OutgoingEmail, sender: Mailbox): MailComposer
       ...(a.content_type && { contentType: a.content_type }),
     })),
   };
-}
-
-/** The whole RFC 5322 message. */
-export function composeMessage(email: OutgoingEmail, sender: Mailbox): Promise<Buffer> {
-  return new MailComposer(mailOptions(email, sender)).compile().build();
 }

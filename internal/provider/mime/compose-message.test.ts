@@ -1,0 +1,110 @@
+import { simpleParser } from "mailparser";
+import { describe, expect, it } from "vitest";
+import type { OutgoingEmail } from "../provider.ts";
+import { composeMessage } from "./compose-message.ts";
+
+const sender = { email: "noreply@example.com", name: "Booking System" };
+
+function email(overrides: Partial<OutgoingEmail> = {}): OutgoingEmail {
+  return {
+    job_id: "11111111-2222-4333-8444-555555555555",
+    job_type: "welcome_email",
+    to: { email: "ada@example.org", name: "Ada Lovelace" },
+    subject: "Welcome, Ada",
+    html: "<p>Hello <b>Ada</b></p>",
+    text: "Hello Ada\nSecond line",
+    headers: { "X-Campaign": "spring" },
+    attachments: [],
+    ...overrides,
+  };
+}
+
+describe("composeMessage", () => {
+  it("writes a message a real parser reads back field for field", async () => {
+    const raw = await composeMessage(
+      email({ reply_to: { email: "help@example.com" } }),
+      sender,
+      new Date("2026-11-23T10:00:00Z"),
+    );
+    const parsed = await simpleParser(raw);
+    expect(parsed.from?.value).toEqual([{ address: "noreply@example.com", name: "Booking System" }]);
+    expect(parsed.to && !Array.isArray(parsed.to) && parsed.to.value).toEqual([
+      { address: "ada@example.org", name: "Ada Lovelace" },
+    ]);
+    expect(parsed.replyTo?.value[0]?.address).toBe("help@example.com");
+    expect(parsed.subject).toBe("Welcome, Ada");
+    expect(parsed.messageId).toBe("<11111111-2222-4333-8444-555555555555@example.com>");
+    expect(parsed.date?.toISOString()).toBe("2026-11-23T10:00:00.000Z");
+    expect(parsed.text?.trim()).toBe("Hello Ada\nSecond line");
+    expect(parsed.html).toBe("<p>Hello <b>Ada</b></p>");
+    expect(parsed.headers.get("x-campaign")).toBe("spring");
+    expect(parsed.headers.get("x-email-job-id")).toBe("11111111-2222-4333-8444-555555555555");
+    expect(raw.toString()).toContain("\r\nContent-Transfer-Encoding: 7bit\r\n");
+    expect(
+      raw
+        .toString()
+        .split("\r\n")
+        .every((line) => line.length <= 998),
+    ).toBe(true);
+  });
+
+  it("encodes non-ASCII names, subjects and bodies so they survive any relay", async () => {
+    const raw = await composeMessage(
+      email({
+        to: { email: "jose@example.org", name: "José Müller" },
+        subject: "Your booking 🎉 is confirmed — see you in Zürich",
+        html: "<p>Grüße, José</p>",
+        text: "Grüße, José",
+      }),
+      { email: "noreply@example.com", name: "Ferienhaus Übersee" },
+    );
+    const source = raw.toString();
+    expect(/^[\x00-\x7f]*$/.test(source)).toBe(true);
+    const parsed = await simpleParser(raw);
+    expect(parsed.subject).toBe("Your booking 🎉 is confirmed — see you in Zürich");
+    expect(parsed.from?.value[0]?.name).toBe("Ferienhaus Übersee");
+    expect(parsed.to && !Array.isArray(parsed.to) && parsed.to.value[0]?.name).toBe("José Müller");
+    expect(parsed.text?.trim()).toBe("Grüße, José");
+    expect(parsed.html).toBe("<p>Grüße, José</p>");
+  });
+
+  it("quotes display names with specials, folds long headers, and sends text-only mail as one part", async () => {
+    const subject = `A long subject ${"word ".repeat(40)}end`;
+    const raw = await composeMessage(
+      email({ html: undefined, subject, to: { email: "a@example.org", name: "Doe, Jane (Ops)" } }),
+      sender,
+    );
+    const source = raw.toString();
+    expect(
+      source.split("\r\n").every((line) => line.length <= 78 || !line.includes(":") || line.startsWith(" ")),
+    ).toBe(true);
+    expect(source).not.toContain("multipart");
+    const parsed = await simpleParser(raw);
+    expect(parsed.subject).toBe(subject);
+    expect(parsed.to && !Array.isArray(parsed.to) && parsed.to.value[0]).toEqual({
+      address: "a@example.org",
+      name: "Doe, Jane (Ops)",
+    });
+    expect(parsed.html).toBe(false);
+  });
+
+  it("goes through nodemailer's composer when there are attachments", async () => {
+    const raw = await composeMessage(
+      email({
+        attachments: [
+          {
+            filename: "receipt.pdf",
+            content: Buffer.from("%PDF-1.4").toString("base64"),
+            content_type: "application/pdf",
+          },
+        ],
+      }),
+      sender,
+    );
+    const parsed = await simpleParser(raw);
+    expect(parsed.attachments.map((a) => [a.filename, a.contentType, a.content.toString()])).toEqual([
+      ["receipt.pdf", "application/pdf", "%PDF-1.4"],
+    ]);
+    expect(parsed.subject).toBe("Welcome, Ada");
+  });
+});
