@@ -55,6 +55,16 @@ describe("email-worker process", () => {
     expect(worker.output()).toContain('value was "soon"');
   });
 
+  it("refuses to start when Redis cannot be reached, naming the URL without its password", async () => {
+    const worker = startProcess(entry, {
+      cwd: workdir(),
+      env: { PORT: "0", QUEUE_DRIVER: "redis", REDIS_URL: "redis://:hunter2@127.0.0.1:1/0" },
+    });
+    expect((await worker.exit()).code).toBe(1);
+    expect(worker.output()).toContain("redis://:***@127.0.0.1:1/0");
+    expect(worker.output()).not.toContain("hunter2");
+  });
+
   it("refuses to start when PostgreSQL cannot be reached, naming the URL without its password", async () => {
     const worker = startProcess(entry, {
       cwd: workdir(),

@@ -225,6 +225,10 @@ describe("loadConfig", () => {
     expect(error.message).toContain("worker.process_timeout");
   });
 
+  it("says plainly that the kafka driver is not available yet", () => {
+    expect(failure(() => load({ QUEUE_DRIVER: "kafka" })).message).toContain('"kafka" is not available');
+  });
+
   it("rejects a key the schema does not know, naming it", () => {
     const cwd = dirWith({ "config.yaml": "worker:\n  wroker_count: 3\n" });
     const error = failure(() => loadConfig({ env: {}, cwd }));

@@ -125,6 +125,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
   const { worker, queue } = config;
+  if (queue.driver === "kafka")
+    problems.push('queue.driver: "kafka" is not available in this release yet; use "redis" or "postgres"');
   if (queue.visibility_timeout <= worker.process_timeout)
     problems.push(
       `queue.visibility_timeout (${queue.visibility_timeout} ms) must be longer than worker.process_timeout ` +

@@ -43,5 +43,6 @@ export async function openQueue(config: Config, database: DatabaseRouter): Promi
       },
     };
   }
-  throw new Error(`queue.driver "${settings.driver}" is not available in this build yet`);
+  // loadConfig refuses the drivers this release does not have.
+  throw new Error(`queue.driver "${settings.driver}" has no implementation`);
 }
