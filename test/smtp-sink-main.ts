@@ -17,6 +17,8 @@ const http = createServer((_req, res) => {
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify({ total: sink.messages.length, per_job: perJob, received_at: receivedAt }));
 });
+// Never close an idle keep-alive connection first: a client reusing it at that moment gets ECONNRESET.
+http.keepAliveTimeout = 0;
 http.listen(0, "127.0.0.1", () => {
   process.stdout.write(
     `${JSON.stringify({ smtp: sink.port, http: (http.address() as AddressInfo).port })}\n`,

@@ -88,6 +88,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
   };
   const server = new SMTPServer(serverOptions);
+  // A client killed mid-conversation resets its socket; a real server shrugs that off, and so must
+  // the sink (an unhandled 'error' event would end its process).
+  server.on("error", () => {});
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {

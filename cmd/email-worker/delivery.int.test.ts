@@ -78,9 +78,13 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
       await worker.exit();
     }
     if (current) {
-      await current.sink.stop();
-      await deleteKeys(redis, current.name);
+      const { sink: stale, name: prefix } = current;
       current = undefined;
+      try {
+        await stale.stop();
+      } finally {
+        await deleteKeys(redis, prefix);
+      }
     }
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
