@@ -209,7 +209,7 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     await until(async () => (await sink.stats()).total === 1, 30_000, "the XADD job");
   });
 
-  it("loses nothing when a worker is killed with SIGKILL mid-run; tracked jobs are still sent once", {
+  it("loses nothing when a worker is killed with SIGKILL mid-run; duplicates stay within what was in flight", {
     timeout: 120_000,
   }, async () => {
     await freshRun({ dataDelayMs: 5 });
@@ -225,12 +225,17 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     await until(() => allDelivered([...fast, ...tracked]), 60_000, "every job after the crash");
     await sleep(1_000);
     const { per_job } = await sink.stats();
-    const trackedCounts = tracked.map((id) => per_job[id] ?? 0);
-    expect(trackedCounts.every((n) => n === 1)).toBe(true);
-    const duplicates = fast.reduce((sum, id) => sum + Math.max((per_job[id] ?? 0) - 1, 0), 0);
-    // At most what the killed worker had in flight (10 sends) could go out twice.
-    expect(duplicates).toBeLessThanOrEqual(10);
-    console.info(`crash test: ${atKill} sent before SIGKILL, ${duplicates} fast-path duplicates afterwards`);
+    const extra = (ids: string[]) => ids.reduce((sum, id) => sum + Math.max((per_job[id] ?? 0) - 1, 0), 0);
+    const fastDuplicates = extra(fast);
+    const trackedDuplicates = extra(tracked);
+    // A redelivered message never resends a tracked job (its claim stops it). What no protocol can
+    // prevent is a kill after the SMTP server accepted a message and before its row was marked sent:
+    // those sends, like fast-path ones, go out again. Together they cannot exceed what the killed
+    // worker had in flight (WORKER_COUNT = 10).
+    expect(fastDuplicates + trackedDuplicates).toBeLessThanOrEqual(10);
+    console.info(
+      `crash test: ${atKill} sent before SIGKILL; duplicates afterwards: ${fastDuplicates} fast, ${trackedDuplicates} tracked`,
+    );
     const rows = await trackedRows(tracked);
     expect(rows.every((r) => r.status === "sent")).toBe(true);
   });
