@@ -32,6 +32,48 @@ describe("email-worker process", () => {
     },
   );
 
+  it("serves probes and Prometheus metrics with the seed's names once it has sent an email", async () => {
+    const cwd = workdir();
+    const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
+    await worker.waitFor('"msg":"email-worker started"');
+    const port = Number(/"http_port":(\d+)/.exec(worker.output())?.[1]);
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const sent = await fetch(`${base}/v1/emails`, {
+      method: "POST",
+      body: JSON.stringify({
+        type: "welcome_email",
+        recipient_email: "ada@example.org",
+        template_id: "welcome_template",
+        template_data: { user_name: "Ada" },
+        tracked: true,
+      }),
+    });
+    expect(sent.status).toBe(202);
+    const { job_id } = (await sent.json()) as { job_id: string };
+    for (let i = 0; i < 100; i++) {
+      const job = (await (await fetch(`${base}/v1/emails/${job_id}`)).json()) as { job: { status: string } };
+      if (job.job.status === "sent") break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const exposition = await (await fetch(`${base}/metrics`)).text();
+    const samples = exposition.split("\n").filter((line) => line && !line.startsWith("#"));
+    for (const line of samples) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{[^}]*\})? [-+\d.eENaInf]+$/);
+    expect(exposition).toContain('email_jobs_processed_total{status="sent",job_type="welcome_email",provider="outbox"} 1');
+    expect(exposition).toContain('email_jobs_queued_total{priority="normal",tracked="true"} 1');
+    expect(exposition).toContain('email_jobs_tracked_total{job_type="welcome_email"} 1');
+    expect(exposition).toContain('email_provider_requests_total{provider="outbox",outcome="success"} 1');
+    expect(exposition).toMatch(/email_job_processing_duration_seconds_count\{status="sent",job_type="welcome_email"\} 1/);
+    expect(exposition).toMatch(/^queue_size\{lane="critical"\} 0$/m);
+    expect(exposition).toContain("# TYPE email_provider_errors_total counter");
+    expect(exposition).toContain("process_resident_memory_bytes");
+    expect(exposition).not.toContain("ada@example.org");
+    expect(exposition).not.toContain(job_id);
+    worker.child.kill("SIGTERM");
+    expect((await worker.exit()).code).toBe(0);
+  });
+
   it("keeps its data across restarts and migrates only once", async () => {
     const cwd = workdir();
     for (const expected of [

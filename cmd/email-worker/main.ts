@@ -1,9 +1,16 @@
+import { readFileSync } from "node:fs";
+import { Registry } from "prom-client";
 import { ConfigError, databaseTargets, loadConfig } from "../../internal/config/index.ts";
+import { laneOf } from "../../internal/job/priority.ts";
 import { createLogger } from "../../internal/log/logger.ts";
+import { createMetrics } from "../../internal/metrics/metrics.ts";
+import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
 import { createProviders } from "../../internal/provider/create-providers.ts";
+import { InstrumentedProvider } from "../../internal/provider/instrumented-provider.ts";
 import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { openQueue } from "../../internal/queue/open-queue.ts";
 import { ApiKeyAuth } from "../../internal/server/http/api-key-auth.ts";
+import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
 import { HttpServer } from "../../internal/server/http/http-server.ts";
 import { EmailService } from "../../internal/service/email-service.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
@@ -15,26 +22,32 @@ import { TrackingRepository } from "../../internal/store/tracking-repository.ts"
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
 import { JobProcessor } from "../../internal/worker/job-processor.ts";
+import { recordOutcome } from "../../internal/worker/outcome-metrics.ts";
 import { PeriodicTask } from "../../internal/worker/periodic-task.ts";
 import { Reconciler } from "../../internal/worker/reconciler.ts";
 import { RetryPolicy } from "../../internal/worker/retry-policy.ts";
 import { WorkerPool } from "../../internal/worker/worker-pool.ts";
 import { onShutdownSignal } from "../signals.ts";
 
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
 async function main(): Promise<void> {
   const config = loadConfig({ env: process.env });
-  const logger = createLogger(config.logging);
+  const logger = createLogger({ ...config.logging, base: { version: VERSION } });
+  const metrics = createMetrics(new Registry());
 
-  const {
-    router: database,
-    description,
-    embedded,
-  } = await openDatabase({
+  // Storage: master/replica (or embedded), schema, repositories.
+  const opened = await openDatabase({
     targets: databaseTargets(config.database),
     settings: config.database,
     logger: logger.child({ component: "database" }),
+    onReplicaStateChange: (state) => metrics.replicaUp.set(state === "up" ? 1 : 0),
   });
-  logger.info({ database: description }, "database connected");
+  const database = opened.router;
+  if (database.status().state === "up") metrics.replicaUp.set(1);
+  logger.info({ database: opened.description }, "database connected");
   if (config.database.auto_migrate) {
     const applied = await migrateToLatest(database.master);
     logger.info({ applied: applied.map((m) => m.migrationName) }, "schema up to date");
@@ -42,14 +55,17 @@ async function main(): Promise<void> {
   const jobs = new JobRepository(database);
   const templates = new TemplateRepository(database);
   const tracking = new TrackingRepository(database);
-  if (embedded) {
+  if (opened.embedded) {
     const added = await ensureSampleTemplates(templates);
     if (added.length > 0) logger.info({ templates: added }, "sample templates added");
   }
 
+  // Delivery: queue, providers, rendering, the processor and its pool.
   const { queue, idempotency, close: closeQueue } = await openQueue(config, database);
   const providers = new ProviderRouter({
-    providers: createProviders(config.email),
+    providers: new Map(
+      [...createProviders(config.email)].map(([name, p]) => [name, new InstrumentedProvider(p, metrics)]),
+    ),
     routes: config.email.routes,
     defaultProvider: config.email.default_provider,
   });
@@ -66,6 +82,10 @@ async function main(): Promise<void> {
     idempotency,
     defaultMaxRetries: config.worker.max_retries,
     logger: logger.child({ component: "service" }),
+    onQueued: (job) => {
+      metrics.jobsQueued.inc({ priority: laneOf(job.priority), tracked: String(job.tracked) });
+      if (job.tracked) metrics.jobsTracked.inc({ job_type: job.type });
+    },
   });
   const processor = new JobProcessor({
     queue,
@@ -84,6 +104,7 @@ async function main(): Promise<void> {
     defaultMaxRetries: config.worker.max_retries,
     claimLeaseMs: config.queue.visibility_timeout,
     logger: logger.child({ component: "worker" }),
+    onOutcome: (outcome) => recordOutcome(metrics, outcome),
   });
   const pool = new WorkerPool({
     queue,
@@ -93,6 +114,8 @@ async function main(): Promise<void> {
     jobTimeoutMs: config.worker.process_timeout,
     logger: logger.child({ component: "worker-pool" }),
   });
+
+  // Periodic work, safe on every replica at once.
   const reconciler = new Reconciler({
     jobs,
     queue,
@@ -100,36 +123,39 @@ async function main(): Promise<void> {
     logger: logger.child({ component: "reconciler" }),
   });
   const maintenance = logger.child({ component: "maintenance" });
+  const every = (name: string, intervalMs: number, run: () => Promise<unknown>) =>
+    new PeriodicTask({ name, intervalMs, run, logger: maintenance });
   const tasks = [
-    new PeriodicTask({
-      name: "promote",
-      intervalMs: config.queue.promote_interval,
-      run: () => queue.promoteDue(),
-      logger: maintenance,
-    }),
-    new PeriodicTask({
-      name: "reconcile",
-      intervalMs: config.worker.reconcile_interval,
-      run: () => reconciler.reconcile(),
-      logger: maintenance,
-    }),
-    new PeriodicTask({
-      name: "cleanup",
-      intervalMs: config.worker.cleanup_interval,
-      run: () => idempotency.cleanup(),
-      logger: maintenance,
-    }),
+    every("promote", config.queue.promote_interval, () => queue.promoteDue()),
+    every("reconcile", config.worker.reconcile_interval, () => reconciler.reconcile()),
+    every("cleanup", config.worker.cleanup_interval, () => idempotency.cleanup()),
+    every("queue-gauges", 5_000, () => refreshQueueGauges(metrics, queue)),
   ];
+
+  // Interfaces.
+  const health = new HealthMonitor({
+    version: VERSION,
+    checkQueue: () => queue.stats(),
+    checkDatabase: () => database.ping(),
+    replicaState: () => database.status().state,
+    providers: () => Object.fromEntries(providers.names.map((name) => [name, "enabled"])),
+    lastConsumerTick: () => pool.lastTick,
+    // The loop waits at most a poll interval for messages, or a job's time limit for a free slot.
+    livenessThresholdMs: 2 * (config.worker.process_timeout + config.queue.poll_interval),
+  });
   const http = new HttpServer({
     port: config.server.port,
     service,
     auth: new ApiKeyAuth(config.server.api_keys),
+    health,
+    registry: metrics.registry,
     logger: logger.child({ component: "http" }),
   });
 
   const httpPort = await http.start();
   pool.start();
   for (const task of tasks) task.start();
+  void refreshQueueGauges(metrics, queue).catch(() => {});
   logger.info(
     {
       queue_driver: config.queue.driver,
@@ -143,11 +169,14 @@ async function main(): Promise<void> {
 
   const signal = await onShutdownSignal(() => logger.warn("second signal: exiting without draining"));
   logger.info({ signal }, "shutting down");
-  await http.stop();
+  // Readiness fails and intake refuses new jobs at once; the probes stay up while in-flight sends
+  // drain, and the HTTP server closes last.
+  health.startDraining();
   await pool.stop(config.worker.shutdown_timeout);
   await Promise.all(tasks.map((task) => task.stop()));
   await providers.close();
   await closeQueue();
+  await http.stop();
   await database.destroy();
   logger.info("stopped");
   logger.flush();

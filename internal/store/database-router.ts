@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import { DatabaseUnavailableError } from "./errors.ts";
 import type { Database } from "./schema.ts";
@@ -73,6 +73,11 @@ export class DatabaseRouter {
       this.#fallbackReads++;
       return query(this.master);
     }
+  }
+
+  /** Round trip to the master (readiness). */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.master);
   }
 
   status(): ReplicaStatus {

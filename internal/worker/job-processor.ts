@@ -41,9 +41,14 @@ export type JobOutcomeStatus = "sent" | "retrying" | "failed" | "dead_lettered" 
 export interface JobOutcome {
   status: JobOutcomeStatus;
   job_type: string;
+  lane: string;
   provider: string | undefined;
   tracked: boolean;
   duration_ms: number;
+  /** The failure's kind, when there was one. */
+  error_kind?: string | undefined;
+  /** For a scheduled job that was sent: how long after its time the worker started on it. */
+  schedule_lateness_ms?: number | undefined;
 }
 
 /** Below this, a scheduled time counts as now: clocks of publishers and workers differ a little. */
@@ -68,13 +73,24 @@ export class JobProcessor {
   /** `signal` aborts the send: the job's time limit, or a shutdown that could not wait any longer. */
   async process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
     const started = performance.now();
-    const outcome = (status: JobOutcomeStatus, job?: EmailJob, provider?: string): JobOutcome => {
-      const result = {
+    const startedAt = Date.now();
+    const outcome = (
+      status: JobOutcomeStatus,
+      job?: EmailJob,
+      provider?: string,
+      errorKind?: string,
+    ): JobOutcome => {
+      const scheduled = job?.scheduled_at?.getTime();
+      const result: JobOutcome = {
         status,
         job_type: job?.type ?? "unknown",
+        lane: delivery.lane,
         provider,
         tracked: job?.tracked ?? false,
         duration_ms: performance.now() - started,
+        error_kind: errorKind,
+        schedule_lateness_ms:
+          status === "sent" && scheduled !== undefined ? Math.max(startedAt - scheduled, 0) : undefined,
       };
       this.#o.onOutcome?.(result);
       return result;
@@ -143,7 +159,7 @@ export class JobProcessor {
     } catch (caught) {
       const error = asDeliveryError(caught);
       const status = await this.#handleFailure(delivery, job, error, this.#o.logger.child(fields));
-      return outcome(status, job, providerName);
+      return outcome(status, job, providerName, error.kind);
     }
   }
 

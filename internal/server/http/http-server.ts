@@ -1,15 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import { type ApiKeyAuth, presentedKey } from "./api-key-auth.ts";
+import type { HealthMonitor } from "./health-monitor.ts";
 
 export interface HttpServerOptions {
   port: number;
   host?: string;
   service: EmailService;
   auth: ApiKeyAuth;
+  health: HealthMonitor;
+  registry: Registry;
   logger: Logger;
 }
 
@@ -54,8 +58,10 @@ function violationsBody(error: JobValidationError) {
 }
 
 /**
- * The HTTP side of the service. `POST /v1/emails` takes one job (or `{"jobs": [...]}`) in the wire
- * format and answers 202 with the job id; `GET /v1/emails/<id>` shows a tracked job and its events.
+ * The HTTP side of the service: probes (`/livez`, `/readyz`, `/health`), `/metrics`, and the JSON
+ * intake. `POST /v1/emails` takes one job (or `{"jobs": [...]}`) in the wire format and answers 202
+ * with the job id; `GET /v1/emails/<id>` shows a tracked job and its events. While the service drains,
+ * intake answers 503 but the probes stay up, so the orchestrator can watch the drain.
  */
 export class HttpServer {
   readonly #o: HttpServerOptions;
@@ -93,7 +99,31 @@ export class HttpServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
+    if (req.method === "GET") {
+      switch (url.pathname) {
+        case "/livez": {
+          const live = this.#o.health.live();
+          return send(res, live.live ? 200 : 503, live);
+        }
+        case "/readyz": {
+          const { ready, report } = await this.#o.health.ready();
+          return send(res, ready ? 200 : 503, report);
+        }
+        case "/health": {
+          const report = await this.#o.health.health();
+          return send(res, report.status === "unhealthy" ? 503 : 200, report);
+        }
+        case "/metrics": {
+          const text = await this.#o.registry.metrics();
+          res.writeHead(200, { "content-type": this.#o.registry.contentType });
+          res.end(text);
+          return;
+        }
+      }
+    }
     if (url.pathname === "/v1/emails" || url.pathname.startsWith("/v1/emails/")) {
+      if (this.#o.health.draining && req.method === "POST")
+        throw new HttpError(503, { error: "shutting down; send to another instance" });
       const caller = this.#o.auth.authenticate(presentedKey(req.headers));
       if (!caller) throw new HttpError(401, { error: "missing or unknown API key" });
       if (!caller.scopes.includes("send")) throw new HttpError(403, { error: "this API key may not send" });

@@ -1,0 +1,114 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
+
+/**
+ * The service's metrics, on a registry the composition root owns. Names follow the Go service
+ * (email_jobs_processed_total …); labels never carry a recipient or a job id.
+ */
+export interface Metrics {
+  registry: Registry;
+  jobsProcessed: Counter<"status" | "job_type" | "provider">;
+  jobsQueued: Counter<"priority" | "tracked">;
+  jobsTracked: Counter<"job_type">;
+  processingDuration: Histogram<"status" | "job_type">;
+  providerRequests: Counter<"provider" | "outcome">;
+  providerErrors: Counter<"provider" | "kind">;
+  providerDuration: Histogram<"provider">;
+  retries: Counter<"job_type" | "kind">;
+  scheduleLateness: Histogram<"lane">;
+  queueSize: Gauge<"lane">;
+  queueInFlight: Gauge;
+  queueDelayed: Gauge;
+  deadLetterSize: Gauge;
+  replicaUp: Gauge;
+}
+
+export function createMetrics(registry: Registry): Metrics {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    jobsProcessed: new Counter({
+      name: "email_jobs_processed_total",
+      help: "Email jobs finished by a worker, by how they ended (sent, retrying, failed, dead_lettered, skipped, deferred).",
+      labelNames: ["status", "job_type", "provider"],
+      registers,
+    }),
+    jobsQueued: new Counter({
+      name: "email_jobs_queued_total",
+      help: "Email jobs accepted by this instance and put on the queue.",
+      labelNames: ["priority", "tracked"],
+      registers,
+    }),
+    jobsTracked: new Counter({
+      name: "email_jobs_tracked_total",
+      help: "Tracked email jobs recorded in email_jobs.",
+      labelNames: ["job_type"],
+      registers,
+    }),
+    processingDuration: new Histogram({
+      name: "email_job_processing_duration_seconds",
+      help: "Time from taking a job off the queue to finishing it.",
+      labelNames: ["status", "job_type"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    providerRequests: new Counter({
+      name: "email_provider_requests_total",
+      help: "Send requests to providers, by outcome (success or failure).",
+      labelNames: ["provider", "outcome"],
+      registers,
+    }),
+    providerErrors: new Counter({
+      name: "email_provider_errors_total",
+      help: "Failed provider requests, by kind (transient, permanent, throttled, config).",
+      labelNames: ["provider", "kind"],
+      registers,
+    }),
+    providerDuration: new Histogram({
+      name: "email_provider_request_duration_seconds",
+      help: "Time a provider took to accept or refuse a message.",
+      labelNames: ["provider"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    retries: new Counter({
+      name: "email_job_retries_total",
+      help: "Jobs scheduled for another attempt, by the kind of failure.",
+      labelNames: ["job_type", "kind"],
+      registers,
+    }),
+    scheduleLateness: new Histogram({
+      name: "email_job_schedule_lateness_seconds",
+      help: "How long after its scheduled time a job started being processed.",
+      labelNames: ["lane"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    queueSize: new Gauge({
+      name: "queue_size",
+      help: "Messages waiting on each lane (in-flight excluded).",
+      labelNames: ["lane"],
+      registers,
+    }),
+    queueInFlight: new Gauge({
+      name: "email_queue_in_flight",
+      help: "Messages taken by a worker and not yet finished.",
+      registers,
+    }),
+    queueDelayed: new Gauge({
+      name: "email_queue_delayed",
+      help: "Scheduled messages and retries waiting for their time.",
+      registers,
+    }),
+    deadLetterSize: new Gauge({
+      name: "email_dead_letter_size",
+      help: "Messages in the dead-letter store.",
+      registers,
+    }),
+    replicaUp: new Gauge({
+      name: "email_database_replica_up",
+      help: "1 while reads go to the replica, 0 while they fall back to the master; absent without a replica.",
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,115 @@
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
+import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
+import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
+import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
+import { EmailService } from "../../service/email-service.ts";
+import type { DatabaseRouter } from "../../store/database-router.ts";
+import { JobRepository } from "../../store/job-repository.ts";
+import { TrackingRepository } from "../../store/tracking-repository.ts";
+import { ApiKeyAuth } from "./api-key-auth.ts";
+import { HealthMonitor } from "./health-monitor.ts";
+import { HttpServer } from "./http-server.ts";
+
+/** Probes over real HTTP, against a real queue and database that the test takes away. */
+describe("health, readiness and liveness endpoints", () => {
+  let database: TestDatabase;
+  let router: DatabaseRouter;
+  let server: HttpServer;
+  let health: HealthMonitor;
+  let base: string;
+  let lastTick = new Date();
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
+    const queue = new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 100 });
+    health = new HealthMonitor({
+      version: "9.9.9",
+      checkQueue: () => queue.stats(),
+      checkDatabase: () => router.ping(),
+      replicaState: () => router.status().state,
+      providers: () => ({ outbox: "enabled" }),
+      lastConsumerTick: () => lastTick,
+      livenessThresholdMs: 1_000,
+      checkTimeoutMs: 1_500,
+    });
+    const jobs = new JobRepository(router);
+    server = new HttpServer({
+      port: 0,
+      host: "127.0.0.1",
+      service: new EmailService({
+        queue,
+        jobs,
+        tracking: new TrackingRepository(router),
+        idempotency: new PostgresIdempotencyStore(router.master),
+        defaultMaxRetries: 3,
+        logger: silentLogger,
+      }),
+      auth: new ApiKeyAuth([]),
+      health,
+      registry: new Registry(),
+      logger: silentLogger,
+    });
+    base = `http://127.0.0.1:${await server.start()}`;
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await router?.destroy();
+    await database?.drop();
+  });
+
+  const get = async (path: string) => {
+    const response = await fetch(base + path);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it("reports the Go service's /health shape", async () => {
+    const { status, body } = await get("/health");
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      status: "healthy",
+      version: "9.9.9",
+      queue: "connected",
+      database: "connected",
+      replica: "none",
+      providers: { outbox: "enabled" },
+    });
+    expect(Date.parse(body.timestamp as string)).toBeGreaterThan(Date.now() - 60_000);
+    expect(body.uptime).toMatch(/^\d+[dhms]/);
+  });
+
+  it("is live while the consume loop turns, and not once it stalls", async () => {
+    lastTick = new Date();
+    expect((await get("/livez")).status).toBe(200);
+    lastTick = new Date(Date.now() - 5_000);
+    const stalled = await get("/livez");
+    expect(stalled.status).toBe(503);
+    expect(stalled.body.live).toBe(false);
+    lastTick = new Date();
+  });
+
+  it("stops being ready while draining, and refuses new jobs, while the probes still answer", async () => {
+    expect((await get("/readyz")).status).toBe(200);
+    health.startDraining();
+    const draining = await get("/readyz");
+    expect(draining.status).toBe(503);
+    expect(draining.body).toMatchObject({ draining: true, status: "degraded" });
+    const refused = await fetch(`${base}/v1/emails`, {
+      method: "POST",
+      body: JSON.stringify({ type: "t", recipient_email: "a@example.org", subject: "s", text: "t" }),
+    });
+    expect(refused.status).toBe(503);
+    expect((await get("/livez")).status).toBe(200);
+  });
+
+  it("reports unhealthy and not ready when the database goes away", async () => {
+    await database.drop();
+    const health = await get("/health");
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ status: "unhealthy", database: "disconnected", queue: "disconnected" });
+    expect((await get("/readyz")).status).toBe(503);
+  });
+});

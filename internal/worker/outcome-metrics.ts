@@ -1,0 +1,20 @@
+import type { Metrics } from "../metrics/metrics.ts";
+import type { JobOutcome } from "./job-processor.ts";
+
+/** Feeds one finished delivery into the metrics. */
+export function recordOutcome(metrics: Metrics, outcome: JobOutcome): void {
+  const jobType = outcome.job_type;
+  metrics.jobsProcessed.inc({
+    status: outcome.status,
+    job_type: jobType,
+    provider: outcome.provider ?? "none",
+  });
+  metrics.processingDuration.observe(
+    { status: outcome.status, job_type: jobType },
+    outcome.duration_ms / 1000,
+  );
+  if (outcome.status === "retrying")
+    metrics.retries.inc({ job_type: jobType, kind: outcome.error_kind ?? "unknown" });
+  if (outcome.schedule_lateness_ms !== undefined)
+    metrics.scheduleLateness.observe({ lane: outcome.lane }, outcome.schedule_lateness_ms / 1000);
+}
