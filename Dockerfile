@@ -8,6 +8,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY cmd ./cmd
 COPY internal ./internal
 COPY database ./database
+COPY proto ./proto
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime

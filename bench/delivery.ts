@@ -115,6 +115,7 @@ async function benchEmailWorker(sink: SinkProcess): Promise<Result> {
     cwd,
     env: {
       PORT: String(port),
+      GRPC_PORT: "0",
       LOG_LEVEL: "warn",
       QUEUE_DRIVER: "redis",
       QUEUE_NAME: name,

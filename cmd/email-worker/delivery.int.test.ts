@@ -103,6 +103,7 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
       cwd,
       env: {
         PORT: "0",
+        GRPC_PORT: "0",
         LOG_LEVEL: "warn",
         QUEUE_DRIVER: "redis",
         QUEUE_NAME: name,

@@ -21,7 +21,7 @@ describe("email-worker process", () => {
     "starts on the embedded default with nothing configured and exits 0 on %s",
     async (signal) => {
       const cwd = workdir();
-      const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
+      const worker = startProcess(entry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
       await worker.waitFor('"msg":"email-worker started"');
       expect(existsSync(join(cwd, "data", "pg", "PG_VERSION"))).toBe(true);
       expect(worker.output()).toContain('"applied":["001_initial_schema","002_job_details","003_queue"]');
@@ -34,7 +34,7 @@ describe("email-worker process", () => {
 
   it("serves probes and Prometheus metrics with the seed's names once it has sent an email", async () => {
     const cwd = workdir();
-    const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
+    const worker = startProcess(entry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
     await worker.waitFor('"msg":"email-worker started"');
     const port = Number(/"http_port":(\d+)/.exec(worker.output())?.[1]);
     const base = `http://127.0.0.1:${port}`;
@@ -60,11 +60,15 @@ describe("email-worker process", () => {
     const exposition = await (await fetch(`${base}/metrics`)).text();
     const samples = exposition.split("\n").filter((line) => line && !line.startsWith("#"));
     for (const line of samples) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{[^}]*\})? [-+\d.eENaInf]+$/);
-    expect(exposition).toContain('email_jobs_processed_total{status="sent",job_type="welcome_email",provider="outbox"} 1');
+    expect(exposition).toContain(
+      'email_jobs_processed_total{status="sent",job_type="welcome_email",provider="outbox"} 1',
+    );
     expect(exposition).toContain('email_jobs_queued_total{priority="normal",tracked="true"} 1');
     expect(exposition).toContain('email_jobs_tracked_total{job_type="welcome_email"} 1');
     expect(exposition).toContain('email_provider_requests_total{provider="outbox",outcome="success"} 1');
-    expect(exposition).toMatch(/email_job_processing_duration_seconds_count\{status="sent",job_type="welcome_email"\} 1/);
+    expect(exposition).toMatch(
+      /email_job_processing_duration_seconds_count\{status="sent",job_type="welcome_email"\} 1/,
+    );
     expect(exposition).toMatch(/^queue_size\{lane="critical"\} 0$/m);
     expect(exposition).toContain("# TYPE email_provider_errors_total counter");
     expect(exposition).toContain("process_resident_memory_bytes");
@@ -80,7 +84,7 @@ describe("email-worker process", () => {
       '"applied":["001_initial_schema","002_job_details","003_queue"]',
       '"applied":[]',
     ]) {
-      const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
+      const worker = startProcess(entry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
       await worker.waitFor('"msg":"email-worker started"');
       expect(worker.output()).toContain(expected);
       worker.child.kill("SIGTERM");
@@ -91,7 +95,7 @@ describe("email-worker process", () => {
   it("refuses to start on an invalid setting, naming it", async () => {
     const cwd = workdir();
     writeFileSync(join(cwd, "config.yaml"), "worker:\n  process_timeout: soon\n");
-    const worker = startProcess(entry, { cwd, env: { PORT: "0" } });
+    const worker = startProcess(entry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
     expect((await worker.exit()).code).toBe(1);
     expect(worker.output()).toContain("worker.process_timeout: must be a duration such as 500ms");
     expect(worker.output()).toContain('value was "soon"');
@@ -100,7 +104,7 @@ describe("email-worker process", () => {
   it("refuses to start when Redis cannot be reached, naming the URL without its password", async () => {
     const worker = startProcess(entry, {
       cwd: workdir(),
-      env: { PORT: "0", QUEUE_DRIVER: "redis", REDIS_URL: "redis://:hunter2@127.0.0.1:1/0" },
+      env: { PORT: "0", GRPC_PORT: "0", QUEUE_DRIVER: "redis", REDIS_URL: "redis://:hunter2@127.0.0.1:1/0" },
     });
     expect((await worker.exit()).code).toBe(1);
     expect(worker.output()).toContain("redis://:***@127.0.0.1:1/0");
@@ -110,7 +114,12 @@ describe("email-worker process", () => {
   it("refuses to start when PostgreSQL cannot be reached, naming the URL without its password", async () => {
     const worker = startProcess(entry, {
       cwd: workdir(),
-      env: { PORT: "0", DATABASE_URL: "postgres://app:topsecret@127.0.0.1:1/mail", DB_CONNECT_TIMEOUT: "1s" },
+      env: {
+        PORT: "0",
+        GRPC_PORT: "0",
+        DATABASE_URL: "postgres://app:topsecret@127.0.0.1:1/mail",
+        DB_CONNECT_TIMEOUT: "1s",
+      },
     });
     expect((await worker.exit()).code).toBe(1);
     expect(worker.output()).toContain("postgres://app:***@127.0.0.1:1/mail");

@@ -9,10 +9,13 @@ import { createProviders } from "../../internal/provider/create-providers.ts";
 import { InstrumentedProvider } from "../../internal/provider/instrumented-provider.ts";
 import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { openQueue } from "../../internal/queue/open-queue.ts";
-import { ApiKeyAuth } from "../../internal/server/http/api-key-auth.ts";
+import { ApiKeyAuth } from "../../internal/server/auth/api-key-auth.ts";
+import { emailWorkerHandlers } from "../../internal/server/grpc/email-worker-handlers.ts";
+import { GrpcServer } from "../../internal/server/grpc/grpc-server.ts";
 import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
 import { HttpServer } from "../../internal/server/http/http-server.ts";
 import { EmailService } from "../../internal/service/email-service.ts";
+import { TemplateService } from "../../internal/service/template-service.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
 import { migrateToLatest } from "../../internal/store/migrator.ts";
 import { openDatabase } from "../../internal/store/open-database.ts";
@@ -29,9 +32,20 @@ import { RetryPolicy } from "../../internal/worker/retry-policy.ts";
 import { WorkerPool } from "../../internal/worker/worker-pool.ts";
 import { onShutdownSignal } from "../signals.ts";
 
-const VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+/** The package's version: package.json two levels up from the sources, three from dist/. */
+function packageVersion(): string {
+  for (const path of ["../../package.json", "../../../package.json"]) {
+    try {
+      return (JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as { version: string })
+        .version;
+    } catch {
+      // not at this level
+    }
+  }
+  return "unknown";
+}
+
+const VERSION = packageVersion();
 
 async function main(): Promise<void> {
   const config = loadConfig({ env: process.env });
@@ -69,12 +83,11 @@ async function main(): Promise<void> {
     routes: config.email.routes,
     defaultProvider: config.email.default_provider,
   });
-  const renderer = new TemplateRenderer({
-    source: new CachedTemplateSource({
-      load: (id) => templates.get(id),
-      ttlMs: config.email.template_cache_ttl,
-    }),
+  const templateCache = new CachedTemplateSource({
+    load: (id) => templates.get(id),
+    ttlMs: config.email.template_cache_ttl,
   });
+  const renderer = new TemplateRenderer({ source: templateCache });
   const service = new EmailService({
     queue,
     jobs,
@@ -143,16 +156,41 @@ async function main(): Promise<void> {
     // The loop waits at most a poll interval for messages, or a job's time limit for a free slot.
     livenessThresholdMs: 2 * (config.worker.process_timeout + config.queue.poll_interval),
   });
+  const auth = new ApiKeyAuth(config.server.api_keys);
+  const grpc = new GrpcServer({
+    port: config.server.grpc_port,
+    handlers: emailWorkerHandlers({
+      emails: service,
+      templates: new TemplateService({
+        templates,
+        renderer,
+        invalidate: (id) => templateCache.invalidate(id),
+      }),
+      auth,
+      draining: () => health.draining,
+      logger: logger.child({ component: "grpc" }),
+    }),
+    tls: config.server.tls_cert_file
+      ? {
+          certFile: config.server.tls_cert_file,
+          keyFile: config.server.tls_key_file,
+          clientCaFile: config.server.tls_client_ca_file || undefined,
+        }
+      : undefined,
+    logger: logger.child({ component: "grpc" }),
+  });
+  tasks.push(every("grpc-health", 5_000, async () => grpc.setServing((await health.ready()).ready)));
   const http = new HttpServer({
     port: config.server.port,
     service,
-    auth: new ApiKeyAuth(config.server.api_keys),
+    auth,
     health,
     registry: metrics.registry,
     logger: logger.child({ component: "http" }),
   });
 
   const httpPort = await http.start();
+  const grpcPort = await grpc.start();
   pool.start();
   for (const task of tasks) task.start();
   void refreshQueueGauges(metrics, queue).catch(() => {});
@@ -162,6 +200,7 @@ async function main(): Promise<void> {
       default_provider: config.email.default_provider,
       providers: providers.names,
       http_port: httpPort,
+      grpc_port: grpcPort,
       workers: config.worker.worker_count,
     },
     "email-worker started",
@@ -172,9 +211,11 @@ async function main(): Promise<void> {
   // Readiness fails and intake refuses new jobs at once; the probes stay up while in-flight sends
   // drain, and the HTTP server closes last.
   health.startDraining();
+  grpc.setServing(false);
   await pool.stop(config.worker.shutdown_timeout);
   await Promise.all(tasks.map((task) => task.stop()));
   await providers.close();
+  await grpc.stop(5_000);
   await closeQueue();
   await http.stop();
   await database.destroy();

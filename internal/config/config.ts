@@ -141,6 +141,11 @@ function crossFieldProblems(config: Config): string[] {
   if (queue.fair_share < 0 || queue.fair_share >= 1)
     problems.push(`queue.fair_share must be within [0, 1): value was ${queue.fair_share}`);
   if (worker.worker_count < 1) problems.push("worker.worker_count must be at least 1");
+  const { server } = config;
+  if ((server.tls_cert_file === "") !== (server.tls_key_file === ""))
+    problems.push("server.tls_cert_file and server.tls_key_file must be set together");
+  if (server.tls_client_ca_file !== "" && server.tls_cert_file === "")
+    problems.push("server.tls_client_ca_file (mTLS) needs server.tls_cert_file and server.tls_key_file");
   if (worker.batch_size < 1) problems.push("worker.batch_size must be at least 1");
   return problems;
 }

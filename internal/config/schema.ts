@@ -479,6 +479,25 @@ export function configSchema() {
     server: {
       port: { doc: "HTTP port (/health, /metrics, webhooks).", format: "port", default: 8080, env: "PORT" },
       grpc_port: { doc: "gRPC port.", format: "port", default: 50060, env: "GRPC_PORT" },
+      tls_cert_file: {
+        doc: "PEM certificate chain for gRPC over TLS; empty serves plaintext (behind a mesh or on a private network).",
+        format: String,
+        default: "",
+        env: "GRPC_TLS_CERT_FILE",
+      },
+      tls_key_file: {
+        doc: "PEM private key for gRPC over TLS.",
+        format: String,
+        default: "",
+        env: "GRPC_TLS_KEY_FILE",
+        sensitive: true,
+      },
+      tls_client_ca_file: {
+        doc: "PEM CA bundle; when set, gRPC clients must present a certificate it signed (mTLS).",
+        format: String,
+        default: "",
+        env: "GRPC_TLS_CLIENT_CA_FILE",
+      },
       api_keys: {
         doc: "gRPC API keys: a list of {name, sha256 (hex of the key), scopes: [send, admin]}; JSON in the environment. Empty disables auth.",
         format: "api-keys",

@@ -4,9 +4,15 @@ import { JobValidationError } from "../job/job-validation-error.ts";
 import { parseJob, serializeJob } from "../job/parse-job.ts";
 import { laneOf } from "../job/priority.ts";
 import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
-import type { JobQueue } from "../queue/queue.ts";
+import type { DeadLetter, JobQueue, QueueStats } from "../queue/queue.ts";
 import { jobToRow } from "../store/job-mapping.ts";
-import type { CancelOutcome, EmailJobRecord, JobRepository } from "../store/job-repository.ts";
+import type {
+  CancelOutcome,
+  EmailJobRecord,
+  JobListFilter,
+  JobPage,
+  JobRepository,
+} from "../store/job-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 
 export interface EmailServiceOptions {
@@ -102,6 +108,74 @@ export class EmailService {
 
   cancel(id: string): Promise<CancelOutcome> {
     return this.#o.jobs.cancel(id);
+  }
+
+  listJobs(filter: JobListFilter): Promise<JobPage> {
+    return this.#o.jobs.list(filter);
+  }
+
+  /**
+   * Sends a failed tracked job again with a fresh set of attempts. `not_retryable` names the status
+   * that prevents it (only failed jobs can be retried).
+   */
+  async retry(id: string): Promise<
+    | { outcome: "queued"; job: EmailJobRecord }
+    | { outcome: "not_found" }
+    | {
+        outcome: "not_retryable";
+        job: EmailJobRecord;
+      }
+  > {
+    const job = await this.#o.jobs.requeue(id);
+    if (job) {
+      await this.#o.queue.publish([
+        { body: JSON.stringify({ id, tracked: true }), lane: laneOf(job.priority) },
+      ]);
+      await this.#o.jobs.markEnqueued([id]);
+      return { outcome: "queued", job };
+    }
+    const current = await this.#o.jobs.get(id, { consistency: "strong" });
+    return current ? { outcome: "not_retryable", job: current } : { outcome: "not_found" };
+  }
+
+  async listDeadLetters(limit: number, reasonContains?: string): Promise<DeadLetter[]> {
+    // The filter is applied to a wider read so that `limit` matching entries can still be found.
+    const letters = await this.#o.queue.listDeadLetters(
+      reasonContains ? Math.min(limit * 10, 10_000) : limit,
+    );
+    const matching = reasonContains ? letters.filter((l) => l.reason.includes(reasonContains)) : letters;
+    return matching.slice(0, limit);
+  }
+
+  /** Replays the given dead letters, or every one matching the filter; `dryRun` only says which. */
+  async replayDeadLetters(options: {
+    ids: readonly string[];
+    reasonContains?: string | undefined;
+    limit: number;
+    dryRun: boolean;
+  }): Promise<{ replayed: string[]; missing: string[] }> {
+    let ids = [...options.ids];
+    const missing: string[] = [];
+    if (ids.length === 0) {
+      ids = (await this.listDeadLetters(options.limit, options.reasonContains)).map((l) => l.id);
+    } else if (options.dryRun) {
+      const known = new Set((await this.#o.queue.listDeadLetters(10_000)).map((l) => l.id));
+      for (const id of ids) if (!known.has(id)) missing.push(id);
+      ids = ids.filter((id) => known.has(id));
+    }
+    if (options.dryRun) return { replayed: ids, missing };
+    const replayed: string[] = [];
+    for (const id of ids) {
+      if (await this.#o.queue.replayDeadLetter(id)) replayed.push(id);
+      else missing.push(id);
+    }
+    if (replayed.length > 0) this.#o.logger.info({ count: replayed.length }, "dead letters replayed");
+    return { replayed, missing };
+  }
+
+  async stats(): Promise<{ queue: QueueStats; tracked_by_status: Record<string, number>; driver: string }> {
+    const [queue, tracked] = await Promise.all([this.#o.queue.stats(), this.#o.jobs.countByStatus()]);
+    return { queue, tracked_by_status: tracked, driver: this.#o.queue.driver };
   }
 
   async #enqueueTracked(job: EmailJob): Promise<void> {

@@ -47,10 +47,12 @@ export function isUniqueViolation(error: unknown): boolean {
  * they are. Called only where the driver talks to the server, so an exception thrown by our own code
  * is never mistaken for an outage.
  */
-export function asUnavailable(error: unknown, where: string): unknown {
+export function asUnavailable(error: unknown, where: string, connecting = false): unknown {
   if (error instanceof DatabaseUnavailableError) return error;
   const code = errorCode(error);
-  if (isServerError(error)) {
+  // While connecting, anything the server says (no such database, authentication refused) also
+  // means it cannot serve us.
+  if (isServerError(error) && !connecting) {
     if (code === undefined || !isUnavailableSqlState(code)) return error;
   }
   const reason = error instanceof Error ? error.message : String(error);

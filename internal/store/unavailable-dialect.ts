@@ -104,7 +104,7 @@ class UnavailableErrorDriver implements Driver {
     try {
       return new WrappedConnection(await this.#inner.acquireConnection(options), this.#where);
     } catch (error) {
-      throw asUnavailable(error, this.#where);
+      throw asUnavailable(error, this.#where, true);
     }
   }
 

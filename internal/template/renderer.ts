@@ -85,6 +85,35 @@ export class TemplateRenderer {
     return this.#render(compiled, data, templateId);
   }
 
+  /** Compiles a template without keeping it: throws the TemplateError rendering would. */
+  check(template: {
+    id: string;
+    subject?: string | null | undefined;
+    html_template?: string | null | undefined;
+    text_template?: string | null | undefined;
+  }): void {
+    this.#compile(template.id, {
+      subject: template.subject,
+      html: template.html_template,
+      text: template.text_template,
+      variables: null,
+    });
+  }
+
+  /** Renders a template that is not stored (previews). */
+  renderDraft(
+    draft: Omit<TemplateDefinition, "updated_at" | "is_active">,
+    data: Record<string, unknown>,
+  ): RenderedEmail {
+    const compiled = this.#compile(draft.id, {
+      subject: draft.subject,
+      html: draft.html_template,
+      text: draft.text_template,
+      variables: draft.variables,
+    });
+    return this.#render(compiled, data, draft.id);
+  }
+
   renderInline(content: InlineContent, data: Record<string, unknown> = {}): RenderedEmail {
     const key = `i:${createHash("sha256")
       .update(JSON.stringify([content.subject, content.html, content.text]))

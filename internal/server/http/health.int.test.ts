@@ -8,7 +8,7 @@ import { EmailService } from "../../service/email-service.ts";
 import type { DatabaseRouter } from "../../store/database-router.ts";
 import { JobRepository } from "../../store/job-repository.ts";
 import { TrackingRepository } from "../../store/tracking-repository.ts";
-import { ApiKeyAuth } from "./api-key-auth.ts";
+import { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { HealthMonitor } from "./health-monitor.ts";
 import { HttpServer } from "./http-server.ts";
 
@@ -109,7 +109,11 @@ describe("health, readiness and liveness endpoints", () => {
     await database.drop();
     const health = await get("/health");
     expect(health.status).toBe(503);
-    expect(health.body).toMatchObject({ status: "unhealthy", database: "disconnected", queue: "disconnected" });
+    expect(health.body).toMatchObject({
+      status: "unhealthy",
+      database: "disconnected",
+      queue: "disconnected",
+    });
     expect((await get("/readyz")).status).toBe(503);
   });
 });

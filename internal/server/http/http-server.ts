@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import type { EmailService } from "../../service/email-service.ts";
-import { type ApiKeyAuth, presentedKey } from "./api-key-auth.ts";
+import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 
 export interface HttpServerOptions {

@@ -1,0 +1,57 @@
+import { type ChannelCredentials, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { EmailWorkerServiceClient } from "../gen/email/v1/email_worker.ts";
+
+export interface ClientOptions {
+  /** host:port */
+  address: string;
+  apiKey?: string | undefined;
+  credentials?: ChannelCredentials;
+  /** Per-call deadline. */
+  timeoutMs?: number;
+}
+
+type Callback<Res> = (error: ServiceError | null, response: Res) => void;
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: { deadline: Date },
+  callback: Callback<Res>,
+) => unknown;
+
+/**
+ * A promise-returning EmailWorkerService client that adds the API key and a deadline to every call
+ * (used by emailctl and the tests).
+ */
+export class EmailWorkerClient {
+  readonly raw: EmailWorkerServiceClient;
+  readonly #apiKey: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.raw = new EmailWorkerServiceClient(
+      options.address,
+      options.credentials ?? credentials.createInsecure(),
+    );
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  call<Req, Res>(
+    method: (client: EmailWorkerServiceClient) => UnaryMethod<Req, Res>,
+    request: Req,
+  ): Promise<Res> {
+    const metadata = new Metadata();
+    if (this.#apiKey) metadata.set("x-api-key", this.#apiKey);
+    const deadline = new Date(Date.now() + this.#timeoutMs);
+    const bound = method(this.raw).bind(this.raw) as UnaryMethod<Req, Res>;
+    return new Promise((resolve, reject) => {
+      bound(request, metadata, { deadline }, (error, response) =>
+        error ? reject(error) : resolve(response),
+      );
+    });
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}

@@ -1,0 +1,114 @@
+import type {
+  EmailJobView,
+  EmailJob as ProtoEmailJob,
+  Mailbox as ProtoMailbox,
+  Template as ProtoTemplate,
+} from "../../gen/email/v1/email_worker.ts";
+import { Priority } from "../../gen/email/v1/email_worker.ts";
+import type { EmailJobRecord } from "../../store/job-repository.ts";
+import type { EmailTemplateRecord } from "../../store/template-repository.ts";
+import type { TrackingRecord } from "../../store/tracking-repository.ts";
+import { requiredVariables } from "../../template/required-variables.ts";
+
+const PRIORITY_NAMES: Record<number, string | undefined> = {
+  [Priority.PRIORITY_LOW]: "low",
+  [Priority.PRIORITY_NORMAL]: "normal",
+  [Priority.PRIORITY_HIGH]: "high",
+  [Priority.PRIORITY_CRITICAL]: "critical",
+};
+
+function mailbox(value: ProtoMailbox | undefined): Record<string, string> | undefined {
+  if (!value || (value.email === "" && value.name === "")) return undefined;
+  return value.name ? { email: value.email, name: value.name } : { email: value.email };
+}
+
+/**
+ * The wire-format object for a gRPC job, for the same validation every other edge uses. proto3
+ * cannot tell an empty string from an absent one, so empty means absent.
+ */
+export function jobInputFromProto(job: ProtoEmailJob | undefined): Record<string, unknown> {
+  if (!job) return {};
+  const input: Record<string, unknown> = {};
+  const text = (key: string, value: string) => {
+    if (value !== "") input[key] = value;
+  };
+  text("id", job.id);
+  text("type", job.type);
+  text("recipient_email", job.recipient_email);
+  text("recipient_name", job.recipient_name);
+  text("template_id", job.template_id);
+  text("subject", job.subject);
+  text("html", job.html);
+  text("text", job.text);
+  text("idempotency_key", job.idempotency_key);
+  text("provider", job.provider);
+  if (job.template_data) input.template_data = job.template_data;
+  if (job.metadata) input.metadata = job.metadata;
+  const from = mailbox(job.from);
+  if (from) input.from = from;
+  const replyTo = mailbox(job.reply_to);
+  if (replyTo) input.reply_to = replyTo;
+  if (Object.keys(job.headers).length > 0) input.headers = job.headers;
+  if (job.attachments.length > 0) {
+    input.attachments = job.attachments.map((a) => ({
+      filename: a.filename,
+      content: Buffer.from(a.content).toString("base64"),
+      ...(a.content_type && { content_type: a.content_type }),
+    }));
+  }
+  const priority = PRIORITY_NAMES[job.priority];
+  if (priority) input.priority = priority;
+  else if (job.priority !== Priority.PRIORITY_UNSPECIFIED) input.priority = job.priority;
+  if (job.scheduled_at) input.scheduled_at = job.scheduled_at.toISOString();
+  if (job.tracked) input.tracked = true;
+  if (job.max_retries !== undefined) input.max_retries = job.max_retries;
+  return input;
+}
+
+function asStruct(value: unknown): { [key: string]: unknown } | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as { [key: string]: unknown })
+    : undefined;
+}
+
+export function jobViewFromRecord(job: EmailJobRecord, events: readonly TrackingRecord[] = []): EmailJobView {
+  return {
+    id: job.id,
+    type: job.job_type,
+    recipient_email: job.recipient_email,
+    status: job.status,
+    priority: job.priority,
+    retry_count: job.retry_count,
+    max_retries: job.max_retries,
+    template_id: job.template_id ?? "",
+    subject: job.subject ?? "",
+    provider: job.provider ?? "",
+    error_message: job.error_message ?? "",
+    scheduled_at: job.scheduled_at ?? undefined,
+    created_at: job.created_at,
+    updated_at: job.updated_at,
+    sent_at: job.sent_at ?? undefined,
+    metadata: asStruct(job.metadata),
+    events: events.map((e) => ({
+      status: e.status ?? "",
+      provider: e.provider ?? "",
+      message_id: e.message_id ?? "",
+      at: e.delivered_at ?? e.opened_at ?? e.clicked_at ?? e.sent_at ?? e.created_at,
+      error_message: e.error_message ?? "",
+    })),
+  };
+}
+
+export function templateFromRecord(template: EmailTemplateRecord): ProtoTemplate {
+  return {
+    id: template.id,
+    name: template.name,
+    subject: template.subject ?? "",
+    html_template: template.html_template ?? "",
+    text_template: template.text_template ?? "",
+    variables: requiredVariables(template.variables),
+    is_active: template.is_active,
+    created_at: template.created_at,
+    updated_at: template.updated_at,
+  };
+}

@@ -1,0 +1,210 @@
+import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { EmailWorkerServiceServer } from "../../gen/email/v1/email_worker.ts";
+import { JobValidationError } from "../../job/job-validation-error.ts";
+import { isJobStatus } from "../../job/status.ts";
+import type { EmailService } from "../../service/email-service.ts";
+import type { TemplateService } from "../../service/template-service.ts";
+import type { JsonValue } from "../../store/schema.ts";
+import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
+import { presentedKey } from "../auth/api-key-auth.ts";
+import { jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
+import { FailedPreconditionError, NotFoundError, toGrpcError } from "./grpc-errors.ts";
+
+export interface HandlerDeps {
+  emails: EmailService;
+  templates: TemplateService;
+  auth: ApiKeyAuth;
+  /** True once shutdown began: new sends go to another instance. */
+  draining: () => boolean;
+  logger: Logger;
+}
+
+type Scope = "send" | "admin";
+
+function headersOf(metadata: Metadata): Record<string, string | undefined> {
+  const first = (key: string) => {
+    const value = metadata.get(key)[0];
+    return value === undefined ? undefined : String(value);
+  };
+  return { authorization: first("authorization"), "x-api-key": first("x-api-key") };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function requireId(id: string): string {
+  if (!UUID.test(id)) throw new JobValidationError([{ field: "id", description: "must be a UUID" }]);
+  return id;
+}
+
+/** The EmailWorkerService methods: each checks the caller's key and scope, then calls the service. */
+export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer {
+  const { emails, templates, logger } = deps;
+
+  function unary<Req, Res>(scope: Scope, run: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const caller = deps.auth.authenticate(presentedKey(headersOf(call.metadata)));
+      if (!caller) return callback({ code: status.UNAUTHENTICATED, details: "missing or unknown API key" });
+      if (!caller.scopes.includes(scope))
+        return callback({
+          code: status.PERMISSION_DENIED,
+          details: `API key "${caller.name}" lacks the ${scope} scope`,
+        });
+      run(call.request).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toGrpcError(error, logger)),
+      );
+    };
+  }
+
+  const refuseWhileDraining = () => {
+    if (deps.draining())
+      throw Object.assign(new Error("shutting down; send to another instance"), { kind: "unavailable" });
+  };
+
+  return {
+    sendEmail: unary("send", async (request) => {
+      refuseWhileDraining();
+      return emails.send(jobInputFromProto(request.job));
+    }),
+
+    sendBatch: unary("send", async (request) => {
+      refuseWhileDraining();
+      const results = await emails.sendBatch(request.jobs.map(jobInputFromProto));
+      const items = results.map((r) =>
+        r.ok
+          ? { accepted: r.result }
+          : {
+              error: {
+                message: r.error.message,
+                violations: r.error instanceof JobValidationError ? [...r.error.violations] : [],
+              },
+            },
+      );
+      const accepted = results.filter((r) => r.ok).length;
+      return { items, accepted, rejected: results.length - accepted };
+    }),
+
+    getEmailJob: unary("send", async (request) => {
+      const view = await emails.getJob(requireId(request.id));
+      if (!view) throw new NotFoundError(`no tracked job ${request.id}`);
+      return { job: jobViewFromRecord(view.job, view.events) };
+    }),
+
+    listEmailJobs: unary("send", async (request) => {
+      const unknown = request.status.filter((s) => !isJobStatus(s));
+      if (unknown.length > 0)
+        throw new JobValidationError([
+          { field: "status", description: `unknown status ${unknown.join(", ")}` },
+        ]);
+      const page = await emails.listJobs({
+        ...(request.status.length > 0 && { status: request.status.filter(isJobStatus) }),
+        ...(request.type && { job_type: request.type }),
+        ...(request.recipient_email && { recipient_email: request.recipient_email }),
+        ...(request.created_after && { created_after: request.created_after }),
+        ...(request.created_before && { created_before: request.created_before }),
+        ...(request.page_size > 0 && { limit: request.page_size }),
+        ...(request.page_token && { cursor: request.page_token }),
+      });
+      return {
+        jobs: page.jobs.map((job) => jobViewFromRecord(job)),
+        next_page_token: page.next_cursor ?? "",
+      };
+    }),
+
+    cancelEmailJob: unary("send", async (request) => {
+      const result = await emails.cancel(requireId(request.id));
+      if (result.outcome === "not_found") throw new NotFoundError(`no tracked job ${request.id}`);
+      if (result.outcome === "not_cancellable")
+        throw new FailedPreconditionError(
+          `job ${request.id} is ${result.job.status} and can no longer be cancelled`,
+        );
+      return { job: jobViewFromRecord(result.job) };
+    }),
+
+    retryEmailJob: unary("admin", async (request) => {
+      const result = await emails.retry(requireId(request.id));
+      if (result.outcome === "not_found") throw new NotFoundError(`no tracked job ${request.id}`);
+      if (result.outcome === "not_retryable")
+        throw new FailedPreconditionError(
+          `job ${request.id} is ${result.job.status}; only failed jobs can be retried`,
+        );
+      return { job: jobViewFromRecord(result.job) };
+    }),
+
+    listDeadLetters: unary("admin", async (request) => {
+      const limit = Math.min(request.limit > 0 ? request.limit : 50, 1_000);
+      const letters = await emails.listDeadLetters(limit, request.reason_contains || undefined);
+      return { dead_letters: letters };
+    }),
+
+    replayDeadLetters: unary("admin", async (request) => {
+      const result = await emails.replayDeadLetters({
+        ids: request.ids,
+        reasonContains: request.reason_contains || undefined,
+        limit: Math.min(request.limit > 0 ? request.limit : 100, 1_000),
+        dryRun: request.dry_run,
+      });
+      return { replayed_ids: result.replayed, missing_ids: result.missing, dry_run: request.dry_run };
+    }),
+
+    getQueueStats: unary("send", async () => {
+      const { queue, tracked_by_status, driver } = await emails.stats();
+      return {
+        stats: {
+          lanes: queue.lanes,
+          in_flight: queue.in_flight,
+          delayed: queue.delayed,
+          dead_letters: queue.dead,
+          tracked_by_status,
+          driver,
+        },
+      };
+    }),
+
+    upsertTemplate: unary("admin", async (request) => {
+      const t = request.template;
+      if (!t?.id) throw new JobValidationError([{ field: "template.id", description: "is required" }]);
+      if (!t.name) throw new JobValidationError([{ field: "template.name", description: "is required" }]);
+      const saved = await templates.upsert({
+        id: t.id,
+        name: t.name,
+        subject: t.subject || null,
+        html_template: t.html_template || null,
+        text_template: t.text_template || null,
+        variables: t.variables,
+        is_active: t.is_active,
+      });
+      return { template: templateFromRecord(saved) };
+    }),
+
+    getTemplate: unary("send", async (request) => ({
+      template: templateFromRecord(await templates.get(request.id)),
+    })),
+
+    listTemplates: unary("send", async (request) => ({
+      templates: (await templates.list(request.active)).map(templateFromRecord),
+    })),
+
+    deleteTemplate: unary("admin", async (request) => ({ deleted: await templates.delete(request.id) })),
+
+    previewTemplate: unary("send", async (request) => {
+      const data = (request.data ?? {}) as Record<string, JsonValue>;
+      const draft = request.template;
+      const rendered = await templates.preview(
+        request.template_id || undefined,
+        draft
+          ? {
+              id: draft.id || "preview",
+              subject: draft.subject || null,
+              html_template: draft.html_template || null,
+              text_template: draft.text_template || null,
+              variables: draft.variables,
+            }
+          : undefined,
+        data,
+      );
+      return { subject: rendered.subject, html: rendered.html ?? "", text: rendered.text };
+    }),
+  };
+}

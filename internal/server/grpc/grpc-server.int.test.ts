@@ -1,0 +1,374 @@
+import { execFile } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { protoPath as healthProtoPath } from "grpc-health-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
+import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
+import { EmailWorkerClient } from "../../client/email-worker-client.ts";
+import {
+  CancelEmailJobRequest,
+  DeleteTemplateRequest,
+  GetEmailJobRequest,
+  GetQueueStatsRequest,
+  GetTemplateRequest,
+  ListDeadLettersRequest,
+  ListEmailJobsRequest,
+  ListTemplatesRequest,
+  PreviewTemplateRequest,
+  Priority,
+  ReplayDeadLettersRequest,
+  RetryEmailJobRequest,
+  SendBatchRequest,
+  SendEmailRequest,
+  UpsertTemplateRequest,
+} from "../../gen/email/v1/email_worker.ts";
+import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
+import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
+import { EmailService } from "../../service/email-service.ts";
+import { TemplateService } from "../../service/template-service.ts";
+import type { DatabaseRouter } from "../../store/database-router.ts";
+import { JobRepository } from "../../store/job-repository.ts";
+import { TemplateRepository } from "../../store/template-repository.ts";
+import { TrackingRepository } from "../../store/tracking-repository.ts";
+import { TemplateRenderer } from "../../template/renderer.ts";
+import { ApiKeyAuth } from "../auth/api-key-auth.ts";
+import { emailWorkerHandlers } from "./email-worker-handlers.ts";
+import { fieldViolationsOf } from "./grpc-errors.ts";
+import { GrpcServer } from "./grpc-server.ts";
+
+const run = promisify(execFile);
+const sha = (key: string) => createHash("sha256").update(key).digest("hex");
+const SEND_KEY = "test-send-key-not-a-secret";
+const ADMIN_KEY = "test-admin-key-not-a-secret";
+
+/** The gRPC API over a real port, with a real client, on a real PostgreSQL. */
+describe("gRPC EmailWorkerService", () => {
+  let database: TestDatabase;
+  let router: DatabaseRouter;
+  let server: GrpcServer;
+  let queue: PostgresQueue;
+  let jobs: JobRepository;
+  let address: string;
+  let send: EmailWorkerClient;
+  let admin: EmailWorkerClient;
+  let draining = false;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
+    queue = new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 50 });
+    jobs = new JobRepository(router);
+    const templates = new TemplateRepository(router);
+    const renderer = new TemplateRenderer({ source: { get: (id) => templates.get(id) } });
+    server = new GrpcServer({
+      port: 0,
+      host: "127.0.0.1",
+      handlers: emailWorkerHandlers({
+        emails: new EmailService({
+          queue,
+          jobs,
+          tracking: new TrackingRepository(router),
+          idempotency: new PostgresIdempotencyStore(router.master),
+          defaultMaxRetries: 3,
+          logger: silentLogger,
+        }),
+        templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
+        auth: new ApiKeyAuth([
+          { name: "booking", sha256: sha(SEND_KEY), scopes: ["send"] },
+          { name: "ops", sha256: sha(ADMIN_KEY), scopes: ["send", "admin"] },
+        ]),
+        draining: () => draining,
+        logger: silentLogger,
+      }),
+      logger: silentLogger,
+    });
+    address = `127.0.0.1:${await server.start()}`;
+    send = new EmailWorkerClient({ address, apiKey: SEND_KEY, timeoutMs: 5_000 });
+    admin = new EmailWorkerClient({ address, apiKey: ADMIN_KEY, timeoutMs: 5_000 });
+  });
+
+  afterAll(async () => {
+    send?.close();
+    admin?.close();
+    await server?.stop(1_000);
+    await router?.destroy();
+    await database?.drop();
+  });
+
+  const job = (extra: Record<string, unknown> = {}) =>
+    SendEmailRequest.fromPartial({
+      job: {
+        type: "email_verification",
+        recipient_email: "ada@example.org",
+        subject: "Verify",
+        html: "<p>Code {{code}}</p>",
+        template_data: { code: "123" },
+        ...extra,
+      },
+    });
+
+  const codeOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => "OK",
+      (e: grpc.ServiceError) => grpc.status[e.code],
+    );
+
+  it("queues a fast email and a tracked one, and shows the tracked job", async () => {
+    const fast = await send.call((c) => c.sendEmail, job({ priority: Priority.PRIORITY_HIGH }));
+    expect(fast).toMatchObject({ tracked: false, duplicate: false });
+    expect(fast.job_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await queue.stats()).lanes.high).toBeGreaterThanOrEqual(1);
+
+    const tracked = await send.call((c) => c.sendEmail, job({ tracked: true, metadata: { booking: 42 } }));
+    const { job: view } = await send.call(
+      (c) => c.getEmailJob,
+      GetEmailJobRequest.fromPartial({ id: tracked.job_id }),
+    );
+    expect(view).toMatchObject({
+      id: tracked.job_id,
+      type: "email_verification",
+      status: "pending",
+      max_retries: 3,
+      metadata: { booking: 42 },
+    });
+  });
+
+  it("refuses bad input with INVALID_ARGUMENT and a BadRequest naming each field", async () => {
+    const error = await send
+      .call((c) => c.sendEmail, job({ recipient_email: "not-an-address", subject: "a\r\nBcc: x@y.z" }))
+      .catch((e: grpc.ServiceError) => e);
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    const violations = fieldViolationsOf(error as grpc.ServiceError);
+    expect(violations.map((v) => v.field).sort()).toEqual(["recipient_email", "subject"]);
+  });
+
+  it("returns the original job for a repeated idempotency key", async () => {
+    const key = randomUUID();
+    const first = await send.call((c) => c.sendEmail, job({ idempotency_key: key, tracked: true }));
+    const again = await send.call((c) => c.sendEmail, job({ idempotency_key: key, tracked: true }));
+    expect(again).toMatchObject({ job_id: first.job_id, duplicate: true });
+  });
+
+  it("accepts a batch item by item", async () => {
+    const result = await send.call(
+      (c) => c.sendBatch,
+      SendBatchRequest.fromPartial({
+        jobs: [job().job ?? {}, { type: "x", recipient_email: "bad" }, job({ tracked: true }).job ?? {}],
+      }),
+    );
+    expect(result).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(result.items[1]?.error?.violations.map((v) => v.field)).toContain("recipient_email");
+    expect(result.items[0]?.accepted?.job_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("lists tracked jobs with filters and page tokens", async () => {
+    const type = `listed_${randomUUID().slice(0, 6)}`;
+    for (let i = 0; i < 5; i++) await send.call((c) => c.sendEmail, job({ type, tracked: true }));
+    const seen = new Set<string>();
+    let token = "";
+    do {
+      const page = await send.call(
+        (c) => c.listEmailJobs,
+        ListEmailJobsRequest.fromPartial({ type, page_size: 2, page_token: token, status: ["pending"] }),
+      );
+      for (const j of page.jobs) seen.add(j.id);
+      token = page.next_page_token;
+    } while (token);
+    expect(seen.size).toBe(5);
+    expect(
+      await codeOf(
+        send.call((c) => c.listEmailJobs, ListEmailJobsRequest.fromPartial({ page_token: "garbage" })),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(
+      await codeOf(send.call((c) => c.listEmailJobs, ListEmailJobsRequest.fromPartial({ status: ["nope"] }))),
+    ).toBe("INVALID_ARGUMENT");
+  });
+
+  it("cancels a pending job, then refuses with FAILED_PRECONDITION, and NOT_FOUND for unknown ids", async () => {
+    const { job_id } = await send.call((c) => c.sendEmail, job({ tracked: true }));
+    const { job: cancelled } = await send.call(
+      (c) => c.cancelEmailJob,
+      CancelEmailJobRequest.fromPartial({ id: job_id }),
+    );
+    expect(cancelled?.status).toBe("cancelled");
+    expect(
+      await codeOf(send.call((c) => c.cancelEmailJob, CancelEmailJobRequest.fromPartial({ id: job_id }))),
+    ).toBe("FAILED_PRECONDITION");
+    expect(
+      await codeOf(send.call((c) => c.getEmailJob, GetEmailJobRequest.fromPartial({ id: randomUUID() }))),
+    ).toBe("NOT_FOUND");
+    expect(await codeOf(send.call((c) => c.getEmailJob, GetEmailJobRequest.fromPartial({ id: "42" })))).toBe(
+      "INVALID_ARGUMENT",
+    );
+  });
+
+  it("retries a failed job (admin only) and refuses one that has not failed", async () => {
+    const { job_id } = await send.call((c) => c.sendEmail, job({ tracked: true }));
+    expect(
+      await codeOf(admin.call((c) => c.retryEmailJob, RetryEmailJobRequest.fromPartial({ id: job_id }))),
+    ).toBe("FAILED_PRECONDITION");
+    await jobs.claim(job_id, 60_000);
+    await jobs.markFailed(job_id, "smtp_550: rejected");
+    expect(
+      await codeOf(send.call((c) => c.retryEmailJob, RetryEmailJobRequest.fromPartial({ id: job_id }))),
+    ).toBe("PERMISSION_DENIED");
+    const { job: retried } = await admin.call(
+      (c) => c.retryEmailJob,
+      RetryEmailJobRequest.fromPartial({ id: job_id }),
+    );
+    expect(retried).toMatchObject({ status: "pending", retry_count: 0 });
+  });
+
+  it("lists and replays dead letters, with a dry run first", async () => {
+    const marker = `marker-${randomUUID()}`;
+    await queue.publish([{ body: JSON.stringify({ marker }), lane: "low" }]);
+    let delivery = (await queue.fetch(100)).find((d) => d.body.includes(marker));
+    while (!delivery) delivery = (await queue.fetch(100)).find((d) => d.body.includes(marker));
+    await queue.deadLetter(delivery, `malformed message: ${marker}`);
+    const listed = await admin.call(
+      (c) => c.listDeadLetters,
+      ListDeadLettersRequest.fromPartial({ reason_contains: marker }),
+    );
+    expect(listed.dead_letters).toHaveLength(1);
+    const id = listed.dead_letters[0]?.id ?? "";
+    const dry = await admin.call(
+      (c) => c.replayDeadLetters,
+      ReplayDeadLettersRequest.fromPartial({ reason_contains: marker, dry_run: true }),
+    );
+    expect(dry).toEqual({ replayed_ids: [id], missing_ids: [], dry_run: true });
+    expect((await queue.listDeadLetters(1000)).some((l) => l.id === id)).toBe(true);
+    const real = await admin.call(
+      (c) => c.replayDeadLetters,
+      ReplayDeadLettersRequest.fromPartial({ ids: [id, "999999999"] }),
+    );
+    expect(real).toEqual({ replayed_ids: [id], missing_ids: ["999999999"], dry_run: false });
+    expect(await codeOf(send.call((c) => c.listDeadLetters, ListDeadLettersRequest.fromPartial({})))).toBe(
+      "PERMISSION_DENIED",
+    );
+  });
+
+  it("reports queue statistics", async () => {
+    const { stats } = await send.call((c) => c.getQueueStats, GetQueueStatsRequest.fromPartial({}));
+    expect(stats?.driver).toBe("postgres");
+    expect(Object.keys(stats?.lanes ?? {}).sort()).toEqual(["critical", "high", "low", "normal"]);
+    expect(stats?.tracked_by_status.pending).toBeGreaterThanOrEqual(1);
+  });
+
+  it("manages and previews templates, refusing one that cannot render", async () => {
+    const id = `tpl_${randomUUID().slice(0, 6)}`;
+    const template = {
+      id,
+      name: "Receipt",
+      subject: "Receipt {{.order}}",
+      html_template: "<p>{{.order}}</p>",
+      variables: ["order"],
+      is_active: true,
+    };
+    const { template: saved } = await admin.call(
+      (c) => c.upsertTemplate,
+      UpsertTemplateRequest.fromPartial({ template }),
+    );
+    expect(saved).toMatchObject({ id, name: "Receipt", variables: ["order"], is_active: true });
+    expect(
+      (await send.call((c) => c.getTemplate, GetTemplateRequest.fromPartial({ id }))).template?.subject,
+    ).toBe("Receipt {{.order}}");
+    const listed = await send.call(
+      (c) => c.listTemplates,
+      ListTemplatesRequest.fromPartial({ active: true }),
+    );
+    expect(listed.templates.map((t) => t.id)).toContain(id);
+    const preview = await send.call(
+      (c) => c.previewTemplate,
+      PreviewTemplateRequest.fromPartial({ template_id: id, data: { order: "A-1<2>" } }),
+    );
+    expect(preview).toEqual({ subject: "Receipt A-1<2>", html: "<p>A-1&lt;2&gt;</p>", text: "A-1<2>" });
+    expect(
+      await codeOf(
+        send.call(
+          (c) => c.previewTemplate,
+          PreviewTemplateRequest.fromPartial({ template_id: id, data: {} }),
+        ),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(
+      await codeOf(
+        admin.call(
+          (c) => c.upsertTemplate,
+          UpsertTemplateRequest.fromPartial({
+            template: { id, name: "Broken", html_template: "{{#if x}}open" },
+          }),
+        ),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(await codeOf(send.call((c) => c.deleteTemplate, DeleteTemplateRequest.fromPartial({ id })))).toBe(
+      "PERMISSION_DENIED",
+    );
+    expect(await admin.call((c) => c.deleteTemplate, DeleteTemplateRequest.fromPartial({ id }))).toEqual({
+      deleted: true,
+    });
+    expect(await codeOf(send.call((c) => c.getTemplate, GetTemplateRequest.fromPartial({ id })))).toBe(
+      "NOT_FOUND",
+    );
+  });
+
+  it("refuses callers without a key or with an unknown one", async () => {
+    const anonymous = new EmailWorkerClient({ address });
+    const wrong = new EmailWorkerClient({ address, apiKey: "wrong" });
+    expect(await codeOf(anonymous.call((c) => c.sendEmail, job()))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(wrong.call((c) => c.sendEmail, job()))).toBe("UNAUTHENTICATED");
+    anonymous.close();
+    wrong.close();
+  });
+
+  it("serves grpc.health.v1 without a key, following readiness", async () => {
+    const definition = protoLoader.loadSync(healthProtoPath, { enums: String });
+    const Health = (
+      grpc.loadPackageDefinition(definition) as unknown as {
+        grpc: { health: { v1: { Health: typeof grpc.Client } } };
+      }
+    ).grpc.health.v1.Health;
+    const health = new Health(address, grpc.credentials.createInsecure()) as grpc.Client & {
+      check(req: { service: string }, cb: (e: grpc.ServiceError | null, r: { status: string }) => void): void;
+    };
+    const check = (service: string) =>
+      new Promise<string>((resolve, reject) =>
+        health.check({ service }, (e, r) => (e ? reject(e) : resolve(r.status))),
+      );
+    expect(await check("email.v1.EmailWorkerService")).toBe("SERVING");
+    server.setServing(false);
+    expect(await check("")).toBe("NOT_SERVING");
+    server.setServing(true);
+    health.close();
+  });
+
+  it("lists its services through reflection", async () => {
+    const { stdout } = await run("npx", [
+      "buf",
+      "curl",
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "--list-services",
+      `http://${address}`,
+    ]);
+    expect(stdout.split("\n")).toEqual(
+      expect.arrayContaining(["email.v1.EmailWorkerService", "grpc.health.v1.Health"]),
+    );
+  });
+
+  it("answers UNAVAILABLE while draining, and within the deadline when the database is gone", async () => {
+    draining = true;
+    expect(await codeOf(send.call((c) => c.sendEmail, job()))).toBe("UNAVAILABLE");
+    draining = false;
+    await database.drop();
+    const started = Date.now();
+    expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(
+      await codeOf(send.call((c) => c.sendEmail, job({ tracked: true }))),
+    );
+    expect(Date.now() - started).toBeLessThan(6_000);
+  });
+});

@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import type { Logger } from "pino";
+import { type EmailWorkerServiceServer, EmailWorkerServiceService } from "../../gen/email/v1/email_worker.ts";
+
+export const EMAIL_WORKER_SERVICE = "email.v1.EmailWorkerService";
+
+export interface GrpcTlsOptions {
+  certFile: string;
+  keyFile: string;
+  /** When set, clients must present a certificate signed by this CA (mTLS). */
+  clientCaFile?: string | undefined;
+}
+
+export interface GrpcServerOptions {
+  port: number;
+  host?: string;
+  handlers: EmailWorkerServiceServer;
+  tls?: GrpcTlsOptions | undefined;
+  logger: Logger;
+}
+
+/** proto/ beside internal/: the sources' own, or the copy `npm run build` puts in dist/. */
+function protoDir(): string {
+  return fileURLToPath(new URL("../../../proto/", import.meta.url));
+}
+
+function credentials(tls: GrpcTlsOptions | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(
+    tls.clientCaFile ? readFileSync(tls.clientCaFile) : null,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    tls.clientCaFile !== undefined,
+  );
+}
+
+/**
+ * The gRPC server: EmailWorkerService, the standard grpc.health.v1.Health (its status follows
+ * readiness) and server reflection. Health and reflection need no API key.
+ */
+export class GrpcServer {
+  readonly #o: GrpcServerOptions;
+  readonly #server = new grpc.Server();
+  readonly #health = new HealthImplementation({ "": "SERVING", [EMAIL_WORKER_SERVICE]: "SERVING" });
+
+  constructor(options: GrpcServerOptions) {
+    this.#o = options;
+    this.#server.addService(EmailWorkerServiceService, options.handlers);
+    this.#health.addToServer(this.#server);
+    const definition = protoLoader.loadSync(["email/v1/email_worker.proto", healthProtoPath], {
+      includeDirs: [protoDir()],
+      keepCase: true,
+    });
+    new ReflectionService(definition).addToServer(this.#server);
+  }
+
+  async start(): Promise<number> {
+    const address = `${this.#o.host ?? "0.0.0.0"}:${this.#o.port}`;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(address, credentials(this.#o.tls), (error, port) =>
+        error ? reject(error) : resolve(port),
+      );
+    });
+  }
+
+  /** What grpc.health.v1 reports, for the whole server and for EmailWorkerService. */
+  setServing(serving: boolean): void {
+    const value = serving ? "SERVING" : "NOT_SERVING";
+    this.#health.setStatus("", value);
+    this.#health.setStatus(EMAIL_WORKER_SERVICE, value);
+  }
+
+  /** Lets calls in progress finish until the deadline, then cancels them. */
+  async stop(deadlineMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.#o.logger.warn("gRPC calls still running at the deadline: cancelling them");
+        this.#server.forceShutdown();
+        resolve();
+      }, deadlineMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}

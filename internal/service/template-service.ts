@@ -1,0 +1,60 @@
+import type { JsonValue } from "../job/email-job.ts";
+import type { EmailTemplateRecord, NewTemplate, TemplateRepository } from "../store/template-repository.ts";
+import type { RenderedEmail, TemplateDefinition, TemplateRenderer } from "../template/renderer.ts";
+
+export interface TemplateServiceOptions {
+  templates: TemplateRepository;
+  renderer: TemplateRenderer;
+  /** Drops a cached copy so this process renders an edit at once (others within the cache TTL). */
+  invalidate: (id: string) => void;
+}
+
+export class TemplateNotFoundError extends Error {
+  override readonly name = "TemplateNotFoundError";
+  readonly kind = "not_found";
+}
+
+/** Template management and previews, for the API and the CLI. */
+export class TemplateService {
+  readonly #o: TemplateServiceOptions;
+
+  constructor(options: TemplateServiceOptions) {
+    this.#o = options;
+  }
+
+  async upsert(template: NewTemplate): Promise<EmailTemplateRecord> {
+    // Compile before saving: a template that cannot render is refused, not stored.
+    this.#o.renderer.check(template);
+    const saved = await this.#o.templates.upsert(template);
+    this.#o.invalidate(template.id);
+    return saved;
+  }
+
+  async get(id: string): Promise<EmailTemplateRecord> {
+    const template = await this.#o.templates.get(id, { consistency: "strong" });
+    if (!template) throw new TemplateNotFoundError(`template "${id}" does not exist`);
+    return template;
+  }
+
+  list(active?: boolean): Promise<EmailTemplateRecord[]> {
+    return this.#o.templates.list(active === undefined ? {} : { active });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.#o.templates.delete(id);
+    this.#o.invalidate(id);
+    return deleted;
+  }
+
+  /** Renders a stored template, or `draft` when given, with `data`. */
+  async preview(
+    id: string | undefined,
+    draft: Omit<TemplateDefinition, "updated_at" | "is_active"> | undefined,
+    data: Record<string, JsonValue>,
+  ): Promise<RenderedEmail> {
+    if (draft) return this.#o.renderer.renderDraft(draft, data);
+    if (!id) throw new TemplateNotFoundError("give a template_id or a template to preview");
+    await this.get(id);
+    return this.#o.renderer.renderTemplate(id, data);
+  }
+}
