@@ -39,9 +39,21 @@ export function isDeliveryError(error: unknown): error is DeliveryError {
   );
 }
 
-/** Anything an adapter did not classify is transient until the job's attempts run out. */
+const KINDS: readonly string[] = ["transient", "permanent", "throttled", "config"];
+
+/**
+ * Any failure on the way to a provider as a DeliveryError. Errors that already carry a delivery kind
+ * (a template that cannot render is `permanent`) keep it and their code; anything unclassified is
+ * transient until the job's attempts run out.
+ */
 export function asDeliveryError(error: unknown): DeliveryError {
   if (isDeliveryError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
+  const { kind, code } = (error ?? {}) as { kind?: unknown; code?: unknown };
+  if (typeof kind === "string" && KINDS.includes(kind)) {
+    return new DeliveryError(kind as DeliveryErrorKind, typeof code === "string" ? code : kind, message, {
+      cause: error,
+    });
+  }
   return new DeliveryError("transient", "unclassified", message, { cause: error });
 }

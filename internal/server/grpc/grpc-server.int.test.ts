@@ -3,6 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import fc from "fast-check";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
@@ -357,6 +358,37 @@ describe("gRPC EmailWorkerService", () => {
     ]);
     expect(stdout.split("\n")).toEqual(
       expect.arrayContaining(["email.v1.EmailWorkerService", "grpc.health.v1.Health"]),
+    );
+  });
+
+  it("answers OK or INVALID_ARGUMENT to any SendEmail, never an internal error", async () => {
+    const text = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 60 }),
+      fc.constantFrom("", "\r\n", "a\r\nBcc: x@y.z", "<script>", "\u0000"),
+      fc.string({ minLength: 600, maxLength: 1_000 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          type: fc.oneof(fc.constant("welcome_email"), text),
+          recipient_email: fc.oneof(fc.emailAddress(), text),
+          recipient_name: text,
+          subject: text,
+          html: text,
+          template_id: text,
+          idempotency_key: text,
+          provider: text,
+          priority: fc.integer({ min: -5, max: 9 }),
+          headers: fc.dictionary(text, text, { maxKeys: 3 }),
+          tracked: fc.boolean(),
+        }),
+        async (fields) => {
+          const job = { ...fields, priority: fields.priority as Priority };
+          const code = await codeOf(send.call((c) => c.sendEmail, SendEmailRequest.fromPartial({ job })));
+          expect(["OK", "INVALID_ARGUMENT"]).toContain(code);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 

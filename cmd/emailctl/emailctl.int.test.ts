@@ -1,0 +1,139 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningProcess, startProcess } from "../../test/process.ts";
+
+const serviceEntry = fileURLToPath(new URL("../email-worker/main.ts", import.meta.url));
+const cliEntry = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+/** The real emailctl against a real service on its embedded default, as a newcomer would use them. */
+describe("emailctl against a running email-worker", () => {
+  let cwd: string;
+  let service: RunningProcess;
+  let address: string;
+
+  beforeAll(async () => {
+    cwd = mkdtempSync(join(tmpdir(), "ew-cli-"));
+    service = startProcess(serviceEntry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
+    await service.waitFor('"msg":"email-worker started"');
+    address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(service.output())?.[1]}`;
+  });
+
+  afterAll(async () => {
+    service?.child.kill("SIGTERM");
+    await service?.exit();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  function emailctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [cliEntry, ...args],
+        { cwd, env: { PATH: process.env.PATH ?? "", EMAILCTL_ADDRESS: address } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  async function eventually(check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 100 && !(await check()); i++) await sleep(100);
+  }
+
+  it("sends a tracked email from the sample template and shows it sent", async () => {
+    const sent = await emailctl(
+      "send",
+      "--to",
+      "ada@example.org",
+      "--template",
+      "welcome_template",
+      "--data",
+      '{"user_name":"Ada"}',
+      "--type",
+      "welcome_email",
+      "--tracked",
+      "--json",
+    );
+    expect(sent.code).toBe(0);
+    const { job_id } = JSON.parse(sent.stdout) as { job_id: string };
+    await eventually(
+      async () => JSON.parse((await emailctl("jobs", "get", job_id, "--json")).stdout).status === "sent",
+    );
+    const shown = await emailctl("jobs", "get", job_id);
+    expect(shown.stdout).toMatch(/status\s+sent/);
+    expect(shown.stdout).toMatch(/sent\s+outbox\s+<.+@localhost>/);
+    expect(existsSync(join(cwd, "data", "outbox", `${job_id}.eml`))).toBe(true);
+  });
+
+  it("reports status as a table, or as JSON for scripts", async () => {
+    const human = await emailctl("status");
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/LANE\s+WAITING/);
+    const json = await emailctl("--json", "status");
+    expect(JSON.parse(json.stdout)).toMatchObject({ driver: "postgres", lanes: { critical: 0 } });
+  });
+
+  it("sends a file of jobs with progress and a summary", async () => {
+    const file = join(cwd, "jobs.jsonl");
+    const lines = Array.from({ length: 150 }, (_, i) =>
+      JSON.stringify({
+        type: "newsletter",
+        recipient_email: `reader${i}@example.org`,
+        subject: "News",
+        text: "Hello",
+      }),
+    );
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const result = await emailctl("send", "--file", file);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("150 queued, 0 rejected");
+    expect(result.stderr).toContain("sent 150/150");
+  });
+
+  it("replays a dead letter once its template exists", async () => {
+    const sent = await emailctl("send", "--to", "late@example.org", "--template", "later_template", "--json");
+    const { job_id } = JSON.parse(sent.stdout) as { job_id: string };
+    let letters: { id: string; body: string; reason: string }[] = [];
+    await eventually(async () => {
+      letters = JSON.parse((await emailctl("dlq", "list", "--json")).stdout);
+      return letters.some((l) => l.body.includes(job_id));
+    });
+    const letter = letters.find((l) => l.body.includes(job_id));
+    expect(letter?.reason).toContain("later_template");
+
+    const templateFile = join(cwd, "later.json");
+    writeFileSync(
+      templateFile,
+      JSON.stringify({ id: "later_template", name: "Later", subject: "Hi", html_template: "<p>Hi</p>" }),
+    );
+    expect((await emailctl("templates", "put", "--file", templateFile)).stdout).toContain(
+      "saved template later_template",
+    );
+    expect((await emailctl("templates", "list")).stdout).toContain("later_template");
+    expect(
+      (await emailctl("templates", "preview", "welcome_template", "--data", '{"user_name":"Bo"}')).stdout,
+    ).toContain("subject: Welcome, Bo!");
+
+    const dry = await emailctl("dlq", "replay", letter?.id ?? "", "--dry-run");
+    expect(dry.stdout).toContain("would replay 1 dead letter(s)");
+    const replay = await emailctl("dlq", "replay", letter?.id ?? "");
+    expect(replay.stdout).toContain("replayed 1 dead letter(s)");
+    await eventually(async () => existsSync(join(cwd, "data", "outbox", `${job_id}.eml`)));
+    expect(existsSync(join(cwd, "data", "outbox", `${job_id}.eml`))).toBe(true);
+  });
+
+  it("uses exit codes scripts can rely on, with one readable error line", async () => {
+    const invalid = await emailctl("send", "--to", "not-an-address", "--subject", "x", "--text", "y");
+    expect(invalid.code).toBe(4);
+    expect(invalid.stderr.trim().split("\n")).toHaveLength(1);
+    expect(invalid.stderr).toContain("recipient_email");
+    expect((await emailctl("jobs", "get", "00000000-0000-4000-8000-000000000000")).code).toBe(3);
+    expect((await emailctl("frobnicate")).code).toBe(2);
+    const down = await emailctl("--address", "127.0.0.1:1", "--timeout", "2s", "status");
+    expect(down.code).toBe(5);
+  });
+});

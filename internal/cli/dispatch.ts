@@ -1,0 +1,60 @@
+import { UsageError } from "./cli-error.ts";
+import type { Command } from "./context.ts";
+import { dlqList, dlqReplay } from "./dlq-commands.ts";
+import { cancel, failed, jobsGet, jobsList, pending, retry, status } from "./job-commands.ts";
+import { send } from "./send-command.ts";
+import {
+  templatesDelete,
+  templatesGet,
+  templatesList,
+  templatesPreview,
+  templatesPut,
+} from "./template-commands.ts";
+
+const COMMANDS: Record<string, Command> = {
+  status,
+  pending,
+  failed,
+  "jobs get": jobsGet,
+  "jobs list": jobsList,
+  send,
+  cancel,
+  retry,
+  "dlq list": dlqList,
+  "dlq replay": dlqReplay,
+  "templates list": templatesList,
+  "templates get": templatesGet,
+  "templates put": templatesPut,
+  "templates preview": templatesPreview,
+  "templates delete": templatesDelete,
+};
+
+export const USAGE = `emailctl — operate an email-worker over gRPC
+
+usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <command> [args]
+
+  status                               queue depth per lane, in flight, delayed, dead letters
+  pending | failed [--type T]          tracked jobs waiting / failed
+  jobs list [--status S …] [--type T] [--recipient R] [--limit N] [--page-token T]
+  jobs get <job-id>                    one tracked job and its delivery events
+  send --to ADDR (--template ID [--data JSON] | --subject S --html H/--text T)
+       [--type T] [--tracked] [--priority low|normal|high|critical] [--schedule RFC3339]
+       [--idempotency-key K] [--from "Name <addr>"] [--provider P]
+  send --file jobs.jsonl               one JSON job per line (the wire format), with progress
+  cancel <job-id> | retry <job-id>
+  dlq list [--reason TEXT] [--limit N] | dlq replay [ID …] [--reason TEXT] [--dry-run]
+  templates list | get <id> | put --file template.json | preview <id> [--data JSON] | delete <id>
+
+environment: EMAILCTL_ADDRESS (default localhost:50060), EMAILCTL_API_KEY
+exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 invalid input, 5 unavailable, 6 not allowed`;
+
+/** Finds the command named by the leading words of `words`; the rest are its arguments. */
+export function resolveCommand(words: readonly string[]): { command: Command; args: string[] } {
+  for (const length of [2, 1]) {
+    const name = words.slice(0, length).join(" ");
+    const command = COMMANDS[name];
+    if (command && words.length >= length) return { command, args: words.slice(length) };
+  }
+  const given = words.slice(0, 2).join(" ");
+  throw new UsageError(given ? `unknown command "${given}"; run emailctl --help` : USAGE);
+}

@@ -1,0 +1,45 @@
+/** A plain text table: columns sized to their content, no borders (greppable). */
+export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  const cells = rows.map((row) =>
+    row.map((cell) => (cell === undefined || cell === null ? "" : String(cell))),
+  );
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => (row[i] ?? "").length)));
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers.map((h) => h.toUpperCase())), ...cells.map(line)].join("\n");
+}
+
+export function formatTime(date: Date | undefined): string {
+  return date
+    ? date
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z")
+    : "";
+}
+
+export interface Output {
+  json: boolean;
+  /** Human output (stdout). */
+  print(text: string): void;
+  /** Machine output (stdout), with --json. */
+  data(value: unknown): void;
+  /** Progress and warnings (stderr: never mixed into data). */
+  note(text: string): void;
+}
+
+export function consoleOutput(
+  json: boolean,
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Output {
+  return {
+    json,
+    print: (text) => stdout.write(`${text}\n`),
+    data: (value) => stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    note: (text) => stderr.write(`${text}\n`),
+  };
+}
