@@ -361,6 +361,18 @@ describe("gRPC EmailWorkerService", () => {
     );
   });
 
+  it("answers the README's buf curl call, given the schema", async () => {
+    const body = JSON.stringify({
+      job: { type: "welcome_email", recipient_email: "ada@example.org", subject: "Hi", text: "Hello" },
+    });
+    const { stdout } = await run("npx", [
+      ...["buf", "curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge"],
+      ...["-H", `x-api-key: ${SEND_KEY}`, "-d", body],
+      `http://${address}/email.v1.EmailWorkerService/SendEmail`,
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
   it("answers OK or INVALID_ARGUMENT to any SendEmail, never an internal error", async () => {
     const text = fc.oneof(
       fc.string({ unit: "grapheme", maxLength: 60 }),
