@@ -13,6 +13,7 @@ import { RedisStreamsQueue } from "../../internal/queue/redis/redis-streams-queu
 import { EmailService } from "../../internal/service/email-service.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
+import { SuppressionRepository } from "../../internal/store/suppression-repository.ts";
 import { TemplateRepository } from "../../internal/store/template-repository.ts";
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
@@ -67,6 +68,7 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
       tracking: new TrackingRepository(router),
       idempotency: new RedisIdempotencyStore(redis, name),
       defaultMaxRetries: 3,
+      suppressions: new SuppressionRepository(router),
       logger: silentLogger,
     });
     current = { name, sink };

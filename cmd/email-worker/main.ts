@@ -20,6 +20,7 @@ import { JobRepository } from "../../internal/store/job-repository.ts";
 import { migrateToLatest } from "../../internal/store/migrator.ts";
 import { openDatabase } from "../../internal/store/open-database.ts";
 import { ensureSampleTemplates } from "../../internal/store/sample-templates.ts";
+import { SuppressionRepository } from "../../internal/store/suppression-repository.ts";
 import { TemplateRepository } from "../../internal/store/template-repository.ts";
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const jobs = new JobRepository(database);
   const templates = new TemplateRepository(database);
   const tracking = new TrackingRepository(database);
+  const suppressions = new SuppressionRepository(database);
   if (opened.embedded) {
     const added = await ensureSampleTemplates(templates);
     if (added.length > 0) logger.info({ templates: added }, "sample templates added");
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     jobs,
     tracking,
     idempotency,
+    suppressions,
     defaultMaxRetries: config.worker.max_retries,
     logger: logger.child({ component: "service" }),
     onQueued: (job) => {
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
     jobs,
     tracking,
     idempotency,
+    suppressions,
     renderer,
     router: providers,
     retryPolicy: new RetryPolicy({

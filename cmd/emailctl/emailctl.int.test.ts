@@ -126,6 +126,19 @@ describe("emailctl against a running email-worker", () => {
     expect(existsSync(join(cwd, "data", "outbox", `${job_id}.eml`))).toBe(true);
   });
 
+  it("adds, lists and removes suppressed addresses", async () => {
+    expect(
+      (await emailctl("suppressions", "add", "Gone@Example.org", "--reason", "hard_bounce")).stdout,
+    ).toContain("suppressed gone@example.org (hard_bounce)");
+    const listed = JSON.parse((await emailctl("suppressions", "list", "--json")).stdout) as {
+      suppressions: { email: string }[];
+    };
+    expect(listed.suppressions.map((s) => s.email)).toContain("gone@example.org");
+    expect((await emailctl("suppressions", "remove", "gone@example.org")).stdout).toContain(
+      "may receive email again",
+    );
+  });
+
   it("uses exit codes scripts can rely on, with one readable error line", async () => {
     const invalid = await emailctl("send", "--to", "not-an-address", "--subject", "x", "--text", "y");
     expect(invalid.code).toBe(4);

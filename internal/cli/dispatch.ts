@@ -3,6 +3,7 @@ import type { Command } from "./context.ts";
 import { dlqList, dlqReplay } from "./dlq-commands.ts";
 import { cancel, failed, jobsGet, jobsList, pending, retry, status } from "./job-commands.ts";
 import { send } from "./send-command.ts";
+import { suppressionsAdd, suppressionsList, suppressionsRemove } from "./suppression-commands.ts";
 import {
   templatesDelete,
   templatesGet,
@@ -27,6 +28,9 @@ const COMMANDS: Record<string, Command> = {
   "templates put": templatesPut,
   "templates preview": templatesPreview,
   "templates delete": templatesDelete,
+  "suppressions list": suppressionsList,
+  "suppressions add": suppressionsAdd,
+  "suppressions remove": suppressionsRemove,
 };
 
 export const USAGE = `emailctl — operate an email-worker over gRPC
@@ -44,6 +48,7 @@ usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <
   cancel <job-id> | retry <job-id>
   dlq list [--reason TEXT] [--limit N] | dlq replay [ID …] [--reason TEXT] [--dry-run]
   templates list | get <id> | put --file template.json | preview <id> [--data JSON] | delete <id>
+  suppressions list [--contains TEXT] | add <email> [--reason R] [--details TEXT] | remove <email>
 
 environment: EMAILCTL_ADDRESS (default localhost:50060), EMAILCTL_API_KEY
 exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 invalid input, 5 unavailable, 6 not allowed`;

@@ -254,6 +254,16 @@ export function parseJob(input: unknown, options: ParseJobOptions = {}): EmailJo
   return job;
 }
 
+/** Validates one email address (RFC 5321 limits), naming `field` when it is not one. */
+export function parseAddress(value: unknown, field: string): string {
+  const result = address.safeParse(value);
+  if (!result.success)
+    throw new JobValidationError([
+      { field, description: result.error.issues[0]?.message ?? "must be an email address" },
+    ]);
+  return result.data;
+}
+
 /** The wire form of a job (what goes on a queue): JSON with `scheduled_at` in RFC 3339. */
 export function serializeJob(job: EmailJob): string {
   return JSON.stringify(job);

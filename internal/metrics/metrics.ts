@@ -14,6 +14,7 @@ export interface Metrics {
   providerErrors: Counter<"provider" | "kind">;
   providerDuration: Histogram<"provider">;
   retries: Counter<"job_type" | "kind">;
+  suppressed: Counter<"job_type">;
   scheduleLateness: Histogram<"lane">;
   queueSize: Gauge<"lane">;
   queueInFlight: Gauge;
@@ -75,6 +76,12 @@ export function createMetrics(registry: Registry): Metrics {
       name: "email_job_retries_total",
       help: "Jobs scheduled for another attempt, by the kind of failure.",
       labelNames: ["job_type", "kind"],
+      registers,
+    }),
+    suppressed: new Counter({
+      name: "email_jobs_suppressed_total",
+      help: "Jobs not sent because their recipient is on the suppression list.",
+      labelNames: ["job_type"],
       registers,
     }),
     scheduleLateness: new Histogram({

@@ -13,6 +13,12 @@ import type {
   JobPage,
   JobRepository,
 } from "../store/job-repository.ts";
+import type {
+  SuppressionPage,
+  SuppressionReason,
+  SuppressionRecord,
+  SuppressionRepository,
+} from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 
 export interface EmailServiceOptions {
@@ -20,6 +26,7 @@ export interface EmailServiceOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   idempotency: IdempotencyStore;
+  suppressions: SuppressionRepository;
   defaultMaxRetries: number;
   logger: Logger;
   /** Told of each accepted job (metrics). */
@@ -171,6 +178,29 @@ export class EmailService {
     }
     if (replayed.length > 0) this.#o.logger.info({ count: replayed.length }, "dead letters replayed");
     return { replayed, missing };
+  }
+
+  listSuppressions(options: {
+    limit?: number;
+    cursor?: string;
+    contains?: string;
+  }): Promise<SuppressionPage> {
+    return this.#o.suppressions.list(options);
+  }
+
+  async addSuppression(
+    email: string,
+    reason: SuppressionReason,
+    source: string,
+    details?: string,
+  ): Promise<SuppressionRecord> {
+    const record = await this.#o.suppressions.add({ email, reason, source, details: details ?? null });
+    this.#o.logger.info({ email, reason, source }, "address suppressed");
+    return record;
+  }
+
+  removeSuppression(email: string): Promise<boolean> {
+    return this.#o.suppressions.remove(email);
   }
 
   async stats(): Promise<{ queue: QueueStats; tracked_by_status: Record<string, number>; driver: string }> {

@@ -5,6 +5,7 @@ import type { DatabaseRouter } from "./database-router.ts";
 import { ConflictError } from "./errors.ts";
 import { JobRepository, type NewEmailJob } from "./job-repository.ts";
 import { InvalidCursorError } from "./keyset-cursor.ts";
+import { SuppressionRepository } from "./suppression-repository.ts";
 import { TemplateRepository } from "./template-repository.ts";
 import { TrackingRepository } from "./tracking-repository.ts";
 
@@ -228,6 +229,49 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         expect(second).toMatchObject({ name: "Two", subject: "2" });
         expect(await templates.delete(tid)).toBe(true);
         expect(await templates.get(tid, { consistency: "strong" })).toBeUndefined();
+      });
+    });
+
+    describe("suppressions", () => {
+      it("adds an address once, finds it whatever its case, pages through and removes it", async () => {
+        const suppressions = new SuppressionRepository(harness.router);
+        const tag = randomUUID().slice(0, 8);
+        const first = await suppressions.add({
+          email: `Bounced-${tag}@Example.org`,
+          reason: "hard_bounce",
+          source: "ses",
+        });
+        expect(first).toMatchObject({
+          email: `bounced-${tag}@example.org`,
+          reason: "hard_bounce",
+          source: "ses",
+        });
+        const again = await suppressions.add({
+          email: `bounced-${tag}@example.org`,
+          reason: "manual",
+          source: "api",
+        });
+        expect(again.reason).toBe("hard_bounce");
+        expect(await suppressions.find(`BOUNCED-${tag}@example.ORG`)).toMatchObject({
+          reason: "hard_bounce",
+        });
+        for (let i = 0; i < 4; i++)
+          await suppressions.add({
+            email: `p${i}-${tag}@example.org`,
+            reason: "complaint",
+            source: "sendgrid",
+          });
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await suppressions.list({ limit: 2, contains: tag, ...(cursor && { cursor }) });
+          seen.push(...page.suppressions.map((s) => s.email));
+          cursor = page.next_cursor;
+        } while (cursor);
+        expect(new Set(seen).size).toBe(5);
+        expect(await suppressions.remove(`bounced-${tag}@example.org`)).toBe(true);
+        expect(await suppressions.remove(`bounced-${tag}@example.org`)).toBe(false);
+        expect(await suppressions.find(`bounced-${tag}@example.org`)).toBeUndefined();
       });
     });
 

@@ -68,7 +68,12 @@ describe("migrations", () => {
     try {
       const results = await Promise.all(routers.map(({ router: r }) => migrateToLatest(r.master)));
       const applied = results.flat().map((r) => r.migrationName);
-      expect(applied.sort()).toEqual(["001_initial_schema", "002_job_details", "003_queue"]);
+      expect(applied.sort()).toEqual([
+        "001_initial_schema",
+        "002_job_details",
+        "003_queue",
+        "004_suppressions",
+      ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));
       await fresh.drop();

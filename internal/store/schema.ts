@@ -91,7 +91,16 @@ export interface EmailIdempotencyKeyTable {
   expires_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+export interface EmailSuppressionTable {
+  email: string;
+  reason: string;
+  source: string;
+  details: string | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  email_suppressions: EmailSuppressionTable;
   email_jobs: EmailJobTable;
   email_templates: EmailTemplateTable;
   email_tracking: EmailTrackingTable;
@@ -172,6 +181,13 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     dead: "not null",
     reason: "null",
     failed_at: "null",
+    created_at: "not null",
+  },
+  email_suppressions: {
+    email: "not null",
+    reason: "not null",
+    source: "not null",
+    details: "null",
     created_at: "not null",
   },
   email_idempotency_keys: {

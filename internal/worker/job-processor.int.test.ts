@@ -14,6 +14,7 @@ import { RedisStreamsQueue } from "../queue/redis/redis-streams-queue.ts";
 import { EmailService } from "../service/email-service.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import { JobRepository } from "../store/job-repository.ts";
+import { SuppressionRepository } from "../store/suppression-repository.ts";
 import { TemplateRepository } from "../store/template-repository.ts";
 import { TrackingRepository } from "../store/tracking-repository.ts";
 import { TemplateRenderer } from "../template/renderer.ts";
@@ -77,6 +78,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       tracking,
       idempotency,
       defaultMaxRetries: 3,
+      suppressions: new SuppressionRepository(router),
       logger: silentLogger,
     });
     const processor = new JobProcessor({
@@ -93,6 +95,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 50, factor: 2, maxDelayMs: 200, jitter: 0 }),
       defaultMaxRetries: 3,
+      suppressions: new SuppressionRepository(router),
       claimLeaseMs: 5_000,
       logger: silentLogger,
       onOutcome: (o) => outcomes.push(o),
@@ -236,6 +239,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 10, factor: 2, maxDelayMs: 40, jitter: 0 }),
       defaultMaxRetries: 2,
+      suppressions: new SuppressionRepository(router),
       claimLeaseMs: 3_000,
       logger: silentLogger,
     });
@@ -264,6 +268,19 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
     expect(statuses).toEqual(["retrying", "retrying", "failed"]);
     expect(asked).toEqual(["retry:1", "retry:2", "dead:gave up after 3 attempts"]);
     expect(await jobs.get(id, { consistency: "strong" })).toMatchObject({ status: "failed", retry_count: 2 });
+  });
+
+  it("does not send to a suppressed address, and records why", async () => {
+    const to = `Complained-${randomUUID()}@example.org`;
+    await new SuppressionRepository(router).add({ email: to, reason: "complaint", source: "sendgrid" });
+    const { job_id } = await service.send(job(to, { tracked: true }));
+    const fast = await service.send(job(to));
+    await until(async () => (await jobs.get(job_id, { consistency: "strong" }))?.status === "suppressed");
+    await until(() => outcomes.filter((o) => o.status === "suppressed").length >= 2);
+    expect(delivered(to.toLowerCase())).toHaveLength(0);
+    expect(delivered(to)).toHaveLength(0);
+    expect((await jobs.get(job_id, { consistency: "strong" }))?.error_message).toContain("complaint");
+    expect(fast.job_id).toBeDefined();
   });
 
   it("dead-letters malformed messages and keeps consuming", async () => {
@@ -296,8 +313,8 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
   });
 
   it("reports every outcome it reached", () => {
-    expect(new Set(outcomes.map((o) => o.status))).toEqual(
-      new Set(["sent", "skipped", "retrying", "failed", "dead_lettered"]),
+    expect([...new Set(outcomes.map((o) => o.status))]).toEqual(
+      expect.arrayContaining(["sent", "skipped", "retrying", "failed", "dead_lettered", "suppressed"]),
     );
   });
 });

@@ -11,6 +11,7 @@ import type { Delivery, JobQueue } from "../queue/queue.ts";
 import { ConflictError } from "../store/errors.ts";
 import { jobToRow, rowToJob } from "../store/job-mapping.ts";
 import type { JobRepository } from "../store/job-repository.ts";
+import type { SuppressionRecord } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { TemplateRenderer } from "../template/renderer.ts";
 import type { RetryPolicy } from "./retry-policy.ts";
@@ -22,6 +23,8 @@ export interface JobProcessorOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   idempotency: IdempotencyStore;
+  /** The suppression list: a job to an address on it ends `suppressed`, with no provider call. */
+  suppressions: { find(email: string): Promise<SuppressionRecord | undefined> };
   renderer: TemplateRenderer;
   router: ProviderRouter;
   retryPolicy: RetryPolicy;
@@ -36,7 +39,14 @@ export interface JobProcessorOptions {
   onOutcome?: (outcome: JobOutcome) => void;
 }
 
-export type JobOutcomeStatus = "sent" | "retrying" | "failed" | "dead_lettered" | "skipped" | "deferred";
+export type JobOutcomeStatus =
+  | "sent"
+  | "retrying"
+  | "failed"
+  | "dead_lettered"
+  | "skipped"
+  | "deferred"
+  | "suppressed";
 
 export interface JobOutcome {
   status: JobOutcomeStatus;
@@ -134,6 +144,17 @@ export class JobProcessor {
       attempt: delivery.attempt + 1,
       tracked: job.tracked,
     };
+    const suppression = await this.#o.suppressions.find(job.recipient_email);
+    if (suppression) {
+      const reason = `recipient suppressed (${suppression.reason}, ${suppression.source})`;
+      if (job.tracked) {
+        await this.#o.jobs.markSuppressed(job.id, reason);
+        await this.#o.tracking.append({ job_id: job.id, status: "suppressed", error_message: reason });
+      }
+      await this.#o.queue.ack(delivery);
+      this.#o.logger.info({ ...fields, reason: suppression.reason }, "recipient suppressed: not sent");
+      return outcome("suppressed", job);
+    }
     let providerName: string | undefined;
     try {
       const email = await this.#render(job);

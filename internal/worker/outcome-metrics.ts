@@ -13,6 +13,7 @@ export function recordOutcome(metrics: Metrics, outcome: JobOutcome): void {
     { status: outcome.status, job_type: jobType },
     outcome.duration_ms / 1000,
   );
+  if (outcome.status === "suppressed") metrics.suppressed.inc({ job_type: jobType });
   if (outcome.status === "retrying")
     metrics.retries.inc({ job_type: jobType, kind: outcome.error_kind ?? "unknown" });
   if (outcome.schedule_lateness_ms !== undefined)

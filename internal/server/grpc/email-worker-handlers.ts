@@ -2,10 +2,12 @@ import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { EmailWorkerServiceServer } from "../../gen/email/v1/email_worker.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
+import { parseAddress } from "../../job/parse-job.ts";
 import { isJobStatus } from "../../job/status.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";
 import type { JsonValue } from "../../store/schema.ts";
+import type { SuppressionReason, SuppressionRecord } from "../../store/suppression-repository.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { presentedKey } from "../auth/api-key-auth.ts";
 import { jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
@@ -21,6 +23,23 @@ export interface HandlerDeps {
 }
 
 type Scope = "send" | "admin";
+
+const SUPPRESSION_REASONS: readonly SuppressionReason[] = [
+  "hard_bounce",
+  "complaint",
+  "unsubscribe",
+  "manual",
+];
+
+function suppressionView(record: SuppressionRecord) {
+  return {
+    email: record.email,
+    reason: record.reason,
+    source: record.source,
+    details: record.details ?? "",
+    created_at: record.created_at,
+  };
+}
 
 function headersOf(metadata: Metadata): Record<string, string | undefined> {
   const first = (key: string) => {
@@ -206,5 +225,37 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
       );
       return { subject: rendered.subject, html: rendered.html ?? "", text: rendered.text };
     }),
+
+    listSuppressions: unary("admin", async (request) => {
+      const page = await emails.listSuppressions({
+        ...(request.page_size > 0 && { limit: request.page_size }),
+        ...(request.page_token && { cursor: request.page_token }),
+        ...(request.contains && { contains: request.contains }),
+      });
+      return {
+        suppressions: page.suppressions.map(suppressionView),
+        next_page_token: page.next_cursor ?? "",
+      };
+    }),
+
+    addSuppression: unary("admin", async (request) => {
+      const reason = request.reason || "manual";
+      if (!SUPPRESSION_REASONS.includes(reason as SuppressionReason))
+        throw new JobValidationError([
+          { field: "reason", description: `must be one of ${SUPPRESSION_REASONS.join(", ")}` },
+        ]);
+      const email = parseAddress(request.email, "email");
+      const record = await emails.addSuppression(
+        email,
+        reason as SuppressionReason,
+        "api",
+        request.details || undefined,
+      );
+      return { suppression: suppressionView(record) };
+    }),
+
+    removeSuppression: unary("admin", async (request) => ({
+      removed: await emails.removeSuppression(request.email),
+    })),
   };
 }

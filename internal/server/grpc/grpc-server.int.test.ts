@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts
 import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import {
+  AddSuppressionRequest,
   CancelEmailJobRequest,
   DeleteTemplateRequest,
   GetEmailJobRequest,
@@ -17,9 +18,11 @@ import {
   GetTemplateRequest,
   ListDeadLettersRequest,
   ListEmailJobsRequest,
+  ListSuppressionsRequest,
   ListTemplatesRequest,
   PreviewTemplateRequest,
   Priority,
+  RemoveSuppressionRequest,
   ReplayDeadLettersRequest,
   RetryEmailJobRequest,
   SendBatchRequest,
@@ -32,6 +35,7 @@ import { EmailService } from "../../service/email-service.ts";
 import { TemplateService } from "../../service/template-service.ts";
 import type { DatabaseRouter } from "../../store/database-router.ts";
 import { JobRepository } from "../../store/job-repository.ts";
+import { SuppressionRepository } from "../../store/suppression-repository.ts";
 import { TemplateRepository } from "../../store/template-repository.ts";
 import { TrackingRepository } from "../../store/tracking-repository.ts";
 import { TemplateRenderer } from "../../template/renderer.ts";
@@ -74,6 +78,7 @@ describe("gRPC EmailWorkerService", () => {
           tracking: new TrackingRepository(router),
           idempotency: new PostgresIdempotencyStore(router.master),
           defaultMaxRetries: 3,
+          suppressions: new SuppressionRepository(router),
           logger: silentLogger,
         }),
         templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
@@ -313,6 +318,41 @@ describe("gRPC EmailWorkerService", () => {
     });
     expect(await codeOf(send.call((c) => c.getTemplate, GetTemplateRequest.fromPartial({ id })))).toBe(
       "NOT_FOUND",
+    );
+  });
+
+  it("manages the suppression list (admin only), validating the address", async () => {
+    const email = `Someone-${randomUUID().slice(0, 6)}@Example.org`;
+    const added = await admin.call(
+      (c) => c.addSuppression,
+      AddSuppressionRequest.fromPartial({ email, details: "asked by phone" }),
+    );
+    expect(added.suppression).toMatchObject({
+      email: email.toLowerCase(),
+      reason: "manual",
+      source: "api",
+      details: "asked by phone",
+    });
+    const listed = await admin.call(
+      (c) => c.listSuppressions,
+      ListSuppressionsRequest.fromPartial({ contains: email.slice(0, 12) }),
+    );
+    expect(listed.suppressions.map((s) => s.email)).toEqual([email.toLowerCase()]);
+    expect(
+      await admin.call((c) => c.removeSuppression, RemoveSuppressionRequest.fromPartial({ email })),
+    ).toEqual({ removed: true });
+    expect(
+      await codeOf(
+        admin.call((c) => c.addSuppression, AddSuppressionRequest.fromPartial({ email: "not an address" })),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(
+      await codeOf(
+        admin.call((c) => c.addSuppression, AddSuppressionRequest.fromPartial({ email, reason: "because" })),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(await codeOf(send.call((c) => c.listSuppressions, ListSuppressionsRequest.fromPartial({})))).toBe(
+      "PERMISSION_DENIED",
     );
   });
 

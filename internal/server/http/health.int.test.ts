@@ -7,6 +7,7 @@ import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
 import { EmailService } from "../../service/email-service.ts";
 import type { DatabaseRouter } from "../../store/database-router.ts";
 import { JobRepository } from "../../store/job-repository.ts";
+import { SuppressionRepository } from "../../store/suppression-repository.ts";
 import { TrackingRepository } from "../../store/tracking-repository.ts";
 import { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { HealthMonitor } from "./health-monitor.ts";
@@ -45,6 +46,7 @@ describe("health, readiness and liveness endpoints", () => {
         tracking: new TrackingRepository(router),
         idempotency: new PostgresIdempotencyStore(router.master),
         defaultMaxRetries: 3,
+        suppressions: new SuppressionRepository(router),
         logger: silentLogger,
       }),
       auth: new ApiKeyAuth([]),

@@ -355,6 +355,48 @@ export interface PreviewTemplateResponse {
   text: string;
 }
 
+export interface Suppression {
+  email: string;
+  /** hard_bounce, complaint, unsubscribe, manual */
+  reason: string;
+  /** who added it: a provider webhook, the API, … */
+  source: string;
+  details: string;
+  created_at?: Date | undefined;
+}
+
+export interface ListSuppressionsRequest {
+  /** default 50, at most 1000 */
+  page_size: number;
+  page_token: string;
+  /** part of the address */
+  contains: string;
+}
+
+export interface ListSuppressionsResponse {
+  suppressions: Suppression[];
+  next_page_token: string;
+}
+
+export interface AddSuppressionRequest {
+  email: string;
+  /** default manual */
+  reason: string;
+  details: string;
+}
+
+export interface AddSuppressionResponse {
+  suppression?: Suppression | undefined;
+}
+
+export interface RemoveSuppressionRequest {
+  email: string;
+}
+
+export interface RemoveSuppressionResponse {
+  removed: boolean;
+}
+
 function createBaseMailbox(): Mailbox {
   return { email: "", name: "" };
 }
@@ -4974,6 +5016,647 @@ export const PreviewTemplateResponse: MessageFns<PreviewTemplateResponse> = {
   },
 };
 
+function createBaseSuppression(): Suppression {
+  return { email: "", reason: "", source: "", details: "", created_at: undefined };
+}
+
+export const Suppression: MessageFns<Suppression> = {
+  encode(message: Suppression, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    if (message.details !== "") {
+      writer.uint32(34).string(message.details);
+    }
+    if (message.created_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.created_at), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Suppression {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuppression();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.created_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Suppression {
+    return {
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+      created_at: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Suppression): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    if (message.created_at !== undefined) {
+      obj.createdAt = message.created_at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Suppression>, I>>(base?: I): Suppression {
+    return Suppression.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Suppression>, I>>(object: I): Suppression {
+    const message = createBaseSuppression();
+    message.email = object.email ?? "";
+    message.reason = object.reason ?? "";
+    message.source = object.source ?? "";
+    message.details = object.details ?? "";
+    message.created_at = object.created_at ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListSuppressionsRequest(): ListSuppressionsRequest {
+  return { page_size: 0, page_token: "", contains: "" };
+}
+
+export const ListSuppressionsRequest: MessageFns<ListSuppressionsRequest> = {
+  encode(message: ListSuppressionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page_size !== 0) {
+      writer.uint32(8).int32(message.page_size);
+    }
+    if (message.page_token !== "") {
+      writer.uint32(18).string(message.page_token);
+    }
+    if (message.contains !== "") {
+      writer.uint32(26).string(message.contains);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSuppressionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSuppressionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.page_size = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page_token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.contains = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSuppressionsRequest {
+    return {
+      page_size: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      page_token: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      contains: isSet(object.contains) ? globalThis.String(object.contains) : "",
+    };
+  },
+
+  toJSON(message: ListSuppressionsRequest): unknown {
+    const obj: any = {};
+    if (message.page_size !== 0) {
+      obj.pageSize = Math.round(message.page_size);
+    }
+    if (message.page_token !== "") {
+      obj.pageToken = message.page_token;
+    }
+    if (message.contains !== "") {
+      obj.contains = message.contains;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSuppressionsRequest>, I>>(base?: I): ListSuppressionsRequest {
+    return ListSuppressionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSuppressionsRequest>, I>>(object: I): ListSuppressionsRequest {
+    const message = createBaseListSuppressionsRequest();
+    message.page_size = object.page_size ?? 0;
+    message.page_token = object.page_token ?? "";
+    message.contains = object.contains ?? "";
+    return message;
+  },
+};
+
+function createBaseListSuppressionsResponse(): ListSuppressionsResponse {
+  return { suppressions: [], next_page_token: "" };
+}
+
+export const ListSuppressionsResponse: MessageFns<ListSuppressionsResponse> = {
+  encode(message: ListSuppressionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.suppressions) {
+      Suppression.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.next_page_token !== "") {
+      writer.uint32(18).string(message.next_page_token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSuppressionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSuppressionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.suppressions.push(Suppression.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.next_page_token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSuppressionsResponse {
+    return {
+      suppressions: globalThis.Array.isArray(object?.suppressions)
+        ? object.suppressions.map((e: any) => Suppression.fromJSON(e))
+        : [],
+      next_page_token: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListSuppressionsResponse): unknown {
+    const obj: any = {};
+    if (message.suppressions?.length) {
+      obj.suppressions = message.suppressions.map((e) => Suppression.toJSON(e));
+    }
+    if (message.next_page_token !== "") {
+      obj.nextPageToken = message.next_page_token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSuppressionsResponse>, I>>(base?: I): ListSuppressionsResponse {
+    return ListSuppressionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSuppressionsResponse>, I>>(object: I): ListSuppressionsResponse {
+    const message = createBaseListSuppressionsResponse();
+    message.suppressions = object.suppressions?.map((e) => Suppression.fromPartial(e)) || [];
+    message.next_page_token = object.next_page_token ?? "";
+    return message;
+  },
+};
+
+function createBaseAddSuppressionRequest(): AddSuppressionRequest {
+  return { email: "", reason: "", details: "" };
+}
+
+export const AddSuppressionRequest: MessageFns<AddSuppressionRequest> = {
+  encode(message: AddSuppressionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.details !== "") {
+      writer.uint32(26).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddSuppressionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddSuppressionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddSuppressionRequest {
+    return {
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+    };
+  },
+
+  toJSON(message: AddSuppressionRequest): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddSuppressionRequest>, I>>(base?: I): AddSuppressionRequest {
+    return AddSuppressionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddSuppressionRequest>, I>>(object: I): AddSuppressionRequest {
+    const message = createBaseAddSuppressionRequest();
+    message.email = object.email ?? "";
+    message.reason = object.reason ?? "";
+    message.details = object.details ?? "";
+    return message;
+  },
+};
+
+function createBaseAddSuppressionResponse(): AddSuppressionResponse {
+  return { suppression: undefined };
+}
+
+export const AddSuppressionResponse: MessageFns<AddSuppressionResponse> = {
+  encode(message: AddSuppressionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.suppression !== undefined) {
+      Suppression.encode(message.suppression, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddSuppressionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddSuppressionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.suppression = Suppression.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddSuppressionResponse {
+    return { suppression: isSet(object.suppression) ? Suppression.fromJSON(object.suppression) : undefined };
+  },
+
+  toJSON(message: AddSuppressionResponse): unknown {
+    const obj: any = {};
+    if (message.suppression !== undefined) {
+      obj.suppression = Suppression.toJSON(message.suppression);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddSuppressionResponse>, I>>(base?: I): AddSuppressionResponse {
+    return AddSuppressionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddSuppressionResponse>, I>>(object: I): AddSuppressionResponse {
+    const message = createBaseAddSuppressionResponse();
+    message.suppression = (object.suppression !== undefined && object.suppression !== null)
+      ? Suppression.fromPartial(object.suppression)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveSuppressionRequest(): RemoveSuppressionRequest {
+  return { email: "" };
+}
+
+export const RemoveSuppressionRequest: MessageFns<RemoveSuppressionRequest> = {
+  encode(message: RemoveSuppressionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveSuppressionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveSuppressionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveSuppressionRequest {
+    return { email: isSet(object.email) ? globalThis.String(object.email) : "" };
+  },
+
+  toJSON(message: RemoveSuppressionRequest): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveSuppressionRequest>, I>>(base?: I): RemoveSuppressionRequest {
+    return RemoveSuppressionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveSuppressionRequest>, I>>(object: I): RemoveSuppressionRequest {
+    const message = createBaseRemoveSuppressionRequest();
+    message.email = object.email ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveSuppressionResponse(): RemoveSuppressionResponse {
+  return { removed: false };
+}
+
+export const RemoveSuppressionResponse: MessageFns<RemoveSuppressionResponse> = {
+  encode(message: RemoveSuppressionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.removed !== false) {
+      writer.uint32(8).bool(message.removed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveSuppressionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveSuppressionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.removed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveSuppressionResponse {
+    return { removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false };
+  },
+
+  toJSON(message: RemoveSuppressionResponse): unknown {
+    const obj: any = {};
+    if (message.removed !== false) {
+      obj.removed = message.removed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveSuppressionResponse>, I>>(base?: I): RemoveSuppressionResponse {
+    return RemoveSuppressionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveSuppressionResponse>, I>>(object: I): RemoveSuppressionResponse {
+    const message = createBaseRemoveSuppressionResponse();
+    message.removed = object.removed ?? false;
+    return message;
+  },
+};
+
 export type EmailWorkerServiceService = typeof EmailWorkerServiceService;
 export const EmailWorkerServiceService = {
   /**
@@ -5132,6 +5815,40 @@ export const EmailWorkerServiceService = {
       Buffer.from(PreviewTemplateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PreviewTemplateResponse => PreviewTemplateResponse.decode(value),
   },
+  /** The suppression list: addresses no email is sent to (admin scope: they are personal data). */
+  listSuppressions: {
+    path: "/email.v1.EmailWorkerService/ListSuppressions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSuppressionsRequest): Buffer =>
+      Buffer.from(ListSuppressionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSuppressionsRequest => ListSuppressionsRequest.decode(value),
+    responseSerialize: (value: ListSuppressionsResponse): Buffer =>
+      Buffer.from(ListSuppressionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSuppressionsResponse => ListSuppressionsResponse.decode(value),
+  },
+  addSuppression: {
+    path: "/email.v1.EmailWorkerService/AddSuppression" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddSuppressionRequest): Buffer =>
+      Buffer.from(AddSuppressionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddSuppressionRequest => AddSuppressionRequest.decode(value),
+    responseSerialize: (value: AddSuppressionResponse): Buffer =>
+      Buffer.from(AddSuppressionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddSuppressionResponse => AddSuppressionResponse.decode(value),
+  },
+  removeSuppression: {
+    path: "/email.v1.EmailWorkerService/RemoveSuppression" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveSuppressionRequest): Buffer =>
+      Buffer.from(RemoveSuppressionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveSuppressionRequest => RemoveSuppressionRequest.decode(value),
+    responseSerialize: (value: RemoveSuppressionResponse): Buffer =>
+      Buffer.from(RemoveSuppressionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveSuppressionResponse => RemoveSuppressionResponse.decode(value),
+  },
 } as const;
 
 export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
@@ -5163,6 +5880,10 @@ export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
   deleteTemplate: handleUnaryCall<DeleteTemplateRequest, DeleteTemplateResponse>;
   /** Renders a stored template, or an unsaved one, with sample data. */
   previewTemplate: handleUnaryCall<PreviewTemplateRequest, PreviewTemplateResponse>;
+  /** The suppression list: addresses no email is sent to (admin scope: they are personal data). */
+  listSuppressions: handleUnaryCall<ListSuppressionsRequest, ListSuppressionsResponse>;
+  addSuppression: handleUnaryCall<AddSuppressionRequest, AddSuppressionResponse>;
+  removeSuppression: handleUnaryCall<RemoveSuppressionRequest, RemoveSuppressionResponse>;
 }
 
 export interface EmailWorkerServiceClient extends Client {
@@ -5389,6 +6110,52 @@ export interface EmailWorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PreviewTemplateResponse) => void,
+  ): ClientUnaryCall;
+  /** The suppression list: addresses no email is sent to (admin scope: they are personal data). */
+  listSuppressions(
+    request: ListSuppressionsRequest,
+    callback: (error: ServiceError | null, response: ListSuppressionsResponse) => void,
+  ): ClientUnaryCall;
+  listSuppressions(
+    request: ListSuppressionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSuppressionsResponse) => void,
+  ): ClientUnaryCall;
+  listSuppressions(
+    request: ListSuppressionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSuppressionsResponse) => void,
+  ): ClientUnaryCall;
+  addSuppression(
+    request: AddSuppressionRequest,
+    callback: (error: ServiceError | null, response: AddSuppressionResponse) => void,
+  ): ClientUnaryCall;
+  addSuppression(
+    request: AddSuppressionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddSuppressionResponse) => void,
+  ): ClientUnaryCall;
+  addSuppression(
+    request: AddSuppressionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddSuppressionResponse) => void,
+  ): ClientUnaryCall;
+  removeSuppression(
+    request: RemoveSuppressionRequest,
+    callback: (error: ServiceError | null, response: RemoveSuppressionResponse) => void,
+  ): ClientUnaryCall;
+  removeSuppression(
+    request: RemoveSuppressionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveSuppressionResponse) => void,
+  ): ClientUnaryCall;
+  removeSuppression(
+    request: RemoveSuppressionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveSuppressionResponse) => void,
   ): ClientUnaryCall;
 }
 

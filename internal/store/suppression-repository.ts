@@ -1,0 +1,93 @@
+import { type Selectable, sql } from "kysely";
+import type { DatabaseRouter } from "./database-router.ts";
+import type { EmailSuppressionTable } from "./schema.ts";
+
+export type SuppressionRecord = Selectable<EmailSuppressionTable>;
+
+/** hard_bounce, complaint, unsubscribe, manual. */
+export type SuppressionReason = "hard_bounce" | "complaint" | "unsubscribe" | "manual";
+
+export interface SuppressionPage {
+  suppressions: SuppressionRecord[];
+  next_cursor: string | undefined;
+}
+
+/** Addresses compare case-insensitively: the whole address is stored lower-cased. */
+export function normaliseAddress(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** `email_suppressions`: addresses no email may be sent to. */
+export class SuppressionRepository {
+  readonly #router: DatabaseRouter;
+
+  constructor(router: DatabaseRouter) {
+    this.#router = router;
+  }
+
+  /** Adds the address, or keeps the first entry if it is already there (its reason is the one that counts). */
+  async add(entry: { email: string; reason: SuppressionReason; source: string; details?: string | null }) {
+    const email = normaliseAddress(entry.email);
+    await this.#router.master
+      .insertInto("email_suppressions")
+      .values({ email, reason: entry.reason, source: entry.source, details: entry.details ?? null })
+      .onConflict((oc) => oc.column("email").doNothing())
+      .execute();
+    return this.#router.master
+      .selectFrom("email_suppressions")
+      .selectAll()
+      .where("email", "=", email)
+      .executeTakeFirstOrThrow();
+  }
+
+  async remove(email: string): Promise<boolean> {
+    const result = await this.#router.master
+      .deleteFrom("email_suppressions")
+      .where("email", "=", normaliseAddress(email))
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /** Read from the master: a suppression added a moment ago must already stop sends. */
+  async find(email: string): Promise<SuppressionRecord | undefined> {
+    return this.#router.master
+      .selectFrom("email_suppressions")
+      .selectAll()
+      .where("email", "=", normaliseAddress(email))
+      .executeTakeFirst();
+  }
+
+  /** Newest first; `cursor` is the last address of the previous page. */
+  async list(options: { limit?: number; cursor?: string; contains?: string } = {}): Promise<SuppressionPage> {
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 1_000);
+    const rows = await this.#router.read((db) => {
+      let query = db.selectFrom("email_suppressions").selectAll();
+      if (options.contains)
+        query = query.where(
+          "email",
+          "like",
+          `%${options.contains.toLowerCase().replace(/[%_\\]/g, "\\$&")}%`,
+        );
+      if (options.cursor) {
+        const cursor = options.cursor;
+        query = query.where((eb) =>
+          eb(
+            sql`(created_at, email)`,
+            "<",
+            sql`((select created_at from email_suppressions where email = ${cursor}), ${cursor})`,
+          ),
+        );
+      }
+      return query
+        .orderBy("created_at", "desc")
+        .orderBy("email", "desc")
+        .limit(limit + 1)
+        .execute();
+    });
+    const page = rows.slice(0, limit);
+    return {
+      suppressions: page,
+      next_cursor: rows.length > limit ? page[page.length - 1]?.email : undefined,
+    };
+  }
+}
