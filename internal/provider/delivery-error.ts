@@ -39,6 +39,19 @@ export function isDeliveryError(error: unknown): error is DeliveryError {
   );
 }
 
+/** For providers that render nothing themselves: a provider-side template is not for them. */
+export function refuseProviderTemplate(
+  email: { provider_template?: { id: string } | undefined },
+  provider: string,
+) {
+  if (email.provider_template)
+    throw new DeliveryError(
+      "permanent",
+      "provider_template_unsupported",
+      `template ${email.provider_template.id} lives at SendGrid; provider ${provider} cannot render it`,
+    );
+}
+
 const KINDS: readonly string[] = ["transient", "permanent", "throttled", "config"];
 
 /**

@@ -14,6 +14,11 @@ export interface OutgoingEmail {
   headers: Record<string, string>;
   attachments: readonly Attachment[];
   metadata?: Record<string, JsonValue> | undefined;
+  /**
+   * A template kept at the provider (a SendGrid dynamic template, `d-…`): the provider renders it
+   * with `data`, and subject/html/text are not used. Providers without such templates refuse it.
+   */
+  provider_template?: { id: string; data: Record<string, JsonValue> } | undefined;
 }
 
 export interface SendResult {

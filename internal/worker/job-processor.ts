@@ -276,6 +276,27 @@ export class JobProcessor {
   }
 
   async #render(job: EmailJob): Promise<OutgoingEmail> {
+    const base = {
+      job_id: job.id,
+      job_type: job.type,
+      from: job.from,
+      to: job.recipient_name
+        ? { email: job.recipient_email, name: job.recipient_name }
+        : { email: job.recipient_email },
+      reply_to: job.reply_to,
+      headers: job.headers,
+      attachments: job.attachments,
+      metadata: job.metadata,
+    };
+    if (job.template_id?.startsWith("d-")) {
+      // A SendGrid dynamic template: SendGrid renders it.
+      return {
+        ...base,
+        subject: job.subject ?? "",
+        text: "",
+        provider_template: { id: job.template_id, data: job.template_data },
+      };
+    }
     const content =
       job.template_id !== undefined
         ? await this.#o.renderer.renderTemplate(job.template_id, job.template_data)
@@ -284,20 +305,11 @@ export class JobProcessor {
             job.template_data,
           );
     return {
-      job_id: job.id,
-      job_type: job.type,
-      from: job.from,
-      to: job.recipient_name
-        ? { email: job.recipient_email, name: job.recipient_name }
-        : { email: job.recipient_email },
-      reply_to: job.reply_to,
+      ...base,
       // A job's own subject wins over its template's.
       subject: job.template_id !== undefined && job.subject !== undefined ? job.subject : content.subject,
       html: content.html,
       text: content.text,
-      headers: job.headers,
-      attachments: job.attachments,
-      metadata: job.metadata,
     };
   }
 

@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Mailbox } from "../../job/email-job.ts";
-import { DeliveryError } from "../delivery-error.ts";
+import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
 import { composeMessage } from "../mime/compose-message.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
@@ -27,6 +27,7 @@ export class OutboxProvider implements Provider {
   }
 
   async send(email: OutgoingEmail): Promise<SendResult> {
+    refuseProviderTemplate(email, this.name);
     try {
       const message = await composeMessage(email, this.#sender);
       await mkdir(this.#dir, { recursive: true });

@@ -1,6 +1,7 @@
 import nodemailer from "nodemailer";
 import type { Mailbox } from "../../job/email-job.ts";
-import { DeliveryError } from "../delivery-error.ts";
+import { abortable } from "../abortable.ts";
+import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
 import { composeMessage } from "../mime/compose-message.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
@@ -77,6 +78,7 @@ export class SmtpProvider implements Provider {
   }
 
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
+    refuseProviderTemplate(email, this.name);
     const account = this.#pickAccount();
     const from = email.from ?? this.#sender;
     // Handing nodemailer finished MIME skips its own (slower) composition.
@@ -126,32 +128,4 @@ export class SmtpProvider implements Provider {
       retryAfterMs: midnight - this.#now().getTime(),
     });
   }
-}
-
-/** Gives up waiting when `signal` aborts; the send itself may still complete (ambiguous). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  // The send goes on after we stop waiting; its outcome must not surface as an unhandled rejection.
-  promise.catch(() => {});
-  if (signal.aborted) return Promise.reject(abortError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError());
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function abortError(): DeliveryError {
-  return new DeliveryError("transient", "send_timeout", "send did not finish within the time limit", {
-    ambiguous: true,
-  });
 }

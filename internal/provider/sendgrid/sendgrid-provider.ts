@@ -1,0 +1,105 @@
+import sendgridClient from "@sendgrid/client";
+import sendgridMail from "@sendgrid/mail";
+import type { Mailbox } from "../../job/email-job.ts";
+import { abortable } from "../abortable.ts";
+import { isDeliveryError } from "../delivery-error.ts";
+import { messageIdFor } from "../mime/mail-options.ts";
+import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
+import { classifySendGridError } from "./sendgrid-errors.ts";
+
+export interface SendGridProviderOptions {
+  apiKey: string;
+  /** https://api.sendgrid.com, or a proxy / EU endpoint / test server. */
+  baseUrl: string;
+  timeoutMs: number;
+  sender: Mailbox;
+}
+
+/**
+ * The part of @sendgrid/mail and @sendgrid/client this adapter uses. Their typings describe the
+ * shared default instances, not the classes the modules also export; a private client needs those.
+ */
+interface SendGridClient {
+  setApiKey(apiKey: string): void;
+  setDefaultRequest(key: string, value: unknown): unknown;
+}
+interface SendGridMailService {
+  setClient(client: SendGridClient): void;
+  send(data: object): Promise<[{ statusCode: number; headers: Record<string, unknown> }, unknown]>;
+}
+const { Client } = sendgridClient as unknown as { Client: new () => SendGridClient };
+const { MailService } = sendgridMail as unknown as { MailService: new () => SendGridMailService };
+
+function address(mailbox: Mailbox): { email: string; name?: string } {
+  return mailbox.name ? { email: mailbox.email, name: mailbox.name } : { email: mailbox.email };
+}
+
+/**
+ * SendGrid's v3 Mail Send through @sendgrid/mail, on a client of its own (the package's default
+ * client is shared process-wide). The job id travels in custom_args so webhook events map back, and
+ * the job type as a category.
+ */
+export class SendGridProvider implements Provider {
+  readonly name = "sendgrid";
+  readonly #mail: SendGridMailService;
+  readonly #sender: Mailbox;
+
+  constructor(options: SendGridProviderOptions) {
+    const client = new Client();
+    // The API key first: setting it resets the base URL.
+    client.setApiKey(options.apiKey);
+    client.setDefaultRequest("baseUrl", options.baseUrl);
+    client.setDefaultRequest("timeout", options.timeoutMs);
+    this.#mail = new MailService();
+    this.#mail.setClient(client);
+    this.#sender = options.sender;
+  }
+
+  async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
+    const from = email.from ?? this.#sender;
+    const message = {
+      from: address(from),
+      to: address(email.to),
+      ...(email.reply_to && { replyTo: address(email.reply_to) }),
+      headers: { ...email.headers, "Message-ID": messageIdFor(email, from) },
+      categories: [email.job_type],
+      customArgs: { job_id: email.job_id, job_type: email.job_type },
+      ...(email.attachments.length > 0 && {
+        attachments: email.attachments.map((a) => ({
+          content: a.content,
+          filename: a.filename,
+          ...(a.content_type && { type: a.content_type }),
+          disposition: "attachment",
+        })),
+      }),
+      ...(email.provider_template
+        ? {
+            templateId: email.provider_template.id,
+            dynamicTemplateData: email.provider_template.data,
+            ...(email.subject && { subject: email.subject }),
+          }
+        : {
+            subject: email.subject,
+            // text/plain before text/html, as SendGrid requires.
+            content: [
+              { type: "text/plain", value: email.text || " " },
+              ...(email.html !== undefined ? [{ type: "text/html", value: email.html }] : []),
+            ],
+          }),
+    };
+    try {
+      const [response] = await abortable(this.#mail.send(message), signal);
+      // x-message-id identifies the message in SendGrid's events and activity feed.
+      const id = response.headers["x-message-id"];
+      return {
+        provider: this.name,
+        message_id: typeof id === "string" && id ? id : messageIdFor(email, from),
+      };
+    } catch (error) {
+      if (isDeliveryError(error)) throw error;
+      throw classifySendGridError(error);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
