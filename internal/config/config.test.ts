@@ -59,6 +59,7 @@ describe("loadConfig", () => {
       DB_MAX_IDLE_CONNS: "8",
       DB_CONN_MAX_LIFETIME: "10m",
       SENDGRID_API_KEY: "SG.fake",
+      SENDGRID_FROM_EMAIL: "noreply@example.com",
       AWS_SES_REGION: "eu-west-1",
       AWS_ACCESS_KEY_ID: "AKIAFAKE",
       AWS_SECRET_ACCESS_KEY: "fake-secret",
@@ -183,7 +184,7 @@ describe("loadConfig", () => {
         "email:",
         "  routes:",
         "    - job_type: 'payment_*'",
-        "      providers: [ses, smtp]",
+        "      providers: [ses, outbox]",
       ].join("\n"),
     });
     const config = loadConfig({ env: { QUEUE_NAME: "from-env" }, cwd });
@@ -191,7 +192,7 @@ describe("loadConfig", () => {
     expect(config.queue.queue_name).toBe("from-env");
     expect(config.worker.worker_count).toBe(9);
     expect(config.worker.retry_delay).toBe(300_000);
-    expect(config.email.routes).toEqual([{ job_type: "payment_*", providers: ["ses", "smtp"] }]);
+    expect(config.email.routes).toEqual([{ job_type: "payment_*", providers: ["ses", "outbox"] }]);
   });
 
   it("reads the file named by CONFIG_FILE instead, and says so when it is missing", () => {
@@ -217,6 +218,20 @@ describe("loadConfig", () => {
     expect(line).toContain(value);
     expect(line).toContain(allowed);
     expect(line).toContain(`from ${Object.keys(env)[0]}`);
+  });
+
+  it("refuses a default provider or route that nothing configures, naming what is", () => {
+    const noKey = failure(() => load({ EMAIL_DEFAULT_PROVIDER: "sendgrid" }));
+    expect(noKey.message).toContain(
+      'email.default_provider is "sendgrid", which is not configured (configured: outbox)',
+    );
+    const route = failure(() => load({ EMAIL_ROUTES: '[{"job_type":"x","providers":["ses"]}]' }));
+    expect(route.message).toContain("email.routes[0] (x): none of ses is configured");
+    expect(failure(() => load({ SENDGRID_API_KEY: "SG.x" })).message).toContain(
+      "sendgrid.from_email is required",
+    );
+    const ok = load({ EMAIL_DEFAULT_PROVIDER: "ses", AWS_SES_FROM_EMAIL: "noreply@example.com" });
+    expect(ok.email.default_provider).toBe("ses");
   });
 
   it("refuses a visibility timeout no longer than the time a job may take", () => {

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import convict from "convict";
 import { parse as parseYaml, YAMLParseError } from "yaml";
-import { registerFormats } from "./formats.ts";
+import { enabledProviders } from "./enabled-providers.ts";
+import { type ProviderName, registerFormats } from "./formats.ts";
 import { configSchema } from "./schema.ts";
 
 type Schema = ReturnType<typeof configSchema>;
@@ -141,6 +142,22 @@ function crossFieldProblems(config: Config): string[] {
   if (queue.fair_share < 0 || queue.fair_share >= 1)
     problems.push(`queue.fair_share must be within [0, 1): value was ${queue.fair_share}`);
   if (worker.worker_count < 1) problems.push("worker.worker_count must be at least 1");
+  const enabled = enabledProviders(config.email);
+  if (!enabled.includes(config.email.default_provider))
+    problems.push(
+      `email.default_provider is "${config.email.default_provider}", which is not configured ` +
+        `(configured: ${enabled.join(", ")}); set its credentials or choose another`,
+    );
+  config.email.routes.forEach((route, index) => {
+    if (!route.providers.some((p) => enabled.includes(p as ProviderName)))
+      problems.push(
+        `email.routes[${index}] (${route.job_type}): none of ${route.providers.join(", ")} is configured`,
+      );
+  });
+  if (config.email.providers.sendgrid.api_key && !config.email.providers.sendgrid.from_email)
+    problems.push(
+      "email.providers.sendgrid.from_email is required with an API key (SendGrid needs a verified sender)",
+    );
   const { server } = config;
   if ((server.tls_cert_file === "") !== (server.tls_key_file === ""))
     problems.push("server.tls_cert_file and server.tls_key_file must be set together");

@@ -1,6 +1,8 @@
-import type { Config } from "../config/index.ts";
+import { type Config, enabledProviders } from "../config/index.ts";
 import { OutboxProvider } from "./outbox/outbox-provider.ts";
 import type { Provider } from "./provider.ts";
+import { SendGridProvider } from "./sendgrid/sendgrid-provider.ts";
+import { SesProvider } from "./ses/ses-provider.ts";
 import { SmtpProvider } from "./smtp/smtp-provider.ts";
 
 function sender(settings: { from_email: string; from_name: string }, fallback: string) {
@@ -8,33 +10,64 @@ function sender(settings: { from_email: string; from_name: string }, fallback: s
   return settings.from_name ? { email, name: settings.from_name } : { email };
 }
 
-/** The providers the configuration enables: the outbox always, SMTP when a host is set. */
+/** One adapter per provider the configuration enables (see enabledProviders). */
 export function createProviders(email: Config["email"]): Map<string, Provider> {
   const providers = new Map<string, Provider>();
-  const { outbox, smtp } = email.providers;
-  providers.set(
-    "outbox",
-    new OutboxProvider({ dir: outbox.dir, sender: sender(outbox, "noreply@localhost") }),
-  );
-  if (smtp.host) {
-    const accounts =
-      smtp.accounts.length > 0
-        ? smtp.accounts
-        : smtp.username
-          ? [{ username: smtp.username, password: smtp.password, daily_limit: 0 }]
-          : [];
-    providers.set(
-      "smtp",
-      new SmtpProvider({
-        host: smtp.host,
-        port: smtp.port,
-        useTls: smtp.use_tls,
-        accounts,
-        sender: sender(smtp, smtp.username.includes("@") ? smtp.username : `noreply@${smtp.host}`),
-        poolSize: smtp.pool_size,
-        timeoutMs: smtp.timeout,
-      }),
-    );
+  const { outbox, smtp, sendgrid, ses } = email.providers;
+  for (const name of enabledProviders(email)) {
+    switch (name) {
+      case "outbox":
+        providers.set(
+          name,
+          new OutboxProvider({ dir: outbox.dir, sender: sender(outbox, "noreply@localhost") }),
+        );
+        break;
+      case "smtp": {
+        const accounts =
+          smtp.accounts.length > 0
+            ? smtp.accounts
+            : smtp.username
+              ? [{ username: smtp.username, password: smtp.password, daily_limit: 0 }]
+              : [];
+        providers.set(
+          name,
+          new SmtpProvider({
+            host: smtp.host,
+            port: smtp.port,
+            useTls: smtp.use_tls,
+            accounts,
+            sender: sender(smtp, smtp.username.includes("@") ? smtp.username : `noreply@${smtp.host}`),
+            poolSize: smtp.pool_size,
+            timeoutMs: smtp.timeout,
+          }),
+        );
+        break;
+      }
+      case "sendgrid":
+        providers.set(
+          name,
+          new SendGridProvider({
+            apiKey: sendgrid.api_key,
+            baseUrl: sendgrid.base_url,
+            timeoutMs: sendgrid.timeout,
+            sender: sender(sendgrid, sendgrid.from_email),
+          }),
+        );
+        break;
+      case "ses":
+        providers.set(
+          name,
+          new SesProvider({
+            region: ses.region,
+            accessKeyId: ses.access_key || undefined,
+            secretAccessKey: ses.secret_key || undefined,
+            endpoint: ses.endpoint || undefined,
+            configurationSet: ses.configuration_set || undefined,
+            sender: sender(ses, ses.from_email),
+          }),
+        );
+        break;
+    }
   }
   return providers;
 }

@@ -1,0 +1,102 @@
+import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from "@aws-sdk/client-sesv2";
+import type { Mailbox } from "../../job/email-job.ts";
+import { isDeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
+import { composeMessage } from "../mime/compose-message.ts";
+import { messageIdFor } from "../mime/mail-options.ts";
+import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
+import { classifySesError } from "./ses-errors.ts";
+
+export interface SesProviderOptions {
+  region: string;
+  /** Empty: the default AWS credential chain (environment, profile, instance or pod role). */
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+  /** Endpoint override (VPC endpoints, the local emulator in tests). */
+  endpoint?: string | undefined;
+  configurationSet?: string | undefined;
+  sender: Mailbox;
+  /** The SDK's own attempts per send; the worker retries on top with backoff. */
+  maxAttempts?: number;
+}
+
+function formatAddress(mailbox: Mailbox): string {
+  if (!mailbox.name) return mailbox.email;
+  return `"${mailbox.name.replace(/["\\]/g, "\\$&")}" <${mailbox.email}>`;
+}
+
+/** Tag values allow letters, digits, _ and - only (SES rejects anything else). */
+function tagValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 256);
+}
+
+/**
+ * Amazon SES through the v2 API: Simple content for text and HTML, Raw (our own MIME) when there are
+ * attachments; the job id and type go along as message tags so SES events map back to the job.
+ */
+export class SesProvider implements Provider {
+  readonly name = "ses";
+  readonly #client: SESv2Client;
+  readonly #o: SesProviderOptions;
+
+  constructor(options: SesProviderOptions) {
+    this.#o = options;
+    this.#client = new SESv2Client({
+      region: options.region,
+      maxAttempts: options.maxAttempts ?? 2,
+      ...(options.endpoint && { endpoint: options.endpoint }),
+      ...(options.accessKeyId &&
+        options.secretAccessKey && {
+          credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+        }),
+    });
+  }
+
+  async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
+    refuseProviderTemplate(email, this.name);
+    const from = email.from ?? this.#o.sender;
+    const input: SendEmailCommandInput = {
+      FromEmailAddress: formatAddress(from),
+      Destination: { ToAddresses: [formatAddress(email.to)] },
+      ...(email.reply_to && { ReplyToAddresses: [formatAddress(email.reply_to)] }),
+      ...(this.#o.configurationSet && { ConfigurationSetName: this.#o.configurationSet }),
+      EmailTags: [
+        { Name: "job_id", Value: tagValue(email.job_id) },
+        { Name: "job_type", Value: tagValue(email.job_type) },
+      ],
+      Content:
+        email.attachments.length > 0
+          ? { Raw: { Data: await composeMessage(email, this.#o.sender) } }
+          : {
+              Simple: {
+                Subject: { Data: email.subject, Charset: "UTF-8" },
+                Body: {
+                  Text: { Data: email.text, Charset: "UTF-8" },
+                  ...(email.html !== undefined && { Html: { Data: email.html, Charset: "UTF-8" } }),
+                },
+                Headers: Object.entries({ ...email.headers, "X-Email-Job-Id": email.job_id }).map(
+                  ([Name, Value]) => ({
+                    Name,
+                    Value,
+                  }),
+                ),
+              },
+            },
+    };
+    try {
+      const output = await this.#client.send(
+        new SendEmailCommand(input),
+        signal ? { abortSignal: signal } : {},
+      );
+      return { provider: this.name, message_id: output.MessageId ?? messageIdFor(email, from) };
+    } catch (error) {
+      if (isDeliveryError(error)) throw error;
+      if (signal?.aborted)
+        throw classifySesError(Object.assign(new Error("send aborted"), { name: "AbortError" }));
+      throw classifySesError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+  }
+}
