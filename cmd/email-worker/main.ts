@@ -5,7 +5,7 @@ import { laneOf } from "../../internal/job/priority.ts";
 import { createLogger } from "../../internal/log/logger.ts";
 import { createMetrics } from "../../internal/metrics/metrics.ts";
 import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
-import { createProviders } from "../../internal/provider/create-providers.ts";
+import { createProviderGates, createProviders } from "../../internal/provider/create-providers.ts";
 import { InstrumentedProvider } from "../../internal/provider/instrumented-provider.ts";
 import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { openQueue } from "../../internal/queue/open-queue.ts";
@@ -77,14 +77,25 @@ async function main(): Promise<void> {
   }
 
   // Delivery: queue, providers, rendering, the processor and its pool.
-  const { queue, idempotency, close: closeQueue } = await openQueue(config, database);
+  const { queue, idempotency, redis, close: closeQueue } = await openQueue(config, database);
   const providers = new ProviderRouter({
     providers: new Map(
       [...createProviders(config.email)].map(([name, p]) => [name, new InstrumentedProvider(p, metrics)]),
     ),
     routes: config.email.routes,
     defaultProvider: config.email.default_provider,
+    fallbackProviders: config.email.fallback_providers,
+    breaker: {
+      failureThreshold: config.email.circuit_breaker.failure_threshold,
+      halfOpenAfterMs: config.email.circuit_breaker.half_open_after,
+    },
+    gates: createProviderGates(config.email, redis, `${config.queue.queue_name}:rate`),
+    onBreakerStateChange: (provider, state) => {
+      metrics.circuitState.set({ provider }, state === "closed" ? 0 : state === "half-open" ? 1 : 2);
+      logger.warn({ provider, state }, "provider circuit changed");
+    },
   });
+  for (const name of providers.names) metrics.circuitState.set({ provider: name }, 0);
   const templateCache = new CachedTemplateSource({
     load: (id) => templates.get(id),
     ttlMs: config.email.template_cache_ttl,
@@ -155,7 +166,7 @@ async function main(): Promise<void> {
     checkQueue: () => queue.stats(),
     checkDatabase: () => database.ping(),
     replicaState: () => database.status().state,
-    providers: () => Object.fromEntries(providers.names.map((name) => [name, "enabled"])),
+    providers: () => providers.health(),
     lastConsumerTick: () => pool.lastTick,
     // The loop waits at most a poll interval for messages, or a job's time limit for a free slot.
     livenessThresholdMs: 2 * (config.worker.process_timeout + config.queue.poll_interval),

@@ -154,6 +154,14 @@ function crossFieldProblems(config: Config): string[] {
         `email.routes[${index}] (${route.job_type}): none of ${route.providers.join(", ")} is configured`,
       );
   });
+  for (const name of config.email.fallback_providers) {
+    if (!enabled.includes(name as ProviderName))
+      problems.push(
+        `email.fallback_providers: "${name}" is not a configured provider (configured: ${enabled.join(", ")})`,
+      );
+  }
+  if (config.email.circuit_breaker.failure_threshold < 1)
+    problems.push("email.circuit_breaker.failure_threshold must be at least 1");
   if (config.email.providers.sendgrid.api_key && !config.email.providers.sendgrid.from_email)
     problems.push(
       "email.providers.sendgrid.from_email is required with an API key (SendGrid needs a verified sender)",

@@ -244,6 +244,26 @@ export function configSchema() {
         default: [] as EmailRoute[],
         env: "EMAIL_ROUTES",
       },
+      fallback_providers: {
+        doc: "Providers tried in order after default_provider fails with a transient or configuration error (comma-separated in the environment).",
+        format: Array,
+        default: [] as string[],
+        env: "EMAIL_FALLBACK_PROVIDERS",
+      },
+      circuit_breaker: {
+        failure_threshold: {
+          doc: "Consecutive transient or configuration failures that open a provider's circuit (it is skipped until half-open).",
+          format: "nat",
+          default: 5,
+          env: "CIRCUIT_BREAKER_THRESHOLD",
+        },
+        half_open_after: {
+          doc: "How long an open circuit waits before letting one trial send through.",
+          format: "duration",
+          default: 30 * s,
+          env: "CIRCUIT_BREAKER_HALF_OPEN_AFTER",
+        },
+      },
       template_cache_ttl: {
         doc: "How long a template row is cached before it is read again (edits through the API apply at once).",
         format: "duration",
@@ -252,6 +272,18 @@ export function configSchema() {
       },
       providers: {
         sendgrid: {
+          rate_limit: {
+            doc: "Messages per second to SendGrid across all replicas sharing Redis (per replica otherwise); 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "SENDGRID_RATE_LIMIT",
+          },
+          max_concurrency: {
+            doc: "Sends in flight to SendGrid at once, per replica; 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "SENDGRID_MAX_CONCURRENCY",
+          },
           api_key: {
             doc: "SendGrid API key.",
             format: String,
@@ -285,6 +317,18 @@ export function configSchema() {
           },
         },
         ses: {
+          rate_limit: {
+            doc: "Messages per second to SES across all replicas sharing Redis (per replica otherwise); 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "AWS_SES_RATE_LIMIT",
+          },
+          max_concurrency: {
+            doc: "Sends in flight to SES at once, per replica; 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "AWS_SES_MAX_CONCURRENCY",
+          },
           region: { doc: "AWS SES region.", format: String, default: "us-east-1", env: "AWS_SES_REGION" },
           access_key: {
             doc: "AWS access key id; empty uses the default AWS credential chain.",
@@ -326,6 +370,18 @@ export function configSchema() {
           },
         },
         smtp: {
+          rate_limit: {
+            doc: "Messages per second to SMTP across all replicas sharing Redis (per replica otherwise); 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "SMTP_RATE_LIMIT",
+          },
+          max_concurrency: {
+            doc: "Sends in flight to SMTP at once, per replica; 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "SMTP_MAX_CONCURRENCY",
+          },
           host: { doc: "SMTP host.", format: String, default: "", env: "SMTP_HOST" },
           port: { doc: "SMTP port.", format: "port", default: 587, env: "SMTP_PORT" },
           username: { doc: "SMTP username.", format: String, default: "", env: "SMTP_USERNAME" },
@@ -375,6 +431,18 @@ export function configSchema() {
           },
         },
         outbox: {
+          rate_limit: {
+            doc: "Messages per second to the outbox across all replicas sharing Redis (per replica otherwise); 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "OUTBOX_RATE_LIMIT",
+          },
+          max_concurrency: {
+            doc: "Sends in flight to the outbox at once, per replica; 0 = no limit.",
+            format: "nat",
+            default: 0,
+            env: "OUTBOX_MAX_CONCURRENCY",
+          },
           dir: {
             doc: "Directory the outbox provider writes .eml files to.",
             format: String,

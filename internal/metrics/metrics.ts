@@ -21,6 +21,7 @@ export interface Metrics {
   queueDelayed: Gauge;
   deadLetterSize: Gauge;
   replicaUp: Gauge;
+  circuitState: Gauge<"provider">;
 }
 
 export function createMetrics(registry: Registry): Metrics {
@@ -110,6 +111,12 @@ export function createMetrics(registry: Registry): Metrics {
     deadLetterSize: new Gauge({
       name: "email_dead_letter_size",
       help: "Messages in the dead-letter store.",
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: "email_provider_circuit_state",
+      help: "Each provider's circuit breaker: 0 closed, 1 half-open, 2 open.",
+      labelNames: ["provider"],
       registers,
     }),
     replicaUp: new Gauge({

@@ -1,6 +1,8 @@
+import type { Redis } from "ioredis";
 import { type Config, enabledProviders } from "../config/index.ts";
 import { OutboxProvider } from "./outbox/outbox-provider.ts";
 import type { Provider } from "./provider.ts";
+import { ProviderGate } from "./provider-gate.ts";
 import { SendGridProvider } from "./sendgrid/sendgrid-provider.ts";
 import { SesProvider } from "./ses/ses-provider.ts";
 import { SmtpProvider } from "./smtp/smtp-provider.ts";
@@ -8,6 +10,30 @@ import { SmtpProvider } from "./smtp/smtp-provider.ts";
 function sender(settings: { from_email: string; from_name: string }, fallback: string) {
   const email = settings.from_email || fallback;
   return settings.from_name ? { email, name: settings.from_name } : { email };
+}
+
+/** Each enabled provider's rate and concurrency limits; Redis makes the rate hold across replicas. */
+export function createProviderGates(
+  email: Config["email"],
+  redis: Redis | undefined,
+  keyPrefix: string,
+): Map<string, ProviderGate> {
+  const gates = new Map<string, ProviderGate>();
+  for (const name of enabledProviders(email)) {
+    const { rate_limit, max_concurrency } = email.providers[name];
+    if (rate_limit === 0 && max_concurrency === 0) continue;
+    gates.set(
+      name,
+      new ProviderGate({
+        provider: name,
+        ratePerSecond: rate_limit,
+        maxConcurrency: max_concurrency,
+        redis,
+        keyPrefix,
+      }),
+    );
+  }
+  return gates;
 }
 
 /** One adapter per provider the configuration enables (see enabledProviders). */

@@ -10,6 +10,7 @@ export interface DeliveryErrorDetails {
   retryAfterMs?: number | undefined;
   /** The request may have reached the provider (a timeout after sending): retry on the same one. */
   ambiguous?: boolean | undefined;
+  provider?: string | undefined;
   cause?: unknown;
 }
 
@@ -20,6 +21,8 @@ export class DeliveryError extends Error {
   readonly code: string;
   readonly retryAfterMs: number | undefined;
   readonly ambiguous: boolean;
+  /** The provider that failed, when one was reached. */
+  provider: string | undefined;
 
   constructor(kind: DeliveryErrorKind, code: string, message: string, details: DeliveryErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -27,6 +30,7 @@ export class DeliveryError extends Error {
     this.code = code;
     this.retryAfterMs = details.retryAfterMs;
     this.ambiguous = details.ambiguous ?? false;
+    this.provider = details.provider;
   }
 }
 

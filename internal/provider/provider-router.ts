@@ -1,55 +1,142 @@
 import { matchesGlob } from "node:path";
+import {
+  BrokenCircuitError,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+} from "cockatiel";
 import type { EmailRoute } from "../config/index.ts";
-import { DeliveryError } from "./delivery-error.ts";
-import type { Provider } from "./provider.ts";
+import { asDeliveryError, DeliveryError, isDeliveryError } from "./delivery-error.ts";
+import type { OutgoingEmail, Provider, SendResult } from "./provider.ts";
+import type { ProviderGate } from "./provider-gate.ts";
+
+export type BreakerState = "closed" | "open" | "half-open";
 
 export interface ProviderRouterOptions {
   providers: ReadonlyMap<string, Provider>;
   routes: readonly EmailRoute[];
   defaultProvider: string;
+  /** Tried in order after the default provider (routes carry their own lists). */
+  fallbackProviders?: readonly string[];
+  breaker?: { failureThreshold: number; halfOpenAfterMs: number };
+  /** Rate and concurrency limits per provider. */
+  gates?: ReadonlyMap<string, ProviderGate>;
+  onBreakerStateChange?: (provider: string, state: BreakerState) => void;
+}
+
+const STATES: Record<number, BreakerState> = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "open",
+};
+
+/** Provider trouble, as opposed to a bad message: counts against the breaker and allows failover. */
+function providerAtFault(error: DeliveryError): boolean {
+  return error.kind === "config" || error.kind === "transient";
 }
 
 /**
- * Chooses the provider for a job: the job's own `provider`, else the first route whose `job_type`
- * glob matches, else the default. Within a route's list, the first configured provider is used.
+ * Chooses providers for a job and sends through them: the job's own `provider`, else the first route
+ * whose `job_type` glob matches, else the default followed by the fallbacks. A transient or
+ * configuration failure moves on to the next provider — unless the outcome was ambiguous (the
+ * request may have been delivered), which is retried later on the same one. Each provider has a
+ * circuit breaker (open after consecutive such failures, half-open after a pause) and a gate for its
+ * rate and concurrency limits.
  */
 export class ProviderRouter {
-  readonly #providers: ReadonlyMap<string, Provider>;
-  readonly #routes: readonly EmailRoute[];
-  readonly #default: string;
+  readonly #o: ProviderRouterOptions;
+  readonly #breakers = new Map<string, CircuitBreakerPolicy>();
 
   constructor(options: ProviderRouterOptions) {
-    this.#providers = options.providers;
-    this.#routes = options.routes;
-    this.#default = options.defaultProvider;
+    this.#o = options;
+    const settings = options.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 30_000 };
+    for (const name of options.providers.keys()) {
+      const breaker = circuitBreaker(
+        handleWhen((error) => isDeliveryError(error) && providerAtFault(error)),
+        {
+          halfOpenAfter: settings.halfOpenAfterMs,
+          breaker: new ConsecutiveBreaker(settings.failureThreshold),
+        },
+      );
+      breaker.onStateChange((state) => options.onBreakerStateChange?.(name, STATES[state] ?? "open"));
+      this.#breakers.set(name, breaker);
+    }
   }
 
   /** The configured providers. */
   get names(): string[] {
-    return [...this.#providers.keys()];
+    return [...this.#o.providers.keys()];
+  }
+
+  /** Each provider's breaker state, for /health and metrics. */
+  health(): Record<string, BreakerState> {
+    return Object.fromEntries(
+      [...this.#breakers].map(([name, breaker]) => [name, STATES[breaker.state] ?? "open"]),
+    );
   }
 
   /** Provider names in order of preference for this job. */
   candidates(job: { type: string; provider?: string | undefined }): string[] {
     if (job.provider !== undefined) return [job.provider];
-    const route = this.#routes.find((r) => matchesGlob(job.type, r.job_type));
-    return route ? [...route.providers] : [this.#default];
+    const route = this.#o.routes.find((r) => matchesGlob(job.type, r.job_type));
+    return route ? [...route.providers] : [this.#o.defaultProvider, ...(this.#o.fallbackProviders ?? [])];
   }
 
-  select(job: { type: string; provider?: string | undefined }): Provider {
-    const names = this.candidates(job);
-    for (const name of names) {
-      const provider = this.#providers.get(name);
-      if (provider) return provider;
+  async send(
+    job: { type: string; provider?: string | undefined },
+    email: OutgoingEmail,
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
+    const names = this.candidates(job).filter((name) => this.#o.providers.has(name));
+    if (names.length === 0) {
+      throw new DeliveryError(
+        "permanent",
+        "provider_not_configured",
+        `no configured provider among ${this.candidates(job).join(", ")} (configured: ${this.names.join(", ")})`,
+      );
     }
-    throw new DeliveryError(
-      "permanent",
-      "provider_not_configured",
-      `no configured provider among ${names.join(", ")} (configured: ${[...this.#providers.keys()].join(", ")})`,
+    let last: DeliveryError | undefined;
+    for (const name of names) {
+      const provider = this.#o.providers.get(name) as Provider;
+      const breaker = this.#breakers.get(name) as CircuitBreakerPolicy;
+      const gate = this.#o.gates?.get(name);
+      try {
+        // An open circuit refuses here (or lets one trial through once it is half-open).
+        return await breaker.execute(async () => {
+          const release = await gate?.acquire(signal);
+          try {
+            return await provider.send(email, signal);
+          } finally {
+            release?.();
+          }
+        });
+      } catch (caught) {
+        if (caught instanceof BrokenCircuitError) continue;
+        const error = asDeliveryError(caught);
+        error.provider ??= name;
+        if (!providerAtFault(error) || error.ambiguous) throw error;
+        last = error;
+      }
+    }
+    // Every candidate failed or is switched off by its breaker: the job waits, keeping its attempts
+    // when no provider could even be tried.
+    throw (
+      last ??
+      new DeliveryError(
+        "throttled",
+        "circuit_open",
+        `every provider for this job is paused (${names.join(", ")})`,
+        {
+          retryAfterMs: this.#o.breaker?.halfOpenAfterMs ?? 30_000,
+        },
+      )
     );
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#providers.values()].map((p) => p.close()));
+    await Promise.all([...this.#o.providers.values()].map((p) => p.close()));
   }
 }

@@ -12,6 +12,8 @@ import { RedisStreamsQueue } from "./redis/redis-streams-queue.ts";
 export interface OpenedQueue {
   queue: JobQueue;
   idempotency: IdempotencyStore;
+  /** The Redis connection, when the queue is on Redis (shared state such as provider rate limits). */
+  redis?: Redis | undefined;
   /** Closes the queue and its connections. */
   close(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function openQueue(config: Config, database: DatabaseRouter): Promi
     return {
       queue,
       idempotency: new RedisIdempotencyStore(redis, settings.queue_name),
+      redis,
       async close() {
         await queue.close();
         await Promise.all([redis.quit(), blockingRedis.quit()]);

@@ -155,12 +155,9 @@ export class JobProcessor {
       this.#o.logger.info({ ...fields, reason: suppression.reason }, "recipient suppressed: not sent");
       return outcome("suppressed", job);
     }
-    let providerName: string | undefined;
     try {
       const email = await this.#render(job);
-      const provider = this.#o.router.select(job);
-      providerName = provider.name;
-      const result = await provider.send(email, signal);
+      const result = await this.#o.router.send(job, email, signal);
       await this.#recordSent(job, result.provider, result.message_id);
       await this.#o.queue.ack(delivery);
       // Checked first: building the line costs more than the send's own bookkeeping.
@@ -180,7 +177,7 @@ export class JobProcessor {
     } catch (caught) {
       const error = asDeliveryError(caught);
       const status = await this.#handleFailure(delivery, job, error, this.#o.logger.child(fields));
-      return outcome(status, job, providerName, error.kind);
+      return outcome(status, job, error.provider, error.kind);
     }
   }
 

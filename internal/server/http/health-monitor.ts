@@ -8,7 +8,7 @@ export interface HealthMonitorOptions {
   checkDatabase: () => Promise<unknown>;
   /** Replica state: "up", "down" or "none". */
   replicaState: () => string;
-  /** Per provider: its state ("enabled" until breakers report more). */
+  /** Per provider: its circuit breaker state (closed, half-open, open). */
   providers: () => Record<string, string>;
   /** When the consume loop last went round. */
   lastConsumerTick: () => Date;
@@ -82,9 +82,16 @@ export class HealthMonitor {
       reachable(this.#o.checkDatabase, timeout),
     ]);
     const replica = this.#o.replicaState();
+    const providers = this.#o.providers();
+    // An open circuit means jobs for that provider wait or fail over: still serving, but not well.
+    const providerDown = Object.values(providers).includes("open");
     const now = (this.#o.now ?? Date.now)();
     const status =
-      !queue || !database ? "unhealthy" : replica === "down" || this.#draining ? "degraded" : "healthy";
+      !queue || !database
+        ? "unhealthy"
+        : replica === "down" || providerDown || this.#draining
+          ? "degraded"
+          : "healthy";
     return {
       status,
       timestamp: new Date(now).toISOString(),
@@ -93,7 +100,7 @@ export class HealthMonitor {
       queue: queue ? "connected" : "disconnected",
       database: database ? "connected" : "disconnected",
       replica,
-      providers: this.#o.providers(),
+      providers,
       draining: this.#draining,
     };
   }

@@ -21,6 +21,7 @@ describe("health, readiness and liveness endpoints", () => {
   let health: HealthMonitor;
   let base: string;
   let lastTick = new Date();
+  let providerStates: Record<string, string> = { outbox: "closed" };
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -31,7 +32,7 @@ describe("health, readiness and liveness endpoints", () => {
       checkQueue: () => queue.stats(),
       checkDatabase: () => router.ping(),
       replicaState: () => router.status().state,
-      providers: () => ({ outbox: "enabled" }),
+      providers: () => providerStates,
       lastConsumerTick: () => lastTick,
       livenessThresholdMs: 1_000,
       checkTimeoutMs: 1_500,
@@ -77,10 +78,19 @@ describe("health, readiness and liveness endpoints", () => {
       queue: "connected",
       database: "connected",
       replica: "none",
-      providers: { outbox: "enabled" },
+      providers: { outbox: "closed" },
     });
     expect(Date.parse(body.timestamp as string)).toBeGreaterThan(Date.now() - 60_000);
     expect(body.uptime).toMatch(/^\d+[dhms]/);
+  });
+
+  it("reports degraded, still ready, while a provider's circuit is open", async () => {
+    providerStates = { outbox: "closed", sendgrid: "open" };
+    const { status, body } = await get("/health");
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: "degraded", providers: { sendgrid: "open" } });
+    expect((await get("/readyz")).status).toBe(200);
+    providerStates = { outbox: "closed" };
   });
 
   it("is live while the consume loop turns, and not once it stalls", async () => {

@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { DeliveryError } from "./delivery-error.ts";
+
+export interface ProviderGateOptions {
+  provider: string;
+  /** Messages per second; 0 = unlimited. */
+  ratePerSecond: number;
+  /** Sends in flight at once in this process; 0 = unlimited. */
+  maxConcurrency: number;
+  /** Shared limiter state: with it the rate holds across every replica using the same Redis. */
+  redis?: Redis | undefined;
+  keyPrefix?: string;
+  /** Waiting longer than this for a slot hands the job back to the queue instead (throttled). */
+  maxWaitMs?: number;
+}
+
+/**
+ * Admission to one provider: a rate limit (shared through Redis when there is one) and a cap on
+ * concurrent sends. A caller waits briefly for its turn; past `maxWaitMs` it gets a throttled error,
+ * so the job goes back to the queue for later without using up an attempt.
+ */
+export class ProviderGate {
+  readonly #o: ProviderGateOptions;
+  readonly #limiter: RateLimiterMemory | RateLimiterRedis | undefined;
+  #inFlight = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(options: ProviderGateOptions) {
+    this.#o = options;
+    if (options.ratePerSecond > 0) {
+      const common = {
+        points: options.ratePerSecond,
+        duration: 1,
+        keyPrefix: options.keyPrefix ?? "email-worker:rate",
+      };
+      this.#limiter = options.redis
+        ? new RateLimiterRedis({ ...common, storeClient: options.redis })
+        : new RateLimiterMemory(common);
+    }
+  }
+
+  /** Resolves with a release function once the send may go ahead. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    const deadline = Date.now() + (this.#o.maxWaitMs ?? 5_000);
+    await this.#takeRate(deadline, signal);
+    await this.#takeSlot(deadline, signal);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inFlight--;
+      this.#waiting.shift()?.();
+    };
+  }
+
+  async #takeRate(deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    if (!this.#limiter) return;
+    for (;;) {
+      try {
+        await this.#limiter.consume(this.#o.provider, 1);
+        return;
+      } catch (error) {
+        if (!(error instanceof RateLimiterRes)) throw error;
+        const wait = Math.max(error.msBeforeNext, 1);
+        if (Date.now() + wait > deadline || signal?.aborted) throw this.#throttled(wait);
+        await sleep(wait);
+      }
+    }
+  }
+
+  async #takeSlot(deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    const max = this.#o.maxConcurrency;
+    while (max > 0 && this.#inFlight >= max) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || signal?.aborted) throw this.#throttled(1_000);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          const index = this.#waiting.indexOf(wake);
+          if (index >= 0) this.#waiting.splice(index, 1);
+          resolve();
+        }, remaining);
+        this.#waiting.push(wake);
+      });
+    }
+    this.#inFlight++;
+  }
+
+  #throttled(retryAfterMs: number): DeliveryError {
+    return new DeliveryError(
+      "throttled",
+      "rate_limited",
+      `${this.#o.provider} is at its configured rate or concurrency limit`,
+      {
+        retryAfterMs,
+      },
+    );
+  }
+}
