@@ -28,6 +28,8 @@ export interface SendGridFake {
   accepted: SendGridRequest[];
   /** Every request, accepted or not. */
   requests: number;
+  /** What every request gets from now on, whoever the recipient: normal service, or an outage. */
+  mode: "normal" | "500" | "429";
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startSendGridFake(apiKey: string): Promise<SendGridFake> {
   const accepted: SendGridRequest[] = [];
   let requests = 0;
+  const state = { mode: "normal" as SendGridFake["mode"] };
   const server = createServer(async (req, res) => {
     requests++;
     const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
@@ -76,6 +79,9 @@ export async function startSendGridFake(apiKey: string): Promise<SendGridFake> {
         errors.push({ message: "text/plain must come first", field: "content.0.type" });
     }
     if (errors.length) return reply(400, { errors });
+    if (state.mode === "500") return reply(503, { errors: [{ message: "service unavailable" }] });
+    if (state.mode === "429")
+      return reply(429, { errors: [{ message: "too many requests" }] }, { "retry-after": "2" });
     const local = (to ?? "").split("@")[0] ?? "";
     if (local.startsWith("sg400"))
       return reply(400, { errors: [{ message: `Invalid recipient ${to}`, field: "personalizations.0.to" }] });
@@ -101,6 +107,12 @@ export async function startSendGridFake(apiKey: string): Promise<SendGridFake> {
     accepted,
     get requests() {
       return requests;
+    },
+    get mode() {
+      return state.mode;
+    },
+    set mode(mode) {
+      state.mode = mode;
     },
     close: () =>
       new Promise<void>((resolve) => {
