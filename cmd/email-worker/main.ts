@@ -25,6 +25,7 @@ import { TemplateRepository } from "../../internal/store/template-repository.ts"
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
+import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
 import { JobProcessor } from "../../internal/worker/job-processor.ts";
 import { recordOutcome } from "../../internal/worker/outcome-metrics.ts";
 import { PeriodicTask } from "../../internal/worker/periodic-task.ts";
@@ -201,6 +202,16 @@ async function main(): Promise<void> {
     auth,
     health,
     registry: metrics.registry,
+    webhooks: {
+      recorder: new EventRecorder({
+        jobs,
+        tracking,
+        suppressions,
+        logger: logger.child({ component: "events" }),
+      }),
+      sendgridPublicKey: config.email.providers.sendgrid.webhook_public_key || undefined,
+      maxAgeMs: config.tracking.webhook_max_age,
+    },
     logger: logger.child({ component: "http" }),
   });
 

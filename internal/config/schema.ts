@@ -303,6 +303,12 @@ export function configSchema() {
             default: "",
             env: "SENDGRID_FROM_NAME",
           },
+          webhook_public_key: {
+            doc: "Verification key of SendGrid's Signed Event Webhook (base64); set it to accept POST /webhooks/sendgrid.",
+            format: String,
+            default: "",
+            env: "SENDGRID_WEBHOOK_PUBLIC_KEY",
+          },
           base_url: {
             doc: "SendGrid API base URL (tests, proxies, EU residency).",
             format: String,
@@ -589,6 +595,12 @@ export function configSchema() {
       },
     },
     tracking: {
+      webhook_max_age: {
+        doc: "Signed webhooks older than this are refused, so a captured request cannot be replayed.",
+        format: "duration",
+        default: 5 * m,
+        env: "WEBHOOK_MAX_AGE",
+      },
       base_url: {
         doc: "Public base URL of this service, used in open-pixel and click-redirect links.",
         format: String,

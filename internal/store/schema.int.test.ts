@@ -73,6 +73,7 @@ describe("migrations", () => {
         "002_job_details",
         "003_queue",
         "004_suppressions",
+        "005_provider_events",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

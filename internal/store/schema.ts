@@ -68,6 +68,8 @@ export interface EmailTrackingTable {
   clicked_at: NullableTimestamp;
   error_message: string | null;
   created_at: Timestamp;
+  event_id: string | null;
+  occurred_at: NullableTimestamp;
 }
 
 export interface EmailQueueTable {
@@ -169,6 +171,8 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     clicked_at: "null",
     error_message: "null",
     created_at: "not null",
+    event_id: "null",
+    occurred_at: "null",
   },
   email_queue: {
     id: "not null",

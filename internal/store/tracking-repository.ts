@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import { type Selectable, sql } from "kysely";
 import type { DatabaseRouter } from "./database-router.ts";
 import type { EmailTrackingTable } from "./schema.ts";
 
@@ -15,6 +15,10 @@ export interface NewTrackingEvent {
   opened_at?: Date | null;
   clicked_at?: Date | null;
   error_message?: string | null;
+  /** The provider's id for this event: the same event recorded twice is kept once. */
+  event_id?: string | null;
+  /** When it happened at the provider (events arrive out of order). */
+  occurred_at?: Date | null;
 }
 
 /** `email_tracking`: an append-only log of what happened to each tracked email. */
@@ -38,9 +42,36 @@ export class TrackingRepository {
         opened_at: event.opened_at ?? null,
         clicked_at: event.clicked_at ?? null,
         error_message: event.error_message ?? null,
+        event_id: event.event_id ?? null,
+        occurred_at: event.occurred_at ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * Records a provider event unless it was recorded before (same provider and event id); false for a
+   * duplicate. The job must exist: fast-path jobs have no row to attach events to.
+   */
+  async appendOnce(event: NewTrackingEvent & { provider: string; event_id: string }): Promise<boolean> {
+    const row = await this.#router.master
+      .insertInto("email_tracking")
+      .values({
+        job_id: event.job_id,
+        provider: event.provider,
+        message_id: event.message_id ?? null,
+        status: event.status,
+        delivered_at: event.delivered_at ?? null,
+        opened_at: event.opened_at ?? null,
+        clicked_at: event.clicked_at ?? null,
+        error_message: event.error_message ?? null,
+        event_id: event.event_id,
+        occurred_at: event.occurred_at ?? null,
+      })
+      .onConflict((oc) => oc.columns(["provider", "event_id"]).where("event_id", "is not", null).doNothing())
+      .returning("id")
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Oldest first. */
@@ -50,7 +81,7 @@ export class TrackingRepository {
         .selectFrom("email_tracking")
         .selectAll()
         .where("job_id", "=", jobId)
-        .orderBy("created_at")
+        .orderBy(sql`coalesce(occurred_at, created_at)`)
         .orderBy("id")
         .execute(),
     );
@@ -71,7 +102,7 @@ export class TrackingRepository {
         .selectAll()
         .where("job_id", "in", [...jobIds])
         .orderBy("job_id")
-        .orderBy("created_at", "desc")
+        .orderBy(sql`coalesce(occurred_at, created_at)`, "desc")
         .orderBy("id", "desc")
         .execute(),
     );

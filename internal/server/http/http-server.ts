@@ -4,6 +4,14 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import type { EmailService } from "../../service/email-service.ts";
+import type { EventRecorder } from "../../tracking/event-recorder.ts";
+import { WebhookAuthError } from "../../tracking/provider-event.ts";
+import {
+  parseSendGridEvents,
+  SENDGRID_SIGNATURE_HEADER,
+  SENDGRID_TIMESTAMP_HEADER,
+  verifySendGridSignature,
+} from "../../tracking/sendgrid-webhook.ts";
 import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 
@@ -14,6 +22,12 @@ export interface HttpServerOptions {
   auth: ApiKeyAuth;
   health: HealthMonitor;
   registry: Registry;
+  /** Provider event webhooks; a provider without its key configured answers 404. */
+  webhooks?: {
+    recorder: EventRecorder;
+    sendgridPublicKey?: string | undefined;
+    maxAgeMs: number;
+  };
   logger: Logger;
 }
 
@@ -37,7 +51,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -46,11 +60,19 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
       throw new HttpError(413, { error: `request body over ${MAX_BODY_BYTES} bytes` });
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(body: Buffer): unknown {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     throw new HttpError(400, { error: "request body is not JSON" });
   }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  return parseJson(await readBody(req));
 }
 
 function violationsBody(error: JobValidationError) {
@@ -121,6 +143,8 @@ export class HttpServer {
         }
       }
     }
+    if (url.pathname === "/webhooks/sendgrid" && req.method === "POST")
+      return this.#sendgridWebhook(req, res);
     if (url.pathname === "/v1/emails" || url.pathname.startsWith("/v1/emails/")) {
       if (this.#o.health.draining && req.method === "POST")
         throw new HttpError(503, { error: "shutting down; send to another instance" });
@@ -155,6 +179,33 @@ export class HttpServer {
       if (error instanceof JobValidationError) throw new HttpError(400, violationsBody(error));
       throw error;
     }
+  }
+
+  async #sendgridWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const webhooks = this.#o.webhooks;
+    if (!webhooks?.sendgridPublicKey)
+      throw new HttpError(404, { error: "the SendGrid webhook is not configured" });
+    const rawBody = await readBody(req);
+    try {
+      verifySendGridSignature({
+        publicKey: webhooks.sendgridPublicKey,
+        signature: req.headers[SENDGRID_SIGNATURE_HEADER] as string | undefined,
+        timestamp: req.headers[SENDGRID_TIMESTAMP_HEADER] as string | undefined,
+        rawBody,
+        maxAgeMs: webhooks.maxAgeMs,
+      });
+    } catch (error) {
+      if (error instanceof WebhookAuthError) throw new HttpError(error.status, { error: error.message });
+      throw error;
+    }
+    let events: ReturnType<typeof parseSendGridEvents>;
+    try {
+      events = parseSendGridEvents(parseJson(rawBody));
+    } catch (error) {
+      if (error instanceof HttpError) throw error;
+      throw new HttpError(400, { error: (error as Error).message });
+    }
+    send(res, 200, await webhooks.recorder.record(events));
   }
 
   async #getEmail(id: string, res: ServerResponse): Promise<void> {
