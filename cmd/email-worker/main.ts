@@ -26,6 +26,7 @@ import { TrackingRepository } from "../../internal/store/tracking-repository.ts"
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
 import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
+import { SnsVerifier } from "../../internal/tracking/sns-verifier.ts";
 import { JobProcessor } from "../../internal/worker/job-processor.ts";
 import { recordOutcome } from "../../internal/worker/outcome-metrics.ts";
 import { PeriodicTask } from "../../internal/worker/periodic-task.ts";
@@ -210,6 +211,14 @@ async function main(): Promise<void> {
         logger: logger.child({ component: "events" }),
       }),
       sendgridPublicKey: config.email.providers.sendgrid.webhook_public_key || undefined,
+      sns:
+        providers.names.includes("ses") || config.tracking.ses_topic_arns.length > 0
+          ? new SnsVerifier({
+              certificateHost: new RegExp(config.tracking.sns_certificate_host),
+              maxAgeMs: config.tracking.webhook_max_age,
+            })
+          : undefined,
+      sesTopicArns: config.tracking.ses_topic_arns,
       maxAgeMs: config.tracking.webhook_max_age,
     },
     logger: logger.child({ component: "http" }),

@@ -160,6 +160,13 @@ function crossFieldProblems(config: Config): string[] {
         `email.fallback_providers: "${name}" is not a configured provider (configured: ${enabled.join(", ")})`,
       );
   }
+  try {
+    new RegExp(config.tracking.sns_certificate_host);
+  } catch {
+    problems.push(
+      `tracking.sns_certificate_host is not a regular expression: ${config.tracking.sns_certificate_host}`,
+    );
+  }
   if (config.email.circuit_breaker.failure_threshold < 1)
     problems.push("email.circuit_breaker.failure_threshold must be at least 1");
   if (config.email.providers.sendgrid.api_key && !config.email.providers.sendgrid.from_email)

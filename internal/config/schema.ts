@@ -595,6 +595,18 @@ export function configSchema() {
       },
     },
     tracking: {
+      ses_topic_arns: {
+        doc: "SNS topics allowed to post SES events to /webhooks/ses (comma-separated in the environment); empty accepts any topic with a valid AWS signature.",
+        format: Array,
+        default: [] as string[],
+        env: "SES_TOPIC_ARNS",
+      },
+      sns_certificate_host: {
+        doc: "Regular expression for hosts allowed to serve SNS signing certificates.",
+        format: String,
+        default: "^sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$",
+        env: "SNS_CERTIFICATE_HOST",
+      },
       webhook_max_age: {
         doc: "Signed webhooks older than this are refused, so a captured request cannot be replayed.",
         format: "duration",

@@ -12,6 +12,8 @@ import {
   SENDGRID_TIMESTAMP_HEADER,
   verifySendGridSignature,
 } from "../../tracking/sendgrid-webhook.ts";
+import { parseSesEvent } from "../../tracking/ses-events.ts";
+import type { SnsMessage, SnsVerifier } from "../../tracking/sns-verifier.ts";
 import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 
@@ -26,6 +28,10 @@ export interface HttpServerOptions {
   webhooks?: {
     recorder: EventRecorder;
     sendgridPublicKey?: string | undefined;
+    /** Verifies SNS messages carrying SES events; absent: /webhooks/ses answers 404. */
+    sns?: SnsVerifier | undefined;
+    /** SNS topics allowed to post; empty accepts any validly signed topic. */
+    sesTopicArns?: readonly string[];
     maxAgeMs: number;
   };
   logger: Logger;
@@ -143,6 +149,7 @@ export class HttpServer {
         }
       }
     }
+    if (url.pathname === "/webhooks/ses" && req.method === "POST") return this.#sesWebhook(req, res);
     if (url.pathname === "/webhooks/sendgrid" && req.method === "POST")
       return this.#sendgridWebhook(req, res);
     if (url.pathname === "/v1/emails" || url.pathname.startsWith("/v1/emails/")) {
@@ -204,6 +211,39 @@ export class HttpServer {
     } catch (error) {
       if (error instanceof HttpError) throw error;
       throw new HttpError(400, { error: (error as Error).message });
+    }
+    send(res, 200, await webhooks.recorder.record(events));
+  }
+
+  /** Amazon SNS (HTTP subscription) delivering SES events. */
+  async #sesWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const webhooks = this.#o.webhooks;
+    const sns = webhooks?.sns;
+    if (!webhooks || !sns) throw new HttpError(404, { error: "the SES webhook is not configured" });
+    // SNS posts JSON as text/plain.
+    const message = parseJson(await readBody(req)) as SnsMessage;
+    try {
+      await sns.verify(message);
+      if (webhooks.sesTopicArns?.length && !webhooks.sesTopicArns.includes(message.TopicArn))
+        throw new WebhookAuthError(403, `topic ${message.TopicArn} is not allowed to post here`);
+      if (message.Type === "SubscriptionConfirmation") {
+        const confirm = sns.checkUrl(message.SubscribeURL, "SubscribeURL");
+        const answer = await fetch(confirm);
+        if (!answer.ok)
+          throw new HttpError(502, { error: `confirming the subscription failed: ${answer.status}` });
+        this.#o.logger.info({ topic: message.TopicArn }, "SNS subscription confirmed");
+        return send(res, 200, { confirmed: true });
+      }
+    } catch (error) {
+      if (error instanceof WebhookAuthError) throw new HttpError(error.status, { error: error.message });
+      throw error;
+    }
+    if (message.Type !== "Notification") return send(res, 200, { ignored: message.Type });
+    let events: ReturnType<typeof parseSesEvent>;
+    try {
+      events = parseSesEvent(message.Message, message.MessageId);
+    } catch {
+      throw new HttpError(400, { error: "the SNS message does not carry an SES event" });
     }
     send(res, 200, await webhooks.recorder.record(events));
   }
