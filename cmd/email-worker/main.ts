@@ -7,6 +7,7 @@ import { createMetrics } from "../../internal/metrics/metrics.ts";
 import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
 import { createProviderGates, createProviders } from "../../internal/provider/create-providers.ts";
 import { InstrumentedProvider } from "../../internal/provider/instrumented-provider.ts";
+import type { OutgoingEmail } from "../../internal/provider/provider.ts";
 import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { openQueue } from "../../internal/queue/open-queue.ts";
 import { ApiKeyAuth } from "../../internal/server/auth/api-key-auth.ts";
@@ -25,7 +26,10 @@ import { TemplateRepository } from "../../internal/store/template-repository.ts"
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
+import { EmailInstrumenter } from "../../internal/tracking/email-instrumenter.ts";
 import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
+import { LinkEvents } from "../../internal/tracking/link-events.ts";
+import { LinkTokens } from "../../internal/tracking/link-tokens.ts";
 import { SnsVerifier } from "../../internal/tracking/sns-verifier.ts";
 import { JobProcessor } from "../../internal/worker/job-processor.ts";
 import { recordOutcome } from "../../internal/worker/outcome-metrics.ts";
@@ -116,6 +120,18 @@ async function main(): Promise<void> {
       if (job.tracked) metrics.jobsTracked.inc({ job_type: job.type });
     },
   });
+  // Tracking links: signed with tracking.secret, pointing at tracking.base_url.
+  const tokens = config.tracking.secret ? new LinkTokens(config.tracking.secret) : undefined;
+  const instrumenter =
+    tokens && config.tracking.base_url
+      ? new EmailInstrumenter({
+          tokens,
+          baseUrl: config.tracking.base_url,
+          openTracking: config.tracking.open_tracking,
+          clickTracking: config.tracking.click_tracking,
+          unsubscribe: config.tracking.unsubscribe,
+        })
+      : undefined;
   const processor = new JobProcessor({
     queue,
     queueName: config.queue.queue_name,
@@ -124,6 +140,7 @@ async function main(): Promise<void> {
     idempotency,
     suppressions,
     renderer,
+    ...(instrumenter && { instrument: (email: OutgoingEmail) => instrumenter.instrument(email) }),
     router: providers,
     retryPolicy: new RetryPolicy({
       baseDelayMs: config.worker.retry_delay,
@@ -203,6 +220,17 @@ async function main(): Promise<void> {
     auth,
     health,
     registry: metrics.registry,
+    ...(tokens && {
+      links: {
+        tokens,
+        events: new LinkEvents({
+          jobs,
+          tracking,
+          suppressions,
+          logger: logger.child({ component: "links" }),
+        }),
+      },
+    }),
     webhooks: {
       recorder: new EventRecorder({
         jobs,

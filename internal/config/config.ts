@@ -160,6 +160,14 @@ function crossFieldProblems(config: Config): string[] {
         `email.fallback_providers: "${name}" is not a configured provider (configured: ${enabled.join(", ")})`,
       );
   }
+  const { tracking } = config;
+  const tracked = [...tracking.open_tracking, ...tracking.click_tracking, ...tracking.unsubscribe];
+  if (tracked.length > 0 && (!tracking.base_url || !tracking.secret))
+    problems.push(
+      "tracking.open_tracking / click_tracking / unsubscribe need tracking.base_url (this service's public URL) and tracking.secret",
+    );
+  if (tracking.secret && tracking.secret.length < 16)
+    problems.push("tracking.secret must be at least 16 characters (it signs tracking links)");
   try {
     new RegExp(config.tracking.sns_certificate_host);
   } catch {

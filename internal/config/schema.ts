@@ -595,6 +595,24 @@ export function configSchema() {
       },
     },
     tracking: {
+      open_tracking: {
+        doc: "Job types (globs) whose HTML gets an open pixel; needs base_url and secret (comma-separated in the environment).",
+        format: Array,
+        default: [] as string[],
+        env: "TRACKING_OPENS",
+      },
+      click_tracking: {
+        doc: "Job types (globs) whose links go through signed click redirects; needs base_url and secret.",
+        format: Array,
+        default: [] as string[],
+        env: "TRACKING_CLICKS",
+      },
+      unsubscribe: {
+        doc: "Bulk job types (globs) that carry List-Unsubscribe and one-click unsubscribe (RFC 8058) headers; needs base_url and secret.",
+        format: Array,
+        default: [] as string[],
+        env: "TRACKING_UNSUBSCRIBE",
+      },
       ses_topic_arns: {
         doc: "SNS topics allowed to post SES events to /webhooks/ses (comma-separated in the environment); empty accepts any topic with a valid AWS signature.",
         format: Array,

@@ -74,6 +74,7 @@ describe("migrations", () => {
         "003_queue",
         "004_suppressions",
         "005_provider_events",
+        "006_machine_opens",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

@@ -70,6 +70,7 @@ export interface EmailTrackingTable {
   created_at: Timestamp;
   event_id: string | null;
   occurred_at: NullableTimestamp;
+  machine_open: boolean | null;
 }
 
 export interface EmailQueueTable {
@@ -173,6 +174,7 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     created_at: "not null",
     event_id: "null",
     occurred_at: "null",
+    machine_open: "null",
   },
   email_queue: {
     id: "not null",

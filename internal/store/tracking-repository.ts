@@ -19,6 +19,8 @@ export interface NewTrackingEvent {
   event_id?: string | null;
   /** When it happened at the provider (events arrive out of order). */
   occurred_at?: Date | null;
+  /** An open that was probably an image proxy or scanner, not a person. */
+  machine_open?: boolean | null;
 }
 
 /** `email_tracking`: an append-only log of what happened to each tracked email. */
@@ -67,6 +69,7 @@ export class TrackingRepository {
         error_message: event.error_message ?? null,
         event_id: event.event_id,
         occurred_at: event.occurred_at ?? null,
+        machine_open: event.machine_open ?? null,
       })
       .onConflict((oc) => oc.columns(["provider", "event_id"]).where("event_id", "is not", null).doNothing())
       .returning("id")

@@ -26,6 +26,8 @@ export interface JobProcessorOptions {
   /** The suppression list: a job to an address on it ends `suppressed`, with no provider call. */
   suppressions: { find(email: string): Promise<SuppressionRecord | undefined> };
   renderer: TemplateRenderer;
+  /** Adds open/click tracking and unsubscribe headers where the job type asks for them. */
+  instrument?: (email: OutgoingEmail) => OutgoingEmail;
   router: ProviderRouter;
   retryPolicy: RetryPolicy;
   defaultMaxRetries: number;
@@ -156,7 +158,8 @@ export class JobProcessor {
       return outcome("suppressed", job);
     }
     try {
-      const email = await this.#render(job);
+      const rendered = await this.#render(job);
+      const email = this.#o.instrument ? this.#o.instrument(rendered) : rendered;
       const result = await this.#o.router.send(job, email, signal);
       await this.#recordSent(job, result.provider, result.message_id);
       await this.#o.queue.ack(delivery);

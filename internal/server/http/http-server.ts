@@ -5,6 +5,8 @@ import type { Registry } from "prom-client";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { EventRecorder } from "../../tracking/event-recorder.ts";
+import type { LinkEvents } from "../../tracking/link-events.ts";
+import type { LinkTokens } from "../../tracking/link-tokens.ts";
 import { WebhookAuthError } from "../../tracking/provider-event.ts";
 import {
   parseSendGridEvents,
@@ -34,8 +36,13 @@ export interface HttpServerOptions {
     sesTopicArns?: readonly string[];
     maxAgeMs: number;
   };
+  /** The service's own open/click/unsubscribe links; absent: /t/* answers 404. */
+  links?: { tokens: LinkTokens; events: LinkEvents };
   logger: Logger;
 }
+
+/** A transparent 1×1 GIF. */
+const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
 
 /** Big enough for a job with the largest attachments allowed (10 MiB, base64). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -150,6 +157,7 @@ export class HttpServer {
       }
     }
     if (url.pathname === "/webhooks/ses" && req.method === "POST") return this.#sesWebhook(req, res);
+    if (url.pathname.startsWith("/t/")) return this.#trackingLink(url.pathname, req, res);
     if (url.pathname === "/webhooks/sendgrid" && req.method === "POST")
       return this.#sendgridWebhook(req, res);
     if (url.pathname === "/v1/emails" || url.pathname.startsWith("/v1/emails/")) {
@@ -213,6 +221,48 @@ export class HttpServer {
       throw new HttpError(400, { error: (error as Error).message });
     }
     send(res, 200, await webhooks.recorder.record(events));
+  }
+
+  /** /t/o/<token>.gif (open pixel), /t/c/<token> (click redirect), /t/u/<token> (unsubscribe). */
+  async #trackingLink(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const match = /^\/t\/([ocu])\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(\.gif)?$/.exec(path);
+    const claims = match && this.#o.links?.tokens.verify(match[2] as string);
+    // A link the service did not sign does not exist: no redirect to wherever it points.
+    if (!match || !claims || claims.k !== match[1]) throw new HttpError(404, { error: "no such link" });
+    const events = (this.#o.links as { events: LinkEvents }).events;
+    const record = (work: Promise<void>) =>
+      work.catch((error: unknown) => this.#o.logger.warn({ err: error }, "tracking event not recorded"));
+    if (claims.k === "o" && req.method === "GET") {
+      await record(events.open(claims, req.headers["user-agent"]));
+      res.writeHead(200, {
+        "content-type": "image/gif",
+        "cache-control": "no-store",
+        "content-length": PIXEL.length,
+      });
+      res.end(PIXEL);
+      return;
+    }
+    if (claims.k === "c" && req.method === "GET" && claims.u) {
+      await record(events.click(claims));
+      res.writeHead(302, { location: claims.u, "cache-control": "no-store" });
+      res.end();
+      return;
+    }
+    if (claims.k === "u" && req.method === "POST") {
+      await events.unsubscribe(claims);
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end("<!doctype html><p>You are unsubscribed and will not get these emails any more.</p>");
+      return;
+    }
+    if (claims.k === "u" && req.method === "GET") {
+      // RFC 8058: GET must not unsubscribe (link scanners fetch everything); a person confirms.
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(
+        '<!doctype html><form method="post"><p>Stop these emails?</p><button type="submit">Unsubscribe</button></form>',
+      );
+      return;
+    }
+    throw new HttpError(404, { error: "no such link" });
   }
 
   /** Amazon SNS (HTTP subscription) delivering SES events. */

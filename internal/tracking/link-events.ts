@@ -1,0 +1,68 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { JobRepository } from "../store/job-repository.ts";
+import type { SuppressionRepository } from "../store/suppression-repository.ts";
+import type { TrackingRepository } from "../store/tracking-repository.ts";
+import type { TrackingClaims } from "./link-tokens.ts";
+
+export interface LinkEventsOptions {
+  jobs: JobRepository;
+  tracking: TrackingRepository;
+  suppressions: SuppressionRepository;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Image proxies and scanners that fetch every pixel or link without a person behind it. */
+const MACHINE_AGENTS =
+  /GoogleImageProxy|YahooMailProxy|bingpreview|Barracuda|Mimecast|proofpoint|python-requests|curl\/|Go-http-client/i;
+/** An open within this long of sending is almost always a scanner, not a reader. */
+const TOO_SOON_MS = 2_000;
+
+/** What the service's own tracking links record: opens, clicks, one-click unsubscribes. */
+export class LinkEvents {
+  readonly #o: LinkEventsOptions;
+
+  constructor(options: LinkEventsOptions) {
+    this.#o = options;
+  }
+
+  async open(claims: TrackingClaims, userAgent: string | undefined): Promise<void> {
+    const job = await this.#o.jobs.get(claims.j, { consistency: "strong" });
+    if (!job) return;
+    const now = (this.#o.now ?? Date.now)();
+    const machine =
+      MACHINE_AGENTS.test(userAgent ?? "") ||
+      (job.sent_at !== null && now - job.sent_at.getTime() < TOO_SOON_MS);
+    await this.#o.tracking.appendOnce({
+      job_id: job.id,
+      provider: "tracking",
+      event_id: randomUUID(),
+      status: "opened",
+      opened_at: new Date(now),
+      occurred_at: new Date(now),
+      machine_open: machine,
+    });
+  }
+
+  async click(claims: TrackingClaims): Promise<void> {
+    const job = await this.#o.jobs.get(claims.j, { consistency: "strong" });
+    if (!job) return;
+    const now = new Date((this.#o.now ?? Date.now)());
+    await this.#o.tracking.appendOnce({
+      job_id: job.id,
+      provider: "tracking",
+      event_id: randomUUID(),
+      status: "clicked",
+      clicked_at: now,
+      occurred_at: now,
+      error_message: claims.u ?? null,
+    });
+  }
+
+  async unsubscribe(claims: TrackingClaims): Promise<void> {
+    if (!claims.e) return;
+    await this.#o.suppressions.add({ email: claims.e, reason: "unsubscribe", source: "list-unsubscribe" });
+    this.#o.logger.info({ job_id: claims.j }, "recipient unsubscribed");
+  }
+}
