@@ -98,7 +98,7 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     await database?.drop();
   });
 
-  function startWorker(): RunningProcess {
+  function startWorker(extraEnv: Record<string, string> = {}): RunningProcess {
     const cwd = mkdtempSync(join(tmpdir(), "ew-e2e-"));
     dirs.push(cwd);
     const worker = startProcess(entry, {
@@ -124,6 +124,7 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
         WORKER_RECONCILE_INTERVAL: "1s",
         WORKER_RECONCILE_GRACE: "4s",
         WORKER_SHUTDOWN_TIMEOUT: "10s",
+        ...extraEnv,
       },
     });
     workers.push(worker);
@@ -241,6 +242,36 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     );
     const rows = await trackedRows(tracked);
     expect(rows.every((r) => r.status === "sent")).toBe(true);
+  });
+
+  it("holds a provider's rate across two worker processes sharing Redis", { timeout: 120_000 }, async () => {
+    await freshRun();
+    const rate = 10;
+    // Waiting for the limiter counts against the job's time, so give jobs room to wait.
+    const env = {
+      SMTP_RATE_LIMIT: String(rate),
+      WORKER_PROCESS_TIMEOUT: "10s",
+      QUEUE_VISIBILITY_TIMEOUT: "20s",
+    };
+    startWorker(env);
+    startWorker(env);
+    const { fast, tracked } = await publish(60, "rated");
+    await until(() => allDelivered([...fast, ...tracked]), 60_000, "60 rate-limited deliveries");
+    const { received_at } = await sink.stats();
+    const times = [...fast, ...tracked].map((id) => received_at[id] ?? 0).sort((a, b) => a - b);
+    const span = ((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000;
+    // Two unshared limits would allow 20/s (about 2.5 s for 60); one shared limit takes 5 s or more.
+    expect(span).toBeGreaterThanOrEqual(60 / rate - 1.5);
+    // The limit counts fixed one-second windows, so a sliding second can straddle two of them.
+    let busiest = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while ((times[i] ?? 0) - (times[j] ?? 0) >= 1_000) j++;
+      busiest = Math.max(busiest, i - j + 1);
+    }
+    expect(busiest).toBeLessThanOrEqual(2 * rate);
+    const { per_job } = await sink.stats();
+    expect(Object.values(per_job).every((count) => count === 1)).toBe(true);
+    console.info(`rate test: 60 emails over ${span.toFixed(1)} s, busiest second ${busiest}`);
   });
 
   it("drains on SIGTERM: in-flight sends finish, nothing stays claimed, exit code 0", {
