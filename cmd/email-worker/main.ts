@@ -95,7 +95,13 @@ async function main(): Promise<void> {
       failureThreshold: config.email.circuit_breaker.failure_threshold,
       halfOpenAfterMs: config.email.circuit_breaker.half_open_after,
     },
-    gates: createProviderGates(config.email, redis, `${config.queue.queue_name}:rate`),
+    // Waiting for a provider's turn uses the job's time: at most half of it, and never over 5 s.
+    gates: createProviderGates(
+      config.email,
+      redis,
+      `${config.queue.queue_name}:rate`,
+      Math.min(5_000, config.worker.process_timeout / 2),
+    ),
     onBreakerStateChange: (provider, state) => {
       metrics.circuitState.set({ provider }, state === "closed" ? 0 : state === "half-open" ? 1 : 2);
       logger.warn({ provider, state }, "provider circuit changed");

@@ -17,6 +17,8 @@ export function createProviderGates(
   email: Config["email"],
   redis: Redis | undefined,
   keyPrefix: string,
+  /** How long a send may wait for its turn before the job goes back to the queue. */
+  maxWaitMs: number,
 ): Map<string, ProviderGate> {
   const gates = new Map<string, ProviderGate>();
   for (const name of enabledProviders(email)) {
@@ -30,6 +32,7 @@ export function createProviderGates(
         maxConcurrency: max_concurrency,
         redis,
         keyPrefix,
+        maxWaitMs,
       }),
     );
   }
