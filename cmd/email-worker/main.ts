@@ -101,6 +101,7 @@ async function main(): Promise<void> {
       redis,
       `${config.queue.queue_name}:rate`,
       Math.min(5_000, config.worker.process_timeout / 2),
+      config.worker.process_timeout + 5_000,
     ),
     onBreakerStateChange: (provider, state) => {
       metrics.circuitState.set({ provider }, state === "closed" ? 0 : state === "half-open" ? 1 : 2);

@@ -279,7 +279,7 @@ export function configSchema() {
             env: "SENDGRID_RATE_LIMIT",
           },
           max_concurrency: {
-            doc: "Sends in flight to SendGrid at once, per replica; 0 = no limit.",
+            doc: "Sends in flight to SendGrid at once, across replicas sharing Redis (per replica otherwise); 0 = no limit.",
             format: "nat",
             default: 0,
             env: "SENDGRID_MAX_CONCURRENCY",
@@ -330,7 +330,7 @@ export function configSchema() {
             env: "AWS_SES_RATE_LIMIT",
           },
           max_concurrency: {
-            doc: "Sends in flight to SES at once, per replica; 0 = no limit.",
+            doc: "Sends in flight to SES at once, across replicas sharing Redis (per replica otherwise); 0 = no limit.",
             format: "nat",
             default: 0,
             env: "AWS_SES_MAX_CONCURRENCY",
@@ -383,7 +383,7 @@ export function configSchema() {
             env: "SMTP_RATE_LIMIT",
           },
           max_concurrency: {
-            doc: "Sends in flight to SMTP at once, per replica; 0 = no limit.",
+            doc: "Sends in flight to SMTP at once, across replicas sharing Redis (per replica otherwise); 0 = no limit.",
             format: "nat",
             default: 0,
             env: "SMTP_MAX_CONCURRENCY",
@@ -444,7 +444,7 @@ export function configSchema() {
             env: "OUTBOX_RATE_LIMIT",
           },
           max_concurrency: {
-            doc: "Sends in flight to the outbox at once, per replica; 0 = no limit.",
+            doc: "Sends in flight to the outbox at once, across replicas sharing Redis (per replica otherwise); 0 = no limit.",
             format: "nat",
             default: 0,
             env: "OUTBOX_MAX_CONCURRENCY",

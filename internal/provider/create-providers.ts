@@ -19,6 +19,8 @@ export function createProviderGates(
   keyPrefix: string,
   /** How long a send may wait for its turn before the job goes back to the queue. */
   maxWaitMs: number,
+  /** The longest a send can take: a concurrency slot held longer than this is freed. */
+  leaseMs: number,
 ): Map<string, ProviderGate> {
   const gates = new Map<string, ProviderGate>();
   for (const name of enabledProviders(email)) {
@@ -33,6 +35,7 @@ export function createProviderGates(
         redis,
         keyPrefix,
         maxWaitMs,
+        leaseMs,
       }),
     );
   }

@@ -2,13 +2,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { DeliveryError } from "./delivery-error.ts";
+import { RedisSemaphore } from "./redis-semaphore.ts";
 
 export interface ProviderGateOptions {
   provider: string;
   /** Messages per second; 0 = unlimited. */
   ratePerSecond: number;
-  /** Sends in flight at once in this process; 0 = unlimited. */
+  /** Sends in flight at once (across replicas when Redis is given); 0 = unlimited. */
   maxConcurrency: number;
+  /** How long a slot is held at most: a replica that dies mid-send frees its slots after this. */
+  leaseMs?: number;
   /** Shared limiter state: with it the rate holds across every replica using the same Redis. */
   redis?: Redis | undefined;
   keyPrefix?: string;
@@ -24,6 +27,7 @@ export interface ProviderGateOptions {
 export class ProviderGate {
   readonly #o: ProviderGateOptions;
   readonly #limiter: RateLimiterMemory | RateLimiterRedis | undefined;
+  readonly #semaphore: RedisSemaphore | undefined;
   #inFlight = 0;
   readonly #waiting: Array<() => void> = [];
 
@@ -39,12 +43,25 @@ export class ProviderGate {
         ? new RateLimiterRedis({ ...common, storeClient: options.redis })
         : new RateLimiterMemory(common);
     }
+    if (options.redis && options.maxConcurrency > 0) {
+      this.#semaphore = new RedisSemaphore({
+        redis: options.redis,
+        key: `${options.keyPrefix ?? "email-worker:rate"}:slots:${options.provider}`,
+        limit: options.maxConcurrency,
+        leaseMs: options.leaseMs ?? 60_000,
+      });
+    }
   }
 
   /** Resolves with a release function once the send may go ahead. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     const deadline = Date.now() + (this.#o.maxWaitMs ?? 5_000);
     await this.#takeRate(deadline, signal);
+    if (this.#semaphore) {
+      const release = await this.#semaphore.acquire(deadline, signal);
+      if (!release) throw this.#throttled(1_000);
+      return release;
+    }
     await this.#takeSlot(deadline, signal);
     let released = false;
     return () => {
