@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,6 +75,18 @@ describe("email-worker process", () => {
     expect(exposition).toMatch(/^queue_size\{lane="critical"\} 0$/m);
     expect(exposition).toContain("# TYPE email_provider_errors_total counter");
     expect(exposition).toContain("process_resident_memory_bytes");
+    // promtool lints the service's own metrics (prom-client's Node gauges named *_total would fail it).
+    const own = exposition
+      .split("\n")
+      .filter((line) => !/^(# (HELP|TYPE) )?(process_|nodejs_)/.test(line))
+      .join("\n");
+    const lint = spawnSync("promtool", ["check", "metrics"], { input: own, encoding: "utf8" });
+    expect(
+      lint.error,
+      "promtool is missing: apt-get install -y --no-install-recommends prometheus",
+    ).toBeUndefined();
+    expect(`${lint.stdout}${lint.stderr}`.trim()).toBe("");
+    expect(lint.status).toBe(0);
     expect(exposition).not.toContain("ada@example.org");
     expect(exposition).not.toContain(job_id);
     worker.child.kill("SIGTERM");

@@ -244,6 +244,7 @@ async function main(): Promise<void> {
         tracking,
         suppressions,
         logger: logger.child({ component: "events" }),
+        onEvent: (event) => metrics.providerEvents.inc({ provider: event.provider, type: event.type }),
       }),
       sendgridPublicKey: config.email.providers.sendgrid.webhook_public_key || undefined,
       sns:

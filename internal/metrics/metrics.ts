@@ -22,6 +22,7 @@ export interface Metrics {
   deadLetterSize: Gauge;
   replicaUp: Gauge;
   circuitState: Gauge<"provider">;
+  providerEvents: Counter<"provider" | "type">;
 }
 
 export function createMetrics(registry: Registry): Metrics {
@@ -117,6 +118,12 @@ export function createMetrics(registry: Registry): Metrics {
       name: "email_provider_circuit_state",
       help: "Each provider's circuit breaker: 0 closed, 1 half-open, 2 open.",
       labelNames: ["provider"],
+      registers,
+    }),
+    providerEvents: new Counter({
+      name: "email_provider_events_total",
+      help: "Events reported by providers and tracking links (delivered, bounced_hard, complained, opened…).",
+      labelNames: ["provider", "type"],
       registers,
     }),
     replicaUp: new Gauge({

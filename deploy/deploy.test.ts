@@ -1,0 +1,139 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { validate as lintDockerfile } from "dockerfile-utils";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Service } from "kubernetes-models/v1/Service";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { loadConfig } from "../internal/config/index.ts";
+
+const run = promisify(execFile);
+const root = new URL("../", import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, root), "utf8");
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  spec: Record<string, unknown>;
+}
+
+function manifests(): Manifest[] {
+  const kustomization = parseYaml(read("k8s/kustomization.yaml")) as { resources: string[] };
+  return kustomization.resources.flatMap((file) =>
+    parseAllDocuments(read(`k8s/${file}`)).map((doc) => doc.toJS() as Manifest),
+  );
+}
+
+/** k8s/config.yaml as the cluster would load it: with the example Secret's variables. */
+function clusterConfig() {
+  const secret = parseYaml(read("k8s/secret.example.yaml")) as { stringData: Record<string, string> };
+  return loadConfig({
+    env: { ...secret.stringData, CONFIG_FILE: "k8s/config.yaml" },
+    cwd: new URL(".", root).pathname,
+  });
+}
+
+async function promtool(...args: string[]): Promise<string> {
+  try {
+    const { stdout, stderr } = await run("promtool", args, { cwd: new URL("deploy/prometheus/", root) });
+    return stdout + stderr;
+  } catch (error) {
+    const e = error as { code?: string; stdout?: string; stderr?: string };
+    if (e.code === "ENOENT")
+      throw new Error("promtool is missing: apt-get install -y --no-install-recommends prometheus");
+    throw new Error(`promtool ${args.join(" ")} failed:\n${e.stdout}${e.stderr}`);
+  }
+}
+
+describe("Kubernetes manifests", () => {
+  const all = manifests();
+  const byKind = (kind: string) => all.find((m) => m.kind === kind) as Manifest;
+
+  it("are valid against the Kubernetes schemas", () => {
+    expect(all.map((m) => m.kind).sort()).toEqual(
+      [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PrometheusRule",
+        "Service",
+        "ServiceMonitor",
+      ].sort(),
+    );
+    new Deployment(byKind("Deployment") as never).validate();
+    new Service(byKind("Service") as never).validate();
+    new HorizontalPodAutoscaler(byKind("HorizontalPodAutoscaler") as never).validate();
+    new PodDisruptionBudget(byKind("PodDisruptionBudget") as never).validate();
+  });
+
+  it("probe the service's own endpoints and ports, and outlast its drain", () => {
+    const config = clusterConfig();
+    const pod = (byKind("Deployment").spec as unknown as { template: { spec: unknown } }).template.spec as {
+      terminationGracePeriodSeconds: number;
+      securityContext: { runAsNonRoot: boolean };
+      containers: {
+        ports: { name: string; containerPort: number }[];
+        livenessProbe: { httpGet: { path: string } };
+        readinessProbe: { httpGet: { path: string } };
+        startupProbe: { httpGet: { path: string } };
+        lifecycle: { preStop: { sleep: { seconds: number } } };
+        securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+      }[];
+    };
+    const [container] = pod.containers;
+    if (!container) throw new Error("no container");
+    expect(container.livenessProbe.httpGet.path).toBe("/livez");
+    expect(container.startupProbe.httpGet.path).toBe("/livez");
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(Object.fromEntries(container.ports.map((p) => [p.name, p.containerPort]))).toEqual({
+      http: config.server.port,
+      grpc: config.server.grpc_port,
+    });
+    const drainSeconds = config.worker.shutdown_timeout / 1000 + container.lifecycle.preStop.sleep.seconds;
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(drainSeconds);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+  });
+
+  it("ship a config that loads with the example Secret's variables", () => {
+    const config = clusterConfig();
+    expect(config.queue.driver).toBe("redis");
+    expect(config.email.default_provider).toBe("sendgrid");
+  });
+
+  it("carry exactly the alert rules of deploy/prometheus/alerts.yaml", () => {
+    expect(byKind("PrometheusRule").spec).toEqual(parseYaml(read("deploy/prometheus/alerts.yaml")));
+  });
+});
+
+describe("alert rules", () => {
+  it("pass promtool's checks and their unit tests", async () => {
+    expect(await promtool("check", "rules", "alerts.yaml")).toContain("SUCCESS: 8 rules found");
+    expect(await promtool("test", "rules", "alerts.test.yaml")).toContain("SUCCESS");
+  });
+
+  it("each have a runbook section in the README", () => {
+    const readme = read("README.md");
+    const rules = (
+      parseYaml(read("deploy/prometheus/alerts.yaml")) as { groups: { rules: { alert: string }[] }[] }
+    ).groups.flatMap((g) => g.rules.map((r) => r.alert));
+    for (const alert of rules) expect(readme, alert).toContain(`#### ${alert}`);
+  });
+});
+
+describe("Dockerfile", () => {
+  it("lints clean, runs as a non-root user and checks liveness", () => {
+    const dockerfile = read("Dockerfile");
+    const problems = lintDockerfile(dockerfile).filter((d) => d.severity === 1);
+    expect(problems.map((d) => d.message)).toEqual([]);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/livez/m);
+    expect(dockerfile).toMatch(/^EXPOSE 8080 50060$/m);
+  });
+});
