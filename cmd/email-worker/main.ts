@@ -193,6 +193,7 @@ async function main(): Promise<void> {
     checkDatabase: () => database.ping(),
     replicaState: () => database.status().state,
     providers: () => providers.health(),
+    providerErrorRates: () => providers.errorRates(),
     lastConsumerTick: () => pool.lastTick,
     // The loop waits at most a poll interval for messages, or a job's time limit for a free slot.
     livenessThresholdMs: 2 * (config.worker.process_timeout + config.queue.poll_interval),

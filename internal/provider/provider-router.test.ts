@@ -93,6 +93,7 @@ describe("ProviderRouter", () => {
     await r.send(job, email);
     await r.send(job, email);
     expect(r.health()).toEqual({ sendgrid: "open", smtp: "closed" });
+    expect(r.errorRates()).toEqual({ sendgrid: 1, smtp: 0 });
     await r.send(job, email);
     expect(primary.calls()).toBe(2);
     expect(backup.calls()).toBe(3);

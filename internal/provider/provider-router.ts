@@ -49,6 +49,8 @@ function providerAtFault(error: DeliveryError): boolean {
 export class ProviderRouter {
   readonly #o: ProviderRouterOptions;
   readonly #breakers = new Map<string, CircuitBreakerPolicy>();
+  /** The last outcomes per provider (true: the provider was at fault), for its recent error rate. */
+  readonly #recent = new Map<string, boolean[]>();
 
   constructor(options: ProviderRouterOptions) {
     this.#o = options;
@@ -76,6 +78,24 @@ export class ProviderRouter {
     return Object.fromEntries(
       [...this.#breakers].map(([name, breaker]) => [name, STATES[breaker.state] ?? "open"]),
     );
+  }
+
+  /** Each provider's share of provider-side failures over its last 100 sends. */
+  errorRates(): Record<string, number> {
+    return Object.fromEntries(
+      this.names.map((name) => {
+        const recent = this.#recent.get(name) ?? [];
+        const failures = recent.filter(Boolean).length;
+        return [name, recent.length === 0 ? 0 : Math.round((failures / recent.length) * 1000) / 1000];
+      }),
+    );
+  }
+
+  #remember(name: string, providerFault: boolean): void {
+    const recent = this.#recent.get(name) ?? [];
+    recent.push(providerFault);
+    if (recent.length > 100) recent.shift();
+    this.#recent.set(name, recent);
   }
 
   /** Provider names in order of preference for this job. */
@@ -108,7 +128,14 @@ export class ProviderRouter {
         return await breaker.execute(async () => {
           const release = await gate?.acquire(signal);
           try {
-            return await provider.send(email, signal);
+            const result = await provider.send(email, signal);
+            this.#remember(name, false);
+            return result;
+          } catch (error) {
+            const failure = asDeliveryError(error);
+            // Throttling is the provider pacing us, not failing; a bad message is not its fault.
+            if (failure.kind !== "throttled") this.#remember(name, providerAtFault(failure));
+            throw error;
           } finally {
             release?.();
           }

@@ -10,6 +10,8 @@ export interface HealthMonitorOptions {
   replicaState: () => string;
   /** Per provider: its circuit breaker state (closed, half-open, open). */
   providers: () => Record<string, string>;
+  /** Per provider: the share of its recent sends that failed on its side. */
+  providerErrorRates?: () => Record<string, number>;
   /** When the consume loop last went round. */
   lastConsumerTick: () => Date;
   /** Longer than this without a tick, the consumer is wedged and the process not live. */
@@ -28,6 +30,7 @@ export interface HealthReport {
   database: "connected" | "disconnected";
   replica: string;
   providers: Record<string, string>;
+  provider_error_rates: Record<string, number>;
   draining: boolean;
 }
 
@@ -101,6 +104,7 @@ export class HealthMonitor {
       database: database ? "connected" : "disconnected",
       replica,
       providers,
+      provider_error_rates: this.#o.providerErrorRates?.() ?? {},
       draining: this.#draining,
     };
   }
