@@ -1,19 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
+import { startTestHttpServer, type TestHttpServer } from "../../test/http-server.ts";
 import { type SnsSigner, startSnsSigner } from "../../test/sns-signing.ts";
-import { openMigratedRouter, silentLogger } from "../../test/store.ts";
-import { PostgresIdempotencyStore } from "../queue/postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "../queue/postgres/postgres-queue.ts";
-import { ApiKeyAuth } from "../server/auth/api-key-auth.ts";
-import { HealthMonitor } from "../server/http/health-monitor.ts";
-import { HttpServer } from "../server/http/http-server.ts";
-import { EmailService } from "../service/email-service.ts";
-import type { DatabaseRouter } from "../store/database-router.ts";
-import { JobRepository } from "../store/job-repository.ts";
-import { SuppressionRepository } from "../store/suppression-repository.ts";
-import { TrackingRepository } from "../store/tracking-repository.ts";
+import { silentLogger } from "../../test/store.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { SnsVerifier } from "./sns-verifier.ts";
 
@@ -21,61 +10,29 @@ const TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-events";
 
 /** SES events through an SNS HTTP subscription, signed with a test certificate served locally. */
 describe("SES event webhook (SNS)", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let server: HttpServer;
+  let harness: TestHttpServer;
   let signer: SnsSigner;
   let base: string;
-  let jobs: JobRepository;
-  let tracking: TrackingRepository;
-  let suppressions: SuppressionRepository;
+  let jobs: TestHttpServer["jobs"];
+  let tracking: TestHttpServer["tracking"];
+  let suppressions: TestHttpServer["suppressions"];
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url });
     signer = await startSnsSigner();
-    jobs = new JobRepository(router);
-    tracking = new TrackingRepository(router);
-    suppressions = new SuppressionRepository(router);
-    server = new HttpServer({
-      port: 0,
-      host: "127.0.0.1",
-      service: new EmailService({
-        queue: new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 100 }),
-        jobs,
-        tracking,
-        idempotency: new PostgresIdempotencyStore(router.master),
-        suppressions,
-        defaultMaxRetries: 3,
-        logger: silentLogger,
-      }),
-      auth: new ApiKeyAuth([]),
-      health: new HealthMonitor({
-        version: "test",
-        checkQueue: async () => {},
-        checkDatabase: async () => {},
-        replicaState: () => "none",
-        providers: () => ({}),
-        lastConsumerTick: () => new Date(),
-        livenessThresholdMs: 60_000,
-      }),
-      registry: new Registry(),
+    harness = await startTestHttpServer(({ jobs, tracking, suppressions }) => ({
       webhooks: {
         recorder: new EventRecorder({ jobs, tracking, suppressions, logger: silentLogger }),
         sns: new SnsVerifier({ certificateHost: /^127\.0\.0\.1$/, maxAgeMs: 300_000 }),
         sesTopicArns: [TOPIC],
         maxAgeMs: 300_000,
       },
-      logger: silentLogger,
-    });
-    base = `http://127.0.0.1:${await server.start()}`;
+    }));
+    ({ base, jobs, tracking, suppressions } = harness);
   });
 
   afterAll(async () => {
-    await server?.stop();
+    await harness?.close();
     await signer?.close();
-    await router?.destroy();
-    await database?.drop();
   });
 
   const post = (message: unknown) =>

@@ -1,65 +1,24 @@
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
-import { openMigratedRouter, silentLogger } from "../../test/store.ts";
-import { PostgresIdempotencyStore } from "../queue/postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "../queue/postgres/postgres-queue.ts";
-import { ApiKeyAuth } from "../server/auth/api-key-auth.ts";
-import { HealthMonitor } from "../server/http/health-monitor.ts";
-import { HttpServer } from "../server/http/http-server.ts";
-import { EmailService } from "../service/email-service.ts";
-import type { DatabaseRouter } from "../store/database-router.ts";
-import { JobRepository } from "../store/job-repository.ts";
-import { SuppressionRepository } from "../store/suppression-repository.ts";
-import { TrackingRepository } from "../store/tracking-repository.ts";
+import { startTestHttpServer, type TestHttpServer } from "../../test/http-server.ts";
+import { silentLogger } from "../../test/store.ts";
 import { LinkEvents } from "./link-events.ts";
 import { LinkTokens } from "./link-tokens.ts";
 
 /** The service's own tracking links, over real HTTP, recording into a real database. */
 describe("open pixel, click redirects and one-click unsubscribe", () => {
   const tokens = new LinkTokens("tracking-test-secret-0123456789");
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let server: HttpServer;
+  let harness: TestHttpServer;
   let base: string;
-  let jobs: JobRepository;
-  let tracking: TrackingRepository;
-  let suppressions: SuppressionRepository;
+  let tracking: TestHttpServer["tracking"];
+  let suppressions: TestHttpServer["suppressions"];
   let jobId: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url });
-    jobs = new JobRepository(router);
-    tracking = new TrackingRepository(router);
-    suppressions = new SuppressionRepository(router);
-    server = new HttpServer({
-      port: 0,
-      host: "127.0.0.1",
-      service: new EmailService({
-        queue: new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 100 }),
-        jobs,
-        tracking,
-        idempotency: new PostgresIdempotencyStore(router.master),
-        suppressions,
-        defaultMaxRetries: 3,
-        logger: silentLogger,
-      }),
-      auth: new ApiKeyAuth([]),
-      health: new HealthMonitor({
-        version: "test",
-        checkQueue: async () => {},
-        checkDatabase: async () => {},
-        replicaState: () => "none",
-        providers: () => ({}),
-        lastConsumerTick: () => new Date(),
-        livenessThresholdMs: 60_000,
-      }),
-      registry: new Registry(),
+    harness = await startTestHttpServer(({ jobs, tracking, suppressions }) => ({
       links: { tokens, events: new LinkEvents({ jobs, tracking, suppressions, logger: silentLogger }) },
-      logger: silentLogger,
-    });
-    base = `http://127.0.0.1:${await server.start()}`;
+    }));
+    ({ base, tracking, suppressions } = harness);
+    const { jobs, router } = harness;
     const job = await jobs.create({ job_type: "newsletter", recipient_email: "ada@example.org" });
     await jobs.claim(job.id, 60_000);
     await jobs.markSent(job.id);
@@ -72,11 +31,7 @@ describe("open pixel, click redirects and one-click unsubscribe", () => {
     jobId = job.id;
   });
 
-  afterAll(async () => {
-    await server?.stop();
-    await router?.destroy();
-    await database?.drop();
-  });
+  afterAll(async () => harness?.close());
 
   it("serves the pixel and records opens, flagging image proxies as machine opens", async () => {
     const pixel = `${base}/t/o/${tokens.sign({ k: "o", j: jobId })}.gif`;

@@ -1,68 +1,33 @@
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
-import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
-import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
-import { EmailService } from "../../service/email-service.ts";
-import type { DatabaseRouter } from "../../store/database-router.ts";
-import { JobRepository } from "../../store/job-repository.ts";
-import { SuppressionRepository } from "../../store/suppression-repository.ts";
-import { TrackingRepository } from "../../store/tracking-repository.ts";
-import { ApiKeyAuth } from "../auth/api-key-auth.ts";
+import { startTestHttpServer, type TestHttpServer } from "../../../test/http-server.ts";
 import { HealthMonitor } from "./health-monitor.ts";
-import { HttpServer } from "./http-server.ts";
 
 /** Probes over real HTTP, against a real queue and database that the test takes away. */
 describe("health, readiness and liveness endpoints", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let server: HttpServer;
+  let harness: TestHttpServer;
   let health: HealthMonitor;
   let base: string;
   let lastTick = new Date();
   let providerStates: Record<string, string> = { outbox: "closed" };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
-    const queue = new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 100 });
-    health = new HealthMonitor({
-      version: "9.9.9",
-      checkQueue: () => queue.stats(),
-      checkDatabase: () => router.ping(),
-      replicaState: () => router.status().state,
-      providers: () => providerStates,
-      lastConsumerTick: () => lastTick,
-      livenessThresholdMs: 1_000,
-      checkTimeoutMs: 1_500,
+    harness = await startTestHttpServer(({ router, queue }) => {
+      health = new HealthMonitor({
+        version: "9.9.9",
+        checkQueue: () => queue.stats(),
+        checkDatabase: () => router.ping(),
+        replicaState: () => router.status().state,
+        providers: () => providerStates,
+        lastConsumerTick: () => lastTick,
+        livenessThresholdMs: 1_000,
+        checkTimeoutMs: 1_500,
+      });
+      return { health };
     });
-    const jobs = new JobRepository(router);
-    server = new HttpServer({
-      port: 0,
-      host: "127.0.0.1",
-      service: new EmailService({
-        queue,
-        jobs,
-        tracking: new TrackingRepository(router),
-        idempotency: new PostgresIdempotencyStore(router.master),
-        defaultMaxRetries: 3,
-        suppressions: new SuppressionRepository(router),
-        logger: silentLogger,
-      }),
-      auth: new ApiKeyAuth([]),
-      health,
-      registry: new Registry(),
-      logger: silentLogger,
-    });
-    base = `http://127.0.0.1:${await server.start()}`;
+    base = harness.base;
   });
 
-  afterAll(async () => {
-    await server?.stop();
-    await router?.destroy();
-    await database?.drop();
-  });
+  afterAll(async () => harness?.close());
 
   const get = async (path: string) => {
     const response = await fetch(base + path);
@@ -118,7 +83,7 @@ describe("health, readiness and liveness endpoints", () => {
   });
 
   it("reports unhealthy and not ready when the database goes away", async () => {
-    await database.drop();
+    await harness.database.drop();
     const health = await get("/health");
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({
