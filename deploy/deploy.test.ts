@@ -1,14 +1,19 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { validate as lintDockerfile } from "dockerfile-utils";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Service } from "kubernetes-models/v1/Service";
+import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { loadConfig } from "../internal/config/index.ts";
+import { createMetrics } from "../internal/metrics/metrics.ts";
+import { buildDashboard, dashboardExpressions } from "./grafana/dashboard.ts";
 
 const run = promisify(execFile);
 const root = new URL("../", import.meta.url);
@@ -135,5 +140,42 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/livez/m);
     expect(dockerfile).toMatch(/^EXPOSE 8080 50060$/m);
+  });
+});
+
+describe("Grafana dashboard", () => {
+  it("is the JSON npm run dashboard writes", () => {
+    expect(JSON.parse(read("deploy/grafana/email-worker.json"))).toEqual(buildDashboard());
+  });
+
+  it("queries only metrics the service exports", () => {
+    const registry = new Registry();
+    createMetrics(registry);
+    const exported = new Set(
+      registry
+        .getMetricsAsArray()
+        .flatMap((m) => [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`]),
+    );
+    const used = dashboardExpressions().flatMap(
+      (expr) => expr.match(/\b(?:email|queue|process|nodejs)_[a-z0-9_]+\b/g) ?? [],
+    );
+    expect(used.length).toBeGreaterThan(20);
+    expect(used.filter((name) => !exported.has(name))).toEqual([]);
+  });
+
+  it("has PromQL that promtool accepts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ew-dashboard-"));
+    try {
+      const rules = dashboardExpressions().map(
+        (expr, i) => `      - record: dashboard:panel_${i}\n        expr: ${JSON.stringify(expr)}`,
+      );
+      writeFileSync(
+        join(dir, "dashboard-rules.yaml"),
+        `groups:\n  - name: dashboard\n    rules:\n${rules.join("\n")}\n`,
+      );
+      expect(await promtool("check", "rules", join(dir, "dashboard-rules.yaml"))).toContain("SUCCESS");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
