@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -174,6 +174,45 @@ describe("Grafana dashboard", () => {
         `groups:\n  - name: dashboard\n    rules:\n${rules.join("\n")}\n`,
       );
       expect(await promtool("check", "rules", join(dir, "dashboard-rules.yaml"))).toContain("SUCCESS");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("docker-compose stack", () => {
+  const compose = parseYaml(read("docker-compose.yml")) as {
+    services: Record<string, { environment?: Record<string, string>; volumes?: string[]; build?: string }>;
+  };
+
+  it("configures the service with settings it accepts, pointing at services that exist", () => {
+    const env = compose.services["email-worker"]?.environment ?? {};
+    const config = loadConfig({ env, file: false });
+    expect(config.queue.driver).toBe("redis");
+    expect(config.email.default_provider).toBe("smtp");
+    const hosts = [env.REDIS_URL, env.DATABASE_URL, env.DATABASE_REPLICA_URL].map(
+      (url) => new URL(url ?? "").hostname,
+    );
+    for (const host of [...hosts, env.SMTP_HOST]) expect(Object.keys(compose.services)).toContain(host);
+  });
+
+  it("mounts files that exist, and Prometheus scrapes the service with its alert rules", async () => {
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(":")[0] ?? "";
+        if (source.startsWith("./")) expect(existsSync(new URL(source.slice(2), root)), source).toBe(true);
+      }
+    }
+    const prometheus = read("deploy/compose/prometheus.yml");
+    expect(prometheus).toContain('targets: ["email-worker:8080"]');
+    const dir = mkdtempSync(join(tmpdir(), "ew-prometheus-"));
+    try {
+      const local = prometheus.replace(
+        "/etc/prometheus/alerts.yaml",
+        new URL("deploy/prometheus/alerts.yaml", root).pathname,
+      );
+      writeFileSync(join(dir, "prometheus.yml"), local);
+      expect(await promtool("check", "config", join(dir, "prometheus.yml"))).toContain("SUCCESS");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
