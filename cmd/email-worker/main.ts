@@ -17,6 +17,7 @@ import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
 import { HttpServer } from "../../internal/server/http/http-server.ts";
 import { EmailService } from "../../internal/service/email-service.ts";
 import { TemplateService } from "../../internal/service/template-service.ts";
+import { CachedSuppressionList } from "../../internal/store/cached-suppression-list.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
 import { migrateToLatest } from "../../internal/store/migrator.ts";
 import { openDatabase } from "../../internal/store/open-database.ts";
@@ -76,7 +77,9 @@ async function main(): Promise<void> {
   const jobs = new JobRepository(database);
   const templates = new TemplateRepository(database);
   const tracking = new TrackingRepository(database);
-  const suppressions = new SuppressionRepository(database);
+  const suppressions = new CachedSuppressionList(new SuppressionRepository(database), {
+    ttlMs: config.email.suppression_cache_ttl,
+  });
   if (opened.embedded) {
     const added = await ensureSampleTemplates(templates);
     if (added.length > 0) logger.info({ templates: added }, "sample templates added");

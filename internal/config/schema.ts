@@ -264,6 +264,12 @@ export function configSchema() {
           env: "CIRCUIT_BREAKER_HALF_OPEN_AFTER",
         },
       },
+      suppression_cache_ttl: {
+        doc: "How long a suppression-list lookup is remembered; additions elsewhere take effect within it (0: look up every time).",
+        format: "duration",
+        default: 10 * s,
+        env: "SUPPRESSION_CACHE_TTL",
+      },
       template_cache_ttl: {
         doc: "How long a template row is cached before it is read again (edits through the API apply at once).",
         format: "duration",

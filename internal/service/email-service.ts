@@ -14,10 +14,10 @@ import type {
   JobRepository,
 } from "../store/job-repository.ts";
 import type {
+  SuppressionList,
   SuppressionPage,
   SuppressionReason,
   SuppressionRecord,
-  SuppressionRepository,
 } from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 
@@ -26,7 +26,7 @@ export interface EmailServiceOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   idempotency: IdempotencyStore;
-  suppressions: SuppressionRepository;
+  suppressions: SuppressionList;
   defaultMaxRetries: number;
   logger: Logger;
   /** Told of each accepted job (metrics). */

@@ -12,6 +12,9 @@ export interface SuppressionPage {
   next_cursor: string | undefined;
 }
 
+/** What the rest of the service needs of the suppression list (the repository, or a cache over it). */
+export type SuppressionList = Pick<SuppressionRepository, "add" | "remove" | "find" | "list">;
+
 /** Addresses compare case-insensitively: the whole address is stored lower-cased. */
 export function normaliseAddress(email: string): string {
   return email.trim().toLowerCase();

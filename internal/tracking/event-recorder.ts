@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
 import type { JobRepository } from "../store/job-repository.ts";
-import type { SuppressionReason, SuppressionRepository } from "../store/suppression-repository.ts";
+import type { SuppressionList, SuppressionReason } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { ProviderEvent, ProviderEventType } from "./provider-event.ts";
 
 export interface EventRecorderOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
-  suppressions: SuppressionRepository;
+  suppressions: SuppressionList;
   logger: Logger;
   onEvent?: (event: ProviderEvent, recorded: boolean) => void;
 }

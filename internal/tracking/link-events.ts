@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { JobRepository } from "../store/job-repository.ts";
-import type { SuppressionRepository } from "../store/suppression-repository.ts";
+import type { SuppressionList } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { TrackingClaims } from "./link-tokens.ts";
 
 export interface LinkEventsOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
-  suppressions: SuppressionRepository;
+  suppressions: SuppressionList;
   logger: Logger;
   now?: () => number;
 }

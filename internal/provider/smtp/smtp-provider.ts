@@ -1,4 +1,3 @@
-import nodemailer from "nodemailer";
 import type { Mailbox } from "../../job/email-job.ts";
 import { abortable } from "../abortable.ts";
 import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
@@ -6,6 +5,7 @@ import { composeMessage } from "../mime/compose-message.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySmtpError } from "./smtp-errors.ts";
+import { SmtpPool } from "./smtp-pool.ts";
 
 export interface SmtpAccountOptions {
   username: string;
@@ -29,18 +29,16 @@ export interface SmtpProviderOptions {
   now?: () => Date;
 }
 
-type Transport = ReturnType<typeof nodemailer.createTransport>;
-
 interface Account {
   label: string;
-  transport: Transport;
+  pool: SmtpPool;
   dailyLimit: number;
   day: string;
   sentToday: number;
 }
 
 /**
- * SMTP through nodemailer's pooled transport: connections stay open between messages, each account
+ * SMTP over a pool of open connections (SmtpPool, on nodemailer's SMTP client): each account
  * has its own pool, and accounts take turns. An account at its daily cap is skipped; when all are,
  * the send is throttled until the next UTC day.
  */
@@ -57,19 +55,20 @@ export class SmtpProvider implements Provider {
     const accounts = options.accounts.length > 0 ? options.accounts : [undefined];
     this.#accounts = accounts.map((account) => ({
       label: account?.username ?? "anonymous",
-      transport: nodemailer.createTransport({
-        pool: true,
-        host: options.host,
-        port: options.port,
-        secure: options.useTls && options.port === 465,
-        requireTLS: options.useTls && options.port !== 465,
+      pool: new SmtpPool({
+        size: options.poolSize,
         ...(account && { auth: { user: account.username, pass: account.password } }),
-        maxConnections: options.poolSize,
-        maxMessages: Number.POSITIVE_INFINITY,
-        connectionTimeout: options.timeoutMs,
-        greetingTimeout: options.timeoutMs,
-        socketTimeout: options.timeoutMs,
-        ...(options.ca !== undefined && { tls: { ca: [options.ca] } }),
+        connection: {
+          host: options.host,
+          port: options.port,
+          secure: options.useTls && options.port === 465,
+          requireTLS: options.useTls && options.port !== 465,
+          ignoreTLS: !options.useTls,
+          connectionTimeout: options.timeoutMs,
+          greetingTimeout: options.timeoutMs,
+          socketTimeout: options.timeoutMs,
+          ...(options.ca !== undefined && { tls: { ca: [options.ca] } }),
+        },
       }),
       dailyLimit: account?.daily_limit ?? 0,
       day: "",
@@ -81,12 +80,9 @@ export class SmtpProvider implements Provider {
     refuseProviderTemplate(email, this.name);
     const account = this.#pickAccount();
     const from = email.from ?? this.#sender;
-    // Handing nodemailer finished MIME skips its own (slower) composition.
+    // The message is composed once here; the pool only streams it.
     const raw = await composeMessage(email, this.#sender);
-    const sending = account.transport.sendMail({
-      envelope: { from: from.email, to: [email.to.email] },
-      raw,
-    });
+    const sending = account.pool.send({ from: from.email, to: [email.to.email] }, raw);
     let info: Awaited<typeof sending>;
     try {
       info = await abortable(sending, signal);
@@ -102,12 +98,12 @@ export class SmtpProvider implements Provider {
         : new DeliveryError("permanent", "smtp_rejected", "recipient rejected");
     }
     account.sentToday++;
-    // The Message-ID is ours (in the composed message); nodemailer's info.messageId is not, for raw mail.
+    // The Message-ID is ours: it is in the composed message.
     return { provider: this.name, message_id: messageIdFor(email, from) };
   }
 
   async close(): Promise<void> {
-    for (const account of this.#accounts) account.transport.close();
+    await Promise.all(this.#accounts.map((account) => account.pool.close()));
   }
 
   #pickAccount(): Account {
