@@ -85,7 +85,10 @@ export class SmtpPool {
   }
 
   #release(connection: PooledConnection): void {
-    if (connection.closed || this.#closed) return this.#discard(connection);
+    if (connection.closed || this.#closed) {
+      this.#discard(connection);
+      return;
+    }
     const waiter = this.#waiting.shift();
     if (waiter) waiter(connection);
     else this.#idle.push(connection);
