@@ -188,6 +188,39 @@ export class JobRepository {
   }
 
   /**
+   * Marks the job sent and records the `sent` event with the provider's message id, in one
+   * statement: one round trip on the hot path, and never one without the other.
+   */
+  async markSentWithEvent(id: string, provider: string, messageId: string): Promise<boolean> {
+    const { rows } = await sql<{ id: string }>`
+      with sent as (
+        update email_jobs
+        set status = 'sent', sent_at = now(), error_message = null, locked_until = null,
+            next_attempt_at = null, updated_at = now()
+        where id = ${id} and status = 'processing'
+        returning id
+      )
+      insert into email_tracking (job_id, provider, message_id, status, sent_at)
+      select id, ${provider}, ${messageId}, 'sent', now() from sent
+      returning job_id as id`.execute(this.#router.master);
+    return rows.length > 0;
+  }
+
+  /** Gives a claim back untouched (the job turned out not to be due yet). */
+  async releaseClaim(id: string): Promise<void> {
+    await this.#router.master
+      .updateTable("email_jobs")
+      .set({
+        status: sql<string>`case when retry_count > 0 then 'retrying' else 'pending' end`,
+        locked_until: null,
+        updated_at: sql<Date>`now()`,
+      })
+      .where("id", "=", id)
+      .where("status", "=", "processing")
+      .execute();
+  }
+
+  /**
    * A failed attempt that will be tried again at `nextAttemptAt`; the claim is released. A deferral
    * the provider asked for (throttling) does not count as an attempt.
    */

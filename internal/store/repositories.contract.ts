@@ -93,6 +93,32 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         expect(await jobs.markSent(job.id)).toBeUndefined();
       });
 
+      it("marks a claimed job sent together with its sent event, once", async () => {
+        const job = await jobs.create(newJob());
+        expect(await jobs.markSentWithEvent(job.id, "smtp", "<m@x>")).toBe(false);
+        await jobs.claim(job.id, 60_000);
+        expect(await jobs.markSentWithEvent(job.id, "smtp", "<m@x>")).toBe(true);
+        expect(await jobs.markSentWithEvent(job.id, "smtp", "<m@x>")).toBe(false);
+        expect(await jobs.get(job.id, { consistency: "strong" })).toMatchObject({
+          status: "sent",
+          locked_until: null,
+        });
+        expect((await tracking.listForJob(job.id)).map((e) => [e.status, e.provider, e.message_id])).toEqual([
+          ["sent", "smtp", "<m@x>"],
+        ]);
+      });
+
+      it("gives a claim back as it was", async () => {
+        const job = await jobs.create(newJob());
+        await jobs.claim(job.id, 60_000);
+        await jobs.releaseClaim(job.id);
+        expect(await jobs.get(job.id, { consistency: "strong" })).toMatchObject({
+          status: "pending",
+          locked_until: null,
+        });
+        expect(await jobs.claim(job.id, 60_000)).toBeDefined();
+      });
+
       it("counts retries, records the error, then fails and can be requeued", async () => {
         const job = await jobs.create(newJob());
         await jobs.claim(job.id, 60_000);

@@ -221,29 +221,36 @@ export class JobProcessor {
     | { kind: "skipped" | "deferred" | "dead_lettered"; job?: EmailJob | undefined }
   > {
     const id = parsed.kind === "tracked_ref" ? parsed.id : parsed.job.id;
-    let row = await this.#o.jobs.get(id, { consistency: "strong" });
-    if (row === undefined && parsed.kind === "job") {
+    if (parsed.kind === "job" && (await this.#o.jobs.get(id, { consistency: "strong" })) === undefined) {
       // A tracked job published straight to the queue: its row is created here.
       try {
-        row = await this.#o.jobs.create({
+        await this.#o.jobs.create({
           ...jobToRow(parsed.job),
           max_retries: parsed.job.max_retries ?? this.#o.defaultMaxRetries,
         });
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
-        row = await this.#o.jobs.get(id, { consistency: "strong" });
       }
     }
-    if (row === undefined) {
+    // Claim first: in the common case that is the only read, and it returns the row.
+    const claimed = await this.#o.jobs.claim(id, this.#o.claimLeaseMs);
+    if (claimed !== undefined) {
+      const job = rowToJob(claimed);
+      const at = job.scheduled_at?.getTime();
+      if (at !== undefined && at - Date.now() > SCHEDULE_TOLERANCE_MS) {
+        await this.#o.jobs.releaseClaim(id);
+        await this.#deferIfEarly(delivery, job);
+        return { kind: "deferred", job };
+      }
+      return { kind: "claimed", job };
+    }
+    const current = await this.#o.jobs.get(id, { consistency: "strong" });
+    if (current === undefined) {
       await this.#o.queue.deadLetter(delivery, `tracked job ${id} does not exist`);
       return { kind: "dead_lettered" };
     }
-    const job = rowToJob(row);
-    if (await this.#deferIfEarly(delivery, job)) return { kind: "deferred", job };
-    const claimed = await this.#o.jobs.claim(id, this.#o.claimLeaseMs);
-    if (claimed !== undefined) return { kind: "claimed", job: rowToJob(claimed) };
-    const current = await this.#o.jobs.get(id, { consistency: "strong" });
-    const lockedUntil = current?.status === "processing" ? current.locked_until?.getTime() : undefined;
+    const job = rowToJob(current);
+    const lockedUntil = current.status === "processing" ? current.locked_until?.getTime() : undefined;
     if (lockedUntil !== undefined) {
       // Another worker holds the job. If it dies, its claim runs out: look again just after that.
       await this.#o.queue.retry(delivery, {
@@ -315,14 +322,7 @@ export class JobProcessor {
 
   async #recordSent(job: EmailJob, provider: string, messageId: string): Promise<void> {
     if (job.tracked) {
-      await this.#o.jobs.markSent(job.id);
-      await this.#o.tracking.append({
-        job_id: job.id,
-        provider,
-        message_id: messageId,
-        status: "sent",
-        sent_at: new Date(),
-      });
+      await this.#o.jobs.markSentWithEvent(job.id, provider, messageId);
     } else if (job.idempotency_key !== undefined) {
       await this.#o.idempotency.markSent(job.idempotency_key, job.id);
     }
