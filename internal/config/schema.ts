@@ -17,7 +17,7 @@ export function configSchema() {
   return {
     queue: {
       driver: {
-        doc: "Queue backend: redis (Streams), kafka, or postgres (table queue; the embedded default).",
+        doc: "Queue backend: redis (Streams) or postgres (table queue; the embedded default). kafka is reserved for the Kafka driver and refused until it ships.",
         format: ["redis", "kafka", "postgres"] as const,
         default: "postgres" as "redis" | "kafka" | "postgres",
         env: "QUEUE_DRIVER",
