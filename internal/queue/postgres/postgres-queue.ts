@@ -1,6 +1,7 @@
 import { type Kysely, sql } from "kysely";
 import { LANES, type Lane, laneOf, PRIORITY_VALUES } from "../../job/priority.ts";
 import type { Database } from "../../store/schema.ts";
+import { AckBatcher } from "../ack-batcher.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 
@@ -34,8 +35,7 @@ export class PostgresQueue implements JobQueue {
   readonly #fairShare: FairShare;
   /** Fetches waiting in this process, woken by a publish from this process. */
   readonly #waiters = new Set<() => void>();
-  #pendingAcks: string[] = [];
-  #ackFlush: Promise<void> | undefined;
+  readonly #acks = new AckBatcher<string>((items) => this.#flushAcks(items));
 
   constructor(options: PostgresQueueOptions) {
     this.#db = options.db;
@@ -73,9 +73,7 @@ export class PostgresQueue implements JobQueue {
   }
 
   ack(delivery: Delivery): Promise<void> {
-    this.#pendingAcks.push(delivery.id);
-    this.#ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushAcks());
-    return this.#ackFlush;
+    return this.#acks.add(delivery.id);
   }
 
   async retry(delivery: Delivery, next: RetryRequest): Promise<void> {
@@ -176,7 +174,7 @@ export class PostgresQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
-    await this.#ackFlush;
+    await this.#acks.drain();
     for (const wake of this.#waiters) wake();
   }
 
@@ -238,10 +236,7 @@ export class PostgresQueue implements JobQueue {
     });
   }
 
-  async #flushAcks(): Promise<void> {
-    const ids = this.#pendingAcks;
-    this.#pendingAcks = [];
-    this.#ackFlush = undefined;
+  async #flushAcks(ids: string[]): Promise<void> {
     await this.#db.deleteFrom("email_queue").where("id", "in", ids).execute();
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { LANES, type Lane } from "../../job/priority.ts";
+import { AckBatcher } from "../ack-batcher.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 import { fetchScript, promoteScript, replayScript } from "./scripts.ts";
@@ -48,8 +49,7 @@ export class RedisStreamsQueue implements JobQueue {
   #lastReclaim = 0;
   #reclaimCursor: Record<Lane, string> = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
   #blockingClientId: number | undefined;
-  #pendingAcks: Delivery[] = [];
-  #ackFlush: Promise<void> | undefined;
+  readonly #acks = new AckBatcher<Delivery>((items) => this.#flushAcks(items));
 
   constructor(options: RedisStreamsQueueOptions) {
     this.#redis = options.redis;
@@ -129,10 +129,7 @@ export class RedisStreamsQueue implements JobQueue {
   }
 
   ack(delivery: Delivery): Promise<void> {
-    this.#pendingAcks.push(delivery);
-    // Acks arriving in the same tick share one round trip.
-    this.#ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushAcks());
-    return this.#ackFlush;
+    return this.#acks.add(delivery);
   }
 
   async retry(delivery: Delivery, next: RetryRequest): Promise<void> {
@@ -221,7 +218,7 @@ export class RedisStreamsQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
-    await this.#ackFlush;
+    await this.#acks.drain();
     // Entries read ahead but never handed out: put copies back on their lanes now rather than leave
     // them to wait for the visibility timeout.
     const surplus = this.#surplus.splice(0);
@@ -316,10 +313,7 @@ export class RedisStreamsQueue implements JobQueue {
     };
   }
 
-  async #flushAcks(): Promise<void> {
-    const batch = this.#pendingAcks;
-    this.#pendingAcks = [];
-    this.#ackFlush = undefined;
+  async #flushAcks(batch: Delivery[]): Promise<void> {
     const byLane = new Map<Lane, string[]>();
     for (const delivery of batch) {
       const ids = byLane.get(delivery.lane) ?? [];

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { AckBatcher } from "./ack-batcher.ts";
+
+describe("AckBatcher", () => {
+  it("flushes items added in the same tick as one batch and settles every caller with it", async () => {
+    const batches: number[][] = [];
+    const batcher = new AckBatcher<number>(async (items) => {
+      batches.push(items);
+    });
+    await Promise.all([batcher.add(1), batcher.add(2), batcher.add(3)]);
+    await batcher.add(4);
+    expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it("rejects every caller of a batch whose flush fails", async () => {
+    const batcher = new AckBatcher<number>(async () => {
+      throw new Error("queue unreachable");
+    });
+    const results = await Promise.allSettled([batcher.add(1), batcher.add(2)]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+  });
+
+  it("drain waits for the flush in progress", async () => {
+    const flushed: number[] = [];
+    const batcher = new AckBatcher<number>(async (items) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      flushed.push(...items);
+    });
+    void batcher.add(7);
+    await batcher.drain();
+    expect(flushed).toEqual([7]);
+  });
+});
