@@ -4,20 +4,10 @@
 // jobs are published one every 10 ms while the backlog is still draining, and timed from publish to
 // the provider call.
 import { randomUUID } from "node:crypto";
-import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { Redis } from "ioredis";
-import { pino } from "pino";
-import type { Provider } from "../internal/provider/provider.ts";
-import { ProviderRouter } from "../internal/provider/provider-router.ts";
-import { RedisIdempotencyStore } from "../internal/queue/redis/redis-idempotency-store.ts";
-import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
-import { TemplateRenderer } from "../internal/template/renderer.ts";
-import { JobProcessor } from "../internal/worker/job-processor.ts";
-import { RetryPolicy } from "../internal/worker/retry-policy.ts";
-import { WorkerPool } from "../internal/worker/worker-pool.ts";
-import { deleteKeys, redisUrl } from "../test/redis.ts";
+import { inProcessWorker } from "./in-process-worker.ts";
+import { machineDescription } from "./machine.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -28,32 +18,18 @@ const { values: args } = parseArgs({
 });
 const BACKLOG = Number(args.backlog);
 const CRITICAL = Number(args.critical);
-const silent = pino({ level: "silent" });
 
 const publishedAt = new Map<string, number>();
 const latencies: number[] = [];
-const instant: Provider = {
-  name: "instant",
-  async send(email) {
+const worker = await inProcessWorker({
+  name: `ew-bench-latency:${randomUUID().slice(0, 8)}`,
+  concurrency: 50,
+  onSend: (email) => {
     const at = publishedAt.get(email.job_id);
     if (at !== undefined) latencies.push(performance.now() - at);
-    return { provider: "instant", message_id: email.job_id };
   },
-  close: async () => {},
-};
-const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
-
-const name = `ew-bench-latency:${randomUUID().slice(0, 8)}`;
-const redis = new Redis(redisUrl());
-const blocking = new Redis(redisUrl());
-const queue = new RedisStreamsQueue({
-  redis,
-  blockingRedis: blocking,
-  name,
-  visibilityTimeoutMs: 60_000,
-  pollIntervalMs: 200,
 });
-await queue.init();
+const { queue } = worker;
 const job = (lane: string, i: number, id?: string) =>
   JSON.stringify({
     ...(id && { id }),
@@ -71,33 +47,7 @@ for (let i = 0; i < BACKLOG; i += 1_000) {
   );
 }
 
-const processor = new JobProcessor({
-  queue,
-  queueName: name,
-  jobs: notUsed as never,
-  tracking: notUsed as never,
-  idempotency: new RedisIdempotencyStore(redis, name),
-  suppressions: { find: async () => undefined },
-  renderer: new TemplateRenderer({ source: { get: async () => undefined } }),
-  router: new ProviderRouter({
-    providers: new Map([["instant", instant]]),
-    routes: [],
-    defaultProvider: "instant",
-  }),
-  retryPolicy: new RetryPolicy({ baseDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, jitter: 0 }),
-  defaultMaxRetries: 3,
-  claimLeaseMs: 60_000,
-  logger: silent,
-});
-const pool = new WorkerPool({
-  queue,
-  handler: processor,
-  concurrency: 50,
-  batchSize: 50,
-  jobTimeoutMs: 30_000,
-  logger: silent,
-});
-pool.start();
+worker.start();
 await sleep(500);
 for (let i = 0; i < CRITICAL; i++) {
   const id = randomUUID();
@@ -107,18 +57,14 @@ for (let i = 0; i < CRITICAL; i++) {
 }
 while (latencies.length < CRITICAL) await sleep(10);
 const backlogLeft = (await queue.stats()).lanes.low;
-await pool.stop(5_000);
-await queue.close();
-await deleteKeys(redis, name);
-redis.disconnect();
-blocking.disconnect();
+await worker.stop();
 
 const sorted = [...latencies].sort((a, b) => a - b);
 const pick = (p: number) =>
   Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 10) / 10;
 const report = {
   date: new Date().toISOString(),
-  machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`,
+  machine: machineDescription(),
   scenario: "critical latency during a low backlog",
   settings: { backlog: BACKLOG, critical: CRITICAL, concurrency: 50 },
   results: { p50_ms: pick(0.5), p99_ms: pick(0.99), max_ms: pick(1), low_backlog_left: backlogLeft },

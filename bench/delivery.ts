@@ -4,7 +4,7 @@
 // the ratio to the peer. Needs Redis and PostgreSQL on localhost (as the tests do).
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -19,6 +19,7 @@ import { type RunningProcess, startProcess } from "../test/process.ts";
 import { deleteKeys, redisUrl } from "../test/redis.ts";
 import { type SinkProcess, startSinkProcess } from "../test/smtp-sink-process.ts";
 import { openMigratedRouter } from "../test/store.ts";
+import { machineDescription } from "./machine.ts";
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
 const { values: args } = parseArgs({
@@ -229,7 +230,7 @@ try {
   const trackedShare = Number((tracked.jobs_per_second / ours.jobs_per_second).toFixed(2));
   const report = {
     date: new Date().toISOString(),
-    machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`,
+    machine: machineDescription(),
     settings: { jobs: JOBS, concurrency: CONCURRENCY, smtp_pool: POOL },
     results: [ours, tracked, peer],
     throughput_ratio_vs_bullmq: ratio,

@@ -3,21 +3,11 @@
 // BullMQ's worker with a no-op processor, in the same run and process. Both drain a backlog that is
 // published first; the time from the first fetch to the last acknowledgement is measured.
 import { randomUUID } from "node:crypto";
-import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
-import { pino } from "pino";
-import type { Provider } from "../internal/provider/provider.ts";
-import { ProviderRouter } from "../internal/provider/provider-router.ts";
-import { RedisIdempotencyStore } from "../internal/queue/redis/redis-idempotency-store.ts";
-import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
-import { TemplateRenderer } from "../internal/template/renderer.ts";
-import { JobProcessor } from "../internal/worker/job-processor.ts";
-import { RetryPolicy } from "../internal/worker/retry-policy.ts";
-import { WorkerPool } from "../internal/worker/worker-pool.ts";
-import { deleteKeys, redisUrl } from "../test/redis.ts";
+import { inProcessWorker } from "./in-process-worker.ts";
+import { machineDescription } from "./machine.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -28,29 +18,18 @@ const { values: args } = parseArgs({
 });
 const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
-const silent = pino({ level: "silent" });
-
-/** Accepts every email at once: what is left to measure is the queue and the worker. */
-const instant: Provider = {
-  name: "instant",
-  send: async (email) => ({ provider: "instant", message_id: email.job_id }),
-  close: async () => {},
-};
-
-const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
 
 async function emailWorker(): Promise<number> {
   const name = `ew-bench-queue:${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(redisUrl());
-  const blocking = new Redis(redisUrl());
-  const queue = new RedisStreamsQueue({
-    redis,
-    blockingRedis: blocking,
+  let done = 0;
+  const worker = await inProcessWorker({
     name,
-    visibilityTimeoutMs: 60_000,
-    pollIntervalMs: 200,
+    concurrency: CONCURRENCY,
+    onOutcome: () => {
+      done++;
+    },
   });
-  await queue.init();
+  const { queue } = worker;
   for (let i = 0; i < JOBS; i += 500) {
     await queue.publish(
       Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({
@@ -64,45 +43,11 @@ async function emailWorker(): Promise<number> {
       })),
     );
   }
-  let done = 0;
-  const processor = new JobProcessor({
-    queue,
-    queueName: name,
-    jobs: notUsed as never,
-    tracking: notUsed as never,
-    idempotency: new RedisIdempotencyStore(redis, name),
-    suppressions: { find: async () => undefined },
-    renderer: new TemplateRenderer({ source: { get: async () => undefined } }),
-    router: new ProviderRouter({
-      providers: new Map([["instant", instant]]),
-      routes: [],
-      defaultProvider: "instant",
-    }),
-    retryPolicy: new RetryPolicy({ baseDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, jitter: 0 }),
-    defaultMaxRetries: 3,
-    claimLeaseMs: 60_000,
-    logger: silent,
-    onOutcome: () => {
-      done++;
-    },
-  });
-  const pool = new WorkerPool({
-    queue,
-    handler: processor,
-    concurrency: CONCURRENCY,
-    batchSize: CONCURRENCY,
-    jobTimeoutMs: 30_000,
-    logger: silent,
-  });
   const started = performance.now();
-  pool.start();
+  worker.start();
   while (done < JOBS) await sleep(5);
   const seconds = (performance.now() - started) / 1000;
-  await pool.stop(5_000);
-  await queue.close();
-  await deleteKeys(redis, name);
-  redis.disconnect();
-  blocking.disconnect();
+  await worker.stop();
   return Math.round(JOBS / seconds);
 }
 
@@ -140,7 +85,7 @@ const peer = await bullmq();
 const ours = await emailWorker();
 const report = {
   date: new Date().toISOString(),
-  machine: `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`,
+  machine: machineDescription(),
   scenario: "queue + worker overhead, instant provider",
   settings: { jobs: JOBS, concurrency: CONCURRENCY },
   results: { email_worker_jobs_per_second: ours, bullmq_noop_jobs_per_second: peer },

@@ -1,0 +1,94 @@
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import type { OutgoingEmail, Provider } from "../internal/provider/provider.ts";
+import { ProviderRouter } from "../internal/provider/provider-router.ts";
+import { RedisIdempotencyStore } from "../internal/queue/redis/redis-idempotency-store.ts";
+import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
+import { TemplateRenderer } from "../internal/template/renderer.ts";
+import { JobProcessor } from "../internal/worker/job-processor.ts";
+import { RetryPolicy } from "../internal/worker/retry-policy.ts";
+import { WorkerPool } from "../internal/worker/worker-pool.ts";
+import { deleteKeys, redisUrl } from "../test/redis.ts";
+
+export interface InProcessWorkerOptions {
+  /** Redis key prefix; each run uses its own so runs never see each other's jobs. */
+  name: string;
+  concurrency: number;
+  /** Called for every email the provider accepts. */
+  onSend?: (email: OutgoingEmail) => void;
+  /** Called for every job the processor finishes. */
+  onOutcome?: () => void;
+}
+
+export interface InProcessWorker {
+  queue: RedisStreamsQueue;
+  start(): void;
+  /** Stops the pool, deletes the run's keys and disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The fast path as the service runs it — Redis Streams queue, processor, pool — with a provider
+ * that accepts at once, so what is measured is the queue and the worker. Fast-path jobs never
+ * touch PostgreSQL, so the job and tracking stores reject if anything calls them.
+ */
+export async function inProcessWorker(options: InProcessWorkerOptions): Promise<InProcessWorker> {
+  const silent = pino({ level: "silent" });
+  const instant: Provider = {
+    name: "instant",
+    async send(email) {
+      options.onSend?.(email);
+      return { provider: "instant", message_id: email.job_id };
+    },
+    close: async () => {},
+  };
+  const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
+  const redis = new Redis(redisUrl());
+  const blocking = new Redis(redisUrl());
+  const queue = new RedisStreamsQueue({
+    redis,
+    blockingRedis: blocking,
+    name: options.name,
+    visibilityTimeoutMs: 60_000,
+    pollIntervalMs: 200,
+  });
+  await queue.init();
+  const processor = new JobProcessor({
+    queue,
+    queueName: options.name,
+    jobs: notUsed as never,
+    tracking: notUsed as never,
+    idempotency: new RedisIdempotencyStore(redis, options.name),
+    suppressions: { find: async () => undefined },
+    renderer: new TemplateRenderer({ source: { get: async () => undefined } }),
+    router: new ProviderRouter({
+      providers: new Map([["instant", instant]]),
+      routes: [],
+      defaultProvider: "instant",
+    }),
+    retryPolicy: new RetryPolicy({ baseDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, jitter: 0 }),
+    defaultMaxRetries: 3,
+    claimLeaseMs: 60_000,
+    logger: silent,
+    ...(options.onOutcome && { onOutcome: options.onOutcome }),
+  });
+  const pool = new WorkerPool({
+    queue,
+    handler: processor,
+    concurrency: options.concurrency,
+    batchSize: options.concurrency,
+    jobTimeoutMs: 30_000,
+    logger: silent,
+  });
+  return {
+    queue,
+    start: () => pool.start(),
+    async stop() {
+      await pool.stop(5_000);
+      await queue.close();
+      await deleteKeys(redis, options.name);
+      redis.disconnect();
+      blocking.disconnect();
+    },
+  };
+}
