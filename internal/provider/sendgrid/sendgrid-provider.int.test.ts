@@ -1,31 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deliveryFailure, outgoingEmails } from "../../../test/outgoing-email.ts";
 import { type SendGridFake, startSendGridFake } from "../../../test/sendgrid-fake.ts";
-import type { DeliveryError } from "../delivery-error.ts";
-import type { OutgoingEmail } from "../provider.ts";
 import { SendGridProvider } from "./sendgrid-provider.ts";
 
 const KEY = "SG.test-key-not-a-secret";
-let n = 0;
-function email(to: string, overrides: Partial<OutgoingEmail> = {}): OutgoingEmail {
-  n++;
-  return {
-    job_id: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
-    job_type: "booking_confirmation",
-    to: { email: to, name: "Ada Lovelace" },
-    subject: "Your booking",
-    html: "<p>Confirmed</p>",
-    text: "Confirmed",
-    headers: { "X-Booking": "42" },
-    attachments: [],
-    ...overrides,
-  };
-}
-
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => e as DeliveryError,
-  );
+const email = outgoingEmails({
+  job_type: "booking_confirmation",
+  subject: "Your booking",
+  html: "<p>Confirmed</p>",
+  text: "Confirmed",
+  headers: { "X-Booking": "42" },
+  attachments: [],
+});
 
 describe("SendGridProvider against a server speaking SendGrid's v3 API", () => {
   let fake: SendGridFake;
@@ -91,13 +77,13 @@ describe("SendGridProvider against a server speaking SendGrid's v3 API", () => {
   });
 
   it("classifies SendGrid's refusals", async () => {
-    const rejected = await failure(provider.send(email("sg400-x@example.org")));
+    const rejected = await deliveryFailure(provider.send(email("sg400-x@example.org")));
     expect(rejected).toMatchObject({ kind: "permanent", code: "sendgrid_400" });
     expect(rejected?.message).not.toContain("sg400-x@example.org");
-    const throttled = await failure(provider.send(email("sg429-x@example.org")));
+    const throttled = await deliveryFailure(provider.send(email("sg429-x@example.org")));
     expect(throttled).toMatchObject({ kind: "throttled", code: "sendgrid_429" });
     expect(throttled?.retryAfterMs).toBeGreaterThan(20_000);
-    expect(await failure(provider.send(email("sg500-x@example.org")))).toMatchObject({
+    expect(await deliveryFailure(provider.send(email("sg500-x@example.org")))).toMatchObject({
       kind: "transient",
       code: "sendgrid_500",
     });
@@ -110,7 +96,7 @@ describe("SendGridProvider against a server speaking SendGrid's v3 API", () => {
       timeoutMs: 1_000,
       sender: { email: "a@example.com" },
     });
-    expect(await failure(wrong.send(email("a@example.org")))).toMatchObject({
+    expect(await deliveryFailure(wrong.send(email("a@example.org")))).toMatchObject({
       kind: "config",
       code: "sendgrid_401",
     });
@@ -123,11 +109,11 @@ describe("SendGridProvider against a server speaking SendGrid's v3 API", () => {
       timeoutMs: 1_000,
       sender: { email: "a@example.com" },
     });
-    expect(await failure(down.send(email("a@example.org")))).toMatchObject({
+    expect(await deliveryFailure(down.send(email("a@example.org")))).toMatchObject({
       kind: "transient",
       ambiguous: false,
     });
-    expect(await failure(provider.send(email("sgslow-a@example.org")))).toMatchObject({
+    expect(await deliveryFailure(provider.send(email("sgslow-a@example.org")))).toMatchObject({
       kind: "transient",
       code: "sendgrid_timeout",
       ambiguous: true,

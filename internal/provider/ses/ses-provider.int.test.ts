@@ -1,9 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deliveryFailure, outgoingEmails } from "../../../test/outgoing-email.ts";
 import { type SesEmulator, startSesEmulator } from "../../../test/ses-emulator.ts";
-import type { DeliveryError } from "../delivery-error.ts";
-import type { OutgoingEmail } from "../provider.ts";
 import { SesProvider } from "./ses-provider.ts";
 
 interface StoredEmail {
@@ -19,27 +18,14 @@ const listen = async (server: Server) => {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 };
 
-let n = 0;
-function email(to: string, overrides: Partial<OutgoingEmail> = {}): OutgoingEmail {
-  n++;
-  return {
-    job_id: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
-    job_type: "payment_receipt",
-    to: { email: to, name: "Ada Lovelace" },
-    subject: "Your receipt",
-    html: "<p>Paid</p>",
-    text: "Paid",
-    headers: { "X-Order": "A-1" },
-    attachments: [],
-    ...overrides,
-  };
-}
-
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => e as DeliveryError,
-  );
+const email = outgoingEmails({
+  job_type: "payment_receipt",
+  subject: "Your receipt",
+  html: "<p>Paid</p>",
+  text: "Paid",
+  headers: { "X-Order": "A-1" },
+  attachments: [],
+});
 
 describe("SesProvider with the real SES v2 client", () => {
   let emulator: SesEmulator;
@@ -123,16 +109,18 @@ describe("SesProvider with the real SES v2 client", () => {
 
   it("classifies SES's refusals", async () => {
     const ses = provider(errorsUrl);
-    expect(await failure(ses.send(email("throttled@example.org")))).toMatchObject({ kind: "throttled" });
-    const rejected = await failure(ses.send(email("rejected@example.org")));
+    expect(await deliveryFailure(ses.send(email("throttled@example.org")))).toMatchObject({
+      kind: "throttled",
+    });
+    const rejected = await deliveryFailure(ses.send(email("rejected@example.org")));
     expect(rejected).toMatchObject({ kind: "permanent", code: "ses_MessageRejected" });
     expect(rejected?.message).not.toContain("rejected@example.org");
-    expect(await failure(ses.send(email("suspended@example.org")))).toMatchObject({ kind: "config" });
-    expect(await failure(ses.send(email("broken@example.org")))).toMatchObject({ kind: "transient" });
+    expect(await deliveryFailure(ses.send(email("suspended@example.org")))).toMatchObject({ kind: "config" });
+    expect(await deliveryFailure(ses.send(email("broken@example.org")))).toMatchObject({ kind: "transient" });
   });
 
   it("treats an unreachable endpoint as transient", async () => {
-    expect(await failure(provider("http://127.0.0.1:1").send(email("a@example.org")))).toMatchObject({
+    expect(await deliveryFailure(provider("http://127.0.0.1:1").send(email("a@example.org")))).toMatchObject({
       kind: "transient",
     });
   });

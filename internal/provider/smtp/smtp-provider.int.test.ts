@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { deliveryFailure, outgoingEmails } from "../../../test/outgoing-email.ts";
 import { type SmtpSink, startSmtpSink } from "../../../test/smtp-sink.ts";
 import { selfSignedCertificate } from "../../../test/tls.ts";
 import { DeliveryError } from "../delivery-error.ts";
-import type { OutgoingEmail } from "../provider.ts";
 import { type SmtpAccountOptions, SmtpProvider } from "./smtp-provider.ts";
 
 const sinks: SmtpSink[] = [];
@@ -38,29 +38,16 @@ async function setup(
   return { sink, provider };
 }
 
-let counter = 0;
-function email(to: string, overrides: Partial<OutgoingEmail> = {}): OutgoingEmail {
-  counter++;
-  return {
-    job_id: `00000000-0000-4000-8000-${String(counter).padStart(12, "0")}`,
-    job_type: "welcome_email",
-    to: { email: to, name: "Ada Lovelace" },
-    subject: "Welcome, Ada",
-    html: "<p>Hello Ada</p>",
-    text: "Hello Ada",
-    headers: { "X-Campaign": "spring" },
-    attachments: [
-      { filename: "hello.txt", content: Buffer.from("hello").toString("base64"), content_type: "text/plain" },
-    ],
-    ...overrides,
-  };
-}
-
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => e as DeliveryError,
-  );
+const email = outgoingEmails({
+  job_type: "welcome_email",
+  subject: "Welcome, Ada",
+  html: "<p>Hello Ada</p>",
+  text: "Hello Ada",
+  headers: { "X-Campaign": "spring" },
+  attachments: [
+    { filename: "hello.txt", content: Buffer.from("hello").toString("base64"), content_type: "text/plain" },
+  ],
+});
 
 describe("SmtpProvider against a real SMTP server", () => {
   it("delivers a complete message and reports its Message-ID", async () => {
@@ -109,7 +96,7 @@ describe("SmtpProvider against a real SMTP server", () => {
     });
     for (let i = 0; i < 3; i++) await provider.send(email(`cap${i}@example.org`));
     expect(sink.messages.map((m) => m.user).sort()).toEqual(["a", "b", "b"]);
-    const error = await failure(provider.send(email("cap4@example.org")));
+    const error = await deliveryFailure(provider.send(email("cap4@example.org")));
     expect(error).toMatchObject({ kind: "throttled", code: "smtp_daily_limit" });
     expect(error?.retryAfterMs).toBeGreaterThan(0);
     expect(error?.retryAfterMs).toBeLessThanOrEqual(86_400_000);
@@ -117,17 +104,19 @@ describe("SmtpProvider against a real SMTP server", () => {
 
   it("classifies refusals: 5xx permanent, 451/452/421 throttled", async () => {
     const { provider } = await setup();
-    const rejected = await failure(provider.send(email("reject550-x@example.org")));
+    const rejected = await deliveryFailure(provider.send(email("reject550-x@example.org")));
     expect(rejected).toBeInstanceOf(DeliveryError);
     expect(rejected).toMatchObject({ kind: "permanent", code: "smtp_550" });
     // The reply quotes the address; the error must not.
     expect(rejected?.message).not.toContain("reject550-x@");
-    expect(await failure(provider.send(email("tempfail1-y@example.org")))).toMatchObject({
+    expect(await deliveryFailure(provider.send(email("tempfail1-y@example.org")))).toMatchObject({
       kind: "throttled",
       code: "smtp_451",
     });
     await expect(provider.send(email("tempfail1-y@example.org"))).resolves.toBeDefined();
-    expect(await failure(provider.send(email("busy421-z@example.org")))).toMatchObject({ kind: "throttled" });
+    expect(await deliveryFailure(provider.send(email("busy421-z@example.org")))).toMatchObject({
+      kind: "throttled",
+    });
   });
 
   it("treats a wrong password and an untrusted certificate as the account's fault", async () => {
@@ -135,25 +124,27 @@ describe("SmtpProvider against a real SMTP server", () => {
       users: { good: "right" },
       accounts: [{ username: "good", password: "wrong", daily_limit: 0 }],
     });
-    expect(await failure(provider.send(email("a@example.org")))).toMatchObject({
+    expect(await deliveryFailure(provider.send(email("a@example.org")))).toMatchObject({
       kind: "config",
       code: "smtp_auth_535",
     });
 
     const untrusted = await setup({ tls: true, ca: false });
-    expect(await failure(untrusted.provider.send(email("b@example.org")))).toMatchObject({ kind: "config" });
+    expect(await deliveryFailure(untrusted.provider.send(email("b@example.org")))).toMatchObject({
+      kind: "config",
+    });
   });
 
   it("treats a refused connection as transient", async () => {
     const { provider } = await setup({ port: 1 });
-    expect(await failure(provider.send(email("a@example.org")))).toMatchObject({ kind: "transient" });
+    expect(await deliveryFailure(provider.send(email("a@example.org")))).toMatchObject({ kind: "transient" });
   });
 
   it("gives up on a send when its time runs out, as an ambiguous transient failure", async () => {
     const { provider } = await setup();
     const controller = new AbortController();
     controller.abort();
-    expect(await failure(provider.send(email("a@example.org"), controller.signal))).toMatchObject({
+    expect(await deliveryFailure(provider.send(email("a@example.org"), controller.signal))).toMatchObject({
       kind: "transient",
       code: "send_timeout",
       ambiguous: true,
