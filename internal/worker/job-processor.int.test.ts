@@ -174,6 +174,21 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
     expect(delivered(to)).toHaveLength(1);
   });
 
+  it("creates the row of a tracked job published straight to the queue, and sends it once if delivered twice", async () => {
+    const to = `direct-${randomUUID()}@example.org`;
+    const id = randomUUID();
+    const body = JSON.stringify({ id, ...job(to, { tracked: true }) });
+    await queue.publish([{ body, lane: "normal" }]);
+    await until(async () => (await jobs.get(id, { consistency: "strong" }))?.status === "sent");
+    await queue.publish([{ body, lane: "normal" }]);
+    await sleep(500);
+    expect(delivered(to)).toHaveLength(1);
+    expect(await jobs.get(id, { consistency: "strong" })).toMatchObject({
+      status: "sent",
+      recipient_email: to,
+    });
+  });
+
   it("sends one email for repeated idempotency keys, on both paths", async () => {
     const key = randomUUID();
     const to = `idem-${randomUUID()}@example.org`;
