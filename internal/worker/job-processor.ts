@@ -221,8 +221,9 @@ export class JobProcessor {
     | { kind: "skipped" | "deferred" | "dead_lettered"; job?: EmailJob | undefined }
   > {
     const id = parsed.kind === "tracked_ref" ? parsed.id : parsed.job.id;
-    if (parsed.kind === "job" && (await this.#o.jobs.get(id, { consistency: "strong" })) === undefined) {
-      // A tracked job published straight to the queue: its row is created here.
+    if (parsed.kind === "job") {
+      // A tracked job published straight to the queue: its row is created here on first delivery.
+      // Inserting and letting a redelivery hit the conflict costs one round trip; looking first, two.
       try {
         await this.#o.jobs.create({
           ...jobToRow(parsed.job),
