@@ -240,8 +240,30 @@ describe("loadConfig", () => {
     expect(error.message).toContain("worker.process_timeout");
   });
 
-  it("says plainly that the kafka driver is not available yet", () => {
-    expect(failure(() => load({ QUEUE_DRIVER: "kafka" })).message).toContain('"kafka" is not available');
+  it("reads the kafka driver's settings from the environment and names what is wrong with them", () => {
+    const ok = load({
+      QUEUE_DRIVER: "kafka",
+      KAFKA_BROKERS: "k1:9092,k2:9093",
+      KAFKA_SASL_MECHANISM: "scram-sha-512",
+      KAFKA_SASL_USERNAME: "worker",
+      KAFKA_SASL_PASSWORD: "not-a-real-password",
+      KAFKA_SESSION_TIMEOUT: "10s",
+    });
+    expect(ok.queue.kafka).toMatchObject({
+      brokers: ["k1:9092", "k2:9093"],
+      sasl: { mechanism: "scram-sha-512", username: "worker" },
+      session_timeout: 10_000,
+      group_id: "email-workers",
+    });
+    expect(failure(() => load({ QUEUE_DRIVER: "kafka", KAFKA_BROKERS: "k1" })).message).toContain(
+      "queue.kafka.brokers (KAFKA_BROKERS) must list host:port pairs",
+    );
+    expect(failure(() => load({ QUEUE_DRIVER: "kafka", KAFKA_SASL_MECHANISM: "plain" })).message).toContain(
+      "KAFKA_SASL_USERNAME",
+    );
+    expect(failure(() => load({ QUEUE_DRIVER: "kafka", KAFKA_SASL_MECHANISM: "gssapi" })).message).toContain(
+      "queue.kafka.sasl.mechanism",
+    );
   });
 
   it("rejects a key the schema does not know, naming it", () => {

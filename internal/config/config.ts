@@ -126,8 +126,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
   const { worker, queue } = config;
-  if (queue.driver === "kafka")
-    problems.push('queue.driver: "kafka" is not available in this release yet; use "redis" or "postgres"');
+  if (queue.driver === "kafka") problems.push(...kafkaProblems(queue.kafka));
   if (queue.visibility_timeout <= worker.process_timeout)
     problems.push(
       `queue.visibility_timeout (${queue.visibility_timeout} ms) must be longer than worker.process_timeout ` +
@@ -187,5 +186,23 @@ function crossFieldProblems(config: Config): string[] {
   if (server.tls_client_ca_file !== "" && server.tls_cert_file === "")
     problems.push("server.tls_client_ca_file (mTLS) needs server.tls_cert_file and server.tls_key_file");
   if (worker.batch_size < 1) problems.push("worker.batch_size must be at least 1");
+  return problems;
+}
+
+function kafkaProblems(kafka: Config["queue"]["kafka"]): string[] {
+  const problems: string[] = [];
+  if (kafka.brokers.length === 0 || kafka.brokers.some((b) => !/^[^\s:]+:\d+$/.test(b.trim())))
+    problems.push(
+      `queue.kafka.brokers (KAFKA_BROKERS) must list host:port pairs: value was ${JSON.stringify(kafka.brokers)}`,
+    );
+  if (kafka.sasl.mechanism !== "" && (kafka.sasl.username === "" || kafka.sasl.password === ""))
+    problems.push(
+      `queue.kafka.sasl.mechanism is ${kafka.sasl.mechanism}: set queue.kafka.sasl.username and password (KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)`,
+    );
+  if ((kafka.tls.cert_file === "") !== (kafka.tls.key_file === ""))
+    problems.push("queue.kafka.tls.cert_file and key_file go together (mutual TLS needs both)");
+  if (kafka.partitions < 1) problems.push("queue.kafka.partitions must be at least 1");
+  if (kafka.max_in_flight_per_partition < 1)
+    problems.push("queue.kafka.max_in_flight_per_partition must be at least 1");
   return problems;
 }

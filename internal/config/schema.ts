@@ -17,7 +17,7 @@ export function configSchema() {
   return {
     queue: {
       driver: {
-        doc: "Queue backend: redis (Streams) or postgres (table queue; the embedded default). kafka is reserved for the Kafka driver and refused until it ships.",
+        doc: "Queue backend: redis (Streams), kafka (one topic per lane) or postgres (table queue; the embedded default).",
         format: ["redis", "kafka", "postgres"] as const,
         default: "postgres" as "redis" | "kafka" | "postgres",
         env: "QUEUE_DRIVER",
@@ -89,6 +89,102 @@ export function configSchema() {
           format: String,
           default: "email-worker",
           env: "KAFKA_CLIENT_ID",
+        },
+        group_id: {
+          doc: "Consumer group the worker replicas share; the retry relay uses `<group_id>.retry`.",
+          format: String,
+          default: "email-workers",
+          env: "KAFKA_GROUP_ID",
+        },
+        create_topics: {
+          doc: "Create the lane, retry and dead-letter topics at start-up (admin client); otherwise they must exist or be auto-created by the broker.",
+          format: Boolean,
+          default: false,
+          env: "KAFKA_CREATE_TOPICS",
+        },
+        partitions: {
+          doc: "Partitions per topic when create_topics is on; at least the number of worker replicas.",
+          format: "nat",
+          default: 6,
+          env: "KAFKA_PARTITIONS",
+        },
+        replication_factor: {
+          doc: "Replication factor when create_topics is on; -1 takes the broker's default.",
+          format: "int",
+          default: -1,
+          env: "KAFKA_REPLICATION_FACTOR",
+        },
+        retry_topic: {
+          doc: "Topic holding scheduled and retry messages until due; empty means `<queue_name>.retry`.",
+          format: String,
+          default: "",
+          env: "KAFKA_RETRY_TOPIC",
+        },
+        dead_letter_topic: {
+          doc: "Dead-letter topic; empty means `<queue_name>.dead` (replays are recorded in `<dead_letter_topic>.replayed`).",
+          format: String,
+          default: "",
+          env: "KAFKA_DEAD_LETTER_TOPIC",
+        },
+        max_in_flight_per_partition: {
+          doc: "Messages one consumer holds from one partition (buffered or being sent) before it pauses that partition.",
+          format: "nat",
+          default: 200,
+          env: "KAFKA_MAX_IN_FLIGHT_PER_PARTITION",
+        },
+        session_timeout: {
+          doc: "Consumer session timeout: a replica silent this long (crashed) loses its partitions to the others, which redeliver its unfinished messages.",
+          format: "duration",
+          default: 30 * s,
+          env: "KAFKA_SESSION_TIMEOUT",
+        },
+        retry_horizon: {
+          doc: "A retry-topic message due later than this is moved behind the others instead of holding them up; each is moved at most once per horizon.",
+          format: "duration",
+          default: 1 * m,
+          env: "KAFKA_RETRY_HORIZON",
+        },
+        sasl: {
+          mechanism: {
+            doc: "SASL mechanism: empty (none), plain, scram-sha-256 or scram-sha-512.",
+            format: ["", "plain", "scram-sha-256", "scram-sha-512"] as const,
+            default: "" as "" | "plain" | "scram-sha-256" | "scram-sha-512",
+            env: "KAFKA_SASL_MECHANISM",
+          },
+          username: { doc: "SASL username.", format: String, default: "", env: "KAFKA_SASL_USERNAME" },
+          password: {
+            doc: "SASL password.",
+            format: String,
+            default: "",
+            env: "KAFKA_SASL_PASSWORD",
+            sensitive: true,
+          },
+        },
+        tls: {
+          enabled: {
+            doc: "Connect to the brokers over TLS.",
+            format: Boolean,
+            default: false,
+            env: "KAFKA_TLS",
+          },
+          ca_file: {
+            doc: "PEM file of the CA that signed the brokers' certificates; empty means the system's CAs.",
+            format: String,
+            default: "",
+            env: "KAFKA_TLS_CA_FILE",
+          },
+          cert_file: {
+            doc: "Client certificate (PEM) for mutual TLS.",
+            format: String,
+            default: "",
+            env: "KAFKA_TLS_CERT_FILE",
+          },
+          key_file: {
+            doc: "Client private key (PEM) for mutual TLS.",
+            format: String,
+            default: "",
+            env: "KAFKA_TLS_KEY_FILE",
+          },
         },
       },
     },

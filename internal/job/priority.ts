@@ -12,3 +12,7 @@ export function laneOf(priority: number): Lane {
   if (priority === 0) return "normal";
   return "low";
 }
+
+export function isLane(value: string): value is Lane {
+  return (LANES as readonly string[]).includes(value);
+}

@@ -13,6 +13,12 @@ export interface QueueHarness {
   queue: JobQueue;
   /** Another consumer on the same queue (another replica). */
   anotherConsumer(): Promise<JobQueue>;
+  /**
+   * Ends a consumer the way a crash ends it once noticed, leaving what it holds unfinished. Drivers
+   * without it hand such messages on after the visibility timeout; Kafka hands a partition on when
+   * its consumer leaves the group (or its session times out), not per message.
+   */
+  abandon?(queue: JobQueue): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -99,14 +105,20 @@ export function queueContract(name: string, open: (timings: QueueTimings) => Pro
       expect(lateness).toBeLessThan(1_000);
     });
 
-    it("hands a message its consumer never finished to another consumer after the visibility timeout", async () => {
+    it("hands a message its consumer never finished to another consumer once that one is gone", async () => {
       const harness = await start({ visibilityTimeoutMs: 400 });
       await harness.queue.publish([{ body: body("orphan"), lane: "normal" }]);
       const [first] = await drain(harness.queue, 1);
       expect(first).toBeDefined();
-      const other = await harness.anotherConsumer();
-      expect(await other.fetch(10)).toEqual([]);
-      await sleep(500);
+      let other: JobQueue;
+      if (harness.abandon) {
+        await harness.abandon(harness.queue);
+        other = await harness.anotherConsumer();
+      } else {
+        other = await harness.anotherConsumer();
+        expect(await other.fetch(10)).toEqual([]);
+        await sleep(500);
+      }
       const [again] = await drain(other, 1, 3_000);
       expect(again && numberOf(again)).toBe("orphan");
       expect(again?.redelivered).toBe(true);

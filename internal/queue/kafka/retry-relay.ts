@@ -1,0 +1,155 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import type { Logger } from "pino";
+import { isLane, type Lane } from "../../job/priority.ts";
+import { headerText, type KafkaTopics } from "./topics.ts";
+
+export interface RetryRelayOptions {
+  kafka: Kafka;
+  producer: Producer;
+  topics: KafkaTopics;
+  groupId: string;
+  sessionTimeoutMs: number;
+  /** How long the relay's fetches wait; also bounds how late a resumed partition is read. */
+  pollIntervalMs: number;
+  /** A message due later than this is moved behind the others rather than hold them up. */
+  horizonMs: number;
+  logger?: Logger | undefined;
+}
+
+/** Headers a message waiting in the retry topic carries. */
+export const RETRY_HEADERS = {
+  lane: "lane",
+  runAt: "run_at",
+  attempt: "attempt",
+  /** When the relay last moved this message behind the others (it was due beyond the horizon). */
+  requeuedAt: "requeued_at",
+} as const;
+
+/**
+ * Moves scheduled and retry messages from the retry topic onto their lanes when due. Each partition
+ * is read in order; when the message at its head is not due, the partition is paused until it is
+ * (no polling). A message due beyond the horizon is moved to the back once per horizon so that an
+ * email scheduled for next week does not hold up a retry due in a minute behind it.
+ *
+ * Every replica runs one, in its own consumer group, so the partitions are shared. At least once:
+ * a message is committed only after its copy on the lane was written.
+ */
+export class RetryRelay {
+  readonly #o: RetryRelayOptions;
+  readonly #consumer: Consumer;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #promoted = 0;
+
+  constructor(options: RetryRelayOptions) {
+    this.#o = options;
+    this.#consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(Math.floor(options.sessionTimeoutMs / 10), 100),
+      maxWaitTimeInMs: options.pollIntervalMs,
+      allowAutoTopicCreation: true,
+    });
+  }
+
+  get consumer(): Consumer {
+    return this.#consumer;
+  }
+
+  /** Messages moved onto lanes since the last call. */
+  takePromoted(): number {
+    const promoted = this.#promoted;
+    this.#promoted = 0;
+    return promoted;
+  }
+
+  async start(): Promise<void> {
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topic: this.#o.topics.retry, fromBeginning: true });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.#relay(payload),
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await this.#consumer.disconnect();
+  }
+
+  async #relay({
+    batch,
+    resolveOffset,
+    pause,
+    isRunning,
+    isStale,
+    heartbeat,
+  }: EachBatchPayload): Promise<void> {
+    const due: { message: KafkaMessage; lane: Lane }[] = [];
+    let lastDue: string | undefined;
+    const requeue: Message[] = [];
+    let wait: number | undefined;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const now = Date.now();
+      const runAt = Number(headerText(message.headers, RETRY_HEADERS.runAt) ?? 0) || 0;
+      if (runAt <= now) {
+        due.push({ message, lane: laneOf(message) });
+        lastDue = message.offset;
+        continue;
+      }
+      const requeuedAt = Number(headerText(message.headers, RETRY_HEADERS.requeuedAt) ?? 0) || 0;
+      if (runAt - now > this.#o.horizonMs && now - requeuedAt >= this.#o.horizonMs) {
+        requeue.push({
+          key: message.key,
+          value: message.value,
+          headers: { ...message.headers, [RETRY_HEADERS.requeuedAt]: String(now) },
+        });
+        lastDue = message.offset;
+        continue;
+      }
+      // Not due: everything before it is handled below; this partition waits for it.
+      const cycled = requeuedAt > 0 ? this.#o.horizonMs - (now - requeuedAt) : this.#o.horizonMs;
+      wait = Math.max(Math.min(runAt - now, cycled), 1);
+      break;
+    }
+
+    if (due.length > 0 || requeue.length > 0) {
+      const messages = new Map<string, Message[]>();
+      for (const { message, lane } of due) {
+        const topic = this.#o.topics.lanes[lane];
+        const list = messages.get(topic) ?? [];
+        const attempt = headerText(message.headers, RETRY_HEADERS.attempt);
+        list.push({ value: message.value, ...(attempt && attempt !== "0" && { headers: { attempt } }) });
+        messages.set(topic, list);
+      }
+      if (requeue.length > 0) messages.set(this.#o.topics.retry, requeue);
+      await this.#o.producer.sendBatch({
+        topicMessages: [...messages].map(([topic, list]) => ({ topic, messages: list })),
+      });
+      if (lastDue !== undefined) {
+        resolveOffset(lastDue);
+        await this.#consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: String(Number(lastDue) + 1) },
+        ]);
+      }
+      this.#promoted += due.length;
+    }
+    if (wait !== undefined && isRunning() && !isStale()) {
+      const resume = pause();
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        resume();
+      }, wait);
+      this.#timers.add(timer);
+    }
+    await heartbeat();
+  }
+}
+
+function laneOf(message: KafkaMessage): Lane {
+  const lane = headerText(message.headers, RETRY_HEADERS.lane);
+  return lane !== undefined && isLane(lane) ? lane : "normal";
+}
