@@ -86,7 +86,12 @@ async function main(): Promise<void> {
   }
 
   // Delivery: queue, providers, rendering, the processor and its pool.
-  const { queue, idempotency, redis, close: closeQueue } = await openQueue(config, database);
+  const {
+    queue,
+    idempotency,
+    redis,
+    close: closeQueue,
+  } = await openQueue(config, database, logger.child({ component: "queue" }));
   const providers = new ProviderRouter({
     providers: new Map(
       [...createProviders(config.email)].map(([name, p]) => [name, new InstrumentedProvider(p, metrics)]),

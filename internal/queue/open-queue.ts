@@ -1,7 +1,10 @@
 import type { Redis } from "ioredis";
+import type { Logger } from "pino";
 import type { Config } from "../config/index.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
+import { createKafka } from "./kafka/kafka-client.ts";
+import { KafkaQueue } from "./kafka/kafka-queue.ts";
 import { PostgresIdempotencyStore } from "./postgres/postgres-idempotency-store.ts";
 import { PostgresQueue } from "./postgres/postgres-queue.ts";
 import type { JobQueue } from "./queue.ts";
@@ -19,7 +22,11 @@ export interface OpenedQueue {
 }
 
 /** The configured queue backend, initialised (consumer groups exist) and ready. */
-export async function openQueue(config: Config, database: DatabaseRouter): Promise<OpenedQueue> {
+export async function openQueue(
+  config: Config,
+  database: DatabaseRouter,
+  logger?: Logger,
+): Promise<OpenedQueue> {
   const { queue: settings } = config;
   const timings = {
     visibilityTimeoutMs: settings.visibility_timeout,
@@ -46,6 +53,29 @@ export async function openQueue(config: Config, database: DatabaseRouter): Promi
       },
     };
   }
-  // loadConfig refuses the drivers this release does not have.
-  throw new Error(`queue.driver "${settings.driver}" has no implementation`);
+  const { kafka } = settings;
+  const queue = new KafkaQueue({
+    kafka: createKafka(kafka, logger),
+    name: settings.queue_name,
+    groupId: kafka.group_id,
+    retryTopic: kafka.retry_topic,
+    deadLetterTopic: kafka.dead_letter_topic,
+    pollIntervalMs: settings.poll_interval,
+    fairShare: settings.fair_share,
+    maxInFlightPerPartition: kafka.max_in_flight_per_partition,
+    sessionTimeoutMs: kafka.session_timeout,
+    retryHorizonMs: kafka.retry_horizon,
+    createTopics: kafka.create_topics
+      ? { partitions: kafka.partitions, replicationFactor: kafka.replication_factor }
+      : undefined,
+    logger,
+  });
+  try {
+    await queue.init();
+  } catch (error) {
+    await queue.close().catch(() => {});
+    throw error;
+  }
+  // Kafka keeps no keys of its own: idempotency keys live in the database, like tracked jobs.
+  return { queue, idempotency: new PostgresIdempotencyStore(database.master), close: () => queue.close() };
 }

@@ -41,6 +41,9 @@ function pinoLogCreator(logger: Logger | undefined): logCreator {
     ({ level, log }) => {
       if (!logger) return;
       const { message, ...fields } = log;
+      // Producer retries are bounded on purpose (an outage must reach the caller as an error, not
+      // hang it); within the bound the idempotent producer still writes each message once.
+      if (message.startsWith("Limiting retries for the idempotent producer")) return;
       const line = { kafka: fields };
       if (level <= logLevel.ERROR) logger.error(line, `kafka: ${message}`);
       else if (level === logLevel.WARN) logger.warn(line, `kafka: ${message}`);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KafkaTestBroker, startKafkaBroker } from "../../../test/kafka-broker.ts";
 import { queueContract } from "../queue.contract.ts";
 import type { JobQueue } from "../queue.ts";
@@ -17,7 +17,10 @@ afterAll(async () => {
 
 queueContract("kafka", async (timings) => {
   const name = `ew-test-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-  await broker.createTopics(allTopics(kafkaTopics(name)).map((topic) => ({ name: topic, partitions: 2 })));
+  // A real Kafka creates the topics through the queue's admin client; the mock cluster has no
+  // CreateTopics, so they are made through its control channel.
+  if (!broker.real)
+    await broker.createTopics(allTopics(kafkaTopics(name)).map((topic) => ({ name: topic, partitions: 2 })));
   const kafka = new Kafka({
     brokers: broker.brokers,
     clientId: "queue-contract",
@@ -31,6 +34,7 @@ queueContract("kafka", async (timings) => {
       groupId: `${name}-workers`,
       pollIntervalMs: timings.pollIntervalMs,
       sessionTimeoutMs: 6_000,
+      createTopics: broker.real ? { partitions: 2, replicationFactor: -1 } : undefined,
     });
     queues.push(queue);
     await queue.init();
@@ -45,4 +49,18 @@ queueContract("kafka", async (timings) => {
       for (const q of queues) await q.close();
     },
   };
+});
+
+describe("kafka queue start-up", () => {
+  it("refuses to start when its topics are missing, naming them", async () => {
+    const kafka = new Kafka({
+      brokers: broker.brokers,
+      clientId: "queue-startup",
+      logLevel: logLevel.NOTHING,
+    });
+    const name = `ew-missing-${Date.now().toString(36)}`;
+    const queue = new KafkaQueue({ kafka, name, groupId: `${name}-workers`, pollIntervalMs: 100 });
+    await expect(queue.init()).rejects.toThrow(`kafka topics missing: ${name}.critical, ${name}.high`);
+    await queue.close();
+  });
 });

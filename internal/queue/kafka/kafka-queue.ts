@@ -15,7 +15,7 @@ import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryReq
 import { PartitionOffsets } from "./partition-offsets.ts";
 import { RETRY_HEADERS, RetryRelay } from "./retry-relay.ts";
 import { readTopic } from "./topic-reader.ts";
-import { allTopics, headerText, type KafkaTopics, kafkaTopics } from "./topics.ts";
+import { allTopics, ensureTopics, headerText, type KafkaTopics, kafkaTopics } from "./topics.ts";
 
 export interface KafkaQueueOptions {
   kafka: Kafka;
@@ -131,26 +131,7 @@ export class KafkaQueue implements JobQueue {
 
   async init(): Promise<void> {
     await this.#admin.connect();
-    if (!this.#o.createTopics) {
-      const existing = new Set(await this.#admin.listTopics());
-      const missing = allTopics(this.topics).filter((topic) => !existing.has(topic));
-      if (missing.length > 0)
-        throw Object.assign(
-          new Error(
-            `kafka topics missing: ${missing.join(", ")}; create them or set queue.kafka.create_topics (KAFKA_CREATE_TOPICS=true)`,
-          ),
-          { kind: "unavailable" },
-        );
-    } else {
-      await this.#admin.createTopics({
-        waitForLeaders: true,
-        topics: allTopics(this.topics).map((topic) => ({
-          topic,
-          numPartitions: this.#o.createTopics?.partitions ?? 1,
-          replicationFactor: this.#o.createTopics?.replicationFactor ?? -1,
-        })),
-      });
-    }
+    await ensureTopics(this.#admin, allTopics(this.topics), this.#o.createTopics);
     await this.#producer.connect();
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) =>
       this.#assign(payload.memberAssignment),

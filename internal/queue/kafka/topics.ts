@@ -1,3 +1,4 @@
+import type { Admin } from "kafkajs";
 import { LANES, type Lane } from "../../job/priority.ts";
 
 /** The topics of one queue: one per lane, where retries wait, where dead letters go. */
@@ -34,4 +35,33 @@ export function headerText(
   const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * Creates the topics (when asked to) or checks that they exist, naming the missing ones: a worker
+ * reading a topic nobody created would wait forever without saying why.
+ */
+export async function ensureTopics(
+  admin: Pick<Admin, "listTopics" | "createTopics">,
+  topics: readonly string[],
+  create: { partitions: number; replicationFactor: number } | undefined,
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((topic) => !existing.has(topic));
+  if (missing.length === 0) return;
+  if (!create)
+    throw Object.assign(
+      new Error(
+        `kafka topics missing: ${missing.join(", ")}; create them or set queue.kafka.create_topics (KAFKA_CREATE_TOPICS=true)`,
+      ),
+      { kind: "unavailable" },
+    );
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((topic) => ({
+      topic,
+      numPartitions: create.partitions,
+      replicationFactor: create.replicationFactor,
+    })),
+  });
 }
