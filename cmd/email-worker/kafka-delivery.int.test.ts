@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, type Producer } from "kafkajs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LANES } from "../../internal/job/priority.ts";
+import { readTopic } from "../../internal/queue/kafka/topic-reader.ts";
 import { allTopics, kafkaTopics } from "../../internal/queue/kafka/topics.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
 import { type KafkaTestBroker, startKafkaBroker } from "../../test/kafka-broker.ts";
@@ -194,6 +195,57 @@ describe("email-worker processes delivering from Kafka to SMTP", () => {
     const code = await new Promise((resolve) => kcat.on("exit", resolve));
     expect(code).toBe(0);
     await until(async () => (await smtp.stats()).total === 1, 30_000, "the kcat job");
+  });
+
+  it("dead-letters a malformed message with its reason and keeps the partition moving", {
+    timeout: 60_000,
+  }, async () => {
+    const smtp = await freshRun();
+    const worker = startWorker(smtp);
+    await worker.waitFor('"msg":"email-worker started"');
+    const id = randomUUID();
+    await producer.send({
+      topic: `${name}.high`,
+      messages: [
+        { partition: 0, value: "{not json" },
+        { partition: 0, value: JSON.stringify({ type: "bad" }) },
+        {
+          partition: 0,
+          value: JSON.stringify({
+            id,
+            type: "welcome_email",
+            recipient_email: "after@example.org",
+            subject: "s",
+            html: "<p>h</p>",
+          }),
+        },
+      ],
+    });
+    await until(() => allDelivered(smtp, [id]), 30_000, "the job behind the malformed ones");
+    const kafka = new Kafka({ brokers: broker.brokers, clientId: "dlq-reader", logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      let letters: Awaited<ReturnType<typeof readTopic>> = [];
+      await until(
+        async () =>
+          (letters = await readTopic(kafka, admin, `${name}.dead`, { groupPrefix: name })).length === 2,
+        30_000,
+        "two dead letters",
+      );
+      const described = letters.map((l) => ({
+        body: l.message.value?.toString(),
+        lane: l.message.headers?.lane?.toString(),
+        reason: l.message.headers?.reason?.toString() ?? "",
+        source: l.message.headers?.source?.toString() ?? "",
+      }));
+      described.sort((a, b) => a.source.localeCompare(b.source));
+      expect(described[0]).toMatchObject({ body: "{not json", lane: "high", source: `${name}.high/0/0` });
+      expect(described[0]?.reason).toMatch(/json/i);
+      expect(described[1]?.reason).toMatch(/recipient_email/);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it("loses nothing when a worker is killed with SIGKILL mid-run; a second worker finishes", {

@@ -2,11 +2,13 @@ import { readFileSync } from "node:fs";
 import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from "kafkajs";
 import type { Logger } from "pino";
 import type { Config } from "../../config/index.ts";
+import { fixKafkajsPendingRequestLoop } from "./kafkajs-fixes.ts";
 
 type KafkaSettings = Config["queue"]["kafka"];
 
 /** A kafkajs client from `queue.kafka`: brokers, SASL, TLS, and its log lines in ours. */
 export function createKafka(settings: KafkaSettings, logger?: Logger): Kafka {
+  fixKafkajsPendingRequestLoop();
   return new Kafka(kafkaConfig(settings, logger));
 }
 

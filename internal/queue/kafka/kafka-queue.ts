@@ -150,9 +150,9 @@ export class KafkaQueue implements JobQueue {
       partitionsConsumedConcurrently: 16,
       eachBatch: (payload) => this.#take(payload),
     });
-    await this.#relay.start();
-    // Ready once this consumer holds its share of the partitions.
-    await this.#joined;
+    // Ready once this consumer holds its share of the partitions; the relay joins its own group
+    // meanwhile (each join waits for the group's other members to rejoin).
+    await Promise.all([this.#relay.start(), this.#joined]);
   }
 
   async publish(messages: readonly QueueMessage[]): Promise<void> {

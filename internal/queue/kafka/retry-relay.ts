@@ -62,7 +62,14 @@ export class RetryRelay {
     return promoted;
   }
 
+  /** Resolves once the relay's consumer joined its group. */
   async start(): Promise<void> {
+    const joined = new Promise<void>((resolve) => {
+      const stop = this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+        stop();
+        resolve();
+      });
+    });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic: this.#o.topics.retry, fromBeginning: true });
     await this.#consumer.run({
@@ -71,6 +78,7 @@ export class RetryRelay {
       partitionsConsumedConcurrently: 4,
       eachBatch: (payload) => this.#relay(payload),
     });
+    await joined;
   }
 
   async stop(): Promise<void> {
