@@ -185,16 +185,34 @@ describe("docker-compose stack", () => {
     services: Record<string, { environment?: Record<string, string>; volumes?: string[]; build?: string }>;
   };
 
-  it("configures the service with settings it accepts, pointing at services that exist", () => {
-    const env = compose.services["email-worker"]?.environment ?? {};
-    const config = loadConfig({ env, file: false });
-    expect(config.queue.driver).toBe("redis");
-    expect(config.email.default_provider).toBe("smtp");
-    const hosts = [env.REDIS_URL, env.DATABASE_URL, env.DATABASE_REPLICA_URL].map(
-      (url) => new URL(url ?? "").hostname,
+  /** Resolves compose's `${VAR:-default}` the way `docker compose` does with `shell` as the environment. */
+  const interpolate = (env: Record<string, string>, shell: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [
+        k,
+        v.replace(/\$\{(\w+):-([^}]*)\}/g, (_m, name: string, fallback: string) => shell[name] || fallback),
+      ]),
     );
-    for (const host of [...hosts, env.SMTP_HOST]) expect(Object.keys(compose.services)).toContain(host);
-  });
+
+  it.each([
+    ["redis", {}],
+    ["kafka", { QUEUE_DRIVER: "kafka" }],
+  ] as const)(
+    "configures the service on %s with settings it accepts, pointing at services that exist",
+    (driver, shell) => {
+      const env = interpolate(compose.services["email-worker"]?.environment ?? {}, shell);
+      const config = loadConfig({ env, file: false });
+      expect(config.queue.driver).toBe(driver);
+      expect(config.email.default_provider).toBe("smtp");
+      const hosts = [env.REDIS_URL, env.DATABASE_URL, env.DATABASE_REPLICA_URL].map(
+        (url) => new URL(url ?? "").hostname,
+      );
+      const brokers = config.queue.kafka.brokers.map((b) => b.split(":")[0]);
+      for (const host of [...hosts, ...brokers, env.SMTP_HOST])
+        expect(Object.keys(compose.services)).toContain(host);
+      expect(config.queue.kafka.create_topics).toBe(true);
+    },
+  );
 
   it("mounts files that exist, and Prometheus scrapes the service with its alert rules", async () => {
     for (const service of Object.values(compose.services)) {
