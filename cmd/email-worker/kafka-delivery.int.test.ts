@@ -227,12 +227,11 @@ describe("email-worker processes delivering from Kafka to SMTP", () => {
     await admin.connect();
     try {
       let letters: Awaited<ReturnType<typeof readTopic>> = [];
-      await until(
-        async () =>
-          (letters = await readTopic(kafka, admin, `${name}.dead`, { groupPrefix: name })).length === 2,
-        30_000,
-        "two dead letters",
-      );
+      const readLetters = async () => {
+        letters = await readTopic(kafka, admin, `${name}.dead`, { groupPrefix: name });
+        return letters.length === 2;
+      };
+      await until(readLetters, 30_000, "two dead letters");
       const described = letters.map((l) => ({
         body: l.message.value?.toString(),
         lane: l.message.headers?.lane?.toString(),
