@@ -2,6 +2,8 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { OutgoingEmail, Provider } from "../internal/provider/provider.ts";
 import { ProviderRouter } from "../internal/provider/provider-router.ts";
+import type { IdempotencyStore } from "../internal/queue/idempotency.ts";
+import type { JobQueue } from "../internal/queue/queue.ts";
 import { RedisIdempotencyStore } from "../internal/queue/redis/redis-idempotency-store.ts";
 import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
 import { TemplateRenderer } from "../internal/template/renderer.ts";
@@ -10,9 +12,18 @@ import { RetryPolicy } from "../internal/worker/retry-policy.ts";
 import { WorkerPool } from "../internal/worker/worker-pool.ts";
 import { deleteKeys, redisUrl } from "../test/redis.ts";
 
+/** A queue with its idempotency store, and how to clean both up after the run. */
+export interface QueueBackend {
+  queue: JobQueue;
+  idempotency: IdempotencyStore;
+  close(): Promise<void>;
+}
+
 export interface InProcessWorkerOptions {
   /** Redis key prefix; each run uses its own so runs never see each other's jobs. */
   name: string;
+  /** The queue to drain; a Redis Streams queue under `name` when absent. */
+  backend?: QueueBackend;
   concurrency: number;
   /** Called for every email the provider accepts. */
   onSend?: (email: OutgoingEmail) => void;
@@ -21,14 +32,14 @@ export interface InProcessWorkerOptions {
 }
 
 export interface InProcessWorker {
-  queue: RedisStreamsQueue;
+  queue: JobQueue;
   start(): void;
   /** Stops the pool, deletes the run's keys and disconnects. */
   stop(): Promise<void>;
 }
 
 /**
- * The fast path as the service runs it — Redis Streams queue, processor, pool — with a provider
+ * The fast path as the service runs it — a queue (Redis Streams unless given), processor, pool — with a provider
  * that accepts at once, so what is measured is the queue and the worker. Fast-path jobs never
  * touch PostgreSQL, so the job and tracking stores reject if anything calls them.
  */
@@ -43,22 +54,13 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     close: async () => {},
   };
   const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
-  const redis = new Redis(redisUrl());
-  const blocking = new Redis(redisUrl());
-  const queue = new RedisStreamsQueue({
-    redis,
-    blockingRedis: blocking,
-    name: options.name,
-    visibilityTimeoutMs: 60_000,
-    pollIntervalMs: 200,
-  });
-  await queue.init();
+  const { queue, idempotency, close } = options.backend ?? (await redisBackend(options.name));
   const processor = new JobProcessor({
     queue,
     queueName: options.name,
     jobs: notUsed as never,
     tracking: notUsed as never,
-    idempotency: new RedisIdempotencyStore(redis, options.name),
+    idempotency,
     suppressions: { find: async () => undefined },
     renderer: new TemplateRenderer({ source: { get: async () => undefined } }),
     router: new ProviderRouter({
@@ -85,8 +87,28 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     start: () => pool.start(),
     async stop() {
       await pool.stop(5_000);
+      await close();
+    },
+  };
+}
+
+async function redisBackend(name: string): Promise<QueueBackend> {
+  const redis = new Redis(redisUrl());
+  const blocking = new Redis(redisUrl());
+  const queue = new RedisStreamsQueue({
+    redis,
+    blockingRedis: blocking,
+    name,
+    visibilityTimeoutMs: 60_000,
+    pollIntervalMs: 200,
+  });
+  await queue.init();
+  return {
+    queue,
+    idempotency: new RedisIdempotencyStore(redis, name),
+    async close() {
       await queue.close();
-      await deleteKeys(redis, options.name);
+      await deleteKeys(redis, name);
       redis.disconnect();
       blocking.disconnect();
     },

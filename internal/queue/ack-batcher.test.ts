@@ -20,6 +20,26 @@ describe("AckBatcher", () => {
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
   });
 
+  it("keeps one flush on the wire: what finishes meanwhile goes in one next batch", async () => {
+    const batches: number[][] = [];
+    let release: () => void = () => {};
+    const batcher = new AckBatcher<number>(async (items) => {
+      batches.push(items);
+      if (items[0] === 1) await new Promise<void>((resolve) => (release = resolve));
+    });
+    const first = batcher.add(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = [batcher.add(2)];
+    await new Promise((resolve) => setImmediate(resolve));
+    later.push(batcher.add(3));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([[1]]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(batches).toEqual([[1], [2, 3]]);
+  });
+
   it("drain waits for the flush in progress", async () => {
     const flushed: number[] = [];
     const batcher = new AckBatcher<number>(async (items) => {

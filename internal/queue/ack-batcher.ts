@@ -1,12 +1,15 @@
 /**
- * Collects items handed in during one turn of the event loop and flushes them together: many jobs
- * finishing at once cost one round trip to the queue, not one each. Every caller's promise settles
- * with its batch's flush.
+ * Collects finished items and flushes them together: many jobs finishing at once cost one round
+ * trip to the queue, not one each. At most one flush is on the wire; what finishes meanwhile waits
+ * for it and goes in the next, so the busier the queue the bigger the batches. Every caller's
+ * promise settles with its batch's flush.
  */
 export class AckBatcher<T> {
   readonly #flush: (items: T[]) => Promise<void>;
   #pending: T[] = [];
-  #flushing: Promise<void> | undefined;
+  /** The batch being collected: flushed after the current tick and the flush on the wire. */
+  #next: Promise<void> | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
 
   constructor(flush: (items: T[]) => Promise<void>) {
     this.#flush = flush;
@@ -14,17 +17,26 @@ export class AckBatcher<T> {
 
   add(item: T): Promise<void> {
     this.#pending.push(item);
-    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const batch = this.#pending;
-      this.#pending = [];
-      this.#flushing = undefined;
-      return this.#flush(batch);
-    });
-    return this.#flushing;
+    if (!this.#next) {
+      const previous = this.#inFlight;
+      const next = Promise.all([
+        previous.catch(() => {}),
+        new Promise((resolve) => setImmediate(resolve)),
+      ]).then(() => {
+        const batch = this.#pending;
+        this.#pending = [];
+        this.#next = undefined;
+        return this.#flush(batch);
+      });
+      this.#next = next;
+      this.#inFlight = next;
+    }
+    return this.#next;
   }
 
-  /** Waits for the flush in progress, if any. */
+  /** Waits for the flushes in progress, if any. */
   async drain(): Promise<void> {
-    await this.#flushing;
+    await this.#next?.catch(() => {});
+    await this.#inFlight.catch(() => {});
   }
 }

@@ -34,7 +34,7 @@ export async function openQueue(
     fairShare: settings.fair_share,
   };
   if (settings.driver === "postgres") {
-    const queue = new PostgresQueue({ db: database.master, ...timings });
+    const queue = new PostgresQueue({ db: database.master, ...timings, claimBatch: settings.batch_size });
     await queue.init();
     return { queue, idempotency: new PostgresIdempotencyStore(database.master), close: () => queue.close() };
   }

@@ -145,6 +145,13 @@ describe("TemplateRenderer", () => {
     });
     expect(() => renderer.renderInline({ subject: "only a subject" })).toThrow(TemplateError);
   });
+
+  it("passes parts without expressions through exactly as written", () => {
+    const { renderer } = rendererWith([]);
+    const html = `<p class="x">Fish &amp; chips \\ {not a tag} 'quoted'</p>`;
+    const out = renderer.renderInline({ subject: "  Plain\nsubject ", html, text: "a\\b {x}" }, { x: 1 });
+    expect(out).toEqual({ subject: "Plain subject", html, text: "a\\b {x}" });
+  });
 });
 
 describe("CachedTemplateSource", () => {

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import Handlebars from "handlebars";
 import { LRUCache } from "lru-cache";
 import { TemplateError } from "./errors.ts";
@@ -115,9 +115,7 @@ export class TemplateRenderer {
   }
 
   renderInline(content: InlineContent, data: Record<string, unknown> = {}): RenderedEmail {
-    const key = `i:${createHash("sha256")
-      .update(JSON.stringify([content.subject, content.html, content.text]))
-      .digest("base64url")}`;
+    const key = `i:${hash("sha256", JSON.stringify([content.subject, content.html, content.text]), "base64url")}`;
     const compiled = this.#cached(key, undefined, { ...content, variables: null });
     return this.#render(compiled, data, undefined);
   }
@@ -140,6 +138,9 @@ export class TemplateRenderer {
     }
     const compile = (source: string | null | undefined, escapeHtml: boolean): Compiled | undefined => {
       if (!source) return undefined;
+      // No expression in it: the text is its own output, and a Handlebars call (which sets up helpers
+      // and prototype guards on every call) is the larger part of rendering a plain subject.
+      if (!source.includes("{{")) return () => source;
       const handlebars = isGoTemplate(source) ? goToHandlebars(source, templateId) : source;
       try {
         const template = this.#handlebars.compile(handlebars, { noEscape: !escapeHtml, strict: false });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import type { EmailJob } from "../job/email-job.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
@@ -207,9 +207,8 @@ export class JobProcessor {
 
   /** A message without an id gets one derived from its queue position: its redeliveries agree on it. */
   #stableId(delivery: Delivery): string {
-    const hex = createHash("sha256")
-      .update(`${this.#o.queueName}/${delivery.lane}/${delivery.id}`)
-      .digest("hex");
+    // One-shot hash: a quarter of createHash's cost, and this runs for every message without an id.
+    const hex = hash("sha256", `${this.#o.queueName}/${delivery.lane}/${delivery.id}`, "hex");
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { encodeWords, foldLines, quoteString } from "nodemailer/lib/mime-funcs";
 import type { Mailbox } from "../../job/email-job.ts";
@@ -69,7 +69,7 @@ export async function composeMessage(
     body = bodyPart("text/plain", email.text);
   } else {
     // Unique per message, and never a line of the body: derived from the job id.
-    const boundary = `=_ew_${createHash("sha1").update(email.job_id).digest("hex")}`;
+    const boundary = `=_ew_${hash("sha1", email.job_id, "hex")}`;
     body =
       `Content-Type: multipart/alternative; boundary="${boundary}"\r\n\r\n` +
       `--${boundary}\r\n${bodyPart("text/plain", email.text)}\r\n` +
