@@ -17,7 +17,7 @@ const { values: args } = parseArgs({
   options: {
     jobs: { type: "string", default: "30000" },
     concurrency: { type: "string", default: "50" },
-    "claim-batch": { type: "string", default: "500" },
+    "claim-batch": { type: "string", default: "1000" },
     json: { type: "boolean", default: false },
     only: { type: "string", default: "" },
   },
