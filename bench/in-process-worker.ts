@@ -22,6 +22,8 @@ export interface QueueBackend {
 export interface InProcessWorkerOptions {
   /** Redis key prefix; each run uses its own so runs never see each other's jobs. */
   name: string;
+  /** Entries the default Redis queue reads per round trip (`queue.batch_size`). */
+  readBatch?: number;
   /** The queue to drain; a Redis Streams queue under `name` when absent. */
   backend?: QueueBackend;
   concurrency: number;
@@ -54,7 +56,8 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     close: async () => {},
   };
   const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
-  const { queue, idempotency, close } = options.backend ?? (await redisBackend(options.name));
+  const { queue, idempotency, close } =
+    options.backend ?? (await redisBackend(options.name, options.readBatch ?? 1));
   const processor = new JobProcessor({
     queue,
     queueName: options.name,
@@ -92,7 +95,7 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
   };
 }
 
-async function redisBackend(name: string): Promise<QueueBackend> {
+async function redisBackend(name: string, readBatch: number): Promise<QueueBackend> {
   const redis = new Redis(redisUrl());
   const blocking = new Redis(redisUrl());
   const queue = new RedisStreamsQueue({
@@ -101,6 +104,7 @@ async function redisBackend(name: string): Promise<QueueBackend> {
     name,
     visibilityTimeoutMs: 60_000,
     pollIntervalMs: 200,
+    readBatch,
   });
   await queue.init();
   return {

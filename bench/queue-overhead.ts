@@ -13,11 +13,13 @@ const { values: args } = parseArgs({
   options: {
     jobs: { type: "string", default: "50000" },
     concurrency: { type: "string", default: "50" },
+    "read-batch": { type: "string", default: "500" },
     json: { type: "boolean", default: false },
   },
 });
 const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
+const READ_BATCH = Number(args["read-batch"]);
 
 async function emailWorker(): Promise<number> {
   const name = `ew-bench-queue:${randomUUID().slice(0, 8)}`;
@@ -25,6 +27,7 @@ async function emailWorker(): Promise<number> {
   const worker = await inProcessWorker({
     name,
     concurrency: CONCURRENCY,
+    readBatch: READ_BATCH,
     onOutcome: () => {
       done++;
     },
@@ -87,7 +90,7 @@ const report = {
   date: new Date().toISOString(),
   machine: machineDescription(),
   scenario: "queue + worker overhead, instant provider",
-  settings: { jobs: JOBS, concurrency: CONCURRENCY },
+  settings: { jobs: JOBS, concurrency: CONCURRENCY, read_batch: READ_BATCH },
   results: { email_worker_jobs_per_second: ours, bullmq_noop_jobs_per_second: peer },
   ratio: Number((ours / peer).toFixed(2)),
 };

@@ -40,6 +40,29 @@ describe("AckBatcher", () => {
     expect(batches).toEqual([[1], [2, 3]]);
   });
 
+  it("defers: the caller goes on at once, the batch is flushed, and a failure is reported once", async () => {
+    const flushed: number[][] = [];
+    const errors: unknown[] = [];
+    let fail = false;
+    const batcher = new AckBatcher<number>(
+      async (items) => {
+        flushed.push(items);
+        if (fail) throw new Error("queue unreachable");
+      },
+      (error) => errors.push(error),
+    );
+    batcher.defer(1);
+    batcher.defer(2);
+    expect(flushed).toEqual([]);
+    await batcher.drain();
+    expect(flushed).toEqual([[1, 2]]);
+    fail = true;
+    batcher.defer(3);
+    batcher.defer(4);
+    await batcher.drain();
+    expect(errors).toHaveLength(1);
+  });
+
   it("drain waits for the flush in progress", async () => {
     const flushed: number[] = [];
     const batcher = new AckBatcher<number>(async (items) => {

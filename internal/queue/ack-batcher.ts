@@ -6,13 +6,28 @@
  */
 export class AckBatcher<T> {
   readonly #flush: (items: T[]) => Promise<void>;
+  readonly #onDeferredError: ((error: unknown) => void) | undefined;
+  /** Batches whose failure is already being reported (one report per batch, not per item). */
+  readonly #watched = new WeakSet<Promise<void>>();
   #pending: T[] = [];
   /** The batch being collected: flushed after the current tick and the flush on the wire. */
   #next: Promise<void> | undefined;
   #inFlight: Promise<void> = Promise.resolve();
 
-  constructor(flush: (items: T[]) => Promise<void>) {
+  constructor(flush: (items: T[]) => Promise<void>, onDeferredError?: (error: unknown) => void) {
     this.#flush = flush;
+    this.#onDeferredError = onDeferredError;
+  }
+
+  /**
+   * Adds an item without waiting for its flush, for queues where an acknowledgement that never
+   * lands only means the message is delivered again. A failed flush is reported once.
+   */
+  defer(item: T): void {
+    const batch = this.add(item);
+    if (this.#watched.has(batch)) return;
+    this.#watched.add(batch);
+    batch.catch((error: unknown) => this.#onDeferredError?.(error));
   }
 
   add(item: T): Promise<void> {

@@ -32,6 +32,8 @@ export async function openQueue(
     visibilityTimeoutMs: settings.visibility_timeout,
     pollIntervalMs: settings.poll_interval,
     fairShare: settings.fair_share,
+    onAckError: (error: unknown) =>
+      logger?.warn({ err: error }, "acknowledgements failed; those messages will be delivered again"),
   };
   if (settings.driver === "postgres") {
     const queue = new PostgresQueue({ db: database.master, ...timings, claimBatch: settings.batch_size });
@@ -41,7 +43,13 @@ export async function openQueue(
   if (settings.driver === "redis") {
     const redis: Redis = await connectRedis(settings.redis, "email-worker");
     const blockingRedis = await connectRedis(settings.redis, "email-worker-blocking");
-    const queue = new RedisStreamsQueue({ redis, blockingRedis, name: settings.queue_name, ...timings });
+    const queue = new RedisStreamsQueue({
+      redis,
+      blockingRedis,
+      name: settings.queue_name,
+      ...timings,
+      readBatch: settings.batch_size,
+    });
     await queue.init();
     return {
       queue,

@@ -346,7 +346,8 @@ export class KafkaQueue implements JobQueue {
     if (this.#closed) return;
     this.#closed = true;
     for (const wake of this.#arrivals) wake();
-    await this.#commits.drain();
+    // A commit retrying through a rebalance must not hold shutdown for long.
+    await Promise.race([this.#commits.drain(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     // What finished is committed before leaving; what is unfinished goes to the next owner.
     // The commit also records how far this consumer handed messages out, so the next owner can
     // flag those as redelivered.
@@ -543,7 +544,9 @@ export class KafkaQueue implements JobQueue {
       state.resume = undefined;
       resume();
     }
-    await this.#commits.add(state);
+    // The worker moves on; the commit follows in the next batch. If it never lands, the messages
+    // are delivered again, as after a crash.
+    this.#commits.defer(state);
   }
 
   async #commit(states: readonly PartitionState[], options: { always?: boolean } = {}): Promise<void> {

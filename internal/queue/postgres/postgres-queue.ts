@@ -16,6 +16,8 @@ export interface PostgresQueueOptions {
    * next fetch. One claim and one commit per batch is where the table queue's speed comes from.
    */
   claimBatch?: number;
+  /** A batch of acknowledgements failed: those rows will be delivered again. */
+  onAckError?: ((error: unknown) => void) | undefined;
 }
 
 interface ClaimedRow {
@@ -42,7 +44,7 @@ export class PostgresQueue implements JobQueue {
   readonly #fairShare: FairShare;
   /** Fetches waiting in this process, woken by a publish from this process. */
   readonly #waiters = new Set<() => void>();
-  readonly #acks = new AckBatcher<string>((items) => this.#flushAcks(items));
+  readonly #acks: AckBatcher<string>;
   readonly #claimBatch: number;
   /** Claimed ahead of the fetches that will hand them out, most urgent first. */
   #claimed: Delivery[] = [];
@@ -55,6 +57,7 @@ export class PostgresQueue implements JobQueue {
     this.#pollMs = options.pollIntervalMs;
     this.#fairShare = new FairShare(options.fairShare ?? 0.1);
     this.#claimBatch = Math.max(options.claimBatch ?? 1, 1);
+    this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
   }
 
   async init(): Promise<void> {
@@ -91,9 +94,7 @@ export class PostgresQueue implements JobQueue {
    * the lease runs out and the job is delivered again, like graphile-worker's batched completion.
    */
   ack(delivery: Delivery): Promise<void> {
-    this.#acks.add(delivery.id).catch(() => {
-      // The rows' leases run out and they are delivered again: at least once, never lost.
-    });
+    this.#acks.defer(delivery.id);
     return Promise.resolve();
   }
 

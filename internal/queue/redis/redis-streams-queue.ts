@@ -19,6 +19,13 @@ export interface RedisStreamsQueueOptions {
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
   fairShare?: number;
+  /**
+   * Entries read per round trip at least; the rest wait here (pending for this consumer) for the
+   * next fetch, and the next read starts while they are sent, so workers do not wait for Redis.
+   */
+  readBatch?: number;
+  /** A batch of acknowledgements failed: those entries will be delivered again. */
+  onAckError?: ((error: unknown) => void) | undefined;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -46,10 +53,12 @@ export class RedisStreamsQueue implements JobQueue {
   readonly #streams: Record<Lane, string>;
   /** Entries a blocking read returned beyond what was asked; handed out first next time. */
   #surplus: Delivery[] = [];
+  readonly #readBatch: number;
+  #readingAhead: Promise<void> | undefined;
   #lastReclaim = 0;
   #reclaimCursor: Record<Lane, string> = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
   #blockingClientId: number | undefined;
-  readonly #acks = new AckBatcher<Delivery>((items) => this.#flushAcks(items));
+  readonly #acks: AckBatcher<Delivery>;
 
   constructor(options: RedisStreamsQueueOptions) {
     this.#redis = options.redis;
@@ -60,6 +69,8 @@ export class RedisStreamsQueue implements JobQueue {
     this.#visibilityMs = options.visibilityTimeoutMs;
     this.#pollMs = options.pollIntervalMs;
     this.#fairShare = new FairShare(options.fairShare ?? 0.1);
+    this.#readBatch = Math.max(options.readBatch ?? 1, 1);
+    this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
     this.#streams = {
       critical: `${this.#name}:critical`,
       high: `${this.#name}:high`,
@@ -111,9 +122,11 @@ export class RedisStreamsQueue implements JobQueue {
 
   async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
     if (max <= 0 || signal?.aborted) return [];
+    if (this.#surplus.length < max) await this.#readingAhead;
     const out = this.#surplus.splice(0, max);
     if (out.length < max) out.push(...(await this.#reclaimIfDue(max - out.length)));
     if (out.length < max) out.push(...(await this.#readLanes(max - out.length)));
+    if (out.length > 0) this.#readAheadIfLow(max);
     if (out.length > 0 || signal?.aborted) return sortByLane(out);
     // A stop request must not wait out the blocking read: unblock it from the other connection.
     const unblock = () => {
@@ -128,8 +141,13 @@ export class RedisStreamsQueue implements JobQueue {
     }
   }
 
+  /**
+   * Acknowledges in the next batch without holding the worker for that round trip. If the process
+   * dies before it lands, the entry is delivered again after the visibility timeout.
+   */
   ack(delivery: Delivery): Promise<void> {
-    return this.#acks.add(delivery);
+    this.#acks.defer(delivery);
+    return Promise.resolve();
   }
 
   async retry(delivery: Delivery, next: RetryRequest): Promise<void> {
@@ -218,6 +236,7 @@ export class RedisStreamsQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
+    await this.#readingAhead;
     await this.#acks.drain();
     // Entries read ahead but never handed out: put copies back on their lanes now rather than leave
     // them to wait for the visibility timeout.
@@ -239,7 +258,29 @@ export class RedisStreamsQueue implements JobQueue {
     return JSON.stringify({ lane, body, attempt, uid: randomUUID() });
   }
 
+  /** Starts the next read while the last one is sent, when entries are read in batches. */
+  #readAheadIfLow(max: number): void {
+    if (this.#readBatch <= max || this.#readingAhead || this.#surplus.length >= this.#readBatch / 2) return;
+    this.#readingAhead = this.#read(this.#readBatch - this.#surplus.length)
+      .then((got) => {
+        this.#surplus = sortByLane([...this.#surplus, ...got]);
+      })
+      .catch(() => {
+        // The next fetch reads for itself (and reports what is wrong).
+      })
+      .finally(() => {
+        this.#readingAhead = undefined;
+      });
+  }
+
+  /** Reads at least a batch; what goes beyond `max` waits in the surplus. */
   async #readLanes(max: number): Promise<Delivery[]> {
+    const got = sortByLane(await this.#read(Math.max(max, this.#readBatch)));
+    if (got.length > max) this.#surplus = sortByLane([...this.#surplus, ...got.splice(max)]);
+    return got;
+  }
+
+  async #read(max: number): Promise<Delivery[]> {
     const plan = this.#fairShare.plan(max);
     const reservedIndex = plan.reserved ? LANES.indexOf(plan.reserved.lane) + 1 : 0;
     const reply = (await fetchScript.run(
