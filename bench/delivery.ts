@@ -26,11 +26,13 @@ const { values: args } = parseArgs({
   options: {
     jobs: { type: "string", default: "20000" },
     concurrency: { type: "string", default: "50" },
+    "read-batch": { type: "string", default: "500" },
     json: { type: "boolean", default: false },
   },
 });
 const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
+const READ_BATCH = Number(args["read-batch"]);
 const POOL = 5;
 const BATCH = 100;
 
@@ -131,6 +133,7 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
       SMTP_FROM_EMAIL: "noreply@example.com",
       WORKER_COUNT: String(CONCURRENCY),
       WORKER_BATCH_SIZE: String(CONCURRENCY),
+      QUEUE_BATCH_SIZE: String(READ_BATCH),
       // --cpu-prof writes a profile of the worker to this directory, for finding where time goes.
       ...(process.env.BENCH_PROFILE_DIR && {
         NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
@@ -231,7 +234,7 @@ try {
   const report = {
     date: new Date().toISOString(),
     machine: machineDescription(),
-    settings: { jobs: JOBS, concurrency: CONCURRENCY, smtp_pool: POOL },
+    settings: { jobs: JOBS, concurrency: CONCURRENCY, smtp_pool: POOL, queue_batch_size: READ_BATCH },
     results: [ours, tracked, peer],
     throughput_ratio_vs_bullmq: ratio,
     tracked_share_of_fast_path: trackedShare,

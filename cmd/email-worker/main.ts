@@ -94,7 +94,10 @@ async function main(): Promise<void> {
   } = await openQueue(config, database, logger.child({ component: "queue" }));
   const providers = new ProviderRouter({
     providers: new Map(
-      [...createProviders(config.email)].map(([name, p]) => [name, new InstrumentedProvider(p, metrics)]),
+      [...(await createProviders(config.email))].map(([name, p]) => [
+        name,
+        new InstrumentedProvider(p, metrics),
+      ]),
     ),
     routes: config.email.routes,
     defaultProvider: config.email.default_provider,

@@ -3,8 +3,6 @@ import { type Config, enabledProviders } from "../config/index.ts";
 import { OutboxProvider } from "./outbox/outbox-provider.ts";
 import type { Provider } from "./provider.ts";
 import { ProviderGate } from "./provider-gate.ts";
-import { SendGridProvider } from "./sendgrid/sendgrid-provider.ts";
-import { SesProvider } from "./ses/ses-provider.ts";
 import { SmtpProvider } from "./smtp/smtp-provider.ts";
 
 function sender(settings: { from_email: string; from_name: string }, fallback: string) {
@@ -42,8 +40,11 @@ export function createProviderGates(
   return gates;
 }
 
-/** One adapter per provider the configuration enables (see enabledProviders). */
-export function createProviders(email: Config["email"]): Map<string, Provider> {
+/**
+ * One adapter per provider the configuration enables (see enabledProviders). The SendGrid and SES
+ * SDKs are loaded only when enabled: the AWS SDK alone is about 20 MB of a worker's memory.
+ */
+export async function createProviders(email: Config["email"]): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   const { outbox, smtp, sendgrid, ses } = email.providers;
   for (const name of enabledProviders(email)) {
@@ -75,7 +76,8 @@ export function createProviders(email: Config["email"]): Map<string, Provider> {
         );
         break;
       }
-      case "sendgrid":
+      case "sendgrid": {
+        const { SendGridProvider } = await import("./sendgrid/sendgrid-provider.ts");
         providers.set(
           name,
           new SendGridProvider({
@@ -86,7 +88,9 @@ export function createProviders(email: Config["email"]): Map<string, Provider> {
           }),
         );
         break;
-      case "ses":
+      }
+      case "ses": {
+        const { SesProvider } = await import("./ses/ses-provider.ts");
         providers.set(
           name,
           new SesProvider({
@@ -99,6 +103,7 @@ export function createProviders(email: Config["email"]): Map<string, Provider> {
           }),
         );
         break;
+      }
     }
   }
   return providers;

@@ -3,8 +3,6 @@ import type { Logger } from "pino";
 import type { Config } from "../config/index.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
-import { createKafka } from "./kafka/kafka-client.ts";
-import { KafkaQueue } from "./kafka/kafka-queue.ts";
 import { PostgresIdempotencyStore } from "./postgres/postgres-idempotency-store.ts";
 import { PostgresQueue } from "./postgres/postgres-queue.ts";
 import type { JobQueue } from "./queue.ts";
@@ -62,6 +60,11 @@ export async function openQueue(
     };
   }
   const { kafka } = settings;
+  // kafkajs is loaded only when the queue is on Kafka.
+  const [{ createKafka }, { KafkaQueue }] = await Promise.all([
+    import("./kafka/kafka-client.ts"),
+    import("./kafka/kafka-queue.ts"),
+  ]);
   const queue = new KafkaQueue({
     kafka: createKafka(kafka, logger),
     name: settings.queue_name,

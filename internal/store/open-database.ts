@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
@@ -66,6 +65,8 @@ function postgresKysely(target: PostgresTarget, settings: Config["database"], lo
 
 async function openEmbedded(dir: string, logger: Logger): Promise<Kysely<Database>> {
   if (dir !== "memory://") mkdirSync(dir, { recursive: true });
+  // Loaded only for the embedded default: a service on a real PostgreSQL never needs its WASM.
+  const { PGlite } = await import("@electric-sql/pglite");
   const db = await PGlite.create(dir);
   logger.info({ dir }, "using the embedded PostgreSQL (PGlite)");
   return new Kysely<Database>({ dialect: new PGliteDialect(db) });
