@@ -134,10 +134,14 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
       WORKER_COUNT: String(CONCURRENCY),
       WORKER_BATCH_SIZE: String(CONCURRENCY),
       QUEUE_BATCH_SIZE: String(READ_BATCH),
-      // --cpu-prof writes a profile of the worker to this directory, for finding where time goes.
-      ...(process.env.BENCH_PROFILE_DIR && {
-        NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-      }),
+      // --cpu-prof writes a profile of the worker to this directory, for finding where time goes;
+      // BENCH_NODE_OPTIONS passes other Node flags to the worker (heap settings, say).
+      NODE_OPTIONS: [
+        process.env.BENCH_PROFILE_DIR && `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
+        process.env.BENCH_NODE_OPTIONS,
+      ]
+        .filter(Boolean)
+        .join(" "),
     },
   });
   for (;;) {
