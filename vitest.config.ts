@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 90_000,
     pool: "forks",
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/kafkajs-fix.ts"],
   },
 });

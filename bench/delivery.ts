@@ -1,7 +1,8 @@
 // npm run bench [-- --jobs 20000 --json]
 // Fast path, Redis → worker → SMTP sink in another process, against BullMQ + nodemailer on the same
 // sink in the same run. Prints throughput, enqueue-to-accepted latency, the worker's peak RSS and
-// the ratio to the peer. Needs Redis and PostgreSQL on localhost (as the tests do).
+// the ratio to the peer, and the rate of raw pooled nodemailer into the same sink as a ceiling. Needs
+// Redis and PostgreSQL on localhost (as the tests do).
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
+import Handlebars from "handlebars";
 import { Redis } from "ioredis";
+import nodemailer from "nodemailer";
 import { pino } from "pino";
 import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
 import { TemplateRepository } from "../internal/store/template-repository.ts";
@@ -228,19 +231,62 @@ async function benchBullmq(sink: SinkProcess): Promise<Result> {
   }
 }
 
+/**
+ * The ceiling: pooled nodemailer sending pre-rendered messages straight into the sink, no queue and
+ * no rendering, in this process. What share of it each side reaches says how much room is left.
+ */
+async function rawNodemailerCeiling(sink: SinkProcess): Promise<number> {
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host: "127.0.0.1",
+    port: sink.smtpPort,
+    secure: false,
+    ignoreTLS: true,
+    maxConnections: POOL,
+    maxMessages: Number.POSITIVE_INFINITY,
+  });
+  const count = Math.min(JOBS, 5_000);
+  const html = Handlebars.compile(BENCH_TEMPLATE.html_template)(templateData(1));
+  const text = Handlebars.compile(BENCH_TEMPLATE.text_template, { noEscape: true })(templateData(1));
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) {
+        next++;
+        await transport.sendMail({
+          from: "noreply@example.com",
+          to: `ceiling${next}@example.org`,
+          subject: "Welcome to the service",
+          html,
+          text,
+          headers: { "X-Email-Job-Id": randomUUID() },
+        });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  transport.close();
+  return Math.round(count / seconds);
+}
+
 const sink = await startSinkProcess();
 try {
+  const ceiling = await rawNodemailerCeiling(sink);
   const peer = await benchBullmq(sink);
   const ours = await benchEmailWorker(sink, false);
   const tracked = await benchEmailWorker(sink, true);
   const ratio = Number((ours.jobs_per_second / peer.jobs_per_second).toFixed(2));
   const trackedShare = Number((tracked.jobs_per_second / ours.jobs_per_second).toFixed(2));
+  const share = (r: Result) => Number((r.jobs_per_second / ceiling).toFixed(2));
   const report = {
     date: new Date().toISOString(),
     machine: machineDescription(),
     settings: { jobs: JOBS, concurrency: CONCURRENCY, smtp_pool: POOL, queue_batch_size: READ_BATCH },
     results: [ours, tracked, peer],
     throughput_ratio_vs_bullmq: ratio,
+    raw_nodemailer_ceiling_jobs_per_second: ceiling,
+    share_of_ceiling: { email_worker: share(ours), bullmq: share(peer) },
     tracked_share_of_fast_path: trackedShare,
   };
   if (args.json) {
@@ -257,6 +303,9 @@ try {
     }
     console.log(`throughput ratio email-worker / BullMQ+nodemailer: ${ratio}× (target ≥ 2×)`);
     console.log(`tracked path / fast path: ${trackedShare} (target ≥ 0.5)`);
+    console.log(
+      `raw pooled nodemailer into the same sink (ceiling): ${ceiling} msgs/s; share reached: email-worker ${share(ours)}, BullMQ ${share(peer)}`,
+    );
   }
 } finally {
   await sink.stop();
