@@ -26,6 +26,8 @@ export interface SmtpSinkOptions {
   users?: Record<string, string>;
   /** How long the server takes to accept each message (a slow relay). */
   dataDelayMs?: number;
+  /** smtp-server settings over the sink's own (hidePIPELINING, authMethods, …). */
+  server?: Partial<SMTPServerOptions>;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       });
     },
   };
-  const server = new SMTPServer(serverOptions);
+  const server = new SMTPServer({ ...serverOptions, ...options.server });
   // A client killed mid-conversation resets its socket; a real server shrugs that off, and so must
   // the sink (an unhandled 'error' event would end its process).
   server.on("error", () => {});

@@ -4,6 +4,7 @@ import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
 import { ConflictError, isUniqueViolation } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./keyset-cursor.ts";
 import { type Database, type EmailJobTable, type JsonValue, toJson } from "./schema.ts";
+import { StatementBatcher } from "./statement-batcher.ts";
 
 export type EmailJobRecord = Selectable<EmailJobTable>;
 
@@ -74,6 +75,14 @@ interface TransitionChanges {
  */
 export class JobRepository {
   readonly #router: DatabaseRouter;
+
+  /** Claims and "sent" marks from concurrent jobs, one statement per batch (see StatementBatcher). */
+  readonly #claims = new StatementBatcher<{ id: string; leaseMs: number }, EmailJobRecord | undefined>(
+    (inputs) => this.#claimMany(inputs),
+  );
+  readonly #sentMarks = new StatementBatcher<{ id: string; provider: string; messageId: string }, boolean>(
+    (inputs) => this.#markSentMany(inputs),
+  );
 
   constructor(router: DatabaseRouter) {
     this.#router = router;
@@ -161,23 +170,39 @@ export class JobRepository {
    * Takes the job for sending: only one worker can win, so a redelivered queue message never sends
    * twice. A claim whose lease ran out (its worker died) can be taken over.
    */
-  async claim(id: string, leaseMs: number): Promise<EmailJobRecord | undefined> {
-    return this.#router.master
-      .updateTable("email_jobs")
-      .set({
-        status: "processing",
-        locked_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
-        updated_at: sql<Date>`now()`,
-      })
-      .where("id", "=", id)
-      .where((eb) =>
-        eb.or([
-          eb("status", "in", [...CLAIMABLE_STATUSES]),
-          eb.and([eb("status", "=", "processing"), eb("locked_until", "<", sql<Date>`now()`)]),
-        ]),
-      )
-      .returningAll()
-      .executeTakeFirst();
+  claim(id: string, leaseMs: number): Promise<EmailJobRecord | undefined> {
+    return this.#claims.call({ id, leaseMs });
+  }
+
+  async #claimMany(inputs: { id: string; leaseMs: number }[]): Promise<(EmailJobRecord | undefined)[]> {
+    const claimed = new Map<string, EmailJobRecord>();
+    // One lease per statement; in practice every caller asks for the same one.
+    for (const leaseMs of new Set(inputs.map((i) => i.leaseMs))) {
+      const ids = [...new Set(inputs.filter((i) => i.leaseMs === leaseMs).map((i) => i.id))];
+      const rows = await this.#router.master
+        .updateTable("email_jobs")
+        .set({
+          status: "processing",
+          locked_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
+          updated_at: sql<Date>`now()`,
+        })
+        .where("id", "in", ids)
+        .where((eb) =>
+          eb.or([
+            eb("status", "in", [...CLAIMABLE_STATUSES]),
+            eb.and([eb("status", "=", "processing"), eb("locked_until", "<", sql<Date>`now()`)]),
+          ]),
+        )
+        .returningAll()
+        .execute();
+      for (const row of rows) claimed.set(row.id, row);
+    }
+    // The same id twice in one batch (a message delivered twice at once): only one caller wins.
+    return inputs.map((i) => {
+      const row = claimed.get(i.id);
+      claimed.delete(i.id);
+      return row;
+    });
   }
 
   async markSent(id: string): Promise<EmailJobRecord | undefined> {
@@ -191,19 +216,35 @@ export class JobRepository {
    * Marks the job sent and records the `sent` event with the provider's message id, in one
    * statement: one round trip on the hot path, and never one without the other.
    */
-  async markSentWithEvent(id: string, provider: string, messageId: string): Promise<boolean> {
+  markSentWithEvent(id: string, provider: string, messageId: string): Promise<boolean> {
+    return this.#sentMarks.call({ id, provider, messageId });
+  }
+
+  async #markSentMany(inputs: { id: string; provider: string; messageId: string }[]): Promise<boolean[]> {
     const { rows } = await sql<{ id: string }>`
-      with sent as (
+      with input as (
+        select * from unnest(
+          ${inputs.map((i) => i.id)}::uuid[], ${inputs.map((i) => i.provider)}::text[],
+          ${inputs.map((i) => i.messageId)}::text[]
+        ) as t(id, provider, message_id)
+      ),
+      sent as (
         update email_jobs
         set status = 'sent', sent_at = now(), error_message = null, locked_until = null,
             next_attempt_at = null, updated_at = now()
-        where id = ${id} and status = 'processing'
+        where id in (select id from input) and status = 'processing'
         returning id
       )
       insert into email_tracking (job_id, provider, message_id, status, sent_at)
-      select id, ${provider}, ${messageId}, 'sent', now() from sent
-      returning job_id as id`.execute(this.#router.master);
-    return rows.length > 0;
+      select distinct on (input.id) input.id, input.provider, input.message_id, 'sent', now()
+      from input join sent on sent.id = input.id
+      returning job_id::text as id`.execute(this.#router.master);
+    const marked = new Set(rows.map((r) => r.id));
+    return inputs.map((i) => {
+      const won = marked.has(i.id);
+      marked.delete(i.id);
+      return won;
+    });
   }
 
   /** Gives a claim back untouched (the job turned out not to be due yet). */

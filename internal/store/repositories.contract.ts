@@ -108,6 +108,22 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         ]);
       });
 
+      it("claims and marks many jobs at once, each caller getting its own answer", async () => {
+        const created = await Promise.all(Array.from({ length: 12 }, () => jobs.create(newJob())));
+        const [taken] = created;
+        if (!taken) throw new Error("no job");
+        await jobs.claim(taken.id, 60_000);
+        const claims = await Promise.all(created.map((job) => jobs.claim(job.id, 60_000)));
+        expect(claims.map((c) => c?.id)).toEqual([undefined, ...created.slice(1).map((j) => j.id)]);
+        const marks = await Promise.all([
+          ...created.map((job, i) => jobs.markSentWithEvent(job.id, "smtp", `<m${i}@x>`)),
+          jobs.markSentWithEvent(created[1]?.id ?? "", "smtp", "<again@x>"),
+        ]);
+        expect(marks).toEqual([...created.map(() => true), false]);
+        const events = await tracking.listForJob(created[1]?.id ?? "");
+        expect(events.map((e) => e.message_id)).toEqual(["<m1@x>"]);
+      });
+
       it("gives a claim back as it was", async () => {
         const job = await jobs.create(newJob());
         await jobs.claim(job.id, 60_000);

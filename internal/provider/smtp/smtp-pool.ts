@@ -1,17 +1,14 @@
-import SMTPConnection, {
-  type SMTPConnectionOptions,
-  type SMTPConnectionSendInfo,
-} from "nodemailer/lib/smtp-connection";
+import { SmtpConnection, type SmtpConnectionOptions, type SmtpSendInfo } from "./smtp-connection.ts";
 
 export interface SmtpPoolOptions {
-  connection: SMTPConnectionOptions;
+  connection: SmtpConnectionOptions;
   auth?: { user: string; pass: string } | undefined;
   /** Connections kept open at most. */
   size: number;
 }
 
 interface PooledConnection {
-  smtp: SMTPConnection;
+  smtp: SmtpConnection;
   /** Messages sent over it: a reused connection may have been closed by the server meanwhile. */
   sent: number;
   closed: boolean;
@@ -20,8 +17,8 @@ interface PooledConnection {
 const NETWORK_CODES = new Set(["ECONNECTION", "ESOCKET", "ETIMEDOUT", "ECONNRESET", "EPIPE"]);
 
 /**
- * A pool of open SMTP connections (nodemailer's SMTPConnection) that sends finished MIME: no
- * per-message composition or stream plumbing, which is most of what nodemailer's transport costs.
+ * A pool of open SMTP connections (SmtpConnection) that sends finished MIME: no per-message
+ * composition or stream plumbing, and two round trips a message where the server pipelines.
  * A connection the server dropped while idle is replaced and the message goes over a new one; a
  * refused message leaves its connection usable after RSET.
  */
@@ -38,22 +35,29 @@ export class SmtpPool {
     this.#o = options;
   }
 
-  async send(envelope: { from: string; to: string[] }, message: Buffer): Promise<SMTPConnectionSendInfo> {
+  async send(envelope: { from: string; to: string[] }, message: Buffer): Promise<SmtpSendInfo> {
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#acquire();
+      let handedOn = false;
       try {
-        const info = await transmit(connection.smtp, envelope, message);
-
-        connection.sent++;
-        this.#release(connection);
-        return info;
+        // Once this message is written the connection takes the next one, while this one waits
+        // for its final reply: one round trip a message instead of two.
+        return await connection.smtp.send(envelope, message, () => {
+          handedOn = true;
+          connection.sent++;
+          this.#release(connection);
+        });
       } catch (error) {
+        // Refused or lost at its end of data: the transaction is over either way and the
+        // connection already serves others (or is gone, which its close handler takes care of).
+        if (handedOn) throw error;
         const e = error as { code?: string; responseCode?: number; command?: string };
         const refused = (e.code === "EENVELOPE" || e.code === "EMESSAGE") && e.responseCode !== 421;
         if (refused && !connection.closed) {
           // The server refused this message; the session is fine once reset.
-          connection.smtp.reset((resetError) =>
-            resetError ? this.#discard(connection) : this.#release(connection),
+          connection.smtp.reset().then(
+            () => this.#release(connection),
+            () => this.#discard(connection),
           );
           throw error;
         }
@@ -108,43 +112,23 @@ export class SmtpPool {
 
   async #open(): Promise<PooledConnection> {
     this.#opening++;
-    const smtp = new SMTPConnection(this.#o.connection);
+    let smtp: SmtpConnection | undefined;
+    try {
+      smtp = await SmtpConnection.open(this.#o.connection);
+      if (this.#o.auth) await smtp.login(this.#o.auth.user, this.#o.auth.pass);
+    } catch (error) {
+      smtp?.close();
+      throw error;
+    } finally {
+      this.#opening--;
+    }
     const connection: PooledConnection = { smtp, sent: 0, closed: false };
-    smtp.on("error", () => {
-      connection.closed = true;
-    });
-    smtp.on("end", () => {
+    smtp.onClose(() => {
       connection.closed = true;
       this.#all.delete(connection);
       const index = this.#idle.indexOf(connection);
       if (index >= 0) this.#idle.splice(index, 1);
     });
-    try {
-      // Connection failures arrive as 'error' events, not through connect's callback.
-      await new Promise<void>((resolve, reject) => {
-        smtp.once("error", reject);
-        smtp.connect(() => {
-          smtp.removeListener("error", reject);
-          resolve();
-        });
-      });
-      if (this.#o.auth) {
-        const auth = this.#o.auth;
-        await new Promise<void>((resolve, reject) => {
-          smtp.once("error", reject);
-          smtp.login(auth, (error) => {
-            smtp.removeListener("error", reject);
-            if (error) reject(error);
-            else resolve();
-          });
-        });
-      }
-    } catch (error) {
-      smtp.close();
-      throw error;
-    } finally {
-      this.#opening--;
-    }
     this.#all.add(connection);
     return connection;
   }
@@ -152,35 +136,4 @@ export class SmtpPool {
 
 function closedError(): Error {
   return Object.assign(new Error("SMTP pool is closed"), { code: "ECONNECTION" });
-}
-
-/**
- * One message over one connection. A socket failure mid-transaction is reported as an 'error' or
- * 'end' event rather than through send's callback, so both settle the promise too.
- */
-function transmit(
-  smtp: SMTPConnection,
-  envelope: { from: string; to: string[] },
-  message: Buffer,
-): Promise<SMTPConnectionSendInfo> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (error: Error | null, info?: SMTPConnectionSendInfo) => {
-      if (settled) return;
-      settled = true;
-      smtp.removeListener("error", onError);
-      smtp.removeListener("end", onEnd);
-      if (error) reject(error);
-      else resolve(info as SMTPConnectionSendInfo);
-    };
-    // Let send's own callback, which carries the server's reply (a 421, say), win over the events.
-    const onError = (error: Error) => setImmediate(() => settle(error));
-    const onEnd = () =>
-      setImmediate(() =>
-        settle(Object.assign(new Error("SMTP connection closed during the send"), { code: "ECONNECTION" })),
-      );
-    smtp.once("error", onError);
-    smtp.once("end", onEnd);
-    smtp.send(envelope, message, (error, info) => settle(error, info));
-  });
 }

@@ -38,7 +38,7 @@ interface Account {
 }
 
 /**
- * SMTP over a pool of open connections (SmtpPool, on nodemailer's SMTP client): each account
+ * SMTP over a pool of open connections (SmtpPool, on our pipelining SMTP client): each account
  * has its own pool, and accounts take turns. An account at its daily cap is skipped; when all are,
  * the send is throttled until the next UTC day.
  */
@@ -64,10 +64,8 @@ export class SmtpProvider implements Provider {
           secure: options.useTls && options.port === 465,
           requireTLS: options.useTls && options.port !== 465,
           ignoreTLS: !options.useTls,
-          connectionTimeout: options.timeoutMs,
-          greetingTimeout: options.timeoutMs,
-          socketTimeout: options.timeoutMs,
-          ...(options.ca !== undefined && { tls: { ca: [options.ca] } }),
+          timeoutMs: options.timeoutMs,
+          ...(options.ca !== undefined && { ca: [options.ca.toString()] }),
         },
       }),
       dailyLimit: account?.daily_limit ?? 0,
