@@ -226,7 +226,7 @@ export class JobRepository {
         select * from unnest(
           ${inputs.map((i) => i.id)}::uuid[], ${inputs.map((i) => i.provider)}::text[],
           ${inputs.map((i) => i.messageId)}::text[]
-        ) as t(id, provider, message_id)
+        ) with ordinality as t(id, provider, message_id, n)
       ),
       sent as (
         update email_jobs
@@ -238,7 +238,9 @@ export class JobRepository {
       insert into email_tracking (job_id, provider, message_id, status, sent_at)
       select distinct on (input.id) input.id, input.provider, input.message_id, 'sent', now()
       from input join sent on sent.id = input.id
+      order by input.id, input.n
       returning job_id::text as id`.execute(this.#router.master);
+    // The same id twice in one batch: the first caller's event is the one recorded, and it wins.
     const marked = new Set(rows.map((r) => r.id));
     return inputs.map((i) => {
       const won = marked.has(i.id);
