@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { loadConfig } from "../internal/config/index.ts";
 import { createMetrics } from "../internal/metrics/metrics.ts";
+import { startProcess } from "../test/process.ts";
 import { buildDashboard, dashboardExpressions } from "./grafana/dashboard.ts";
 
 const run = promisify(execFile);
@@ -140,6 +141,51 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/livez/m);
     expect(dockerfile).toMatch(/^EXPOSE 8080 50060$/m);
+  });
+});
+
+describe("Docker image layout", () => {
+  const dockerfile = read("Dockerfile");
+
+  it("copies only files that exist", () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
+      (m[1] ?? "").split(/\s+/),
+    );
+    expect(sources.length).toBeGreaterThan(3);
+    for (const source of sources)
+      expect(existsSync(new URL(source.replace(/^\.\//, ""), root)), source).toBe(true);
+  });
+
+  it("runs the built service with the runtime stage's exact command", { timeout: 90_000 }, async () => {
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    expect(cmd[0]).toBe("node");
+    // The image's layout: /app/dist from the build stage, config.yaml, production node_modules.
+    const app = mkdtempSync(join(tmpdir(), "ew-image-"));
+    try {
+      const tsc = new URL("node_modules/typescript/bin/tsc", root).pathname;
+      await run(process.execPath, [
+        tsc,
+        "-p",
+        new URL("tsconfig.build.json", root).pathname,
+        "--outDir",
+        join(app, "dist"),
+      ]);
+      for (const dir of ["database", "proto"])
+        cpSync(new URL(dir, root), join(app, "dist", dir), { recursive: true });
+      cpSync(new URL("config.yaml", root), join(app, "config.yaml"));
+      cpSync(new URL("package.json", root), join(app, "package.json"));
+      symlinkSync(new URL("node_modules", root).pathname, join(app, "node_modules"));
+      const service = startProcess(cmd.at(-1) ?? "", {
+        cwd: app,
+        env: { PORT: "0", GRPC_PORT: "0", NODE_ENV: "production" },
+        nodeArgs: cmd.slice(1, -1),
+      });
+      await service.waitFor('"msg":"email-worker started"', 60_000);
+      service.child.kill("SIGTERM");
+      expect(await service.exit()).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 });
 

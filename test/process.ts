@@ -13,9 +13,9 @@ export interface RunningProcess {
 /** Starts a TypeScript entry point on the same Node as the tests (Node 24, type stripping). */
 export function startProcess(
   entry: string,
-  options: { cwd: string; env: Record<string, string> },
+  options: { cwd: string; env: Record<string, string>; nodeArgs?: string[] },
 ): RunningProcess {
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? "", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
