@@ -37,7 +37,6 @@ const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
 const READ_BATCH = Number(args["read-batch"]);
 const POOL = 5;
-const WORKER_NODE_FLAGS = "--max-semi-space-size=4";
 const BATCH = 100;
 
 interface Result {
@@ -142,8 +141,7 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
       // BENCH_NODE_OPTIONS passes other Node flags to the worker (heap settings, say).
       NODE_OPTIONS: [
         process.env.BENCH_PROFILE_DIR && `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-        // As the Docker image runs it (its CMD), unless told otherwise.
-        process.env.BENCH_NODE_OPTIONS ?? WORKER_NODE_FLAGS,
+        process.env.BENCH_NODE_OPTIONS,
       ]
         .filter(Boolean)
         .join(" "),
@@ -289,7 +287,7 @@ try {
       concurrency: CONCURRENCY,
       smtp_pool: POOL,
       queue_batch_size: READ_BATCH,
-      worker_node_flags: process.env.BENCH_NODE_OPTIONS ?? WORKER_NODE_FLAGS,
+      worker_node_flags: process.env.BENCH_NODE_OPTIONS ?? "",
     },
     results: [ours, tracked, peer],
     throughput_ratio_vs_bullmq: ratio,
