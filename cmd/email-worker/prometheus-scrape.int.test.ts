@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { dashboardExpressions } from "../../deploy/grafana/dashboard.ts";
 import { type RunningProcess, startProcess } from "../../test/process.ts";
 
 const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -48,7 +49,9 @@ describe("a real Prometheus scraping the service", () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("sees email_jobs_processed_total rise after emails are sent", { timeout: 90_000 }, async () => {
+  it("sees email_jobs_processed_total rise after emails are sent, and the dashboard's metrics exposed", {
+    timeout: 90_000,
+  }, async () => {
     const cwd = mkdtempSync(join(tmpdir(), "ew-prom-service-"));
     dirs.push(cwd);
     service = startProcess(entry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
@@ -107,5 +110,20 @@ describe("a real Prometheus scraping the service", () => {
       if (after < before + 5) await sleep(100);
     }
     expect(after - before).toBe(5);
+
+    // Every metric the Grafana dashboard queries is in what this running service exposes.
+    const exposition = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    // By their TYPE lines: a labelled metric nothing has happened to yet has no samples, but the
+    // service exposes it (and the panel shows it once it moves).
+    const exposed = new Set(
+      [...exposition.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name = "", type]) =>
+        type === "histogram" ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+      ),
+    );
+    const used = dashboardExpressions().flatMap(
+      (expr) => expr.match(/\b(?:email|queue|process|nodejs)_[a-z0-9_]+\b/g) ?? [],
+    );
+    expect(used.length).toBeGreaterThan(20);
+    expect([...new Set(used)].filter((name) => !exposed.has(name))).toEqual([]);
   });
 });
