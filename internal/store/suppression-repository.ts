@@ -1,6 +1,7 @@
 import { type Selectable, sql } from "kysely";
 import type { DatabaseRouter } from "./database-router.ts";
 import type { EmailSuppressionTable } from "./schema.ts";
+import { StatementBatcher } from "./statement-batcher.ts";
 
 export type SuppressionRecord = Selectable<EmailSuppressionTable>;
 
@@ -23,6 +24,10 @@ export function normaliseAddress(email: string): string {
 /** `email_suppressions`: addresses no email may be sent to. */
 export class SuppressionRepository {
   readonly #router: DatabaseRouter;
+  /** Lookups of concurrent jobs (one per email sent) go out as one query. */
+  readonly #lookups = new StatementBatcher<string, SuppressionRecord | undefined>((emails) =>
+    this.#findMany(emails),
+  );
 
   constructor(router: DatabaseRouter) {
     this.#router = router;
@@ -52,12 +57,18 @@ export class SuppressionRepository {
   }
 
   /** Read from the master: a suppression added a moment ago must already stop sends. */
-  async find(email: string): Promise<SuppressionRecord | undefined> {
-    return this.#router.master
+  find(email: string): Promise<SuppressionRecord | undefined> {
+    return this.#lookups.call(normaliseAddress(email));
+  }
+
+  async #findMany(emails: string[]): Promise<(SuppressionRecord | undefined)[]> {
+    const rows = await this.#router.master
       .selectFrom("email_suppressions")
       .selectAll()
-      .where("email", "=", normaliseAddress(email))
-      .executeTakeFirst();
+      .where("email", "in", [...new Set(emails)])
+      .execute();
+    const byEmail = new Map(rows.map((row) => [row.email, row]));
+    return emails.map((email) => byEmail.get(email));
   }
 
   /** Newest first; `cursor` is the last address of the previous page. */
