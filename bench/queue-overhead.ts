@@ -15,6 +15,7 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "50" },
     "read-batch": { type: "string", default: "500" },
     json: { type: "boolean", default: false },
+    only: { type: "string", default: "" },
   },
 });
 const JOBS = Number(args.jobs);
@@ -84,8 +85,9 @@ async function bullmq(): Promise<number> {
   return Math.round(JOBS / seconds);
 }
 
-const peer = await bullmq();
-const ours = await emailWorker();
+// --only ours|peer runs one side (for profiling with --cpu-prof); the ratio needs both.
+const peer = args.only === "ours" ? Number.NaN : await bullmq();
+const ours = args.only === "peer" ? Number.NaN : await emailWorker();
 const report = {
   date: new Date().toISOString(),
   machine: machineDescription(),
