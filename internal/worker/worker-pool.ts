@@ -31,6 +31,7 @@ export class WorkerPool {
   /** One per running job; aborted on its deadline, or all at once when the drain deadline passes. */
   readonly #jobAborts = new Set<AbortController>();
   readonly #fetching = new AbortController();
+  #slotFreed: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #lastTick = Date.now();
 
@@ -56,6 +57,8 @@ export class WorkerPool {
 
   async stop(deadlineMs: number): Promise<void> {
     this.#fetching.abort();
+    // A full pool waits for a slot; it must notice the stop without one freeing up.
+    this.#slotFreed?.();
     await this.#loop;
     const deadline = new AbortController();
     const drained = await Promise.race([
@@ -80,7 +83,12 @@ export class WorkerPool {
       this.#lastTick = Date.now();
       const free = concurrency - this.#inFlight.size;
       if (free <= 0) {
-        await Promise.race(this.#inFlight);
+        // One waiter woken by the next job to finish: racing every in-flight promise instead adds
+        // a reaction to each of them on every turn, which at tens of thousands of jobs a second
+        // is most of what the garbage collector does.
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
         continue;
       }
       let deliveries: Delivery[];
@@ -120,6 +128,9 @@ export class WorkerPool {
         clearTimeout(deadline);
         this.#jobAborts.delete(controller);
         this.#inFlight.delete(task);
+        const wake = this.#slotFreed;
+        this.#slotFreed = undefined;
+        wake?.();
       });
     this.#inFlight.add(task);
   }
