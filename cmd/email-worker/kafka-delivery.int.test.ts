@@ -307,8 +307,8 @@ describe("email-worker processes delivering from Kafka to SMTP", () => {
     await until(async () => (await fetch(`${base}/readyz`)).status === 503, 30_000, "/readyz to fail");
     await broker.command("up 1");
     await until(async () => (await fetch(`${base}/readyz`)).status === 200, 30_000, "/readyz to recover");
-    const { fast } = await produce(20, "after-outage");
-    await until(() => allDelivered(smtp, fast), 60_000, "jobs produced after the outage");
+    const { fast, tracked } = await produce(20, "after-outage");
+    await until(() => allDelivered(smtp, [...fast, ...tracked]), 60_000, "jobs produced after the outage");
     expect((await smtp.stats()).total).toBe(21);
   });
 });
