@@ -12,16 +12,15 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import Handlebars from "handlebars";
-import { Redis } from "ioredis";
 import nodemailer from "nodemailer";
 import { pino } from "pino";
-import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
 import { TemplateRepository } from "../internal/store/template-repository.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { type RunningProcess, startProcess } from "../test/process.ts";
-import { deleteKeys, redisUrl } from "../test/redis.ts";
+import { redisUrl } from "../test/redis.ts";
 import { type SinkProcess, startSinkProcess } from "../test/smtp-sink-process.ts";
 import { openMigratedRouter } from "../test/store.ts";
+import { redisBackend } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
@@ -106,16 +105,9 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
   const router = await openMigratedRouter({ DATABASE_URL: database.url });
   await new TemplateRepository(router).upsert(BENCH_TEMPLATE);
   const name = `ew-bench:${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(redisUrl());
-  const blocking = new Redis(redisUrl());
-  const queue = new RedisStreamsQueue({
-    redis,
-    blockingRedis: blocking,
-    name,
-    visibilityTimeoutMs: 60_000,
-    pollIntervalMs: 1_000,
-  });
-  await queue.init();
+  // Only publishes; the worker process under test consumes.
+  const publisher = await redisBackend(name, 1, 1_000);
+  const { queue } = publisher;
   const cwd = mkdtempSync(join(tmpdir(), "ew-bench-"));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const worker = startProcess(fileURLToPath(new URL("../cmd/email-worker/main.ts", import.meta.url)), {
@@ -190,10 +182,7 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
   } finally {
     worker.child.kill("SIGTERM");
     await worker.exit();
-    await queue.close();
-    await deleteKeys(redis, name);
-    redis.disconnect();
-    blocking.disconnect();
+    await publisher.close();
     await router.destroy();
     await database.drop();
     rmSync(cwd, { recursive: true, force: true });

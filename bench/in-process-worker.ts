@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { OutgoingEmail, Provider } from "../internal/provider/provider.ts";
@@ -95,7 +96,12 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
   };
 }
 
-async function redisBackend(name: string, readBatch: number): Promise<QueueBackend> {
+/** A Redis Streams queue under `name`; closing it deletes the run's keys and disconnects. */
+export async function redisBackend(
+  name: string,
+  readBatch: number,
+  pollIntervalMs = 200,
+): Promise<QueueBackend> {
   const redis = new Redis(redisUrl());
   const blocking = new Redis(redisUrl());
   const queue = new RedisStreamsQueue({
@@ -103,7 +109,7 @@ async function redisBackend(name: string, readBatch: number): Promise<QueueBacke
     blockingRedis: blocking,
     name,
     visibilityTimeoutMs: 60_000,
-    pollIntervalMs: 200,
+    pollIntervalMs,
     readBatch,
   });
   await queue.init();
@@ -117,4 +123,41 @@ async function redisBackend(name: string, readBatch: number): Promise<QueueBacke
       blocking.disconnect();
     },
   };
+}
+
+/**
+ * Publishes a backlog of `jobs` small fast-path jobs, then measures how fast the worker drains it:
+ * jobs per second from the start of the pool to the last job finished.
+ */
+export async function drainRate(
+  options: Omit<InProcessWorkerOptions, "onOutcome" | "onSend">,
+  jobs: number,
+  publishBatch: number,
+): Promise<number> {
+  let done = 0;
+  const worker = await inProcessWorker({
+    ...options,
+    onOutcome: () => {
+      done++;
+    },
+  });
+  for (let i = 0; i < jobs; i += publishBatch) {
+    await worker.queue.publish(
+      Array.from({ length: Math.min(publishBatch, jobs - i) }, (_, k) => ({
+        lane: "normal" as const,
+        body: JSON.stringify({
+          type: "welcome_email",
+          recipient_email: `u${i + k}@example.org`,
+          subject: "Hi",
+          text: "Hello",
+        }),
+      })),
+    );
+  }
+  const started = performance.now();
+  worker.start();
+  while (done < jobs) await sleep(5);
+  const seconds = (performance.now() - started) / 1000;
+  await worker.stop();
+  return Math.round(jobs / seconds);
 }

@@ -10,7 +10,7 @@ import { PostgresIdempotencyStore } from "../internal/queue/postgres/postgres-id
 import { PostgresQueue } from "../internal/queue/postgres/postgres-queue.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { openMigratedRouter } from "../test/store.ts";
-import { inProcessWorker } from "./in-process-worker.ts";
+import { drainRate } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 
 const { values: args } = parseArgs({
@@ -37,38 +37,19 @@ async function emailWorker(): Promise<number> {
       pollIntervalMs: 200,
       claimBatch: CLAIM_BATCH,
     });
-    let done = 0;
-    const worker = await inProcessWorker({
-      name: "ew-bench-postgres",
-      concurrency: CONCURRENCY,
-      backend: {
-        queue,
-        idempotency: new PostgresIdempotencyStore(router.master),
-        close: () => queue.close(),
+    return await drainRate(
+      {
+        name: "ew-bench-postgres",
+        concurrency: CONCURRENCY,
+        backend: {
+          queue,
+          idempotency: new PostgresIdempotencyStore(router.master),
+          close: () => queue.close(),
+        },
       },
-      onOutcome: () => {
-        done++;
-      },
-    });
-    for (let i = 0; i < JOBS; i += BATCH) {
-      await queue.publish(
-        Array.from({ length: Math.min(BATCH, JOBS - i) }, (_, k) => ({
-          lane: "normal" as const,
-          body: JSON.stringify({
-            type: "welcome_email",
-            recipient_email: `u${i + k}@example.org`,
-            subject: "Hi",
-            text: "Hello",
-          }),
-        })),
-      );
-    }
-    const started = performance.now();
-    worker.start();
-    while (done < JOBS) await sleep(5);
-    const seconds = (performance.now() - started) / 1000;
-    await worker.stop();
-    return Math.round(JOBS / seconds);
+      JOBS,
+      BATCH,
+    );
   } finally {
     await router.destroy();
     await database.drop();

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Queue, Worker } from "bullmq";
-import { inProcessWorker } from "./in-process-worker.ts";
+import { drainRate } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 
 const { values: args } = parseArgs({
@@ -22,37 +22,9 @@ const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
 const READ_BATCH = Number(args["read-batch"]);
 
-async function emailWorker(): Promise<number> {
+function emailWorker(): Promise<number> {
   const name = `ew-bench-queue:${randomUUID().slice(0, 8)}`;
-  let done = 0;
-  const worker = await inProcessWorker({
-    name,
-    concurrency: CONCURRENCY,
-    readBatch: READ_BATCH,
-    onOutcome: () => {
-      done++;
-    },
-  });
-  const { queue } = worker;
-  for (let i = 0; i < JOBS; i += 500) {
-    await queue.publish(
-      Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => ({
-        lane: "normal" as const,
-        body: JSON.stringify({
-          type: "welcome_email",
-          recipient_email: `u${i + k}@example.org`,
-          subject: "Hi",
-          text: "Hello",
-        }),
-      })),
-    );
-  }
-  const started = performance.now();
-  worker.start();
-  while (done < JOBS) await sleep(5);
-  const seconds = (performance.now() - started) / 1000;
-  await worker.stop();
-  return Math.round(JOBS / seconds);
+  return drainRate({ name, concurrency: CONCURRENCY, readBatch: READ_BATCH }, JOBS, 500);
 }
 
 async function bullmq(): Promise<number> {

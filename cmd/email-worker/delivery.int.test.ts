@@ -21,6 +21,7 @@ import { type RunningProcess, startProcess } from "../../test/process.ts";
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../../test/redis.ts";
 import { type SinkProcess, startSinkProcess } from "../../test/smtp-sink-process.ts";
 import { openMigratedRouter, silentLogger } from "../../test/store.ts";
+import { until } from "../../test/until.ts";
 
 const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
 const run = promisify(execFile);
@@ -148,14 +149,6 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
       (isTracked ? tracked : fast).push(job_id);
     }
     return { fast, tracked };
-  }
-
-  async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
   }
 
   async function allDelivered(ids: readonly string[]): Promise<boolean> {

@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
 import { type RunningProcess, startProcess } from "../../test/process.ts";
 import { type SinkProcess, startSinkProcess } from "../../test/smtp-sink-process.ts";
 import { openMigratedRouter } from "../../test/store.ts";
+import { until } from "../../test/until.ts";
 
 const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -133,14 +134,6 @@ describe("email-worker processes delivering from Kafka to SMTP", () => {
       topicMessages: [...byLane].map(([topic, messages]) => ({ topic, messages })),
     });
     return { fast, tracked };
-  }
-
-  async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
   }
 
   const allDelivered = async (smtp: SinkProcess, ids: readonly string[]) => {

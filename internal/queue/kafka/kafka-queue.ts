@@ -12,6 +12,7 @@ import { LANES, type Lane } from "../../job/priority.ts";
 import { AckBatcher } from "../ack-batcher.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import { Wakeup } from "../wakeup.ts";
 import { PartitionOffsets } from "./partition-offsets.ts";
 import { RETRY_HEADERS, RetryRelay } from "./retry-relay.ts";
 import { readTopic } from "./topic-reader.ts";
@@ -86,8 +87,9 @@ export class KafkaQueue implements JobQueue {
   readonly #ends = new Map<string, number>();
   /** Where the group stands per partition (from stats), for partitions not read yet. */
   readonly #startHints = new Map<string, number>();
-  #assigned = new Set<string>();
-  readonly #arrivals = new Set<() => void>();
+  /** The lane partitions this consumer holds since the last rebalance, by key. */
+  #assigned = new Map<string, Lane>();
+  readonly #arrivals = new Wakeup();
   readonly #commits = new AckBatcher<PartitionState>((states) => this.#commit(states));
   #joined: Promise<void>;
   #onJoin: () => void = () => {};
@@ -201,14 +203,14 @@ export class KafkaQueue implements JobQueue {
       // Messages of a more urgent lane are known to be on their way: wait a moment for them.
       if (!waitedForUrgent && this.#urgentNotBuffered()) {
         waitedForUrgent = true;
-        await this.#arrival(Math.min(100, Math.max(deadline - Date.now(), 0)), signal);
+        await this.#arrivals.wait(Math.min(100, Math.max(deadline - Date.now(), 0)), signal);
         continue;
       }
       const out = this.#hand(max);
       if (out.length > 0 || signal?.aborted || this.#closed) return out;
       const left = deadline - Date.now();
       if (left <= 0) return [];
-      await this.#arrival(left, signal);
+      await this.#arrivals.wait(left, signal);
     }
   }
 
@@ -345,7 +347,7 @@ export class KafkaQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const wake of this.#arrivals) wake();
+    this.#arrivals.wakeAll();
     // A commit retrying through a rebalance must not hold shutdown for long.
     await Promise.race([this.#commits.drain(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     // What finished is committed before leaving; what is unfinished goes to the next owner.
@@ -421,7 +423,7 @@ export class KafkaQueue implements JobQueue {
       resolveOffset(message.offset);
       taken++;
     }
-    if (taken > 0) for (const wake of this.#arrivals) wake();
+    if (taken > 0) this.#arrivals.wakeAll();
     await heartbeat();
   }
 
@@ -452,9 +454,10 @@ export class KafkaQueue implements JobQueue {
 
   /** After every rebalance: partitions no longer ours finish without committing. */
   #assign(assignment: Record<string, number[]>): void {
-    const assigned = new Set<string>();
+    const assigned = new Map<string, Lane>();
     for (const [topic, partitions] of Object.entries(assignment)) {
-      for (const partition of partitions) assigned.add(key(topic, partition));
+      const lane = this.#laneOfTopic.get(topic);
+      if (lane) for (const partition of partitions) assigned.set(key(topic, partition), lane);
     }
     this.#assigned = assigned;
     for (const [k, state] of this.#partitions) {
@@ -508,31 +511,15 @@ export class KafkaQueue implements JobQueue {
   #urgentNotBuffered(): boolean {
     const firstBuffered = LANES.findIndex((lane) => this.#buffers[lane].length > 0);
     if (firstBuffered <= 0) return false;
-    for (const k of this.#assigned) {
-      const [topic, partition] = [k.slice(0, k.lastIndexOf(":")), k.slice(k.lastIndexOf(":") + 1)];
-      const lane = this.#laneOfTopic.get(topic);
-      if (!lane || LANES.indexOf(lane) >= firstBuffered) continue;
-      const state = this.#partitions.get(key(topic, Number(partition)));
+    for (const [k, lane] of this.#assigned) {
+      if (LANES.indexOf(lane) >= firstBuffered) continue;
+      const state = this.#partitions.get(k);
       if (state?.resume) continue;
       const next = state?.offsets.next ?? this.#startHints.get(k);
       const end = this.#ends.get(k);
       if (next !== undefined && end !== undefined && end > next) return true;
     }
     return false;
-  }
-
-  #arrival(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#arrivals.delete(done);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.#arrivals.add(done);
-      signal?.addEventListener("abort", done, { once: true });
-    });
   }
 
   async #finish(delivery: KafkaDelivery): Promise<void> {

@@ -4,6 +4,7 @@ import type { Database } from "../../store/schema.ts";
 import { AckBatcher } from "../ack-batcher.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import { Wakeup } from "../wakeup.ts";
 
 export interface PostgresQueueOptions {
   /** The master: every queue operation writes. */
@@ -43,7 +44,7 @@ export class PostgresQueue implements JobQueue {
   readonly #pollMs: number;
   readonly #fairShare: FairShare;
   /** Fetches waiting in this process, woken by a publish from this process. */
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Wakeup();
   readonly #acks: AckBatcher<string>;
   readonly #claimBatch: number;
   /** Claimed ahead of the fetches that will hand them out, most urgent first. */
@@ -77,7 +78,7 @@ export class PostgresQueue implements JobQueue {
         })),
       )
       .execute();
-    for (const wake of this.#waiters) wake();
+    this.#waiters.wakeAll();
   }
 
   async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
@@ -189,14 +190,14 @@ export class PostgresQueue implements JobQueue {
       .where("dead", "=", true)
       .executeTakeFirst();
     const replayed = result.numUpdatedRows > 0n;
-    if (replayed) for (const wake of this.#waiters) wake();
+    if (replayed) this.#waiters.wakeAll();
     return replayed;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     await this.#acks.drain();
-    for (const wake of this.#waiters) wake();
+    this.#waiters.wakeAll();
     await this.#claiming?.catch(() => {});
     // Claimed ahead and never handed out: give them back now rather than when their lease ends.
     const unused = this.#claimed.splice(0).map((d) => d.id);
@@ -280,17 +281,7 @@ export class PostgresQueue implements JobQueue {
       .executeTakeFirst();
     const untilDue = next?.ms == null ? this.#pollMs : Math.max(Number(next.ms), 0);
     const waitMs = Math.min(this.#pollMs, untilDue);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(done);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, waitMs);
-      this.#waiters.add(done);
-      signal?.addEventListener("abort", done, { once: true });
-    });
+    await this.#waiters.wait(waitMs, signal);
   }
 
   async #flushAcks(ids: string[]): Promise<void> {
