@@ -76,20 +76,10 @@ describe("SmtpConnection against a real SMTP server", () => {
   });
 
   it("logs in with AUTH LOGIN when the server offers nothing else", async () => {
-    const sink = await startSmtpSink({
+    const { sink, connection } = await session({
       users: { mailer: "not-a-real-password" },
       server: { authMethods: ["LOGIN"] },
     });
-    sinks.push(sink);
-    const connection = await SmtpConnection.open({
-      host: "127.0.0.1",
-      port: sink.port,
-      secure: false,
-      requireTLS: false,
-      ignoreTLS: true,
-      timeoutMs: 5_000,
-    });
-    connections.push(connection);
     await expect(connection.login("mailer", "wrong")).rejects.toMatchObject({
       code: "EAUTH",
       responseCode: 535,
