@@ -50,6 +50,23 @@ describe("parseJob", () => {
     expect(parseJob({ ...base, priority: "low" }).priority).toBe(-1);
   });
 
+  it("names the first value in template_data or metadata that JSON cannot carry", () => {
+    expect(violations({ ...base, template_data: { items: ["a", { when: new Date(0) }] } })).toEqual({
+      "template_data.items[1].when": expect.stringContaining("must hold only JSON values"),
+    });
+    expect(violations({ ...base, metadata: { ratio: Number.NaN } })).toEqual({
+      "metadata.ratio": expect.stringContaining("must hold only JSON values"),
+    });
+    expect(violations({ ...base, template_data: ["not", "an", "object"] })).toEqual({
+      template_data: "must be an object",
+    });
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 70; i++) deep = { next: deep };
+    expect(Object.keys(violations({ ...base, template_data: deep }))[0]).toMatch(/^template_data(\.next)+$/);
+    const nested = { list: [1, 2.5, true, null, "x", { deeper: [[]] }], empty: {} };
+    expect(parseJob({ ...base, template_data: nested }).template_data).toEqual(nested);
+  });
+
   it("parses mailboxes written as text or objects", () => {
     const job = parseJob({
       ...base,

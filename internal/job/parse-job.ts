@@ -70,9 +70,60 @@ const mailbox = z.union([
   }),
 ]);
 
-const json: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]),
-);
+/** Deeper than this, a value is refused rather than walked (a queue message is not a tree of 100 levels). */
+const MAX_JSON_DEPTH = 64;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Where in `value` the first thing JSON cannot carry sits (a function, undefined, NaN, a Date…), as
+ * a path relative to `value`, or undefined when everything can. Walked by hand: a zod union per
+ * value allocated a failed branch's issues for every array and object, the largest share of a job's
+ * parse. The path is built only on the way out of a failure.
+ */
+function nonJsonAt(value: unknown, depth = 0): (string | number)[] | undefined {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : [];
+  if (depth >= MAX_JSON_DEPTH) return [];
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = nonJsonAt(value[i], depth + 1);
+      if (at !== undefined) {
+        at.unshift(i);
+        return at;
+      }
+    }
+    return undefined;
+  }
+  if (!isPlainObject(value)) return [];
+  for (const key in value) {
+    const at = nonJsonAt(value[key], depth + 1);
+    if (at !== undefined) {
+      at.unshift(key);
+      return at;
+    }
+  }
+  return undefined;
+}
+
+/** An object of JSON values; the issue names the first value that is not one. */
+const jsonObject = z.custom<Record<string, JsonValue>>().superRefine((value, ctx) => {
+  if (!isPlainObject(value)) {
+    ctx.addIssue({ code: "custom", message: "must be an object" });
+    return;
+  }
+  const at = nonJsonAt(value);
+  if (at !== undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: at,
+      message: `must hold only JSON values (string, finite number, boolean, null, array, object), nested at most ${MAX_JSON_DEPTH} deep`,
+    });
+});
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -115,7 +166,7 @@ const jobSchema = z
     recipient_email: address,
     recipient_name: displayName.optional(),
     template_id: z.string().min(1).max(100).optional(),
-    template_data: z.record(z.string(), json).optional(),
+    template_data: jsonObject.optional(),
     subject: z
       .string()
       .max(JOB_LIMITS.subject_length, `must be at most ${JOB_LIMITS.subject_length} characters`)
@@ -147,7 +198,7 @@ const jobSchema = z
     idempotency_key: z.string().min(1).max(255).optional(),
     provider: z.enum(PROVIDER_NAMES).optional(),
     max_retries: z.number().int().min(0).max(JOB_LIMITS.max_retries).optional(),
-    metadata: z.record(z.string(), json).optional(),
+    metadata: jsonObject.optional(),
   })
   .superRefine((job, ctx) => {
     const type = job.type ?? job.job_type;
