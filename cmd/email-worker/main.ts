@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   const tracking = new TrackingRepository(database);
   const suppressions = new CachedSuppressionList(new SuppressionRepository(database), {
     ttlMs: config.email.suppression_cache_ttl,
+    max: config.email.suppression_cache_size,
   });
   if (opened.embedded) {
     const added = await ensureSampleTemplates(templates);

@@ -366,6 +366,12 @@ export function configSchema() {
         default: 10 * s,
         env: "SUPPRESSION_CACHE_TTL",
       },
+      suppression_cache_size: {
+        doc: "How many suppression-list lookups are remembered at most (mostly 'not suppressed': recipients seldom repeat within the TTL, and lookups of concurrent jobs go to the database as one query anyway).",
+        format: "nat",
+        default: 10_000,
+        env: "SUPPRESSION_CACHE_SIZE",
+      },
       template_cache_ttl: {
         doc: "How long a template row is cached before it is read again (edits through the API apply at once).",
         format: "duration",

@@ -21,8 +21,8 @@ describe("CachedSuppressionList", () => {
   });
 
   it("applies its own changes at once and others' once the TTL has passed", async () => {
-    const here = new CachedSuppressionList(repository, { ttlMs: 200 });
-    const elsewhere = new CachedSuppressionList(repository, { ttlMs: 60_000 });
+    const here = new CachedSuppressionList(repository, { ttlMs: 200, max: 100 });
+    const elsewhere = new CachedSuppressionList(repository, { ttlMs: 60_000, max: 100 });
     expect(await here.find("a@example.org")).toBeUndefined();
     await here.add({ email: "A@example.org", reason: "manual", source: "api" });
     expect(await here.find("a@example.org")).toMatchObject({ reason: "manual" });
@@ -40,9 +40,20 @@ describe("CachedSuppressionList", () => {
   });
 
   it("looks up every time with a TTL of 0", async () => {
-    const uncached = new CachedSuppressionList(repository, { ttlMs: 0 });
+    const uncached = new CachedSuppressionList(repository, { ttlMs: 0, max: 100 });
     expect(await uncached.find("c@example.org")).toBeUndefined();
     await repository.add({ email: "c@example.org", reason: "manual", source: "api" });
     expect(await uncached.find("c@example.org")).toBeDefined();
+  });
+
+  it("remembers at most max lookups, dropping the least recent", async () => {
+    const small = new CachedSuppressionList(repository, { ttlMs: 60_000, max: 2 });
+    for (const email of ["d@example.org", "e@example.org", "f@example.org"])
+      expect(await small.find(email)).toBeUndefined();
+    await repository.add({ email: "d@example.org", reason: "manual", source: "api" });
+    await repository.add({ email: "f@example.org", reason: "manual", source: "api" });
+    // d was dropped to make room for f, so it is looked up again; f's "no" is still remembered.
+    expect(await small.find("d@example.org")).toMatchObject({ reason: "manual" });
+    expect(await small.find("f@example.org")).toBeUndefined();
   });
 });

@@ -15,10 +15,11 @@ export class CachedSuppressionList {
   readonly #repository: SuppressionRepository;
   readonly #cache: LRUCache<string, SuppressionRecord | false>;
 
-  constructor(repository: SuppressionRepository, options: { ttlMs: number; max?: number }) {
+  constructor(repository: SuppressionRepository, options: { ttlMs: number; max: number }) {
     this.#repository = repository;
     this.#cache = new LRUCache<string, SuppressionRecord | false>({
-      max: options.max ?? 100_000,
+      // lru-cache allocates its arrays for `max` entries up front (100,000 cost 4 MB idle).
+      max: Math.max(options.max, 1),
       ttl: Math.max(options.ttlMs, 1),
       fetchMethod: async (email) => (await repository.find(email)) ?? false,
     });
