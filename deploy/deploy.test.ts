@@ -107,6 +107,39 @@ describe("Kubernetes manifests", () => {
     });
   });
 
+  it("pin the image to the package's version and set resources", () => {
+    const version = (JSON.parse(read("package.json")) as { version: string }).version;
+    const [container] = (
+      byKind("Deployment").spec as unknown as {
+        template: {
+          spec: { containers: { image: string; resources: Record<string, Record<string, string>> }[] };
+        };
+      }
+    ).template.spec.containers;
+    expect(container?.image).toBe(`email-worker:${version}`);
+    for (const bound of ["requests", "limits"])
+      expect(Object.keys(container?.resources[bound] ?? {}).sort(), bound).toEqual(["cpu", "memory"]);
+  });
+
+  it("resolve as a kustomization: generated config mounted, every file present", () => {
+    const kustomization = parseYaml(read("k8s/kustomization.yaml")) as {
+      resources: string[];
+      configMapGenerator: { name: string; files: string[] }[];
+    };
+    for (const file of [
+      ...kustomization.resources,
+      ...kustomization.configMapGenerator.flatMap((g) => g.files),
+    ])
+      expect(existsSync(new URL(`k8s/${file}`, root)), file).toBe(true);
+    const volumes = (
+      byKind("Deployment").spec as unknown as {
+        template: { spec: { volumes: { configMap?: { name: string } }[] } };
+      }
+    ).template.spec.volumes;
+    const generated = kustomization.configMapGenerator.map((g) => g.name);
+    expect(volumes.flatMap((v) => (v.configMap ? [v.configMap.name] : []))).toEqual(generated);
+  });
+
   it("ship a config that loads with the example Secret's variables", () => {
     const config = clusterConfig();
     expect(config.queue.driver).toBe("redis");
@@ -154,6 +187,14 @@ describe("Docker image layout", () => {
     expect(sources.length).toBeGreaterThan(3);
     for (const source of sources)
       expect(existsSync(new URL(source.replace(/^\.\//, ""), root)), source).toBe(true);
+  });
+
+  it("sizes the heap as npm start does", () => {
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const flags = cmd.slice(1, -1);
+    expect(flags).toEqual(expect.arrayContaining([expect.stringMatching(/^--max-semi-space-size=\d+$/)]));
+    const start = (JSON.parse(read("package.json")) as { scripts: { start: string } }).scripts.start;
+    expect(start).toBe(`node ${flags.join(" ")} cmd/email-worker/main.ts`);
   });
 
   it("runs the built service with the runtime stage's exact command", { timeout: 90_000 }, async () => {
