@@ -1,14 +1,11 @@
-// npm run bench [-- --jobs 20000 --json]
+// npm run bench [-- --jobs 20000 --json --only ours|tracked|peer]
 // Fast path, Redis → worker → SMTP sink in another process, against BullMQ + nodemailer on the same
-// sink in the same run. Prints throughput, enqueue-to-accepted latency, the worker's peak RSS and
-// the ratio to the peer, and the rate of raw pooled nodemailer into the same sink as a ceiling. Needs
-// Redis and PostgreSQL on localhost (as the tests do).
+// sink in the same run, and the tracked path. Our worker is the compiled service run as the Docker
+// image runs it (the CMD's Node flags). Prints throughput, enqueue-to-accepted latency, each worker's
+// peak RSS and CPU per 1,000 jobs, the ratio to the peer, and the rate of raw pooled nodemailer into
+// the same sink as a ceiling. Needs Redis and PostgreSQL on localhost (as the tests do).
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import Handlebars from "handlebars";
@@ -16,12 +13,12 @@ import nodemailer from "nodemailer";
 import { pino } from "pino";
 import { TemplateRepository } from "../internal/store/template-repository.ts";
 import { createTestDatabase } from "../test/postgres.ts";
-import { type RunningProcess, startProcess } from "../test/process.ts";
-import { redisUrl } from "../test/redis.ts";
 import { type SinkProcess, startSinkProcess } from "../test/smtp-sink-process.ts";
 import { openMigratedRouter } from "../test/store.ts";
 import { redisBackend } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
+import { cpuMs, peakRssMb } from "./process-usage.ts";
+import { startBullmqWorker, startEmailWorker, type WorkerProcess } from "./worker-processes.ts";
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
 const { values: args } = parseArgs({
@@ -30,6 +27,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "50" },
     "read-batch": { type: "string", default: "500" },
     json: { type: "boolean", default: false },
+    // One side only, for profiling (BENCH_PROFILE_DIR) or trying Node flags (BENCH_WORKER_NODE_FLAGS).
+    only: { type: "string", default: "" },
   },
 });
 const JOBS = Number(args.jobs);
@@ -37,6 +36,8 @@ const CONCURRENCY = Number(args.concurrency);
 const READ_BATCH = Number(args["read-batch"]);
 const POOL = 5;
 const BATCH = 100;
+/** The Node flags our worker ran with, for the report. */
+let workerNodeFlags: string[] = [];
 
 interface Result {
   name: string;
@@ -46,6 +47,7 @@ interface Result {
   latency_p50_ms: number;
   latency_p99_ms: number;
   peak_rss_mb: number;
+  worker_cpu_ms_per_1000_jobs: number;
   duplicates: number;
 }
 
@@ -53,21 +55,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-function peakRssMb(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
-
 async function measure(
   name: string,
   sink: SinkProcess,
-  worker: RunningProcess,
+  worker: WorkerProcess,
   publish: (ids: string[], batch: number) => Promise<void>,
 ): Promise<Result> {
   const publishedAt = new Map<string, number>();
   const ids = Array.from({ length: JOBS }, () => randomUUID());
   const before = (await sink.stats()).total;
+  const cpuBefore = cpuMs(worker.pid);
   const started = Date.now();
   for (let i = 0; i < JOBS; i += BATCH) {
     const batch = ids.slice(i, i + BATCH);
@@ -80,7 +77,8 @@ async function measure(
     await sleep(100);
     stats = await sink.stats();
   }
-  const rss = peakRssMb(worker.child.pid);
+  const rss = peakRssMb(worker.pid);
+  const cpu = cpuMs(worker.pid) - cpuBefore;
   const ours = ids.map((id) => stats.received_at[id] ?? 0);
   const finished = Math.max(...ours);
   const latencies = ids
@@ -95,6 +93,7 @@ async function measure(
     latency_p50_ms: percentile(latencies, 50),
     latency_p99_ms: percentile(latencies, 99),
     peak_rss_mb: rss,
+    worker_cpu_ms_per_1000_jobs: Math.round((cpu * 1000) / JOBS),
     duplicates: ids.reduce((sum, id) => sum + Math.max((stats.per_job[id] ?? 0) - 1, 0), 0),
   };
 }
@@ -108,45 +107,15 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
   // Only publishes; the worker process under test consumes.
   const publisher = await redisBackend(name, 1, 1_000);
   const { queue } = publisher;
-  const cwd = mkdtempSync(join(tmpdir(), "ew-bench-"));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const worker = startProcess(fileURLToPath(new URL("../cmd/email-worker/main.ts", import.meta.url)), {
-    cwd,
-    env: {
-      PORT: String(port),
-      GRPC_PORT: "0",
-      LOG_LEVEL: "warn",
-      QUEUE_DRIVER: "redis",
-      QUEUE_NAME: name,
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: database.url,
-      EMAIL_DEFAULT_PROVIDER: "smtp",
-      SMTP_HOST: "127.0.0.1",
-      SMTP_PORT: String(sink.smtpPort),
-      SMTP_USE_TLS: "false",
-      SMTP_POOL_SIZE: String(POOL),
-      SMTP_FROM_EMAIL: "noreply@example.com",
-      WORKER_COUNT: String(CONCURRENCY),
-      WORKER_BATCH_SIZE: String(CONCURRENCY),
-      QUEUE_BATCH_SIZE: String(READ_BATCH),
-      // --cpu-prof writes a profile of the worker to this directory, for finding where time goes;
-      // BENCH_NODE_OPTIONS passes other Node flags to the worker (heap settings, say).
-      NODE_OPTIONS: [
-        process.env.BENCH_PROFILE_DIR && `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-        process.env.BENCH_NODE_OPTIONS,
-      ]
-        .filter(Boolean)
-        .join(" "),
-    },
+  const worker = await startEmailWorker({
+    queueName: name,
+    databaseUrl: database.url,
+    smtpPort: sink.smtpPort,
+    smtpPool: POOL,
+    concurrency: CONCURRENCY,
+    readBatch: READ_BATCH,
   });
-  for (;;) {
-    const ready = await fetch(`http://127.0.0.1:${port}/v1/emails/${randomUUID()}`).then(
-      (r) => r.status === 404,
-      () => false,
-    );
-    if (ready) break;
-    await sleep(100);
-  }
+  workerNodeFlags = worker.nodeFlags;
   try {
     const label = tracked ? "email-worker tracked path" : "email-worker (redis → smtp)";
     return await measure(label, sink, worker, async (ids, offset) => {
@@ -180,28 +149,22 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
       );
     });
   } finally {
-    worker.child.kill("SIGTERM");
-    await worker.exit();
+    await worker.stop();
     await publisher.close();
     await router.destroy();
     await database.drop();
-    rmSync(cwd, { recursive: true, force: true });
   }
 }
 
 async function benchBullmq(sink: SinkProcess): Promise<Result> {
   const queueName = `bench-${randomUUID().slice(0, 8)}`;
   const queue = new Queue(queueName, { connection: { host: "127.0.0.1", port: 6379 } });
-  const worker = startProcess(fileURLToPath(new URL("./bullmq-worker.ts", import.meta.url)), {
-    cwd: process.cwd(),
-    env: {
-      BENCH_QUEUE: queueName,
-      SMTP_PORT: String(sink.smtpPort),
-      SMTP_POOL_SIZE: String(POOL),
-      CONCURRENCY: String(CONCURRENCY),
-    },
+  const worker = await startBullmqWorker({
+    queueName,
+    smtpPort: sink.smtpPort,
+    smtpPool: POOL,
+    concurrency: CONCURRENCY,
   });
-  await worker.waitFor("ready", 30_000);
   try {
     return await measure("BullMQ + nodemailer", sink, worker, async (ids, offset) => {
       await queue.addBulk(
@@ -213,8 +176,7 @@ async function benchBullmq(sink: SinkProcess): Promise<Result> {
       );
     });
   } finally {
-    worker.child.kill("SIGTERM");
-    await worker.exit();
+    await worker.stop();
     await queue.obliterate({ force: true });
     await queue.close();
   }
@@ -259,8 +221,39 @@ async function rawNodemailerCeiling(sink: SinkProcess): Promise<number> {
   return Math.round(count / seconds);
 }
 
+function printResults(results: Result[]): void {
+  console.log(
+    "name                          jobs/s   p50 ms   p99 ms   peak RSS MB   CPU ms/1k jobs   duplicates",
+  );
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(28)}  ${String(r.jobs_per_second).padStart(6)}   ${String(r.latency_p50_ms).padStart(6)}   ${String(r.latency_p99_ms).padStart(6)}   ${String(r.peak_rss_mb).padStart(11)}   ${String(r.worker_cpu_ms_per_1000_jobs).padStart(14)}   ${r.duplicates}`,
+    );
+  }
+}
+
 const sink = await startSinkProcess();
 try {
+  if (args.only) {
+    const sides: Record<string, () => Promise<Result>> = {
+      ours: () => benchEmailWorker(sink, false),
+      tracked: () => benchEmailWorker(sink, true),
+      peer: () => benchBullmq(sink),
+    };
+    const side = sides[args.only];
+    if (!side) throw new Error(`--only takes ours, tracked or peer, not ${JSON.stringify(args.only)}`);
+    const result = await side();
+    if (args.json) console.log(JSON.stringify({ ...result, worker_node_flags: workerNodeFlags.join(" ") }));
+    else printResults([result]);
+  } else {
+    await fullRun(sink);
+  }
+} finally {
+  await sink.stop();
+  pino({ level: "silent" }).flush();
+}
+
+async function fullRun(sink: SinkProcess): Promise<void> {
   const ceiling = await rawNodemailerCeiling(sink);
   const peer = await benchBullmq(sink);
   const ours = await benchEmailWorker(sink, false);
@@ -276,7 +269,7 @@ try {
       concurrency: CONCURRENCY,
       smtp_pool: POOL,
       queue_batch_size: READ_BATCH,
-      worker_node_flags: process.env.BENCH_NODE_OPTIONS ?? "",
+      worker_node_flags: workerNodeFlags.join(" "),
     },
     results: [ours, tracked, peer],
     throughput_ratio_vs_bullmq: ratio,
@@ -286,23 +279,15 @@ try {
   };
   if (args.json) {
     console.log(JSON.stringify(report, null, 2));
-  } else {
-    console.log(
-      `${report.date}  ${report.machine}  jobs=${JOBS} concurrency=${CONCURRENCY} smtp_pool=${POOL}`,
-    );
-    console.log("name                          jobs/s   p50 ms   p99 ms   peak RSS MB   duplicates");
-    for (const r of report.results) {
-      console.log(
-        `${r.name.padEnd(28)}  ${String(r.jobs_per_second).padStart(6)}   ${String(r.latency_p50_ms).padStart(6)}   ${String(r.latency_p99_ms).padStart(6)}   ${String(r.peak_rss_mb).padStart(11)}   ${r.duplicates}`,
-      );
-    }
-    console.log(`throughput ratio email-worker / BullMQ+nodemailer: ${ratio}× (target ≥ 2×)`);
-    console.log(`tracked path / fast path: ${trackedShare} (target ≥ 0.5)`);
-    console.log(
-      `raw pooled nodemailer into the same sink (ceiling): ${ceiling} msgs/s; share reached: email-worker ${share(ours)}, BullMQ ${share(peer)}`,
-    );
+    return;
   }
-} finally {
-  await sink.stop();
-  pino({ level: "silent" }).flush();
+  console.log(
+    `${report.date}  ${report.machine}  jobs=${JOBS} concurrency=${CONCURRENCY} smtp_pool=${POOL} worker flags: ${report.settings.worker_node_flags || "(none)"}`,
+  );
+  printResults(report.results);
+  console.log(`throughput ratio email-worker / BullMQ+nodemailer: ${ratio}× (target ≥ 2×)`);
+  console.log(`tracked path / fast path: ${trackedShare} (target ≥ 0.5)`);
+  console.log(
+    `raw pooled nodemailer into the same sink (ceiling): ${ceiling} msgs/s; share reached: email-worker ${share(ours)}, BullMQ ${share(peer)}`,
+  );
 }

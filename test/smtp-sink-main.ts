@@ -1,12 +1,18 @@
 // An SMTP sink in its own process (so it does not share the worker's CPU in tests), with an HTTP
 // endpoint reporting what it received: GET /stats → { total, per_job: { <X-Email-Job-Id>: count },
-// received_at: { <X-Email-Job-Id>: epoch ms of the first copy } }.
+// received_at: { <X-Email-Job-Id>: epoch ms of the first copy } }; GET /count → { total } (cheap to
+// poll with 100,000 messages in).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startSmtpSink } from "./smtp-sink.ts";
 
 const sink = await startSmtpSink({ dataDelayMs: Number(process.env.SINK_DATA_DELAY_MS ?? 0) });
-const http = createServer((_req, res) => {
+const http = createServer((req, res) => {
+  if (req.url === "/count") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ total: sink.messages.length }));
+    return;
+  }
   const perJob: Record<string, number> = {};
   const receivedAt: Record<string, number> = {};
   for (const message of sink.messages) {

@@ -10,6 +10,8 @@ export interface SinkStats {
 export interface SinkProcess {
   smtpPort: number;
   stats(): Promise<SinkStats>;
+  /** How many messages it has received. */
+  count(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +29,10 @@ export async function startSinkProcess(options: { dataDelayMs?: number } = {}): 
     async stats() {
       const response = await fetch(`http://127.0.0.1:${http}/stats`);
       return (await response.json()) as SinkStats;
+    },
+    async count() {
+      const response = await fetch(`http://127.0.0.1:${http}/count`);
+      return ((await response.json()) as { total: number }).total;
     },
     async stop() {
       child.child.kill("SIGTERM");
