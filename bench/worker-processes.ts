@@ -113,10 +113,16 @@ export interface BullmqWorkerSettings {
   concurrency: number;
 }
 
-/** Starts bench/bullmq-worker.mjs (BullMQ + pooled nodemailer) and resolves once it consumes. */
+/**
+ * Starts bench/bullmq-worker.mjs (BullMQ + pooled nodemailer) and resolves once it consumes. It runs
+ * on V8's defaults, as a BullMQ deployment would, unless BENCH_PEER_NODE_FLAGS gives it flags (ours,
+ * say, to compare like with like).
+ */
 export async function startBullmqWorker(settings: BullmqWorkerSettings): Promise<WorkerProcess> {
+  const nodeFlags = (process.env.BENCH_PEER_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
   const worker = startProcess(fileURLToPath(new URL("./bullmq-worker.mjs", import.meta.url)), {
     cwd: process.cwd(),
+    nodeArgs: nodeFlags,
     env: {
       BENCH_TEMPLATE: JSON.stringify(BENCH_TEMPLATE),
       BENCH_QUEUE: settings.queueName,
@@ -126,5 +132,5 @@ export async function startBullmqWorker(settings: BullmqWorkerSettings): Promise
     },
   });
   await worker.waitFor("ready", 30_000);
-  return { pid: worker.child.pid as number, nodeFlags: [], stop: () => stopProcess(worker) };
+  return { pid: worker.child.pid as number, nodeFlags, stop: () => stopProcess(worker) };
 }

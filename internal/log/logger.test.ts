@@ -37,6 +37,23 @@ describe("createLogger", () => {
     expect(typeof lines[0]?.time).toBe("string");
   });
 
+  it("writes readable lines in the pretty format, addresses still masked", async () => {
+    let text = "";
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    const logger = createLogger({ level: "info", format: "pretty", destination });
+    logger.info({ job_id: "j-2", recipient: "ada@example.org" }, "email sent");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(text).toMatch(/INFO.*email sent/);
+    expect(text).toContain('job_id: "j-2"');
+    expect(text).not.toContain("ada@example.org");
+    expect(text.trimStart().startsWith("{")).toBe(false);
+  });
+
   it("masks recipient addresses and replaces secrets, at the top and nested", () => {
     const { lines, destination } = capture();
     const logger = createLogger({ level: "info", format: "json", destination });

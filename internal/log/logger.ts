@@ -1,5 +1,5 @@
+import { createRequire } from "node:module";
 import { type DestinationStream, type Logger, pino, stdSerializers } from "pino";
-import { PinoPretty } from "pino-pretty";
 import { maskEmail, maskEmailsInText } from "./mask.ts";
 
 export type { Logger } from "pino";
@@ -7,7 +7,7 @@ export type { Logger } from "pino";
 export interface LoggerOptions {
   level: string;
   format: "json" | "pretty";
-  /** Where lines go; stdout when absent. Tests pass a stream they can read. */
+  /** Where lines go (pretty ones too); stdout when absent. Tests pass a stream they can read. */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
 }
@@ -39,17 +39,24 @@ function serializeError(error: unknown): unknown {
   return out;
 }
 
+/** For people at a terminal only: loaded when asked for, so production processes do not carry it. */
+function prettyStream(destination: DestinationStream | undefined): DestinationStream {
+  const { PinoPretty } = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
+  return PinoPretty({
+    colorize: destination === undefined && process.stdout.isTTY,
+    translateTime: "SYS:standard",
+    ignore: "pid,hostname",
+    ...(destination && { destination }),
+  });
+}
+
 /**
  * One logger per process, built by the composition root and handed down; components take
  * `logger.child({ component })`. Secrets are replaced and recipient addresses masked by key, wherever
  * they sit up to two levels deep; code should still log job ids rather than addresses.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination =
-    options.destination ??
-    (options.format === "pretty"
-      ? PinoPretty({ colorize: process.stdout.isTTY, translateTime: "SYS:standard", ignore: "pid,hostname" })
-      : undefined);
+  const destination = options.format === "pretty" ? prettyStream(options.destination) : options.destination;
   return pino(
     {
       level: options.level,

@@ -1,6 +1,7 @@
+import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import { DeliveryError } from "./delivery-error.ts";
 import { RedisSemaphore } from "./redis-semaphore.ts";
 
@@ -19,6 +20,13 @@ export interface ProviderGateOptions {
   maxWaitMs?: number;
 }
 
+type RateLimiters = typeof import("rate-limiter-flexible");
+
+/** Loaded only for a provider with a rate limit: most deployments have none, and it is 1.4 MB of heap. */
+function rateLimiters(): RateLimiters {
+  return createRequire(import.meta.url)("rate-limiter-flexible") as RateLimiters;
+}
+
 /**
  * Admission to one provider: a rate limit (shared through Redis when there is one) and a cap on
  * concurrent sends. A caller waits briefly for its turn; past `maxWaitMs` it gets a throttled error,
@@ -27,6 +35,7 @@ export interface ProviderGateOptions {
 export class ProviderGate {
   readonly #o: ProviderGateOptions;
   readonly #limiter: RateLimiterMemory | RateLimiterRedis | undefined;
+  readonly #rejection: RateLimiters["RateLimiterRes"] | undefined;
   readonly #semaphore: RedisSemaphore | undefined;
   #inFlight = 0;
   readonly #waiting: Array<() => void> = [];
@@ -39,6 +48,8 @@ export class ProviderGate {
         duration: 1,
         keyPrefix: options.keyPrefix ?? "email-worker:rate",
       };
+      const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = rateLimiters();
+      this.#rejection = RateLimiterRes;
       this.#limiter = options.redis
         ? new RateLimiterRedis({ ...common, storeClient: options.redis })
         : new RateLimiterMemory(common);
@@ -79,7 +90,7 @@ export class ProviderGate {
         await this.#limiter.consume(this.#o.provider, 1);
         return;
       } catch (error) {
-        if (!(error instanceof RateLimiterRes)) throw error;
+        if (!this.#rejection || !(error instanceof this.#rejection)) throw error;
         const wait = Math.max(error.msBeforeNext, 1);
         if (Date.now() + wait > deadline || signal?.aborted) throw this.#throttled(wait);
         await sleep(wait);
