@@ -28,6 +28,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # Node is PID 1 and handles SIGTERM itself (cmd/signals.ts): it drains in-flight sends, then exits.
 # Fixed heap settings (npm start uses the same): left alone, V8 sizes the heap from the memory it
 # sees, so on a large host the worker grew to ~300 MB under load (16 MB semi-spaces, the old
-# generation let grow 4× past what is live) and in a 512 MiB pod it ran with 1 MB semi-spaces, a
-# third slower. These keep it near 140 MB at full speed everywhere (README: Memory).
+# generation let grow 4× past what is live) and in a 512 MiB pod it ran with 1 MB semi-spaces, over a
+# quarter slower. These keep it below 150 MB at full speed everywhere (README: Memory).
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=25", "dist/cmd/email-worker/main.js"]
