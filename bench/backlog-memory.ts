@@ -5,31 +5,23 @@
 // worker is the compiled service run as the Docker image runs it (the CMD's Node flags).
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { pino } from "pino";
 import { TemplateRepository } from "../internal/store/template-repository.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { type SinkProcess, startSinkProcess } from "../test/smtp-sink-process.ts";
 import { openMigratedRouter } from "../test/store.ts";
+import { benchOptions } from "./bench-options.ts";
 import { redisBackend } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 import { cpuMs, peakRssMb, rssMb } from "./process-usage.ts";
 import { startBullmqWorker, startEmailWorker, type WorkerProcess } from "./worker-processes.ts";
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: "string", default: "100000" },
-    concurrency: { type: "string", default: "50" },
-    "read-batch": { type: "string", default: "500" },
-    json: { type: "boolean", default: false },
-    only: { type: "string", default: "" },
-  },
-});
-const JOBS = Number(args.jobs);
-const CONCURRENCY = Number(args.concurrency);
-const READ_BATCH = Number(args["read-batch"]);
+const args = benchOptions({ jobs: 100_000, batch: 500 });
+const JOBS = args.jobs;
+const CONCURRENCY = args.concurrency;
+const READ_BATCH = args.batch;
 const POOL = 5;
 const PUBLISH_BATCH = 1_000;
 const TARGET_RSS_MB = 150;

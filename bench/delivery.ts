@@ -7,7 +7,6 @@
 // localhost (as the tests do).
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import Handlebars from "handlebars";
 import nodemailer from "nodemailer";
@@ -16,25 +15,18 @@ import { TemplateRepository } from "../internal/store/template-repository.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { type SinkProcess, startSinkProcess } from "../test/smtp-sink-process.ts";
 import { openMigratedRouter } from "../test/store.ts";
+import { benchOptions } from "./bench-options.ts";
 import { redisBackend } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 import { cpuMs, peakRssMb } from "./process-usage.ts";
 import { startBullmqWorker, startEmailWorker, type WorkerProcess } from "./worker-processes.ts";
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: "string", default: "20000" },
-    concurrency: { type: "string", default: "50" },
-    "read-batch": { type: "string", default: "500" },
-    json: { type: "boolean", default: false },
-    // One side only, for profiling (BENCH_PROFILE_DIR) or trying Node flags (BENCH_WORKER_NODE_FLAGS).
-    only: { type: "string", default: "" },
-  },
-});
-const JOBS = Number(args.jobs);
-const CONCURRENCY = Number(args.concurrency);
-const READ_BATCH = Number(args["read-batch"]);
+// --only runs one side, for profiling (BENCH_PROFILE_DIR) or trying Node flags (BENCH_WORKER_NODE_FLAGS).
+const args = benchOptions({ jobs: 20_000, batch: 500 });
+const JOBS = args.jobs;
+const CONCURRENCY = args.concurrency;
+const READ_BATCH = args.batch;
 const POOL = 5;
 const BATCH = 100;
 /** The Node flags our worker ran with, for the report. */

@@ -4,27 +4,19 @@
 // first, with a job that does nothing (our provider accepts at once); graphile-worker runs with the
 // settings its performance page uses (local queue, batched completion).
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import { PostgresIdempotencyStore } from "../internal/queue/postgres/postgres-idempotency-store.ts";
 import { PostgresQueue } from "../internal/queue/postgres/postgres-queue.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { openMigratedRouter } from "../test/store.ts";
+import { benchOptions } from "./bench-options.ts";
 import { drainRate } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: "string", default: "30000" },
-    concurrency: { type: "string", default: "50" },
-    "claim-batch": { type: "string", default: "1000" },
-    json: { type: "boolean", default: false },
-    only: { type: "string", default: "" },
-  },
-});
-const JOBS = Number(args.jobs);
-const CONCURRENCY = Number(args.concurrency);
-const CLAIM_BATCH = Number(args["claim-batch"]);
+const args = benchOptions({ jobs: 30_000, batch: 1_000, batchFlag: "claim-batch" });
+const JOBS = args.jobs;
+const CONCURRENCY = args.concurrency;
+const CLAIM_BATCH = args.batch;
 const BATCH = 1_000;
 
 async function emailWorker(): Promise<number> {

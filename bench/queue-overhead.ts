@@ -4,23 +4,15 @@
 // published first; the time from the first fetch to the last acknowledgement is measured.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { Queue, Worker } from "bullmq";
+import { benchOptions } from "./bench-options.ts";
 import { drainRate } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: "string", default: "50000" },
-    concurrency: { type: "string", default: "50" },
-    "read-batch": { type: "string", default: "500" },
-    json: { type: "boolean", default: false },
-    only: { type: "string", default: "" },
-  },
-});
-const JOBS = Number(args.jobs);
-const CONCURRENCY = Number(args.concurrency);
-const READ_BATCH = Number(args["read-batch"]);
+const args = benchOptions({ jobs: 50_000, batch: 500 });
+const JOBS = args.jobs;
+const CONCURRENCY = args.concurrency;
+const READ_BATCH = args.batch;
 
 function emailWorker(): Promise<number> {
   const name = `ew-bench-queue:${randomUUID().slice(0, 8)}`;
