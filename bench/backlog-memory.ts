@@ -19,9 +19,7 @@ import { startBullmqWorker, startEmailWorker, type WorkerProcess } from "./worke
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
 const args = benchOptions({ jobs: 100_000, batch: 500 });
-const JOBS = args.jobs;
-const CONCURRENCY = args.concurrency;
-const READ_BATCH = args.batch;
+const { jobs: JOBS, concurrency: CONCURRENCY, batch: READ_BATCH } = args;
 const POOL = 5;
 const PUBLISH_BATCH = 1_000;
 const TARGET_RSS_MB = 150;

@@ -24,9 +24,7 @@ import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
 // --only runs one side, for profiling (BENCH_PROFILE_DIR) or trying Node flags (BENCH_WORKER_NODE_FLAGS).
 const args = benchOptions({ jobs: 20_000, batch: 500 });
-const JOBS = args.jobs;
-const CONCURRENCY = args.concurrency;
-const READ_BATCH = args.batch;
+const { jobs: JOBS, concurrency: CONCURRENCY, batch: READ_BATCH } = args;
 const POOL = 5;
 const BATCH = 100;
 /** The Node flags our worker ran with, for the report. */

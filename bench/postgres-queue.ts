@@ -14,9 +14,7 @@ import { drainRate } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 
 const args = benchOptions({ jobs: 30_000, batch: 1_000, batchFlag: "claim-batch" });
-const JOBS = args.jobs;
-const CONCURRENCY = args.concurrency;
-const CLAIM_BATCH = args.batch;
+const { jobs: JOBS, concurrency: CONCURRENCY, batch: CLAIM_BATCH } = args;
 const BATCH = 1_000;
 
 async function emailWorker(): Promise<number> {

@@ -10,9 +10,7 @@ import { drainRate } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 
 const args = benchOptions({ jobs: 50_000, batch: 500 });
-const JOBS = args.jobs;
-const CONCURRENCY = args.concurrency;
-const READ_BATCH = args.batch;
+const { jobs: JOBS, concurrency: CONCURRENCY, batch: READ_BATCH } = args;
 
 function emailWorker(): Promise<number> {
   const name = `ew-bench-queue:${randomUUID().slice(0, 8)}`;

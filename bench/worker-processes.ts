@@ -1,10 +1,11 @@
 // The worker processes the out-of-process benches measure: ours as the Docker image runs it (the
 // compiled service, the CMD's Node flags), and the BullMQ + nodemailer peer.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { dockerfileCmd } from "../test/dockerfile.ts";
 import { type RunningProcess, startProcess } from "../test/process.ts";
 import { redisUrl } from "../test/redis.ts";
 import { BENCH_TEMPLATE } from "./workload.ts";
@@ -20,8 +21,7 @@ export interface WorkerProcess {
 
 /** The runtime stage's CMD: `node <flags…> <entry>`. */
 export function imageCommand(): { flags: string[]; entry: string } {
-  const dockerfile = readFileSync(new URL("Dockerfile", root), "utf8");
-  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+  const cmd = dockerfileCmd();
   if (cmd[0] !== "node" || cmd.length < 2)
     throw new Error(`unexpected Dockerfile CMD: ${JSON.stringify(cmd)}`);
   return { flags: cmd.slice(1, -1), entry: cmd.at(-1) as string };

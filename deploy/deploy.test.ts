@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { loadConfig } from "../internal/config/index.ts";
 import { createMetrics } from "../internal/metrics/metrics.ts";
+import { dockerfileCmd } from "../test/dockerfile.ts";
 import { startProcess } from "../test/process.ts";
 import { buildDashboard, dashboardExpressions } from "./grafana/dashboard.ts";
 
@@ -190,7 +191,7 @@ describe("Docker image layout", () => {
   });
 
   it("sizes the heap as npm start does", () => {
-    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const cmd = dockerfileCmd();
     const flags = cmd.slice(1, -1);
     expect(flags).toEqual(expect.arrayContaining([expect.stringMatching(/^--max-semi-space-size=\d+$/)]));
     const start = (JSON.parse(read("package.json")) as { scripts: { start: string } }).scripts.start;
@@ -198,7 +199,7 @@ describe("Docker image layout", () => {
   });
 
   it("runs the built service with the runtime stage's exact command", { timeout: 90_000 }, async () => {
-    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const cmd = dockerfileCmd();
     expect(cmd[0]).toBe("node");
     // The image's layout: /app/dist from the build stage, config.yaml, production node_modules.
     const app = mkdtempSync(join(tmpdir(), "ew-image-"));
