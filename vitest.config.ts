@@ -1,13 +1,30 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+const tests = ["internal", "cmd", "test", "deploy", "scripts"].map((dir) => `${dir}/**/*.test.ts`);
+const integrationTests = tests.map((pattern) => pattern.replace(/\.test\.ts$/, ".int.test.ts"));
 
 export default defineConfig({
   test: {
-    include: ["internal/**/*.test.ts", "cmd/**/*.test.ts", "test/**/*.test.ts", "deploy/**/*.test.ts"],
     // Integration tests start databases and servers; these bound a hang, they are not speed checks.
     testTimeout: 30_000,
     hookTimeout: 90_000,
     pool: "forks",
-    globalSetup: ["test/global-setup.ts"],
-    setupFiles: ["test/kafkajs-fix.ts"],
+    projects: [
+      {
+        // Only Node: no Redis, PostgreSQL, Kafka or outside tools (npm run test:unit).
+        extends: true,
+        test: { name: "unit", include: tests, exclude: [...configDefaults.exclude, ...integrationTests] },
+      },
+      {
+        // Real services and tools, checked first by scripts/test-prerequisites.sh (npm test).
+        extends: true,
+        test: {
+          name: "integration",
+          include: integrationTests,
+          globalSetup: ["test/global-setup.ts"],
+          setupFiles: ["test/kafkajs-fix.ts"],
+        },
+      },
+    ],
   },
 });

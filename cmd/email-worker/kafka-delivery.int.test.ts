@@ -185,7 +185,12 @@ describe("email-worker processes delivering from Kafka to SMTP", () => {
       stdio: ["pipe", "inherit", "inherit"],
     });
     kcat.stdin.end(`${job}\n`);
-    const code = await new Promise((resolve) => kcat.on("exit", resolve));
+    const code = await new Promise((resolve, reject) => {
+      kcat.on("exit", resolve);
+      kcat.on("error", (error) =>
+        reject(new Error(`kcat: ${error.message} (npm run setup:test installs it)`)),
+      );
+    });
     expect(code).toBe(0);
     await until(async () => (await smtp.stats()).total === 1, 30_000, "the kcat job");
   });

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The test suite's system prerequisites, in one place.
+#
+#   scripts/test-prerequisites.sh check     (npm's pretest) names everything missing on one line
+#                                           and exits 1; silent and fast when all is there
+#   scripts/test-prerequisites.sh install   (npm run setup:test) installs what is missing from
+#                                           Debian/Ubuntu packages and starts PostgreSQL and Redis
+#   scripts/test-prerequisites.sh list      prints every prerequisite with its Debian package
+#
+# `npm run test:unit` needs none of this: only Node.
+set -uo pipefail
+
+mode="${1:-check}"
+install_hint="npm run setup:test"
+
+redis_url="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+database_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+# host and port of a URL (scheme://[user[:password]@]host[:port][/…]); IPv6 hosts in brackets
+url_host_port() {
+  local rest="${1#*://}" default_port="$2"
+  rest="${rest%%/*}"
+  rest="${rest##*@}"
+  if [[ "$rest" =~ ^\[([^]]+)\](:([0-9]+))?$ ]] || [[ "$rest" =~ ^([^:]+)(:([0-9]+))?$ ]]; then
+    printf '%s %s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[3]:-$default_port}"
+  else
+    printf '%s %s\n' "$rest" "$default_port"
+  fi
+}
+read -r redis_host redis_port < <(url_host_port "$redis_url" 6379)
+read -r pg_host pg_port < <(url_host_port "$database_url" 5432)
+
+# True when something accepts connections on host:port (bash's /dev/tcp, so no client is needed).
+port_open() {
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+redis_answers() {
+  timeout 1 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "PING\r\n" >&3
+    IFS= read -r reply <&3
+    [[ "$reply" == "+PONG"* || "$reply" == "-NOAUTH"* ]]
+  ' "$redis_host" "$redis_port" 2>/dev/null
+}
+
+postgres_bin_dir() {
+  if [ -n "${PG_BIN_DIR:-}" ]; then
+    [ -x "$PG_BIN_DIR/initdb" ] && echo "$PG_BIN_DIR"
+    return
+  fi
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_basebackup" ] && echo "$dir"
+}
+
+# Each prerequisite: a name for the message, the Debian packages that provide it, and its check.
+# The Kafka tests run against librdkafka's mock cluster, built once with a C compiler and make
+# (test/kafka/build-mock-broker.sh), unless KAFKA_BROKERS names a real Kafka.
+names=() packages=() checks=()
+need() { names+=("$1"); packages+=("$2"); checks+=("$3"); }
+need "Redis at $redis_host:$redis_port (TEST_REDIS_URL)" "redis-server redis-tools" redis_answers
+need "PostgreSQL at $pg_host:$pg_port (TEST_DATABASE_URL)" "postgresql" "port_open $pg_host $pg_port"
+need "PostgreSQL server binaries initdb, pg_basebackup (PG_BIN_DIR)" "postgresql" postgres_bin_dir
+need "promtool" "prometheus" "command -v promtool"
+need "prometheus" "prometheus" "command -v prometheus"
+need "kcat" "kcat" "command -v kcat"
+if [ -z "${KAFKA_BROKERS:-}" ] && [ -z "${KAFKA_MOCK_BROKER:-}" ]; then
+  need "a C compiler (cc) and make" "build-essential" "command -v cc && command -v make"
+fi
+
+missing=() missing_packages=()
+for i in "${!names[@]}"; do
+  if ! eval "${checks[$i]}" >/dev/null 2>&1; then
+    missing+=("${names[$i]}")
+    missing_packages+=(${packages[$i]})
+  fi
+done
+
+joined() { local IFS=","; echo "$*" | sed 's/,/, /g'; }
+
+case "$mode" in
+  check)
+    if [ "${#missing[@]}" -gt 0 ]; then
+      echo "npm test: missing $(joined "${missing[@]}"); install or start them with: $install_hint" >&2
+      exit 1
+    fi
+    exit 0
+    ;;
+  list)
+    for i in "${!names[@]}"; do printf '%-70s Debian: %s\n' "${names[$i]}" "${packages[$i]}"; done
+    exit 0
+    ;;
+  install) ;;
+  *)
+    echo "usage: $0 check|install|list" >&2
+    exit 2
+    ;;
+esac
+
+# --- install ------------------------------------------------------------------------------------
+set -e
+log() { printf '== %s\n' "$*"; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+local_host() { [[ "$1" == 127.0.0.1 || "$1" == localhost || "$1" == ::1 ]]; }
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  log "test prerequisites: all present"
+  exit 0
+fi
+log "test prerequisites missing: $(joined "${missing[@]}")"
+
+# Only packages for what is actually absent: a service that is merely stopped needs no package.
+apt_packages=()
+for package in $(printf '%s\n' "${missing_packages[@]}" | sort -u); do
+  case "$package" in
+    redis-server) command -v redis-server >/dev/null || apt_packages+=(redis-server redis-tools) ;;
+    redis-tools) ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql) ;;
+    *) apt_packages+=("$package") ;;
+  esac
+done
+fresh_postgres=0
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup:test installs with apt-get (Debian/Ubuntu); on this system install: ${apt_packages[*]}" >&2
+    exit 1
+  fi
+  [[ " ${apt_packages[*]} " == *" postgresql "* ]] && fresh_postgres=1
+  log "apt-get install ${apt_packages[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_packages[@]}"
+fi
+
+if ! redis_answers; then
+  if ! local_host "$redis_host"; then
+    echo "Redis at $redis_host:$redis_port does not answer, and it is not on this machine" >&2
+    exit 1
+  fi
+  log "starting Redis on port $redis_port"
+  $SUDO mkdir -p /var/lib/redis /var/log/redis
+  $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$redis_port" --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/tests.log
+fi
+
+pg_version="$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)"
+if [ "$fresh_postgres" = 1 ]; then
+  # A new Debian cluster asks for passwords over TCP; the tests connect as postgres with trust.
+  hba="/etc/postgresql/$pg_version/main/pg_hba.conf"
+  $SUDO sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+fi
+if ! port_open "$pg_host" "$pg_port"; then
+  if ! local_host "$pg_host"; then
+    echo "PostgreSQL at $pg_host:$pg_port does not answer, and it is not on this machine" >&2
+    exit 1
+  fi
+  log "starting PostgreSQL $pg_version"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
+elif [ "$fresh_postgres" = 1 ]; then
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$pg_version" main reload
+fi
+
+for _ in $(seq 1 30); do redis_answers && port_open "$pg_host" "$pg_port" && break; sleep 1; done
+exec "$0" check
