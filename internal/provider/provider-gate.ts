@@ -33,7 +33,7 @@ function rateLimiters(): RateLimiters {
  * so the job goes back to the queue for later without using up an attempt.
  */
 export class ProviderGate {
-  readonly #o: ProviderGateOptions;
+  readonly #options: ProviderGateOptions;
   readonly #limiter: RateLimiterMemory | RateLimiterRedis | undefined;
   readonly #rejection: RateLimiters["RateLimiterRes"] | undefined;
   readonly #semaphore: RedisSemaphore | undefined;
@@ -41,7 +41,7 @@ export class ProviderGate {
   readonly #waiting: Array<() => void> = [];
 
   constructor(options: ProviderGateOptions) {
-    this.#o = options;
+    this.#options = options;
     if (options.ratePerSecond > 0) {
       const common = {
         points: options.ratePerSecond,
@@ -66,7 +66,7 @@ export class ProviderGate {
 
   /** Resolves with a release function once the send may go ahead. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
-    const deadline = Date.now() + (this.#o.maxWaitMs ?? 5_000);
+    const deadline = Date.now() + (this.#options.maxWaitMs ?? 5_000);
     await this.#takeRate(deadline, signal);
     if (this.#semaphore) {
       const release = await this.#semaphore.acquire(deadline, signal);
@@ -87,7 +87,7 @@ export class ProviderGate {
     if (!this.#limiter) return;
     for (;;) {
       try {
-        await this.#limiter.consume(this.#o.provider, 1);
+        await this.#limiter.consume(this.#options.provider, 1);
         return;
       } catch (error) {
         if (!this.#rejection || !(error instanceof this.#rejection)) throw error;
@@ -99,7 +99,7 @@ export class ProviderGate {
   }
 
   async #takeSlot(deadline: number, signal: AbortSignal | undefined): Promise<void> {
-    const max = this.#o.maxConcurrency;
+    const max = this.#options.maxConcurrency;
     while (max > 0 && this.#inFlight >= max) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal?.aborted) throw this.#throttled(1_000);
@@ -123,7 +123,7 @@ export class ProviderGate {
     return new DeliveryError(
       "throttled",
       "rate_limited",
-      `${this.#o.provider} is at its configured rate or concurrency limit`,
+      `${this.#options.provider} is at its configured rate or concurrency limit`,
       {
         retryAfterMs,
       },

@@ -47,13 +47,13 @@ function providerAtFault(error: DeliveryError): boolean {
  * rate and concurrency limits.
  */
 export class ProviderRouter {
-  readonly #o: ProviderRouterOptions;
+  readonly #options: ProviderRouterOptions;
   readonly #breakers = new Map<string, CircuitBreakerPolicy>();
   /** The last outcomes per provider (true: the provider was at fault), for its recent error rate. */
   readonly #recent = new Map<string, boolean[]>();
 
   constructor(options: ProviderRouterOptions) {
-    this.#o = options;
+    this.#options = options;
     const settings = options.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 30_000 };
     for (const name of options.providers.keys()) {
       const breaker = circuitBreaker(
@@ -70,7 +70,7 @@ export class ProviderRouter {
 
   /** The configured providers. */
   get names(): string[] {
-    return [...this.#o.providers.keys()];
+    return [...this.#options.providers.keys()];
   }
 
   /** Each provider's breaker state, for /health and metrics. */
@@ -101,8 +101,10 @@ export class ProviderRouter {
   /** Provider names in order of preference for this job. */
   candidates(job: { type: string; provider?: string | undefined }): string[] {
     if (job.provider !== undefined) return [job.provider];
-    const route = this.#o.routes.find((r) => matchesGlob(job.type, r.job_type));
-    return route ? [...route.providers] : [this.#o.defaultProvider, ...(this.#o.fallbackProviders ?? [])];
+    const route = this.#options.routes.find((r) => matchesGlob(job.type, r.job_type));
+    return route
+      ? [...route.providers]
+      : [this.#options.defaultProvider, ...(this.#options.fallbackProviders ?? [])];
   }
 
   async send(
@@ -110,7 +112,7 @@ export class ProviderRouter {
     email: OutgoingEmail,
     signal?: AbortSignal,
   ): Promise<SendResult> {
-    const names = this.candidates(job).filter((name) => this.#o.providers.has(name));
+    const names = this.candidates(job).filter((name) => this.#options.providers.has(name));
     if (names.length === 0) {
       throw new DeliveryError(
         "permanent",
@@ -120,9 +122,9 @@ export class ProviderRouter {
     }
     let last: DeliveryError | undefined;
     for (const name of names) {
-      const provider = this.#o.providers.get(name) as Provider;
+      const provider = this.#options.providers.get(name) as Provider;
       const breaker = this.#breakers.get(name) as CircuitBreakerPolicy;
-      const gate = this.#o.gates?.get(name);
+      const gate = this.#options.gates?.get(name);
       try {
         // An open circuit refuses here (or lets one trial through once it is half-open).
         return await breaker.execute(async () => {
@@ -157,13 +159,13 @@ export class ProviderRouter {
         "circuit_open",
         `every provider for this job is paused (${names.join(", ")})`,
         {
-          retryAfterMs: this.#o.breaker?.halfOpenAfterMs ?? 30_000,
+          retryAfterMs: this.#options.breaker?.halfOpenAfterMs ?? 30_000,
         },
       )
     );
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#o.providers.values()].map((p) => p.close()));
+    await Promise.all([...this.#options.providers.values()].map((p) => p.close()));
   }
 }

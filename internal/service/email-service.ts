@@ -56,19 +56,19 @@ export interface JobStatusView {
  * cancel them. Servers stay thin and call this.
  */
 export class EmailService {
-  readonly #o: EmailServiceOptions;
+  readonly #options: EmailServiceOptions;
 
   constructor(options: EmailServiceOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Validates and enqueues one job; throws JobValidationError naming each bad field. */
   async send(input: unknown): Promise<SendResult> {
     const job = parseJob(input);
-    if (job.max_retries === undefined) job.max_retries = this.#o.defaultMaxRetries;
+    if (job.max_retries === undefined) job.max_retries = this.#options.defaultMaxRetries;
     const key = job.idempotency_key;
     if (key !== undefined) {
-      const holder = await this.#o.idempotency.reserve(key, job.id, IDEMPOTENCY_TTL_MS);
+      const holder = await this.#options.idempotency.reserve(key, job.id, IDEMPOTENCY_TTL_MS);
       if (holder.job_id !== job.id)
         return {
           job_id: holder.job_id,
@@ -80,15 +80,16 @@ export class EmailService {
     try {
       if (job.tracked) await this.#enqueueTracked(job);
       else
-        await this.#o.queue.publish([
+        await this.#options.queue.publish([
           { body: serializeJob(job), lane: laneOf(job.priority), run_at: job.scheduled_at },
         ]);
     } catch (error) {
       // Nothing was queued (or, tracked, the row was not written): the key must not block a retry.
-      if (key !== undefined && !job.tracked) await this.#o.idempotency.release(key, job.id).catch(() => {});
+      if (key !== undefined && !job.tracked)
+        await this.#options.idempotency.release(key, job.id).catch(() => {});
       throw error;
     }
-    this.#o.onQueued?.(job);
+    this.#options.onQueued?.(job);
     return { job_id: job.id, tracked: job.tracked, duplicate: false, scheduled_at: job.scheduled_at };
   }
 
@@ -108,17 +109,17 @@ export class EmailService {
 
   async getJob(id: string): Promise<JobStatusView | undefined> {
     // Read from the master: the caller has often just created the job, and a replica may lag.
-    const job = await this.#o.jobs.get(id, { consistency: "strong" });
+    const job = await this.#options.jobs.get(id, { consistency: "strong" });
     if (job === undefined) return undefined;
-    return { job, events: await this.#o.tracking.listForJob(id) };
+    return { job, events: await this.#options.tracking.listForJob(id) };
   }
 
   cancel(id: string): Promise<CancelOutcome> {
-    return this.#o.jobs.cancel(id);
+    return this.#options.jobs.cancel(id);
   }
 
   listJobs(filter: JobListFilter): Promise<JobPage> {
-    return this.#o.jobs.list(filter);
+    return this.#options.jobs.list(filter);
   }
 
   /**
@@ -133,21 +134,21 @@ export class EmailService {
         job: EmailJobRecord;
       }
   > {
-    const job = await this.#o.jobs.requeue(id);
+    const job = await this.#options.jobs.requeue(id);
     if (job) {
-      await this.#o.queue.publish([
+      await this.#options.queue.publish([
         { body: JSON.stringify({ id, tracked: true }), lane: laneOf(job.priority) },
       ]);
-      await this.#o.jobs.markEnqueued([id]);
+      await this.#options.jobs.markEnqueued([id]);
       return { outcome: "queued", job };
     }
-    const current = await this.#o.jobs.get(id, { consistency: "strong" });
+    const current = await this.#options.jobs.get(id, { consistency: "strong" });
     return current ? { outcome: "not_retryable", job: current } : { outcome: "not_found" };
   }
 
   async listDeadLetters(limit: number, reasonContains?: string): Promise<DeadLetter[]> {
     // The filter is applied to a wider read so that `limit` matching entries can still be found.
-    const letters = await this.#o.queue.listDeadLetters(
+    const letters = await this.#options.queue.listDeadLetters(
       reasonContains ? Math.min(limit * 10, 10_000) : limit,
     );
     const matching = reasonContains ? letters.filter((l) => l.reason.includes(reasonContains)) : letters;
@@ -166,17 +167,17 @@ export class EmailService {
     if (ids.length === 0) {
       ids = (await this.listDeadLetters(options.limit, options.reasonContains)).map((l) => l.id);
     } else if (options.dryRun) {
-      const known = new Set((await this.#o.queue.listDeadLetters(10_000)).map((l) => l.id));
+      const known = new Set((await this.#options.queue.listDeadLetters(10_000)).map((l) => l.id));
       for (const id of ids) if (!known.has(id)) missing.push(id);
       ids = ids.filter((id) => known.has(id));
     }
     if (options.dryRun) return { replayed: ids, missing };
     const replayed: string[] = [];
     for (const id of ids) {
-      if (await this.#o.queue.replayDeadLetter(id)) replayed.push(id);
+      if (await this.#options.queue.replayDeadLetter(id)) replayed.push(id);
       else missing.push(id);
     }
-    if (replayed.length > 0) this.#o.logger.info({ count: replayed.length }, "dead letters replayed");
+    if (replayed.length > 0) this.#options.logger.info({ count: replayed.length }, "dead letters replayed");
     return { replayed, missing };
   }
 
@@ -185,7 +186,7 @@ export class EmailService {
     cursor?: string;
     contains?: string;
   }): Promise<SuppressionPage> {
-    return this.#o.suppressions.list(options);
+    return this.#options.suppressions.list(options);
   }
 
   async addSuppression(
@@ -194,40 +195,43 @@ export class EmailService {
     source: string,
     details?: string,
   ): Promise<SuppressionRecord> {
-    const record = await this.#o.suppressions.add({ email, reason, source, details: details ?? null });
-    this.#o.logger.info({ email, reason, source }, "address suppressed");
+    const record = await this.#options.suppressions.add({ email, reason, source, details: details ?? null });
+    this.#options.logger.info({ email, reason, source }, "address suppressed");
     return record;
   }
 
   removeSuppression(email: string): Promise<boolean> {
-    return this.#o.suppressions.remove(email);
+    return this.#options.suppressions.remove(email);
   }
 
   async stats(): Promise<{ queue: QueueStats; tracked_by_status: Record<string, number>; driver: string }> {
-    const [queue, tracked] = await Promise.all([this.#o.queue.stats(), this.#o.jobs.countByStatus()]);
-    return { queue, tracked_by_status: tracked, driver: this.#o.queue.driver };
+    const [queue, tracked] = await Promise.all([
+      this.#options.queue.stats(),
+      this.#options.jobs.countByStatus(),
+    ]);
+    return { queue, tracked_by_status: tracked, driver: this.#options.queue.driver };
   }
 
   async #enqueueTracked(job: EmailJob): Promise<void> {
     try {
-      await this.#o.jobs.create(jobToRow(job));
+      await this.#options.jobs.create(jobToRow(job));
     } catch (error) {
       if (job.idempotency_key !== undefined)
-        await this.#o.idempotency.release(job.idempotency_key, job.id).catch(() => {});
+        await this.#options.idempotency.release(job.idempotency_key, job.id).catch(() => {});
       throw error;
     }
     try {
-      await this.#o.queue.publish([
+      await this.#options.queue.publish([
         {
           body: JSON.stringify({ id: job.id, tracked: true }),
           lane: laneOf(job.priority),
           run_at: job.scheduled_at,
         },
       ]);
-      await this.#o.jobs.markEnqueued([job.id]);
+      await this.#options.jobs.markEnqueued([job.id]);
     } catch (error) {
       // The row is the source of truth: the reconciler publishes it once the queue is back.
-      this.#o.logger.warn(
+      this.#options.logger.warn(
         { err: error, job_id: job.id },
         "tracked job stored but not yet queued; the reconciler will queue it",
       );

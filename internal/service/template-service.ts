@@ -16,33 +16,33 @@ export class TemplateNotFoundError extends Error {
 
 /** Template management and previews, for the API and the CLI. */
 export class TemplateService {
-  readonly #o: TemplateServiceOptions;
+  readonly #options: TemplateServiceOptions;
 
   constructor(options: TemplateServiceOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   async upsert(template: NewTemplate): Promise<EmailTemplateRecord> {
     // Compile before saving: a template that cannot render is refused, not stored.
-    this.#o.renderer.check(template);
-    const saved = await this.#o.templates.upsert(template);
-    this.#o.invalidate(template.id);
+    this.#options.renderer.check(template);
+    const saved = await this.#options.templates.upsert(template);
+    this.#options.invalidate(template.id);
     return saved;
   }
 
   async get(id: string): Promise<EmailTemplateRecord> {
-    const template = await this.#o.templates.get(id, { consistency: "strong" });
+    const template = await this.#options.templates.get(id, { consistency: "strong" });
     if (!template) throw new TemplateNotFoundError(`template "${id}" does not exist`);
     return template;
   }
 
   list(active?: boolean): Promise<EmailTemplateRecord[]> {
-    return this.#o.templates.list(active === undefined ? {} : { active });
+    return this.#options.templates.list(active === undefined ? {} : { active });
   }
 
   async delete(id: string): Promise<boolean> {
-    const deleted = await this.#o.templates.delete(id);
-    this.#o.invalidate(id);
+    const deleted = await this.#options.templates.delete(id);
+    this.#options.invalidate(id);
     return deleted;
   }
 
@@ -52,9 +52,9 @@ export class TemplateService {
     draft: Omit<TemplateDefinition, "updated_at" | "is_active"> | undefined,
     data: Record<string, JsonValue>,
   ): Promise<RenderedEmail> {
-    if (draft) return this.#o.renderer.renderDraft(draft, data);
+    if (draft) return this.#options.renderer.renderDraft(draft, data);
     if (!id) throw new TemplateNotFoundError("give a template_id or a template to preview");
     await this.get(id);
-    return this.#o.renderer.renderTemplate(id, data);
+    return this.#options.renderer.renderTemplate(id, data);
   }
 }

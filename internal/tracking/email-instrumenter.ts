@@ -23,11 +23,11 @@ function decodeEntities(url: string): string {
  * reader copying a URL gets the real one.
  */
 export class EmailInstrumenter {
-  readonly #o: EmailInstrumenterOptions;
+  readonly #options: EmailInstrumenterOptions;
   readonly #base: string;
 
   constructor(options: EmailInstrumenterOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#base = options.baseUrl.replace(/\/+$/, "");
   }
 
@@ -35,18 +35,18 @@ export class EmailInstrumenter {
     const matches = (globs: readonly string[]) => globs.some((glob) => matchesGlob(email.job_type, glob));
     let html = email.html;
     let headers = email.headers;
-    if (html !== undefined && matches(this.#o.clickTracking)) {
+    if (html !== undefined && matches(this.#options.clickTracking)) {
       html = html.replace(ANCHOR_HREF, (_whole, prefix: string, quote: string, url: string) => {
-        const token = this.#o.tokens.sign({ k: "c", j: email.job_id, u: decodeEntities(url) });
+        const token = this.#options.tokens.sign({ k: "c", j: email.job_id, u: decodeEntities(url) });
         return `${prefix}${quote}${this.#base}/t/c/${token}${quote}`;
       });
     }
-    if (html !== undefined && matches(this.#o.openTracking)) {
-      const pixel = `<img src="${this.#base}/t/o/${this.#o.tokens.sign({ k: "o", j: email.job_id })}.gif" width="1" height="1" alt="" style="display:none">`;
+    if (html !== undefined && matches(this.#options.openTracking)) {
+      const pixel = `<img src="${this.#base}/t/o/${this.#options.tokens.sign({ k: "o", j: email.job_id })}.gif" width="1" height="1" alt="" style="display:none">`;
       html = /<\/body>/i.test(html) ? html.replace(/<\/body>/i, `${pixel}</body>`) : `${html}${pixel}`;
     }
-    if (matches(this.#o.unsubscribe)) {
-      const token = this.#o.tokens.sign({ k: "u", j: email.job_id, e: email.to.email });
+    if (matches(this.#options.unsubscribe)) {
+      const token = this.#options.tokens.sign({ k: "u", j: email.job_id, e: email.to.email });
       headers = {
         ...headers,
         "List-Unsubscribe": `<${this.#base}/t/u/${token}>`,

@@ -27,10 +27,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * unsubscribes — for tracked and fast-path emails alike.
  */
 export class EventRecorder {
-  readonly #o: EventRecorderOptions;
+  readonly #options: EventRecorderOptions;
 
   constructor(options: EventRecorderOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   async record(
@@ -42,7 +42,7 @@ export class EventRecorder {
     for (const event of events) {
       const reason = SUPPRESSING[event.type];
       if (reason) {
-        await this.#o.suppressions.add({
+        await this.#options.suppressions.add({
           email: event.recipient,
           reason,
           source: event.provider,
@@ -51,10 +51,10 @@ export class EventRecorder {
         suppressed++;
       }
       const jobId = event.job_id && UUID.test(event.job_id) ? event.job_id : undefined;
-      const job = jobId ? await this.#o.jobs.get(jobId, { consistency: "strong" }) : undefined;
+      const job = jobId ? await this.#options.jobs.get(jobId, { consistency: "strong" }) : undefined;
       let fresh = false;
       if (job) {
-        fresh = await this.#o.tracking.appendOnce({
+        fresh = await this.#options.tracking.appendOnce({
           job_id: job.id,
           provider: event.provider,
           event_id: event.event_id,
@@ -69,9 +69,9 @@ export class EventRecorder {
         if (fresh) recorded++;
         else duplicates++;
       }
-      this.#o.onEvent?.(event, fresh);
+      this.#options.onEvent?.(event, fresh);
     }
-    if (suppressed > 0) this.#o.logger.info({ suppressed }, "addresses suppressed by provider events");
+    if (suppressed > 0) this.#options.logger.info({ suppressed }, "addresses suppressed by provider events");
     return { recorded, duplicates, suppressed };
   }
 }

@@ -21,20 +21,20 @@ const TOO_SOON_MS = 2_000;
 
 /** What the service's own tracking links record: opens, clicks, one-click unsubscribes. */
 export class LinkEvents {
-  readonly #o: LinkEventsOptions;
+  readonly #options: LinkEventsOptions;
 
   constructor(options: LinkEventsOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   async open(claims: TrackingClaims, userAgent: string | undefined): Promise<void> {
-    const job = await this.#o.jobs.get(claims.j, { consistency: "strong" });
+    const job = await this.#options.jobs.get(claims.j, { consistency: "strong" });
     if (!job) return;
-    const now = (this.#o.now ?? Date.now)();
+    const now = (this.#options.now ?? Date.now)();
     const machine =
       MACHINE_AGENTS.test(userAgent ?? "") ||
       (job.sent_at !== null && now - job.sent_at.getTime() < TOO_SOON_MS);
-    await this.#o.tracking.appendOnce({
+    await this.#options.tracking.appendOnce({
       job_id: job.id,
       provider: "tracking",
       event_id: randomUUID(),
@@ -46,10 +46,10 @@ export class LinkEvents {
   }
 
   async click(claims: TrackingClaims): Promise<void> {
-    const job = await this.#o.jobs.get(claims.j, { consistency: "strong" });
+    const job = await this.#options.jobs.get(claims.j, { consistency: "strong" });
     if (!job) return;
-    const now = new Date((this.#o.now ?? Date.now)());
-    await this.#o.tracking.appendOnce({
+    const now = new Date((this.#options.now ?? Date.now)());
+    await this.#options.tracking.appendOnce({
       job_id: job.id,
       provider: "tracking",
       event_id: randomUUID(),
@@ -62,7 +62,11 @@ export class LinkEvents {
 
   async unsubscribe(claims: TrackingClaims): Promise<void> {
     if (!claims.e) return;
-    await this.#o.suppressions.add({ email: claims.e, reason: "unsubscribe", source: "list-unsubscribe" });
-    this.#o.logger.info({ job_id: claims.j }, "recipient unsubscribed");
+    await this.#options.suppressions.add({
+      email: claims.e,
+      reason: "unsubscribe",
+      source: "list-unsubscribe",
+    });
+    this.#options.logger.info({ job_id: claims.j }, "recipient unsubscribed");
   }
 }

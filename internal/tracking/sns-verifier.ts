@@ -50,11 +50,11 @@ function stringToSign(message: SnsMessage): string {
  * recent. Certificates are cached by URL.
  */
 export class SnsVerifier {
-  readonly #o: SnsVerifierOptions;
+  readonly #options: SnsVerifierOptions;
   readonly #certificates = new Map<string, Promise<X509Certificate>>();
 
   constructor(options: SnsVerifierOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Throws WebhookAuthError unless the URL is one we may fetch from (certificates, subscriptions). */
@@ -67,7 +67,7 @@ export class SnsVerifier {
     }
     // Plain HTTP only on loopback, where nothing can sit in between (the tests' own server).
     const secure = url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
-    if (!secure || !this.#o.certificateHost.test(url.hostname))
+    if (!secure || !this.#options.certificateHost.test(url.hostname))
       throw new WebhookAuthError(403, `${what} host ${url.hostname} is not an allowed SNS host`);
     return url;
   }
@@ -85,8 +85,8 @@ export class SnsVerifier {
         throw new WebhookAuthError(401, `SNS message without ${field}`);
     }
     const url = this.checkUrl(message.SigningCertURL, "SigningCertURL");
-    const age = (this.#o.now ?? Date.now)() - Date.parse(message.Timestamp);
-    if (!(Math.abs(age) <= this.#o.maxAgeMs)) throw new WebhookAuthError(403, "stale SNS message");
+    const age = (this.#options.now ?? Date.now)() - Date.parse(message.Timestamp);
+    if (!(Math.abs(age) <= this.#options.maxAgeMs)) throw new WebhookAuthError(403, "stale SNS message");
     const algorithm =
       message.SignatureVersion === "2"
         ? "RSA-SHA256"
@@ -110,7 +110,7 @@ export class SnsVerifier {
   #certificate(url: string): Promise<X509Certificate> {
     let pending = this.#certificates.get(url);
     if (!pending) {
-      const fetchText = this.#o.fetchText ?? (async (u: string) => (await fetch(u)).text());
+      const fetchText = this.#options.fetchText ?? (async (u: string) => (await fetch(u)).text());
       pending = fetchText(url).then((pem) => new X509Certificate(pem));
       pending.catch(() => this.#certificates.delete(url));
       this.#certificates.set(url, pending);

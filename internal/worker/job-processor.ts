@@ -76,10 +76,10 @@ type Parsed = { kind: "job"; job: EmailJob } | { kind: "tracked_ref"; id: string
  * operation, so nothing is left hanging and nothing is lost.
  */
 export class JobProcessor {
-  readonly #o: JobProcessorOptions;
+  readonly #options: JobProcessorOptions;
 
   constructor(options: JobProcessorOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** `signal` aborts the send: the job's time limit, or a shutdown that could not wait any longer. */
@@ -104,17 +104,17 @@ export class JobProcessor {
         schedule_lateness_ms:
           status === "sent" && scheduled !== undefined ? Math.max(startedAt - scheduled, 0) : undefined,
       };
-      this.#o.onOutcome?.(result);
+      this.#options.onOutcome?.(result);
       return result;
     };
 
     const parsed = this.#parse(delivery);
     if (parsed instanceof Error) {
-      this.#o.logger.warn(
+      this.#options.logger.warn(
         { delivery_id: delivery.id, lane: delivery.lane, err: parsed },
         "malformed message dead-lettered",
       );
-      await this.#o.queue.deadLetter(delivery, parsed.message);
+      await this.#options.queue.deadLetter(delivery, parsed.message);
       return outcome("dead_lettered");
     }
 
@@ -128,13 +128,17 @@ export class JobProcessor {
       job = parsed.job;
       if (await this.#deferIfEarly(delivery, job)) return outcome("deferred", job);
       if (job.idempotency_key !== undefined) {
-        const holder = await this.#o.idempotency.reserve(job.idempotency_key, job.id, IDEMPOTENCY_TTL_MS);
+        const holder = await this.#options.idempotency.reserve(
+          job.idempotency_key,
+          job.id,
+          IDEMPOTENCY_TTL_MS,
+        );
         if (holder.job_id !== job.id || holder.state === "sent") {
-          this.#o.logger.info(
+          this.#options.logger.info(
             { job_id: job.id, duplicate_of: holder.job_id },
             "duplicate idempotency key: not sent",
           );
-          await this.#o.queue.ack(delivery);
+          await this.#options.queue.ack(delivery);
           return outcome("skipped", job);
         }
       }
@@ -146,26 +150,26 @@ export class JobProcessor {
       attempt: delivery.attempt + 1,
       tracked: job.tracked,
     };
-    const suppression = await this.#o.suppressions.find(job.recipient_email);
+    const suppression = await this.#options.suppressions.find(job.recipient_email);
     if (suppression) {
       const reason = `recipient suppressed (${suppression.reason}, ${suppression.source})`;
       if (job.tracked) {
-        await this.#o.jobs.markSuppressed(job.id, reason);
-        await this.#o.tracking.append({ job_id: job.id, status: "suppressed", error_message: reason });
+        await this.#options.jobs.markSuppressed(job.id, reason);
+        await this.#options.tracking.append({ job_id: job.id, status: "suppressed", error_message: reason });
       }
-      await this.#o.queue.ack(delivery);
-      this.#o.logger.info({ ...fields, reason: suppression.reason }, "recipient suppressed: not sent");
+      await this.#options.queue.ack(delivery);
+      this.#options.logger.info({ ...fields, reason: suppression.reason }, "recipient suppressed: not sent");
       return outcome("suppressed", job);
     }
     try {
       const rendered = await this.#render(job);
-      const email = this.#o.instrument ? this.#o.instrument(rendered) : rendered;
-      const result = await this.#o.router.send(job, email, signal);
+      const email = this.#options.instrument ? this.#options.instrument(rendered) : rendered;
+      const result = await this.#options.router.send(job, email, signal);
       await this.#recordSent(job, result.provider, result.message_id);
-      await this.#o.queue.ack(delivery);
+      await this.#options.queue.ack(delivery);
       // Checked first: building the line costs more than the send's own bookkeeping.
-      if (this.#o.logger.isLevelEnabled("info")) {
-        this.#o.logger.info(
+      if (this.#options.logger.isLevelEnabled("info")) {
+        this.#options.logger.info(
           {
             ...fields,
             recipient: job.recipient_email,
@@ -179,7 +183,7 @@ export class JobProcessor {
       return outcome("sent", job, result.provider);
     } catch (caught) {
       const error = asDeliveryError(caught);
-      const status = await this.#handleFailure(delivery, job, error, this.#o.logger.child(fields));
+      const status = await this.#handleFailure(delivery, job, error, this.#options.logger.child(fields));
       return outcome(status, job, error.provider, error.kind);
     }
   }
@@ -208,7 +212,7 @@ export class JobProcessor {
   /** A message without an id gets one derived from its queue position: its redeliveries agree on it. */
   #stableId(delivery: Delivery): string {
     // One-shot hash: a quarter of createHash's cost, and this runs for every message without an id.
-    const hex = hash("sha256", `${this.#o.queueName}/${delivery.lane}/${delivery.id}`, "hex");
+    const hex = hash("sha256", `${this.#options.queueName}/${delivery.lane}/${delivery.id}`, "hex");
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   }
 
@@ -224,36 +228,36 @@ export class JobProcessor {
       // A tracked job published straight to the queue: its row is created here on first delivery.
       // Inserting and letting a redelivery hit the conflict costs one round trip; looking first, two.
       try {
-        await this.#o.jobs.create({
+        await this.#options.jobs.create({
           ...jobToRow(parsed.job),
-          max_retries: parsed.job.max_retries ?? this.#o.defaultMaxRetries,
+          max_retries: parsed.job.max_retries ?? this.#options.defaultMaxRetries,
         });
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
       }
     }
     // Claim first: in the common case that is the only read, and it returns the row.
-    const claimed = await this.#o.jobs.claim(id, this.#o.claimLeaseMs);
+    const claimed = await this.#options.jobs.claim(id, this.#options.claimLeaseMs);
     if (claimed !== undefined) {
       const job = rowToJob(claimed);
       const at = job.scheduled_at?.getTime();
       if (at !== undefined && at - Date.now() > SCHEDULE_TOLERANCE_MS) {
-        await this.#o.jobs.releaseClaim(id);
+        await this.#options.jobs.releaseClaim(id);
         await this.#deferIfEarly(delivery, job);
         return { kind: "deferred", job };
       }
       return { kind: "claimed", job };
     }
-    const current = await this.#o.jobs.get(id, { consistency: "strong" });
+    const current = await this.#options.jobs.get(id, { consistency: "strong" });
     if (current === undefined) {
-      await this.#o.queue.deadLetter(delivery, `tracked job ${id} does not exist`);
+      await this.#options.queue.deadLetter(delivery, `tracked job ${id} does not exist`);
       return { kind: "dead_lettered" };
     }
     const job = rowToJob(current);
     const lockedUntil = current.status === "processing" ? current.locked_until?.getTime() : undefined;
     if (lockedUntil !== undefined) {
       // Another worker holds the job. If it dies, its claim runs out: look again just after that.
-      await this.#o.queue.retry(delivery, {
+      await this.#options.queue.retry(delivery, {
         body: JSON.stringify({ id, tracked: true }),
         run_at: new Date(Math.max(lockedUntil, Date.now()) + 250),
         attempt: delivery.attempt,
@@ -262,18 +266,18 @@ export class JobProcessor {
       return { kind: "deferred", job };
     }
     // Sent, failed, cancelled or suppressed: this message has nothing left to do.
-    this.#o.logger.info(
+    this.#options.logger.info(
       { job_id: id, status: current?.status },
       "tracked job already finished: message dropped",
     );
-    await this.#o.queue.ack(delivery);
+    await this.#options.queue.ack(delivery);
     return { kind: "skipped", job };
   }
 
   async #deferIfEarly(delivery: Delivery, job: EmailJob): Promise<boolean> {
     const at = job.scheduled_at?.getTime();
     if (at === undefined || at - Date.now() <= SCHEDULE_TOLERANCE_MS) return false;
-    await this.#o.queue.retry(delivery, {
+    await this.#options.queue.retry(delivery, {
       body: job.tracked ? JSON.stringify({ id: job.id, tracked: true }) : serializeJob(job),
       run_at: new Date(at),
       attempt: delivery.attempt,
@@ -306,8 +310,8 @@ export class JobProcessor {
     }
     const content =
       job.template_id !== undefined
-        ? await this.#o.renderer.renderTemplate(job.template_id, job.template_data)
-        : this.#o.renderer.renderInline(
+        ? await this.#options.renderer.renderTemplate(job.template_id, job.template_data)
+        : this.#options.renderer.renderInline(
             { subject: job.subject, html: job.html, text: job.text },
             job.template_data,
           );
@@ -322,9 +326,9 @@ export class JobProcessor {
 
   async #recordSent(job: EmailJob, provider: string, messageId: string): Promise<void> {
     if (job.tracked) {
-      await this.#o.jobs.markSentWithEvent(job.id, provider, messageId);
+      await this.#options.jobs.markSentWithEvent(job.id, provider, messageId);
     } else if (job.idempotency_key !== undefined) {
-      await this.#o.idempotency.markSent(job.idempotency_key, job.id);
+      await this.#options.idempotency.markSent(job.idempotency_key, job.id);
     }
   }
 
@@ -335,7 +339,7 @@ export class JobProcessor {
     log: Logger,
   ): Promise<JobOutcomeStatus> {
     const attempt = delivery.attempt + 1;
-    const maxRetries = job.max_retries ?? this.#o.defaultMaxRetries;
+    const maxRetries = job.max_retries ?? this.#options.defaultMaxRetries;
     const reason = `${error.code}: ${error.message}`;
     const body = job.tracked ? JSON.stringify({ id: job.id, tracked: true }) : serializeJob(job);
     const fields = { err: error, kind: error.kind, code: error.code };
@@ -343,29 +347,34 @@ export class JobProcessor {
     if (error.kind === "throttled" || error.kind === "config") {
       // The provider is at fault, not the job: try again later without using up an attempt.
       const delay = Math.max(
-        error.retryAfterMs ?? this.#o.retryPolicy.delayMs(Math.max(attempt, 1)),
+        error.retryAfterMs ?? this.#options.retryPolicy.delayMs(Math.max(attempt, 1)),
         MIN_DEFERRAL_MS,
       );
       const runAt = new Date(Date.now() + delay);
-      if (job.tracked) await this.#o.jobs.markRetrying(job.id, reason, runAt, false);
-      await this.#o.queue.retry(delivery, { body, run_at: runAt, attempt: delivery.attempt, error: reason });
+      if (job.tracked) await this.#options.jobs.markRetrying(job.id, reason, runAt, false);
+      await this.#options.queue.retry(delivery, {
+        body,
+        run_at: runAt,
+        attempt: delivery.attempt,
+        error: reason,
+      });
       log.warn({ ...fields, retry_in_ms: delay }, "provider deferred the email");
       return "retrying";
     }
     if (error.kind === "transient" && attempt <= maxRetries) {
-      const delay = this.#o.retryPolicy.delayMs(attempt);
+      const delay = this.#options.retryPolicy.delayMs(attempt);
       const runAt = new Date(Date.now() + delay);
-      if (job.tracked) await this.#o.jobs.markRetrying(job.id, reason, runAt, true);
-      await this.#o.queue.retry(delivery, { body, run_at: runAt, attempt, error: reason });
+      if (job.tracked) await this.#options.jobs.markRetrying(job.id, reason, runAt, true);
+      await this.#options.queue.retry(delivery, { body, run_at: runAt, attempt, error: reason });
       log.warn({ ...fields, retry_in_ms: delay }, "send failed; will retry");
       return "retrying";
     }
     const why = error.kind === "transient" ? `gave up after ${attempt} attempts: ${reason}` : reason;
     if (job.tracked) {
-      await this.#o.jobs.markFailed(job.id, why);
-      await this.#o.tracking.append({ job_id: job.id, status: "failed", error_message: why });
+      await this.#options.jobs.markFailed(job.id, why);
+      await this.#options.tracking.append({ job_id: job.id, status: "failed", error_message: why });
     }
-    await this.#o.queue.deadLetter({ ...delivery, attempt }, why);
+    await this.#options.queue.deadLetter({ ...delivery, attempt }, why);
     log.error(fields, "email failed");
     return "failed";
   }

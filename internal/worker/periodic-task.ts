@@ -12,26 +12,26 @@ export interface PeriodicTaskOptions {
  * The first run starts after a random part of the interval so replicas started together spread out.
  */
 export class PeriodicTask {
-  readonly #o: PeriodicTaskOptions;
+  readonly #options: PeriodicTaskOptions;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
 
   constructor(options: PeriodicTaskOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   start(): void {
     if (this.#timer || this.#stopped) return;
-    this.#schedule(Math.random() * this.#o.intervalMs);
+    this.#schedule(Math.random() * this.#options.intervalMs);
   }
 
   /** Runs once now (tests, and start-up work that should not wait for the first tick). */
   async runOnce(): Promise<void> {
     try {
-      await this.#o.run();
+      await this.#options.run();
     } catch (error) {
-      this.#o.logger.error({ err: error, task: this.#o.name }, "periodic task failed");
+      this.#options.logger.error({ err: error, task: this.#options.name }, "periodic task failed");
     }
   }
 
@@ -45,7 +45,7 @@ export class PeriodicTask {
     this.#timer = setTimeout(() => {
       this.#running = this.runOnce().finally(() => {
         this.#running = undefined;
-        if (!this.#stopped) this.#schedule(this.#o.intervalMs);
+        if (!this.#stopped) this.#schedule(this.#options.intervalMs);
       });
     }, delay);
     this.#timer.unref();

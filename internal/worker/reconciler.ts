@@ -19,23 +19,23 @@ export interface ReconcilerOptions {
  * harmless.
  */
 export class Reconciler {
-  readonly #o: ReconcilerOptions;
+  readonly #options: ReconcilerOptions;
 
   constructor(options: ReconcilerOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   async reconcile(): Promise<number> {
-    const lost = await this.#o.jobs.takeLostJobs(this.#o.graceMs, this.#o.batchSize ?? 500);
+    const lost = await this.#options.jobs.takeLostJobs(this.#options.graceMs, this.#options.batchSize ?? 500);
     if (lost.length === 0) return 0;
-    await this.#o.queue.publish(
+    await this.#options.queue.publish(
       lost.map((job) => ({
         body: JSON.stringify({ id: job.id, tracked: true }),
         lane: laneOf(job.priority),
         run_at: job.scheduled_at ?? undefined,
       })),
     );
-    this.#o.logger.warn(
+    this.#options.logger.warn(
       { count: lost.length, job_ids: lost.slice(0, 20).map((j) => j.id) },
       "republished lost tracked jobs",
     );

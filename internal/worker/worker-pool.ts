@@ -26,7 +26,7 @@ export interface WorkerPoolOptions {
  * failures and are retried), and waits for them to record that.
  */
 export class WorkerPool {
-  readonly #o: WorkerPoolOptions;
+  readonly #options: WorkerPoolOptions;
   readonly #inFlight = new Set<Promise<void>>();
   /** One per running job; aborted on its deadline, or all at once when the drain deadline passes. */
   readonly #jobAborts = new Set<AbortController>();
@@ -38,7 +38,7 @@ export class WorkerPool {
   constructor(options: WorkerPoolOptions) {
     if (options.concurrency < 1 || options.batchSize < 1)
       throw new RangeError("concurrency and batch size must be >= 1");
-    this.#o = options;
+    this.#options = options;
   }
 
   start(): void {
@@ -67,7 +67,7 @@ export class WorkerPool {
     ]);
     deadline.abort();
     if (!drained) {
-      this.#o.logger.warn(
+      this.#options.logger.warn(
         { in_flight: this.#inFlight.size },
         "shutdown deadline reached: aborting in-flight sends",
       );
@@ -77,7 +77,7 @@ export class WorkerPool {
   }
 
   async #run(): Promise<void> {
-    const { queue, concurrency, batchSize, logger } = this.#o;
+    const { queue, concurrency, batchSize, logger } = this.#options;
     let failures = 0;
     while (!this.#fetching.signal.aborted) {
       this.#lastTick = Date.now();
@@ -109,16 +109,16 @@ export class WorkerPool {
   #dispatch(delivery: Delivery): void {
     // A plain controller and timer per job: AbortSignal.timeout/any cost far more on this hot path.
     const controller = new AbortController();
-    const deadline = setTimeout(() => controller.abort(), this.#o.jobTimeoutMs);
+    const deadline = setTimeout(() => controller.abort(), this.#options.jobTimeoutMs);
     this.#jobAborts.add(controller);
-    const task = this.#o.handler
+    const task = this.#options.handler
       .process(delivery, controller.signal)
       .then(
         () => {},
         (error: unknown) => {
           // The queue operation that ends the delivery failed (database or queue down): the message
           // stays unacknowledged and comes back after the visibility timeout.
-          this.#o.logger.error(
+          this.#options.logger.error(
             { err: error, delivery_id: delivery.id },
             "job processing failed; message will be redelivered",
           );

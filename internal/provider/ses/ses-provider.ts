@@ -36,10 +36,10 @@ function tagValue(value: string): string {
 export class SesProvider implements Provider {
   readonly name = "ses";
   readonly #client: SESv2Client;
-  readonly #o: SesProviderOptions;
+  readonly #options: SesProviderOptions;
 
   constructor(options: SesProviderOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#client = new SESv2Client({
       region: options.region,
       maxAttempts: options.maxAttempts ?? 2,
@@ -53,19 +53,19 @@ export class SesProvider implements Provider {
 
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
     refuseProviderTemplate(email, this.name);
-    const from = email.from ?? this.#o.sender;
+    const from = email.from ?? this.#options.sender;
     const input: SendEmailCommandInput = {
       FromEmailAddress: formatAddress(from),
       Destination: { ToAddresses: [formatAddress(email.to)] },
       ...(email.reply_to && { ReplyToAddresses: [formatAddress(email.reply_to)] }),
-      ...(this.#o.configurationSet && { ConfigurationSetName: this.#o.configurationSet }),
+      ...(this.#options.configurationSet && { ConfigurationSetName: this.#options.configurationSet }),
       EmailTags: [
         { Name: "job_id", Value: tagValue(email.job_id) },
         { Name: "job_type", Value: tagValue(email.job_type) },
       ],
       Content:
         email.attachments.length > 0
-          ? { Raw: { Data: await composeMessage(email, this.#o.sender) } }
+          ? { Raw: { Data: await composeMessage(email, this.#options.sender) } }
           : {
               Simple: {
                 Subject: { Data: email.subject, Charset: "UTF-8" },

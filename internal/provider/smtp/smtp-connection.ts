@@ -62,7 +62,7 @@ const END_OF_DATA = Buffer.from(".\r\n");
  * (timeout, dropped connection) fails every command waiting with a network error.
  */
 export class SmtpConnection {
-  readonly #o: SmtpConnectionOptions;
+  readonly #options: SmtpConnectionOptions;
   #socket: Socket | TLSSocket;
   #buffer = "";
   #lines: string[] = [];
@@ -74,7 +74,7 @@ export class SmtpConnection {
   #onClose: (() => void) | undefined;
 
   private constructor(options: SmtpConnectionOptions, socket: Socket | TLSSocket) {
-    this.#o = options;
+    this.#options = options;
     this.#socket = socket;
     this.#attach(socket);
   }
@@ -223,7 +223,7 @@ export class SmtpConnection {
   }
 
   async #hello(): Promise<void> {
-    const name = this.#o.name ?? hostname();
+    const name = this.#options.name ?? hostname();
     let reply = await this.#command(`EHLO ${name}`, "EHLO");
     if (reply.code !== 250) {
       reply = await this.#command(`HELO ${name}`, "HELO");
@@ -249,13 +249,13 @@ export class SmtpConnection {
     plain.removeAllListeners("close");
     plain.removeAllListeners("error");
     plain.removeAllListeners("timeout");
-    this.#socket = await upgrade(plain, this.#o);
+    this.#socket = await upgrade(plain, this.#options);
     this.#attach(this.#socket);
     await this.#hello();
   }
 
   #attach(socket: Socket | TLSSocket): void {
-    socket.setTimeout(this.#o.timeoutMs);
+    socket.setTimeout(this.#options.timeoutMs);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#read(chunk));
     socket.on("timeout", () => {

@@ -23,7 +23,7 @@ const NETWORK_CODES = new Set(["ECONNECTION", "ESOCKET", "ETIMEDOUT", "ECONNRESE
  * refused message leaves its connection usable after RSET.
  */
 export class SmtpPool {
-  readonly #o: SmtpPoolOptions;
+  readonly #options: SmtpPoolOptions;
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
   /** Sends waiting for a connection; they get one, or the error that prevented opening one. */
@@ -32,7 +32,7 @@ export class SmtpPool {
   #closed = false;
 
   constructor(options: SmtpPoolOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   async send(envelope: { from: string; to: string[] }, message: Buffer): Promise<SmtpSendInfo> {
@@ -82,7 +82,7 @@ export class SmtpPool {
     if (this.#closed) throw closedError();
     const idle = this.#idle.pop();
     if (idle) return idle;
-    if (this.#all.size + this.#opening < this.#o.size) return this.#open();
+    if (this.#all.size + this.#opening < this.#options.size) return this.#open();
     const connection = await new Promise<PooledConnection | Error>((resolve) => this.#waiting.push(resolve));
     if (connection instanceof Error) throw connection;
     return connection;
@@ -114,8 +114,8 @@ export class SmtpPool {
     this.#opening++;
     let smtp: SmtpConnection | undefined;
     try {
-      smtp = await SmtpConnection.open(this.#o.connection);
-      if (this.#o.auth) await smtp.login(this.#o.auth.user, this.#o.auth.pass);
+      smtp = await SmtpConnection.open(this.#options.connection);
+      if (this.#options.auth) await smtp.login(this.#options.auth.user, this.#options.auth.pass);
     } catch (error) {
       smtp?.close();
       throw error;

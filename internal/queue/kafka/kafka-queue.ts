@@ -72,7 +72,7 @@ const key = (topic: string, partition: number) => `${topic}:${partition}`;
 export class KafkaQueue implements JobQueue {
   readonly driver = "kafka";
   readonly topics: KafkaTopics;
-  readonly #o: KafkaQueueOptions;
+  readonly #options: KafkaQueueOptions;
   readonly #producer: Producer;
   readonly #consumer: Consumer;
   readonly #admin: Admin;
@@ -96,7 +96,7 @@ export class KafkaQueue implements JobQueue {
   #closed = false;
 
   constructor(options: KafkaQueueOptions) {
-    this.#o = options;
+    this.#options = options;
     this.topics = kafkaTopics(options.name, { retry: options.retryTopic, dead: options.deadLetterTopic });
     this.#fairShare = new FairShare(options.fairShare ?? 0.1);
     this.#maxPerPartition = options.maxInFlightPerPartition ?? 200;
@@ -133,13 +133,13 @@ export class KafkaQueue implements JobQueue {
 
   async init(): Promise<void> {
     await this.#admin.connect();
-    await ensureTopics(this.#admin, allTopics(this.topics), this.#o.createTopics);
+    await ensureTopics(this.#admin, allTopics(this.topics), this.#options.createTopics);
     await this.#producer.connect();
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) =>
       this.#assign(payload.memberAssignment),
     );
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) =>
-      this.#o.logger?.error({ err: payload.error, restart: payload.restart }, "kafka consumer crashed"),
+      this.#options.logger?.error({ err: payload.error, restart: payload.restart }, "kafka consumer crashed"),
     );
     await this.#consumer.connect();
     await this.#consumer.subscribe({
@@ -197,7 +197,7 @@ export class KafkaQueue implements JobQueue {
 
   async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
     if (max <= 0 || signal?.aborted) return [];
-    const deadline = Date.now() + this.#o.pollIntervalMs;
+    const deadline = Date.now() + this.#options.pollIntervalMs;
     let waitedForUrgent = false;
     for (;;) {
       // Messages of a more urgent lane are known to be on their way: wait a moment for them.
@@ -269,8 +269,8 @@ export class KafkaQueue implements JobQueue {
       this.#admin.fetchTopicOffsets(this.topics.retry),
       this.#admin.fetchTopicOffsets(this.topics.dead),
       this.#admin.fetchTopicOffsets(this.topics.replayed),
-      this.#admin.fetchOffsets({ groupId: this.#o.groupId, topics: laneTopics }),
-      this.#admin.fetchOffsets({ groupId: `${this.#o.groupId}.retry`, topics: [this.topics.retry] }),
+      this.#admin.fetchOffsets({ groupId: this.#options.groupId, topics: laneTopics }),
+      this.#admin.fetchOffsets({ groupId: `${this.#options.groupId}.retry`, topics: [this.topics.retry] }),
     ]);
     const committedOf = (commits: typeof laneCommits, topic: string) =>
       new Map(
@@ -355,7 +355,7 @@ export class KafkaQueue implements JobQueue {
     // flag those as redelivered.
     const pending = [...this.#partitions.values()].filter((s) => s.current);
     await this.#commit(pending, { always: true }).catch((error: unknown) =>
-      this.#o.logger?.warn({ err: error }, "kafka: final commit failed; the next owner redelivers"),
+      this.#options.logger?.warn({ err: error }, "kafka: final commit failed; the next owner redelivers"),
     );
     for (const lane of LANES) this.#buffers[lane] = [];
     await this.#relay.stop();
@@ -365,7 +365,7 @@ export class KafkaQueue implements JobQueue {
   }
 
   #read(topic: string) {
-    return readTopic(this.#o.kafka, this.#admin, topic, { groupPrefix: this.#o.groupId });
+    return readTopic(this.#options.kafka, this.#admin, topic, { groupPrefix: this.#options.groupId });
   }
 
   async #replayedIds(): Promise<Set<string>> {
@@ -431,7 +431,7 @@ export class KafkaQueue implements JobQueue {
     // The previous owner's commit says how far it had handed messages out: those come again.
     let redeliveredBelow = 0;
     try {
-      const [committed] = await this.#admin.fetchOffsets({ groupId: this.#o.groupId, topics: [topic] });
+      const [committed] = await this.#admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });
       const mark = committed?.partitions.find((p) => p.partition === partition)?.metadata;
       if (mark) redeliveredBelow = Number((JSON.parse(mark) as { handed?: number }).handed ?? 0) || 0;
     } catch {
@@ -479,7 +479,7 @@ export class KafkaQueue implements JobQueue {
   async #loadStartHints(): Promise<void> {
     try {
       const commits = await this.#admin.fetchOffsets({
-        groupId: this.#o.groupId,
+        groupId: this.#options.groupId,
         topics: LANES.map((lane) => this.topics.lanes[lane]),
       });
       for (const { topic, partitions } of commits) {
@@ -487,7 +487,7 @@ export class KafkaQueue implements JobQueue {
           this.#startHints.set(key(topic, p.partition), Math.max(Number(p.offset), 0));
       }
     } catch (error) {
-      this.#o.logger?.debug({ err: error }, "kafka: could not read committed offsets");
+      this.#options.logger?.debug({ err: error }, "kafka: could not read committed offsets");
     }
   }
 
@@ -556,7 +556,7 @@ export class KafkaQueue implements JobQueue {
       for (const [state, offset] of committing) state.offsets.committed(offset);
     } catch (error) {
       // A rebalance is under way: the partitions that stay ours commit on their next finish.
-      this.#o.logger?.warn({ err: error }, "kafka: commit failed; retried with the next one");
+      this.#options.logger?.warn({ err: error }, "kafka: commit failed; retried with the next one");
     }
   }
 }

@@ -35,13 +35,13 @@ export const RETRY_HEADERS = {
  * a message is committed only after its copy on the lane was written.
  */
 export class RetryRelay {
-  readonly #o: RetryRelayOptions;
+  readonly #options: RetryRelayOptions;
   readonly #consumer: Consumer;
   readonly #timers = new Set<NodeJS.Timeout>();
   #promoted = 0;
 
   constructor(options: RetryRelayOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#consumer = options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs,
@@ -71,7 +71,7 @@ export class RetryRelay {
       });
     });
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic: this.#o.topics.retry, fromBeginning: true });
+    await this.#consumer.subscribe({ topic: this.#options.topics.retry, fromBeginning: true });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -109,7 +109,7 @@ export class RetryRelay {
         continue;
       }
       const requeuedAt = Number(headerText(message.headers, RETRY_HEADERS.requeuedAt) ?? 0) || 0;
-      if (runAt - now > this.#o.horizonMs && now - requeuedAt >= this.#o.horizonMs) {
+      if (runAt - now > this.#options.horizonMs && now - requeuedAt >= this.#options.horizonMs) {
         requeue.push({
           key: message.key,
           value: message.value,
@@ -119,7 +119,7 @@ export class RetryRelay {
         continue;
       }
       // Not due: everything before it is handled below; this partition waits for it.
-      const cycled = requeuedAt > 0 ? this.#o.horizonMs - (now - requeuedAt) : this.#o.horizonMs;
+      const cycled = requeuedAt > 0 ? this.#options.horizonMs - (now - requeuedAt) : this.#options.horizonMs;
       wait = Math.max(Math.min(runAt - now, cycled), 1);
       break;
     }
@@ -127,14 +127,14 @@ export class RetryRelay {
     if (due.length > 0 || requeue.length > 0) {
       const messages = new Map<string, Message[]>();
       for (const { message, lane } of due) {
-        const topic = this.#o.topics.lanes[lane];
+        const topic = this.#options.topics.lanes[lane];
         const list = messages.get(topic) ?? [];
         const attempt = headerText(message.headers, RETRY_HEADERS.attempt);
         list.push({ value: message.value, ...(attempt && attempt !== "0" && { headers: { attempt } }) });
         messages.set(topic, list);
       }
-      if (requeue.length > 0) messages.set(this.#o.topics.retry, requeue);
-      await this.#o.producer.sendBatch({
+      if (requeue.length > 0) messages.set(this.#options.topics.retry, requeue);
+      await this.#options.producer.sendBatch({
         topicMessages: [...messages].map(([topic, list]) => ({ topic, messages: list })),
       });
       if (lastDue !== undefined) {

@@ -43,12 +43,12 @@ function credentials(tls: GrpcTlsOptions | undefined): grpc.ServerCredentials {
  * readiness) and server reflection. Health and reflection need no API key.
  */
 export class GrpcServer {
-  readonly #o: GrpcServerOptions;
+  readonly #options: GrpcServerOptions;
   readonly #server = new grpc.Server();
   readonly #health = new HealthImplementation({ "": "SERVING", [EMAIL_WORKER_SERVICE]: "SERVING" });
 
   constructor(options: GrpcServerOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#server.addService(EmailWorkerServiceService, options.handlers);
     this.#health.addToServer(this.#server);
     const definition = protoLoader.loadSync(["email/v1/email_worker.proto", healthProtoPath], {
@@ -59,9 +59,9 @@ export class GrpcServer {
   }
 
   async start(): Promise<number> {
-    const address = `${this.#o.host ?? "0.0.0.0"}:${this.#o.port}`;
+    const address = `${this.#options.host ?? "0.0.0.0"}:${this.#options.port}`;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, credentials(this.#o.tls), (error, port) =>
+      this.#server.bindAsync(address, credentials(this.#options.tls), (error, port) =>
         error ? reject(error) : resolve(port),
       );
     });
@@ -78,7 +78,7 @@ export class GrpcServer {
   async stop(deadlineMs: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
-        this.#o.logger.warn("gRPC calls still running at the deadline: cancelling them");
+        this.#options.logger.warn("gRPC calls still running at the deadline: cancelling them");
         this.#server.forceShutdown();
         resolve();
       }, deadlineMs);

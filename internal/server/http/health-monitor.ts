@@ -54,12 +54,12 @@ async function reachable(check: () => Promise<unknown>, timeoutMs: number): Prom
  * draining. /health is the Go service's JSON, with the replica and draining state added.
  */
 export class HealthMonitor {
-  readonly #o: HealthMonitorOptions;
+  readonly #options: HealthMonitorOptions;
   readonly #started: number;
   #draining = false;
 
   constructor(options: HealthMonitorOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#started = (options.now ?? Date.now)();
   }
 
@@ -73,22 +73,22 @@ export class HealthMonitor {
   }
 
   live(): { live: boolean; last_tick: string } {
-    const last = this.#o.lastConsumerTick();
-    const now = (this.#o.now ?? Date.now)();
-    return { live: now - last.getTime() <= this.#o.livenessThresholdMs, last_tick: last.toISOString() };
+    const last = this.#options.lastConsumerTick();
+    const now = (this.#options.now ?? Date.now)();
+    return { live: now - last.getTime() <= this.#options.livenessThresholdMs, last_tick: last.toISOString() };
   }
 
   async health(): Promise<HealthReport> {
-    const timeout = this.#o.checkTimeoutMs ?? 2_000;
+    const timeout = this.#options.checkTimeoutMs ?? 2_000;
     const [queue, database] = await Promise.all([
-      reachable(this.#o.checkQueue, timeout),
-      reachable(this.#o.checkDatabase, timeout),
+      reachable(this.#options.checkQueue, timeout),
+      reachable(this.#options.checkDatabase, timeout),
     ]);
-    const replica = this.#o.replicaState();
-    const providers = this.#o.providers();
+    const replica = this.#options.replicaState();
+    const providers = this.#options.providers();
     // An open circuit means jobs for that provider wait or fail over: still serving, but not well.
     const providerDown = Object.values(providers).includes("open");
-    const now = (this.#o.now ?? Date.now)();
+    const now = (this.#options.now ?? Date.now)();
     const status =
       !queue || !database
         ? "unhealthy"
@@ -98,13 +98,13 @@ export class HealthMonitor {
     return {
       status,
       timestamp: new Date(now).toISOString(),
-      version: this.#o.version,
+      version: this.#options.version,
       uptime: formatDuration(Math.floor((now - this.#started) / 1000) * 1000),
       queue: queue ? "connected" : "disconnected",
       database: database ? "connected" : "disconnected",
       replica,
       providers,
-      provider_error_rates: this.#o.providerErrorRates?.() ?? {},
+      provider_error_rates: this.#options.providerErrorRates?.() ?? {},
       draining: this.#draining,
     };
   }

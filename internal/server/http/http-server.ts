@@ -99,18 +99,18 @@ function violationsBody(error: JobValidationError) {
  * intake answers 503 but the probes stay up, so the orchestrator can watch the drain.
  */
 export class HttpServer {
-  readonly #o: HttpServerOptions;
+  readonly #options: HttpServerOptions;
   readonly #server: Server;
 
   constructor(options: HttpServerOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (error instanceof HttpError) return send(res, error.status, error.body);
         const kind = (error as { kind?: string }).kind;
         if (kind === "unavailable")
           return send(res, 503, { error: "a dependency is unavailable; try again" });
-        this.#o.logger.error({ err: error, path: req.url }, "request failed");
+        this.#options.logger.error({ err: error, path: req.url }, "request failed");
         send(res, 500, { error: "internal error" });
       });
     });
@@ -119,7 +119,7 @@ export class HttpServer {
   async start(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
-      this.#server.listen(this.#o.port, this.#o.host ?? "0.0.0.0", resolve);
+      this.#server.listen(this.#options.port, this.#options.host ?? "0.0.0.0", resolve);
     });
     return (this.#server.address() as AddressInfo).port;
   }
@@ -137,20 +137,20 @@ export class HttpServer {
     if (req.method === "GET") {
       switch (url.pathname) {
         case "/livez": {
-          const live = this.#o.health.live();
+          const live = this.#options.health.live();
           return send(res, live.live ? 200 : 503, live);
         }
         case "/readyz": {
-          const { ready, report } = await this.#o.health.ready();
+          const { ready, report } = await this.#options.health.ready();
           return send(res, ready ? 200 : 503, report);
         }
         case "/health": {
-          const report = await this.#o.health.health();
+          const report = await this.#options.health.health();
           return send(res, report.status === "unhealthy" ? 503 : 200, report);
         }
         case "/metrics": {
-          const text = await this.#o.registry.metrics();
-          res.writeHead(200, { "content-type": this.#o.registry.contentType });
+          const text = await this.#options.registry.metrics();
+          res.writeHead(200, { "content-type": this.#options.registry.contentType });
           res.end(text);
           return;
         }
@@ -161,9 +161,9 @@ export class HttpServer {
     if (url.pathname === "/webhooks/sendgrid" && req.method === "POST")
       return this.#sendgridWebhook(req, res);
     if (url.pathname === "/v1/emails" || url.pathname.startsWith("/v1/emails/")) {
-      if (this.#o.health.draining && req.method === "POST")
+      if (this.#options.health.draining && req.method === "POST")
         throw new HttpError(503, { error: "shutting down; send to another instance" });
-      const caller = this.#o.auth.authenticate(presentedKey(req.headers));
+      const caller = this.#options.auth.authenticate(presentedKey(req.headers));
       if (!caller) throw new HttpError(401, { error: "missing or unknown API key" });
       if (!caller.scopes.includes("send")) throw new HttpError(403, { error: "this API key may not send" });
     }
@@ -177,7 +177,7 @@ export class HttpServer {
     const body = await readJson(req);
     const batch = (body as { jobs?: unknown } | null)?.jobs;
     if (Array.isArray(batch)) {
-      const results = await this.#o.service.sendBatch(batch);
+      const results = await this.#options.service.sendBatch(batch);
       return send(res, 207, {
         results: results.map((r) =>
           r.ok
@@ -189,7 +189,7 @@ export class HttpServer {
       });
     }
     try {
-      send(res, 202, await this.#o.service.send(body));
+      send(res, 202, await this.#options.service.send(body));
     } catch (error) {
       if (error instanceof JobValidationError) throw new HttpError(400, violationsBody(error));
       throw error;
@@ -197,7 +197,7 @@ export class HttpServer {
   }
 
   async #sendgridWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const webhooks = this.#o.webhooks;
+    const webhooks = this.#options.webhooks;
     if (!webhooks?.sendgridPublicKey)
       throw new HttpError(404, { error: "the SendGrid webhook is not configured" });
     const rawBody = await readBody(req);
@@ -226,12 +226,14 @@ export class HttpServer {
   /** /t/o/<token>.gif (open pixel), /t/c/<token> (click redirect), /t/u/<token> (unsubscribe). */
   async #trackingLink(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const match = /^\/t\/([ocu])\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(\.gif)?$/.exec(path);
-    const claims = match && this.#o.links?.tokens.verify(match[2] as string);
+    const claims = match && this.#options.links?.tokens.verify(match[2] as string);
     // A link the service did not sign does not exist: no redirect to wherever it points.
     if (!match || !claims || claims.k !== match[1]) throw new HttpError(404, { error: "no such link" });
-    const events = (this.#o.links as { events: LinkEvents }).events;
+    const events = (this.#options.links as { events: LinkEvents }).events;
     const record = (work: Promise<void>) =>
-      work.catch((error: unknown) => this.#o.logger.warn({ err: error }, "tracking event not recorded"));
+      work.catch((error: unknown) =>
+        this.#options.logger.warn({ err: error }, "tracking event not recorded"),
+      );
     if (claims.k === "o" && req.method === "GET") {
       await record(events.open(claims, req.headers["user-agent"]));
       res.writeHead(200, {
@@ -267,7 +269,7 @@ export class HttpServer {
 
   /** Amazon SNS (HTTP subscription) delivering SES events. */
   async #sesWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const webhooks = this.#o.webhooks;
+    const webhooks = this.#options.webhooks;
     const sns = webhooks?.sns;
     if (!webhooks || !sns) throw new HttpError(404, { error: "the SES webhook is not configured" });
     // SNS posts JSON as text/plain.
@@ -281,7 +283,7 @@ export class HttpServer {
         const answer = await fetch(confirm);
         if (!answer.ok)
           throw new HttpError(502, { error: `confirming the subscription failed: ${answer.status}` });
-        this.#o.logger.info({ topic: message.TopicArn }, "SNS subscription confirmed");
+        this.#options.logger.info({ topic: message.TopicArn }, "SNS subscription confirmed");
         return send(res, 200, { confirmed: true });
       }
     } catch (error) {
@@ -299,7 +301,7 @@ export class HttpServer {
   }
 
   async #getEmail(id: string, res: ServerResponse): Promise<void> {
-    const view = await this.#o.service.getJob(id);
+    const view = await this.#options.service.getJob(id);
     if (!view) throw new HttpError(404, { error: `no tracked job ${id}` });
     send(res, 200, view);
   }
