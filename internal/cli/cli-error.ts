@@ -1,15 +1,7 @@
-import { status } from "@grpc/grpc-js";
+import { EXIT_CODES, exitCodeOfCall, kindInTrailers } from "../errors/error-responses.ts";
 
 /** Exit codes scripts can rely on (README "emailctl"). */
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 2,
-  notFound: 3,
-  invalid: 4,
-  unavailable: 5,
-  denied: 6,
-} as const;
+export const EXIT = EXIT_CODES;
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -24,25 +16,16 @@ export class InvalidInputError extends Error {
 export function describeFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: EXIT.usage };
   if (error instanceof InvalidInputError) return { message: error.message, exitCode: EXIT.invalid };
-  const grpcError = error as { code?: number; details?: string; message?: string };
-  if (typeof grpcError.code === "number" && grpcError.details !== undefined) {
-    const text = grpcError.details || grpcError.message || "request failed";
-    switch (grpcError.code) {
-      case status.NOT_FOUND:
-        return { message: text, exitCode: EXIT.notFound };
-      case status.INVALID_ARGUMENT:
-      case status.FAILED_PRECONDITION:
-      case status.ALREADY_EXISTS:
-        return { message: text, exitCode: EXIT.invalid };
-      case status.UNAVAILABLE:
-      case status.DEADLINE_EXCEEDED:
-        return { message: `service unavailable: ${text}`, exitCode: EXIT.unavailable };
-      case status.UNAUTHENTICATED:
-      case status.PERMISSION_DENIED:
-        return { message: text, exitCode: EXIT.denied };
-      default:
-        return { message: text, exitCode: EXIT.failed };
-    }
+  const call = error as {
+    code?: unknown;
+    details?: string;
+    message?: string;
+    metadata?: { get(key: string): unknown[] };
+  };
+  if (typeof call.code === "number" && call.details !== undefined) {
+    const text = call.details || call.message || "request failed";
+    const exitCode = exitCodeOfCall(call.code, kindInTrailers(call));
+    return { message: exitCode === EXIT.unavailable ? `service unavailable: ${text}` : text, exitCode };
   }
   return { message: error instanceof Error ? error.message : String(error), exitCode: EXIT.failed };
 }

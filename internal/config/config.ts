@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import convict from "convict";
 import { parse as parseYaml, YAMLParseError } from "yaml";
+import { KindedError } from "../errors/error-kind.ts";
 import { enabledProviders } from "./enabled-providers.ts";
 import { type ProviderName, registerFormats } from "./formats.ts";
 import { configSchema } from "./schema.ts";
@@ -14,13 +15,12 @@ export type Config = Properties<Schema>;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export class ConfigError extends Error {
+export class ConfigError extends KindedError<"invalid_config"> {
   override readonly name = "ConfigError";
-  readonly kind = "config";
   readonly problems: readonly string[];
 
   constructor(source: string, problems: readonly string[]) {
-    super(`invalid configuration (${source}):\n  ${problems.join("\n  ")}`);
+    super("invalid_config", `invalid configuration (${source}):\n  ${problems.join("\n  ")}`);
     this.problems = problems;
   }
 }

@@ -1,10 +1,23 @@
+import { type ErrorKind, kindOf } from "../errors/error-kind.ts";
+
 /**
  * transient: try again later (timeouts, 5xx, connection failures).
  * permanent: will never succeed (bad address, content rejected): fail the job now.
  * throttled: the provider asked us to slow down: retry later without using up an attempt.
  * config: the account or credentials are at fault: stop using the provider, keep the job's attempts.
  */
-export type DeliveryErrorKind = "transient" | "permanent" | "throttled" | "config";
+export type DeliveryErrorKind = Extract<ErrorKind, "transient" | "permanent" | "throttled" | "config">;
+
+const DELIVERY_KINDS: ReadonlySet<string> = new Set<DeliveryErrorKind>([
+  "transient",
+  "permanent",
+  "throttled",
+  "config",
+]);
+
+function isDeliveryKind(kind: string): kind is DeliveryErrorKind {
+  return DELIVERY_KINDS.has(kind);
+}
 
 export interface DeliveryErrorDetails {
   retryAfterMs?: number | undefined;
@@ -39,7 +52,7 @@ export function isDeliveryError(error: unknown): error is DeliveryError {
   return (
     error instanceof Error &&
     error.name === "DeliveryError" &&
-    ["transient", "permanent", "throttled", "config"].includes((error as { kind?: string }).kind ?? "")
+    isDeliveryKind(String((error as { kind?: unknown }).kind))
   );
 }
 
@@ -56,21 +69,30 @@ export function refuseProviderTemplate(
     );
 }
 
-const KINDS: readonly string[] = ["transient", "permanent", "throttled", "config"];
+/** Failures found while preparing an email that no retry can cure: the job fails at once. */
+const CALLER_MISTAKES: ReadonlySet<ErrorKind> = new Set([
+  "invalid_argument",
+  "invalid_template",
+  "malformed_message",
+  "not_found",
+  "failed_precondition",
+  "payload_too_large",
+]);
 
 /**
- * Any failure on the way to a provider as a DeliveryError. Errors that already carry a delivery kind
- * (a template that cannot render is `permanent`) keep it and their code; anything unclassified is
- * transient until the job's attempts run out.
+ * Any failure on the way to a provider as a DeliveryError. Delivery errors keep their kind and code;
+ * a caller's mistake found on the way (a template that cannot render) fails the job at once
+ * (`permanent`, keeping its code); anything else is transient until the job's attempts run out.
  */
 export function asDeliveryError(error: unknown): DeliveryError {
   if (isDeliveryError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const { kind, code } = (error ?? {}) as { kind?: unknown; code?: unknown };
-  if (typeof kind === "string" && KINDS.includes(kind)) {
-    return new DeliveryError(kind as DeliveryErrorKind, typeof code === "string" ? code : kind, message, {
-      cause: error,
-    });
-  }
-  return new DeliveryError("transient", "unclassified", message, { cause: error });
+  const kind = kindOf(error);
+  const { code } = (error ?? {}) as { code?: unknown };
+  const stableCode = typeof code === "string" ? code : kind;
+  if (isDeliveryKind(kind)) return new DeliveryError(kind, stableCode, message, { cause: error });
+  if (CALLER_MISTAKES.has(kind)) return new DeliveryError("permanent", stableCode, message, { cause: error });
+  return new DeliveryError("transient", kind === "internal" ? "unclassified" : stableCode, message, {
+    cause: error,
+  });
 }

@@ -1,3 +1,4 @@
+import { NotFoundError } from "../errors/error-kind.ts";
 import type { JsonValue } from "../job/email-job.ts";
 import type { EmailTemplateRecord, NewTemplate, TemplateRepository } from "../store/template-repository.ts";
 import type { RenderedEmail, TemplateDefinition, TemplateRenderer } from "../template/renderer.ts";
@@ -7,11 +8,6 @@ export interface TemplateServiceOptions {
   renderer: TemplateRenderer;
   /** Drops a cached copy so this process renders an edit at once (others within the cache TTL). */
   invalidate: (id: string) => void;
-}
-
-export class TemplateNotFoundError extends Error {
-  override readonly name = "TemplateNotFoundError";
-  readonly kind = "not_found";
 }
 
 /** Template management and previews, for the API and the CLI. */
@@ -32,7 +28,7 @@ export class TemplateService {
 
   async get(id: string): Promise<EmailTemplateRecord> {
     const template = await this.#options.templates.get(id, { consistency: "strong" });
-    if (!template) throw new TemplateNotFoundError(`template "${id}" does not exist`);
+    if (!template) throw new NotFoundError(`template "${id}" does not exist`, "template_not_found");
     return template;
   }
 
@@ -53,7 +49,7 @@ export class TemplateService {
     data: Record<string, JsonValue>,
   ): Promise<RenderedEmail> {
     if (draft) return this.#options.renderer.renderDraft(draft, data);
-    if (!id) throw new TemplateNotFoundError("give a template_id or a template to preview");
+    if (!id) throw new NotFoundError("give a template_id or a template to preview", "template_not_found");
     await this.get(id);
     return this.#options.renderer.renderTemplate(id, data);
   }

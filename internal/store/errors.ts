@@ -1,22 +1,23 @@
+import { KindedError, UnavailableError } from "../errors/error-kind.ts";
+
 /**
  * Errors the store raises. Callers switch on `kind`; nothing above the store sees a pg or PGlite
  * error.
  */
-export class DatabaseUnavailableError extends Error {
+export class DatabaseUnavailableError extends UnavailableError {
   override readonly name = "DatabaseUnavailableError";
-  readonly kind = "unavailable";
-  readonly code: string;
 
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+  constructor(message: string, code: string, options: { cause?: unknown } = {}) {
+    super(message, { code, cause: options.cause });
   }
 }
 
-export class ConflictError extends Error {
+export class ConflictError extends KindedError<"conflict"> {
   override readonly name = "ConflictError";
-  readonly kind = "conflict";
-  readonly code = "already_exists";
+
+  constructor(message: string) {
+    super("conflict", message, { code: "already_exists" });
+  }
 }
 
 /**

@@ -1,13 +1,19 @@
+import { KindedError } from "../errors/error-kind.ts";
+
 export interface KeysetPosition {
   /** Postgres' own text of the timestamp: a JS Date would drop the microseconds and skip rows. */
   created_at: string;
   id: string;
 }
 
-export class InvalidCursorError extends Error {
+export class InvalidCursorError extends KindedError<"invalid_argument"> {
   override readonly name = "InvalidCursorError";
-  readonly kind = "invalid_argument";
+  /** The request field at fault, for the caller's field violation. */
   readonly field = "cursor";
+
+  constructor(message: string) {
+    super("invalid_argument", message, { code: "invalid_cursor" });
+  }
 }
 
 export function encodeCursor(position: KeysetPosition): string {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Kysely, sql } from "kysely";
 import { type Migration, type MigrationProvider, type MigrationResult, Migrator } from "kysely/migration";
+import { KindedError } from "../errors/error-kind.ts";
 
 /** database/migrations beside internal/: the sources' own, or the copy `npm run build` puts in dist/. */
 export function defaultMigrationsDir(): string {
@@ -36,14 +37,14 @@ export class SqlFileMigrationProvider implements MigrationProvider {
   }
 }
 
-export class MigrationError extends Error {
+export class MigrationError extends KindedError<"migration_failed"> {
   override readonly name = "MigrationError";
-  readonly kind = "migration";
   readonly migration: string | undefined;
 
   constructor(migration: string | undefined, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(migration ? `migration ${migration} failed: ${reason}` : `migrations failed: ${reason}`, { cause });
+    const message = migration ? `migration ${migration} failed: ${reason}` : `migrations failed: ${reason}`;
+    super("migration_failed", message, { cause });
     this.migration = migration;
   }
 }

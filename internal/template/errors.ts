@@ -1,3 +1,5 @@
+import { KindedError } from "../errors/error-kind.ts";
+
 export type TemplateErrorCode =
   | "template_not_found"
   | "template_inactive"
@@ -6,13 +8,12 @@ export type TemplateErrorCode =
   | "missing_content";
 
 /**
- * A template that cannot produce this email. Retrying will not help, so the worker treats it as a
- * permanent failure of the job; `code` says which case it is.
+ * A template that cannot produce this email: the caller's to fix. Retrying will not help, so the
+ * worker fails the job at once; `code` says which case it is.
  */
-export class TemplateError extends Error {
+export class TemplateError extends KindedError<"invalid_template"> {
   override readonly name = "TemplateError";
-  readonly kind = "permanent";
-  readonly code: TemplateErrorCode;
+  override readonly code: TemplateErrorCode;
   readonly template_id: string | undefined;
   readonly variable: string | undefined;
 
@@ -21,7 +22,7 @@ export class TemplateError extends Error {
     message: string,
     details: { template_id?: string | undefined; variable?: string; cause?: unknown } = {},
   ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super("invalid_template", message, { code, cause: details.cause });
     this.code = code;
     this.template_id = details.template_id;
     this.variable = details.variable;

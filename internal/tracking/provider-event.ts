@@ -1,3 +1,5 @@
+import { KindedError } from "../errors/error-kind.ts";
+
 /** What happened to a sent message, in the same words whichever provider reported it. */
 export type ProviderEventType =
   | "delivered"
@@ -25,14 +27,20 @@ export interface ProviderEvent {
   reason: string | undefined;
 }
 
-export class WebhookAuthError extends Error {
+/**
+ * A webhook request that is not the provider's: `unauthenticated` when there is nothing to check
+ * (unsigned), `permission_denied` when it was checked and refused (bad or stale signature, a host
+ * or topic not allowed).
+ */
+export class WebhookAuthError extends KindedError<"unauthenticated" | "permission_denied"> {
   override readonly name = "WebhookAuthError";
-  readonly kind = "unauthenticated";
-  /** 401: nothing to check (unsigned); 403: checked and refused (bad or stale signature). */
-  readonly status: 401 | 403;
 
-  constructor(status: 401 | 403, message: string) {
-    super(message);
-    this.status = status;
+  constructor(kind: "unauthenticated" | "permission_denied", message: string) {
+    super(kind, message, { code: "webhook_signature" });
+  }
+
+  /** The HTTP status for this refusal (the HTTP edge moves to the shared error table). */
+  get status(): 401 | 403 {
+    return this.kind === "unauthenticated" ? 401 : 403;
   }
 }

@@ -19,11 +19,11 @@ export interface SendGridSignatureCheck {
 /** SendGrid's Signed Event Webhook: ECDSA P-256 / SHA-256 over timestamp + raw body. */
 export function verifySendGridSignature(check: SendGridSignatureCheck): void {
   if (!check.signature || !check.timestamp)
-    throw new WebhookAuthError(401, "missing SendGrid signature headers");
+    throw new WebhookAuthError("unauthenticated", "missing SendGrid signature headers");
   const seconds = Number(check.timestamp);
   const now = check.now ?? Date.now();
   if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > check.maxAgeMs)
-    throw new WebhookAuthError(403, "stale or invalid SendGrid webhook timestamp");
+    throw new WebhookAuthError("permission_denied", "stale or invalid SendGrid webhook timestamp");
   let valid = false;
   try {
     const key = createPublicKey({ key: Buffer.from(check.publicKey, "base64"), format: "der", type: "spki" });
@@ -32,7 +32,7 @@ export function verifySendGridSignature(check: SendGridSignatureCheck): void {
   } catch {
     valid = false;
   }
-  if (!valid) throw new WebhookAuthError(403, "SendGrid webhook signature does not verify");
+  if (!valid) throw new WebhookAuthError("permission_denied", "SendGrid webhook signature does not verify");
 }
 
 interface SendGridEvent {

@@ -63,12 +63,15 @@ export class SnsVerifier {
     try {
       url = new URL(raw ?? "");
     } catch {
-      throw new WebhookAuthError(403, `${what} is not a URL`);
+      throw new WebhookAuthError("permission_denied", `${what} is not a URL`);
     }
     // Plain HTTP only on loopback, where nothing can sit in between (the tests' own server).
     const secure = url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
     if (!secure || !this.#options.certificateHost.test(url.hostname))
-      throw new WebhookAuthError(403, `${what} host ${url.hostname} is not an allowed SNS host`);
+      throw new WebhookAuthError(
+        "permission_denied",
+        `${what} host ${url.hostname} is not an allowed SNS host`,
+      );
     return url;
   }
 
@@ -82,11 +85,12 @@ export class SnsVerifier {
       "TopicArn",
     ] as const) {
       if (typeof message[field] !== "string" || message[field] === "")
-        throw new WebhookAuthError(401, `SNS message without ${field}`);
+        throw new WebhookAuthError("unauthenticated", `SNS message without ${field}`);
     }
     const url = this.checkUrl(message.SigningCertURL, "SigningCertURL");
     const age = (this.#options.now ?? Date.now)() - Date.parse(message.Timestamp);
-    if (!(Math.abs(age) <= this.#options.maxAgeMs)) throw new WebhookAuthError(403, "stale SNS message");
+    if (!(Math.abs(age) <= this.#options.maxAgeMs))
+      throw new WebhookAuthError("permission_denied", "stale SNS message");
     const algorithm =
       message.SignatureVersion === "2"
         ? "RSA-SHA256"
@@ -94,17 +98,20 @@ export class SnsVerifier {
           ? "RSA-SHA1"
           : undefined;
     if (!algorithm)
-      throw new WebhookAuthError(403, `unknown SNS SignatureVersion ${message.SignatureVersion}`);
+      throw new WebhookAuthError(
+        "permission_denied",
+        `unknown SNS SignatureVersion ${message.SignatureVersion}`,
+      );
     let certificate: X509Certificate;
     try {
       certificate = await this.#certificate(url.toString());
     } catch {
-      throw new WebhookAuthError(403, "SNS signing certificate could not be fetched");
+      throw new WebhookAuthError("permission_denied", "SNS signing certificate could not be fetched");
     }
     const verifier = createVerify(algorithm);
     verifier.update(stringToSign(message), "utf8");
     if (!verifier.verify(certificate.publicKey, message.Signature, "base64"))
-      throw new WebhookAuthError(403, "SNS signature does not verify");
+      throw new WebhookAuthError("permission_denied", "SNS signature does not verify");
   }
 
   #certificate(url: string): Promise<X509Certificate> {

@@ -1,5 +1,6 @@
 import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import type { EmailWorkerServiceServer } from "../../gen/email/v1/email_worker.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { parseAddress } from "../../job/parse-job.ts";
@@ -11,7 +12,7 @@ import type { SuppressionReason, SuppressionRecord } from "../../store/suppressi
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { presentedKey } from "../auth/api-key-auth.ts";
 import { jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
-import { FailedPreconditionError, NotFoundError, toGrpcError } from "./grpc-errors.ts";
+import { toGrpcError } from "./grpc-errors.ts";
 
 export interface HandlerDeps {
   emails: EmailService;
@@ -78,7 +79,7 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
 
   const refuseWhileDraining = () => {
     if (deps.draining())
-      throw Object.assign(new Error("shutting down; send to another instance"), { kind: "unavailable" });
+      throw new UnavailableError("shutting down; send to another instance", { code: "draining" });
   };
 
   return {

@@ -1,5 +1,7 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { ErrorKind } from "../../errors/error-kind.ts";
+import { ERROR_KIND_METADATA, responseTo } from "../../errors/error-responses.ts";
 import { Any } from "../../gen/google/protobuf/any.ts";
 import { BadRequest } from "../../gen/google/rpc/error_details.ts";
 import { Status } from "../../gen/google/rpc/status.ts";
@@ -37,39 +39,28 @@ export function fieldViolationsOf(error: { metadata?: Metadata }): FieldViolatio
     .flatMap((d) => BadRequest.decode(d.value).field_violations);
 }
 
-/** Maps what the service layer throws onto gRPC codes, by `kind`. Anything unexpected is logged. */
+/**
+ * What the service layer throws, as a gRPC status: the code from the shared error table, the kind in
+ * the `error-kind` trailer, and field violations for the caller's mistakes. Anything of no known
+ * kind is a bug: logged, and answered INTERNAL without its message.
+ */
 export function toGrpcError(error: unknown, logger: Logger): GrpcError {
-  const e = error as { kind?: string; message?: string; violations?: FieldViolation[]; field?: string };
-  const message = e.message ?? String(error);
-  switch (e.kind) {
-    case "invalid_argument":
-      return invalidArgument(
-        message,
-        e.violations ?? (e.field ? [{ field: e.field, description: message }] : []),
-      );
-    case "permanent":
-      // A template that cannot render (previews, upserts): the caller's input is at fault.
-      return invalidArgument(message, []);
-    case "not_found":
-      return { code: status.NOT_FOUND, details: message };
-    case "conflict":
-      return { code: status.ALREADY_EXISTS, details: message };
-    case "failed_precondition":
-      return { code: status.FAILED_PRECONDITION, details: message };
-    case "unavailable":
-      return { code: status.UNAVAILABLE, details: message };
-    default:
-      logger.error({ err: error }, "request failed");
-      return { code: status.INTERNAL, details: "internal error" };
+  const { kind, grpc } = responseTo(error);
+  if (kind === "internal") {
+    logger.error({ err: error }, "request failed");
+    return withKind({ code: grpc, details: "internal error" }, kind);
   }
+  const e = error as { message?: string; violations?: FieldViolation[]; field?: string };
+  const message = e.message ?? String(error);
+  if (grpc === status.INVALID_ARGUMENT) {
+    const violations = e.violations ?? (e.field ? [{ field: e.field, description: message }] : []);
+    return withKind(invalidArgument(message, violations), kind);
+  }
+  return withKind({ code: grpc, details: message }, kind);
 }
 
-export class NotFoundError extends Error {
-  override readonly name = "NotFoundError";
-  readonly kind = "not_found";
-}
-
-export class FailedPreconditionError extends Error {
-  override readonly name = "FailedPreconditionError";
-  readonly kind = "failed_precondition";
+function withKind(error: GrpcError, kind: ErrorKind): GrpcError {
+  const metadata = error.metadata ?? new Metadata();
+  metadata.set(ERROR_KIND_METADATA, kind);
+  return { ...error, metadata };
 }
