@@ -29,7 +29,7 @@ export interface SendResult {
 
 /**
  * One way out of the service. Adapters translate their SDK's errors into DeliveryError at this
- * boundary; nothing above them sees a nodemailer or AWS error.
+ * boundary; nothing above them sees an SMTP client, SendGrid or AWS error.
  */
 export interface Provider {
   readonly name: string;

@@ -1,5 +1,6 @@
 import { maskEmailsInText } from "../../log/mask.ts";
 import { DeliveryError } from "../delivery-error.ts";
+import { isNetworkFailure } from "../network-errors.ts";
 
 interface SendGridFailure {
   code?: number | string;
@@ -17,14 +18,10 @@ function retryAfterMs(headers: Record<string, string> | undefined, now: number):
   return undefined;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EPIPE",
-  "EHOSTUNREACH",
-]);
+/**
+ * A request that timed out may have reached SendGrid, unlike one whose connection failed: checked
+ * before the network failures, which include ETIMEDOUT. ECONNABORTED is the HTTP client's timeout.
+ */
 const TIMEOUT_CODES = new Set(["ECONNABORTED", "ETIMEDOUT"]);
 
 /**
@@ -51,7 +48,7 @@ export function classifySendGridError(error: unknown, now = Date.now()): Deliver
   }
   if (typeof e.code === "string" && TIMEOUT_CODES.has(e.code))
     return new DeliveryError("transient", "sendgrid_timeout", text, { cause: error, ambiguous: true });
-  if (typeof e.code === "string" && NETWORK_CODES.has(e.code))
+  if (typeof e.code === "string" && isNetworkFailure(e.code))
     return new DeliveryError("transient", `sendgrid_${e.code.toLowerCase()}`, text, { cause: error });
   return new DeliveryError("transient", "sendgrid_unclassified", text, { cause: error });
 }

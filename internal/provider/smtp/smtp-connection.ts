@@ -1,6 +1,8 @@
 import { connect as connectTcp, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { connect as connectTls, type TLSSocket } from "node:tls";
+import { isSocketFailure } from "../network-errors.ts";
+import { dataPayload } from "./dot-stuffing.ts";
 
 export interface SmtpConnectionOptions {
   host: string;
@@ -26,7 +28,11 @@ export interface SmtpSendInfo {
   response: string;
 }
 
-/** The shape of nodemailer's SMTP errors, which classifySmtpError reads. */
+/**
+ * A command the server refused (`responseCode` and `response` hold its reply) or a connection that
+ * failed. The codes keep nodemailer's names (EENVELOPE, EMESSAGE, EAUTH, ETLS, ECONNECTION, ESOCKET,
+ * ...), which classifySmtpError reads.
+ */
 export class SmtpError extends Error {
   override readonly name = "SmtpError";
   readonly code: string;
@@ -51,9 +57,6 @@ interface Reply {
   /** Every line of the reply, joined by newlines. */
   text: string;
 }
-
-const CRLF = Buffer.from("\r\n");
-const END_OF_DATA = Buffer.from(".\r\n");
 
 /**
  * One SMTP session (RFC 5321) for sending finished messages: EHLO, STARTTLS, AUTH PLAIN/LOGIN,
@@ -194,9 +197,7 @@ export class SmtpConnection {
     // leaves in the same write.
     const socket = this.#socket;
     socket.cork();
-    socket.write(dotStuff(message));
-    if (!message.subarray(-2).equals(CRLF)) socket.write(CRLF);
-    socket.write(END_OF_DATA);
+    for (const chunk of dataPayload(message)) socket.write(chunk);
     setImmediate(() => socket.uncork());
     onDataSent?.();
     const end = await final;
@@ -332,9 +333,12 @@ export class SmtpConnection {
   }
 }
 
+/**
+ * Node's socket codes pass on by name; anything else (a failed lookup, no route, TLS) is ESOCKET,
+ * where classifySmtpError tells a certificate problem from a network one by the message.
+ */
 function socketError(error: NodeJS.ErrnoException, command: string | undefined): SmtpError {
-  const network = ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"];
-  const code = error.code && network.includes(error.code) ? error.code : "ESOCKET";
+  const code = error.code && isSocketFailure(error.code) ? error.code : "ESOCKET";
   return new SmtpError(error.message, { code, command, cause: error });
 }
 
@@ -373,21 +377,4 @@ function upgrade(socket: Socket | TLSSocket, o: SmtpConnectionOptions): Promise<
     });
     secure.once("error", (error: NodeJS.ErrnoException) => reject(socketError(error, "STARTTLS")));
   });
-}
-
-/** RFC 5321 §4.5.2: a line that starts with a dot gets another; the message needs no other change. */
-function dotStuff(message: Buffer): Buffer {
-  const needs = message[0] === 0x2e || message.includes("\n.");
-  if (!needs) return message;
-  const parts: Buffer[] = [];
-  let start = 0;
-  if (message[0] === 0x2e) parts.push(Buffer.from("."));
-  let at = message.indexOf("\n.", start);
-  while (at >= 0) {
-    parts.push(message.subarray(start, at + 1), Buffer.from("."));
-    start = at + 1;
-    at = message.indexOf("\n.", start);
-  }
-  parts.push(message.subarray(start));
-  return Buffer.concat(parts);
 }

@@ -1,4 +1,5 @@
 import { SmtpConnection, type SmtpConnectionOptions, type SmtpSendInfo } from "./smtp-connection.ts";
+import { isSmtpConnectionFailure } from "./smtp-errors.ts";
 
 export interface SmtpPoolOptions {
   connection: SmtpConnectionOptions;
@@ -14,13 +15,11 @@ interface PooledConnection {
   closed: boolean;
 }
 
-const NETWORK_CODES = new Set(["ECONNECTION", "ESOCKET", "ETIMEDOUT", "ECONNRESET", "EPIPE"]);
-
 /**
- * A pool of open SMTP connections (SmtpConnection) that sends finished MIME: no per-message
- * composition or stream plumbing, and two round trips a message where the server pipelines.
- * A connection the server dropped while idle is replaced and the message goes over a new one; a
- * refused message leaves its connection usable after RSET.
+ * A pool of open SMTP connections (SmtpConnection) that sends finished MIME. Where the server
+ * pipelines, a busy connection takes one round trip a message: the next envelope leaves with this
+ * message's data. A connection the server dropped while idle is replaced and the message goes over
+ * a new one; a refused message leaves its connection usable after RSET.
  */
 export class SmtpPool {
   readonly #options: SmtpPoolOptions;
@@ -63,8 +62,9 @@ export class SmtpPool {
         }
         this.#discard(connection);
         // Dropped while idle, before any of this message went out: try once more on a new connection.
+        // (Of the connection failures, a refused connect cannot come here: #acquire opens connections.)
         const beforeData = e.command !== "DATA" && e.command !== "DATA_END";
-        if (connection.sent > 0 && attempt === 0 && beforeData && NETWORK_CODES.has(e.code ?? "")) continue;
+        if (connection.sent > 0 && attempt === 0 && beforeData && isSmtpConnectionFailure(e.code)) continue;
         throw error;
       }
     }

@@ -19,7 +19,7 @@ export interface SmtpProviderOptions {
   port: number;
   /** Require TLS: implicit on 465, STARTTLS elsewhere. */
   useTls: boolean;
-  /** One or more accounts on the host, used round-robin (seed 004's EMAIL_ACCOUNTS). Empty: no AUTH. */
+  /** One or more accounts on the host (`email.providers.smtp.accounts`), used round-robin. Empty: no AUTH. */
   accounts: readonly SmtpAccountOptions[];
   sender: Mailbox;
   poolSize: number;
@@ -88,7 +88,8 @@ export class SmtpProvider implements Provider {
       if (error instanceof DeliveryError) throw error;
       throw classifySmtpError(error);
     }
-    // With a recipient refused but no exception (several recipients), nodemailer reports it here.
+    // SmtpConnection throws when every recipient is refused, and lists the refused ones here when
+    // some were accepted: with the one recipient sent here, this is a guard.
     if (info.rejected.length > 0) {
       const reason = info.rejectedErrors?.[0];
       throw reason
