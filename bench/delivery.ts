@@ -11,6 +11,7 @@ import { Queue } from "bullmq";
 import Handlebars from "handlebars";
 import nodemailer from "nodemailer";
 import { pino } from "pino";
+import { encodeTrackedReference } from "../internal/job/queue-message.ts";
 import { TemplateRepository } from "../internal/store/template-repository.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { type SinkProcess, startSinkProcess } from "../test/smtp-sink-process.ts";
@@ -133,7 +134,7 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
       await queue.publish(
         ids.map((id, i) => ({
           lane: "normal" as const,
-          body: JSON.stringify(tracked ? { id, tracked: true } : job(id, i)),
+          body: tracked ? encodeTrackedReference(id) : JSON.stringify(job(id, i)),
         })),
       );
     });

@@ -314,8 +314,3 @@ export function parseAddress(value: unknown, field: string): string {
     ]);
   return result.data;
 }
-
-/** The wire form of a job (what goes on a queue): JSON with `scheduled_at` in RFC 3339. */
-export function serializeJob(job: EmailJob): string {
-  return JSON.stringify(job);
-}

@@ -4,7 +4,7 @@ export type { Lane };
 
 /** What a producer hands the queue. */
 export interface QueueMessage {
-  /** The job's JSON (a whole job on the fast path, `{"id","tracked":true}` on the tracked path). */
+  /** The job's JSON, encoded by internal/job/queue-message.ts. */
   body: string;
   lane: Lane;
   /** Not before this time (scheduled jobs, retries). */
@@ -59,7 +59,7 @@ export interface QueueStats {
  * redelivery after the visibility timeout, and a dead-letter store that loses nothing.
  */
 export interface JobQueue {
-  readonly driver: "redis" | "postgres" | "kafka";
+  readonly driver: "redis" | "postgres" | "kafka" | "memory";
   /** Creates what the backend needs (consumer groups, topics); idempotent. */
   init(): Promise<void>;
   publish(messages: readonly QueueMessage[]): Promise<void>;
@@ -81,11 +81,4 @@ export interface JobQueue {
   /** Puts a dead letter back on its lane as a fresh message; false when there is no such entry. */
   replayDeadLetter(id: string): Promise<boolean>;
   close(): Promise<void>;
-}
-
-/** A message that could not be taken apart (not JSON, wrong shape): it goes to the dead-letter store. */
-export class MalformedMessageError extends Error {
-  override readonly name = "MalformedMessageError";
-  readonly kind = "permanent";
-  readonly code = "malformed_message";
 }

@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import type { EmailJob } from "../job/email-job.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
-import { parseJob, serializeJob } from "../job/parse-job.ts";
+import { parseJob } from "../job/parse-job.ts";
 import { laneOf } from "../job/priority.ts";
+import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
 import type { DeadLetter, JobQueue, QueueStats } from "../queue/queue.ts";
 import { jobToRow } from "../store/job-mapping.ts";
@@ -33,7 +34,8 @@ export interface EmailServiceOptions {
   onQueued?: (job: EmailJob) => void;
 }
 
-export interface SendResult {
+/** What intake answers for one job it accepted. */
+export interface AcceptedJob {
   job_id: string;
   tracked: boolean;
   /** The idempotency key was already used: `job_id` is the first job's, and nothing new was queued. */
@@ -42,7 +44,7 @@ export interface SendResult {
 }
 
 export type BatchItemResult =
-  | { ok: true; result: SendResult }
+  | { ok: true; result: AcceptedJob }
   | { ok: false; error: JobValidationError | Error };
 
 export interface JobStatusView {
@@ -63,7 +65,7 @@ export class EmailService {
   }
 
   /** Validates and enqueues one job; throws JobValidationError naming each bad field. */
-  async send(input: unknown): Promise<SendResult> {
+  async send(input: unknown): Promise<AcceptedJob> {
     const job = parseJob(input);
     if (job.max_retries === undefined) job.max_retries = this.#options.defaultMaxRetries;
     const key = job.idempotency_key;
@@ -81,7 +83,7 @@ export class EmailService {
       if (job.tracked) await this.#enqueueTracked(job);
       else
         await this.#options.queue.publish([
-          { body: serializeJob(job), lane: laneOf(job.priority), run_at: job.scheduled_at },
+          { body: encodeJob(job), lane: laneOf(job.priority), run_at: job.scheduled_at },
         ]);
     } catch (error) {
       // Nothing was queued (or, tracked, the row was not written): the key must not block a retry.
@@ -136,9 +138,7 @@ export class EmailService {
   > {
     const job = await this.#options.jobs.requeue(id);
     if (job) {
-      await this.#options.queue.publish([
-        { body: JSON.stringify({ id, tracked: true }), lane: laneOf(job.priority) },
-      ]);
+      await this.#options.queue.publish([{ body: encodeTrackedReference(id), lane: laneOf(job.priority) }]);
       await this.#options.jobs.markEnqueued([id]);
       return { outcome: "queued", job };
     }
@@ -223,7 +223,7 @@ export class EmailService {
     try {
       await this.#options.queue.publish([
         {
-          body: JSON.stringify({ id: job.id, tracked: true }),
+          body: encodeTrackedReference(job.id),
           lane: laneOf(job.priority),
           run_at: job.scheduled_at,
         },

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { laneOf } from "../job/priority.ts";
+import { encodeTrackedReference } from "../job/queue-message.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import type { JobRepository } from "../store/job-repository.ts";
 
@@ -30,7 +31,7 @@ export class Reconciler {
     if (lost.length === 0) return 0;
     await this.#options.queue.publish(
       lost.map((job) => ({
-        body: JSON.stringify({ id: job.id, tracked: true }),
+        body: encodeTrackedReference(job.id),
         lane: laneOf(job.priority),
         run_at: job.scheduled_at ?? undefined,
       })),

@@ -2,6 +2,7 @@ import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import type { EmailWorkerServiceServer } from "../../gen/email/v1/email_worker.ts";
+import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { parseAddress } from "../../job/parse-job.ts";
 import { isJobStatus } from "../../job/status.ts";
@@ -48,13 +49,6 @@ function headersOf(metadata: Metadata): Record<string, string | undefined> {
     return value === undefined ? undefined : String(value);
   };
   return { authorization: first("authorization"), "x-api-key": first("x-api-key") };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function requireId(id: string): string {
-  if (!UUID.test(id)) throw new JobValidationError([{ field: "id", description: "must be a UUID" }]);
-  return id;
 }
 
 /** The EmailWorkerService methods: each checks the caller's key and scope, then calls the service. */
@@ -106,7 +100,7 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
     }),
 
     getEmailJob: unary("send", async (request) => {
-      const view = await emails.getJob(requireId(request.id));
+      const view = await emails.getJob(requireJobId(request.id));
       if (!view) throw new NotFoundError(`no tracked job ${request.id}`);
       return { job: jobViewFromRecord(view.job, view.events) };
     }),
@@ -133,7 +127,7 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
     }),
 
     cancelEmailJob: unary("send", async (request) => {
-      const result = await emails.cancel(requireId(request.id));
+      const result = await emails.cancel(requireJobId(request.id));
       if (result.outcome === "not_found") throw new NotFoundError(`no tracked job ${request.id}`);
       if (result.outcome === "not_cancellable")
         throw new FailedPreconditionError(
@@ -143,7 +137,7 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
     }),
 
     retryEmailJob: unary("admin", async (request) => {
-      const result = await emails.retry(requireId(request.id));
+      const result = await emails.retry(requireJobId(request.id));
       if (result.outcome === "not_found") throw new NotFoundError(`no tracked job ${request.id}`);
       if (result.outcome === "not_retryable")
         throw new FailedPreconditionError(

@@ -277,7 +277,10 @@ export class HttpServer {
     try {
       await sns.verify(message);
       if (webhooks.sesTopicArns?.length && !webhooks.sesTopicArns.includes(message.TopicArn))
-        throw new WebhookAuthError(403, `topic ${message.TopicArn} is not allowed to post here`);
+        throw new WebhookAuthError(
+          "permission_denied",
+          `topic ${message.TopicArn} is not allowed to post here`,
+        );
       if (message.Type === "SubscriptionConfirmation") {
         const confirm = sns.checkUrl(message.SubscribeURL, "SubscribeURL");
         const answer = await fetch(confirm);

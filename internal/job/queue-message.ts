@@ -1,0 +1,63 @@
+import { KindedError } from "../errors/error-kind.ts";
+import type { EmailJob } from "./email-job.ts";
+import { isJobId } from "./job-id.ts";
+import { JobValidationError } from "./job-validation-error.ts";
+import { parseJob } from "./parse-job.ts";
+
+/**
+ * What a queue message carries. The fast path puts the whole job on the queue; the tracked path
+ * puts only a reference to the job's row (`{"id":"…","tracked":true}`), which holds the rest. A
+ * tracked job published straight to the queue by another service arrives whole, `tracked: true`.
+ */
+export type QueueMessageContent = { kind: "job"; job: EmailJob } | { kind: "tracked_reference"; id: string };
+
+/** A queue message that is not a job: it goes to the dead-letter store with this reason. */
+export class MalformedMessageError extends KindedError<"malformed_message"> {
+  override readonly name = "MalformedMessageError";
+
+  constructor(reason: string) {
+    super("malformed_message", `malformed message: ${reason}`);
+  }
+}
+
+/** A whole job, as the fast path publishes it and other services may: JSON, times in RFC 3339. */
+export function encodeJob(job: EmailJob): string {
+  return JSON.stringify(job);
+}
+
+/** A reference to a tracked job's row. */
+export function encodeTrackedReference(id: string): string {
+  return JSON.stringify({ id, tracked: true });
+}
+
+/** What a retry or deferral of `job` carries: a tracked job's row holds it, so only its reference. */
+export function encodeNextAttempt(job: EmailJob): string {
+  return job.tracked ? encodeTrackedReference(job.id) : encodeJob(job);
+}
+
+/**
+ * Takes a message apart, or throws MalformedMessageError saying why. A job that arrives without an
+ * id is named by `idForJobWithoutOne`, called only then (redeliveries of one message must agree).
+ */
+export function decodeQueueMessage(body: string, idForJobWithoutOne: () => string): QueueMessageContent {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new MalformedMessageError("body is not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new MalformedMessageError("body is not a JSON object");
+  const fields = value as { id?: unknown; tracked?: unknown; recipient_email?: unknown };
+  if (fields.tracked === true && fields.recipient_email === undefined) {
+    if (!isJobId(fields.id)) throw new MalformedMessageError("a tracked job reference needs a UUID id");
+    return { kind: "tracked_reference", id: fields.id };
+  }
+  try {
+    const options = fields.id === undefined ? { defaultId: idForJobWithoutOne() } : {};
+    return { kind: "job", job: parseJob(value, options) };
+  } catch (error) {
+    if (error instanceof JobValidationError) throw new MalformedMessageError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,159 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
+import { silentLogger } from "../../test/store.ts";
+import { JobValidationError } from "../job/job-validation-error.ts";
+import { decodeQueueMessage } from "../job/queue-message.ts";
+import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
+import type { QueueMessage } from "../queue/queue.ts";
+import { EmailService } from "./email-service.ts";
+
+/** A queue whose publishing fails while `down` is set, as a queue backend that went away. */
+class FlakyQueue extends MemoryQueue {
+  down = false;
+
+  override async publish(messages: readonly QueueMessage[]) {
+    if (this.down) throw new Error("queue unreachable");
+    return super.publish(messages);
+  }
+}
+
+describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
+  let store: EmbeddedStore;
+  let queue: FlakyQueue;
+  let service: EmailService;
+
+  beforeAll(async () => {
+    store = await openEmbeddedStore();
+  });
+  afterAll(() => store?.close());
+
+  beforeEach(() => {
+    queue = new FlakyQueue({
+      state: new MemoryQueueState(),
+      visibilityTimeoutMs: 60_000,
+      pollIntervalMs: 10,
+      fairShare: 0,
+    });
+    service = new EmailService({
+      queue,
+      jobs: store.jobs,
+      tracking: store.tracking,
+      idempotency: store.idempotency,
+      suppressions: store.suppressions,
+      defaultMaxRetries: 3,
+      logger: silentLogger,
+    });
+  });
+
+  const input = (fields: Record<string, unknown> = {}) => ({
+    type: "welcome_email",
+    recipient_email: `user-${randomUUID()}@example.org`,
+    subject: "Hi",
+    text: "Hello",
+    ...fields,
+  });
+  const waiting = () => {
+    const { lanes } = queue.state;
+    return [...lanes.critical, ...lanes.high, ...lanes.normal, ...lanes.low];
+  };
+  const decode = (body: string) => decodeQueueMessage(body, () => "unused");
+
+  it("puts a fast job on its priority's lane, whole, with the default max_retries", async () => {
+    const accepted = await service.send(input({ priority: "high" }));
+    expect(accepted).toMatchObject({ tracked: false, duplicate: false });
+    const [entry] = queue.state.lanes.high;
+    expect(entry && decode(entry.body)).toMatchObject({
+      kind: "job",
+      job: { id: accepted.job_id, max_retries: 3 },
+    });
+    expect(await store.jobs.get(accepted.job_id, { consistency: "strong" })).toBeUndefined();
+  });
+
+  it("holds a scheduled job in the delayed set until its time", async () => {
+    const at = new Date(Date.now() + 3_600_000);
+    const accepted = await service.send(input({ scheduled_at: at.toISOString() }));
+    expect(accepted.scheduled_at).toEqual(at);
+    expect(waiting()).toHaveLength(0);
+    expect(queue.state.delayed.map((d) => d.runAt)).toEqual([at.getTime()]);
+  });
+
+  it("writes a tracked job's row first and queues only its reference", async () => {
+    const { job_id } = await service.send(input({ tracked: true, priority: "critical" }));
+    const [entry] = queue.state.lanes.critical;
+    expect(entry && decode(entry.body)).toEqual({ kind: "tracked_reference", id: job_id });
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "pending" });
+  });
+
+  it("answers a repeated idempotency key with the first job, queueing nothing new", async () => {
+    const key = randomUUID();
+    const first = await service.send(input({ idempotency_key: key }));
+    const again = await service.send(input({ idempotency_key: key }));
+    expect(again).toMatchObject({ job_id: first.job_id, duplicate: true });
+    expect(waiting()).toHaveLength(1);
+  });
+
+  it("frees a fast job's idempotency key when the queue refused it, so the caller can try again", async () => {
+    const key = randomUUID();
+    queue.down = true;
+    await expect(service.send(input({ idempotency_key: key }))).rejects.toThrow("queue unreachable");
+    queue.down = false;
+    const retried = await service.send(input({ idempotency_key: key }));
+    expect(retried.duplicate).toBe(false);
+    expect(waiting()).toHaveLength(1);
+  });
+
+  it("accepts a tracked job while the queue is down: the row is kept for the reconciler", async () => {
+    queue.down = true;
+    const { job_id } = await service.send(input({ tracked: true }));
+    const row = await store.jobs.get(job_id, { consistency: "strong" });
+    expect(row).toMatchObject({ status: "pending", enqueued_at: null });
+    expect(waiting()).toHaveLength(0);
+  });
+
+  it("refuses invalid input naming the field, and judges each job of a batch alone", async () => {
+    await expect(service.send(input({ recipient_email: "nope" }))).rejects.toBeInstanceOf(JobValidationError);
+    const results = await service.sendBatch([input(), { type: "x" }, input({ tracked: true })]);
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    const refused = results[1];
+    expect(refused?.ok === false && refused.error).toMatchObject({ kind: "invalid_argument" });
+    expect(waiting()).toHaveLength(2);
+  });
+
+  it("sends a failed tracked job again with fresh attempts, and says why it will not retry others", async () => {
+    const { job_id } = await service.send(input({ tracked: true }));
+    expect(await service.retry(job_id)).toMatchObject({
+      outcome: "not_retryable",
+      job: { status: "pending" },
+    });
+    await store.jobs.claim(job_id, 60_000);
+    await store.jobs.markFailed(job_id, "smtp_550: no such user");
+    queue.state.lanes.normal.length = 0;
+    expect(await service.retry(job_id)).toMatchObject({ outcome: "queued" });
+    expect(queue.state.lanes.normal.map((e) => decode(e.body))).toEqual([
+      { kind: "tracked_reference", id: job_id },
+    ]);
+    expect(await service.retry(randomUUID())).toEqual({ outcome: "not_found" });
+  });
+
+  it("lists dead letters by reason and replays them, or only says which it would", async () => {
+    await queue.publish([
+      { body: "a", lane: "normal" },
+      { body: "b", lane: "normal" },
+    ]);
+    for (const delivery of await queue.fetch(2))
+      await queue.deadLetter(delivery, delivery.body === "a" ? "smtp_550: no such user" : "smtp_554: spam");
+    const spam = await service.listDeadLetters(10, "spam");
+    expect(spam.map((l) => l.body)).toEqual(["b"]);
+    const dry = await service.replayDeadLetters({ ids: [], reasonContains: "550", limit: 10, dryRun: true });
+    expect(dry.replayed).toHaveLength(1);
+    expect((await queue.stats()).dead).toBe(2);
+    const done = await service.replayDeadLetters({
+      ids: [...dry.replayed, "no-such-id"],
+      limit: 10,
+      dryRun: false,
+    });
+    expect(done).toEqual({ replayed: dry.replayed, missing: ["no-such-id"] });
+    expect(waiting().map((e) => e.body)).toEqual(["a"]);
+  });
+});

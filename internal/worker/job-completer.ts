@@ -1,0 +1,102 @@
+import type { EmailJob } from "../job/email-job.ts";
+import { encodeNextAttempt } from "../job/queue-message.ts";
+import type { IdempotencyStore } from "../queue/idempotency.ts";
+import type { Delivery, JobQueue } from "../queue/queue.ts";
+import type { JobRepository } from "../store/job-repository.ts";
+import type { TrackingRepository } from "../store/tracking-repository.ts";
+
+/** How one delivery ends: decided by the processor, carried out by the JobCompleter. */
+export type JobEnding =
+  | { kind: "sent"; job: EmailJob; provider: string; messageId: string }
+  /** Nothing left to do: a duplicate idempotency key, or a tracked job that already finished. */
+  | { kind: "skipped"; job: EmailJob | undefined; reason: string }
+  | { kind: "suppressed"; job: EmailJob; reason: string }
+  /** A failed attempt, tried again at `runAt` (see failure-decision.ts). */
+  | { kind: "retry"; job: EmailJob; runAt: Date; attempt: number; usesAttempt: boolean; reason: string }
+  /**
+   * Not this job's time, or not this worker's: scheduled later, or claimed by another worker. The
+   * same attempt comes back at `runAt` carrying `body`; a claim this worker took is released first.
+   */
+  | { kind: "defer"; body: string; runAt: Date; reason: string; releaseClaimOf?: string | undefined }
+  /** Given up (permanent error, attempts used up): failed, and dead-lettered with the reason. */
+  | { kind: "fail"; job: EmailJob; attempt: number; reason: string }
+  /** Not a job at all (malformed, or a reference to a row that does not exist): dead-lettered. */
+  | { kind: "dead_letter"; reason: string };
+
+export interface JobCompleterOptions {
+  queue: JobQueue;
+  jobs: JobRepository;
+  tracking: TrackingRepository;
+  idempotency: IdempotencyStore;
+}
+
+/**
+ * Finishes deliveries: writes what an ending means to the store (a tracked job's row and events, a
+ * fast job's idempotency key), then does the one queue operation that ends the delivery. Nothing
+ * else in the worker calls `ack`, `retry` or `deadLetter`, or marks a job, so every delivery ends
+ * exactly once. If the store write fails, the queue operation is not made: the message comes back
+ * after the visibility timeout, as after a crash.
+ */
+export class JobCompleter {
+  readonly #queue: JobQueue;
+  readonly #jobs: JobRepository;
+  readonly #tracking: TrackingRepository;
+  readonly #idempotency: IdempotencyStore;
+
+  constructor(options: JobCompleterOptions) {
+    this.#queue = options.queue;
+    this.#jobs = options.jobs;
+    this.#tracking = options.tracking;
+    this.#idempotency = options.idempotency;
+  }
+
+  async finish(delivery: Delivery, ending: JobEnding): Promise<void> {
+    switch (ending.kind) {
+      case "sent": {
+        const { job } = ending;
+        if (job.tracked) await this.#jobs.markSentWithEvent(job.id, ending.provider, ending.messageId);
+        else if (job.idempotency_key !== undefined)
+          await this.#idempotency.markSent(job.idempotency_key, job.id);
+        return this.#queue.ack(delivery);
+      }
+      case "skipped":
+        return this.#queue.ack(delivery);
+      case "suppressed": {
+        const { job, reason } = ending;
+        if (job.tracked) {
+          await this.#jobs.markSuppressed(job.id, reason);
+          await this.#tracking.append({ job_id: job.id, status: "suppressed", error_message: reason });
+        }
+        return this.#queue.ack(delivery);
+      }
+      case "retry": {
+        const { job, runAt, attempt, reason } = ending;
+        if (job.tracked) await this.#jobs.markRetrying(job.id, reason, runAt, ending.usesAttempt);
+        return this.#queue.retry(delivery, {
+          body: encodeNextAttempt(job),
+          run_at: runAt,
+          attempt,
+          error: reason,
+        });
+      }
+      case "defer":
+        if (ending.releaseClaimOf !== undefined) await this.#jobs.releaseClaim(ending.releaseClaimOf);
+        return this.#queue.retry(delivery, {
+          body: ending.body,
+          run_at: ending.runAt,
+          attempt: delivery.attempt,
+          error: ending.reason,
+        });
+      case "fail": {
+        const { job, attempt, reason } = ending;
+        if (job.tracked) {
+          await this.#jobs.markFailed(job.id, reason);
+          await this.#tracking.append({ job_id: job.id, status: "failed", error_message: reason });
+        }
+        return this.#queue.deadLetter({ ...delivery, attempt }, reason);
+      }
+      case "dead_letter":
+        return this.#queue.deadLetter(delivery, ending.reason);
+    }
+  }
+}

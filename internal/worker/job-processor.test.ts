@@ -1,0 +1,280 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
+import { RecordingProvider } from "../../test/recording-provider.ts";
+import { silentLogger } from "../../test/store.ts";
+import { parseJob } from "../job/parse-job.ts";
+import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
+import { DeliveryError } from "../provider/delivery-error.ts";
+import { ProviderRouter } from "../provider/provider-router.ts";
+import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
+import type { Delivery, RetryRequest } from "../queue/queue.ts";
+import { EmailService } from "../service/email-service.ts";
+import { TemplateRenderer } from "../template/renderer.ts";
+import { JobProcessor } from "./job-processor.ts";
+import { RetryPolicy } from "./retry-policy.ts";
+
+/** The queue operations each delivery ended with: the processor must make exactly one. */
+class CountingQueue extends MemoryQueue {
+  readonly operations = new Map<string, string[]>();
+
+  #count(delivery: Delivery, operation: string) {
+    this.operations.set(delivery.id, [...(this.operations.get(delivery.id) ?? []), operation]);
+  }
+
+  override async ack(delivery: Delivery) {
+    this.#count(delivery, "ack");
+    return super.ack(delivery);
+  }
+
+  override async retry(delivery: Delivery, next: RetryRequest) {
+    this.#count(delivery, "retry");
+    return super.retry(delivery, next);
+  }
+
+  override async deadLetter(delivery: Delivery, reason: string) {
+    this.#count(delivery, "deadLetter");
+    return super.deadLetter(delivery, reason);
+  }
+}
+
+const LEASE_MS = 60_000;
+
+describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
+  let store: EmbeddedStore;
+  let queue: CountingQueue;
+  let provider: RecordingProvider;
+  let processor: JobProcessor;
+  let service: EmailService;
+
+  beforeAll(async () => {
+    store = await openEmbeddedStore();
+    await store.templates.create({
+      id: "welcome_template",
+      name: "Welcome",
+      subject: "Welcome {{.user_name}}",
+      html_template: "<p>Hello {{.user_name}}</p>",
+      variables: ["user_name"],
+    });
+  });
+  afterAll(() => store?.close());
+
+  beforeEach(() => {
+    queue = new CountingQueue({
+      state: new MemoryQueueState(),
+      visibilityTimeoutMs: LEASE_MS,
+      pollIntervalMs: 10,
+      fairShare: 0.1,
+    });
+    provider = new RecordingProvider();
+    const common = {
+      queue,
+      jobs: store.jobs,
+      tracking: store.tracking,
+      idempotency: store.idempotency,
+      defaultMaxRetries: 2,
+      logger: silentLogger,
+    };
+    service = new EmailService({ ...common, suppressions: store.suppressions });
+    processor = new JobProcessor({
+      ...common,
+      queueName: "unit",
+      suppressions: store.suppressions,
+      renderer: new TemplateRenderer({ source: { get: (id) => store.templates.get(id) } }),
+      router: new ProviderRouter({
+        providers: new Map([[provider.name, provider]]),
+        routes: [],
+        defaultProvider: provider.name,
+      }),
+      retryPolicy: new RetryPolicy({ baseDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 }),
+      claimLeaseMs: LEASE_MS,
+    });
+  });
+
+  const address = () => `user-${randomUUID()}@example.org`;
+  const input = (to: string, fields: Record<string, unknown> = {}) => ({
+    type: "welcome_email",
+    recipient_email: to,
+    template_id: "welcome_template",
+    template_data: { user_name: "Ada" },
+    ...fields,
+  });
+
+  /** Takes the next delivery off the queue and processes it. */
+  async function processNext() {
+    await queue.promoteDue();
+    const [delivery] = await queue.fetch(1);
+    if (!delivery) throw new Error("nothing on the queue");
+    const outcome = await processor.process(delivery);
+    return { delivery, outcome, operations: queue.operations.get(delivery.id) };
+  }
+
+  it("sends a fast job rendered from its template and acknowledges it", async () => {
+    const to = address();
+    await service.send(input(to));
+    const { outcome, operations } = await processNext();
+    expect(outcome).toMatchObject({ status: "sent", provider: "recording", tracked: false });
+    expect(operations).toEqual(["ack"]);
+    expect(provider.sentTo(to)[0]).toMatchObject({ subject: "Welcome Ada", html: "<p>Hello Ada</p>" });
+    expect(await queue.stats()).toMatchObject({ in_flight: 0, delayed: 0, dead: 0 });
+  });
+
+  it("records a tracked job sent with the provider's message id, and drops a second message for it", async () => {
+    const to = address();
+    const { job_id } = await service.send(input(to, { tracked: true }));
+    expect((await processNext()).outcome.status).toBe("sent");
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "sent" });
+    expect(await store.tracking.listForJob(job_id)).toEqual([
+      expect.objectContaining({
+        status: "sent",
+        provider: "recording",
+        message_id: `<${job_id}@recording.test>`,
+      }),
+    ]);
+    await queue.publish([{ body: encodeTrackedReference(job_id), lane: "normal" }]);
+    const again = await processNext();
+    expect(again.outcome.status).toBe("skipped");
+    expect(again.operations).toEqual(["ack"]);
+    expect(provider.sentTo(to)).toHaveLength(1);
+  });
+
+  it("creates the row of a tracked job published straight to the queue", async () => {
+    const to = address();
+    const id = randomUUID();
+    await queue.publish([{ body: JSON.stringify({ id, ...input(to), tracked: true }), lane: "high" }]);
+    expect((await processNext()).outcome.status).toBe("sent");
+    expect(await store.jobs.get(id, { consistency: "strong" })).toMatchObject({ status: "sent" });
+  });
+
+  it("defers a tracked job another worker holds until that worker's claim runs out", async () => {
+    const { job_id } = await service.send(input(address(), { tracked: true }));
+    await store.jobs.claim(job_id, LEASE_MS);
+    const before = Date.now();
+    const { outcome, operations } = await processNext();
+    expect(outcome.status).toBe("deferred");
+    expect(operations).toEqual(["retry"]);
+    expect(provider.sent).toHaveLength(0);
+    const [waiting] = queue.state.delayed;
+    expect(waiting?.entry.body).toBe(encodeTrackedReference(job_id));
+    expect(waiting?.runAt).toBeGreaterThanOrEqual(before + LEASE_MS);
+  });
+
+  it("dead-letters a reference to a row that does not exist, and a message that is not a job", async () => {
+    const missing = randomUUID();
+    await queue.publish([
+      { body: encodeTrackedReference(missing), lane: "critical" },
+      { body: "{not json", lane: "normal" },
+      { body: JSON.stringify({ type: "welcome_email" }), lane: "low" },
+    ]);
+    const results = [await processNext(), await processNext(), await processNext()];
+    expect(results.map((r) => [r.outcome.status, r.operations])).toEqual([
+      ["dead_lettered", ["deadLetter"]],
+      ["dead_lettered", ["deadLetter"]],
+      ["dead_lettered", ["deadLetter"]],
+    ]);
+    const reasons = (await queue.listDeadLetters(10)).map((l) => l.reason).sort();
+    expect(reasons).toEqual([
+      expect.stringMatching(/^malformed message: body is not JSON$/),
+      expect.stringMatching(/^malformed message: invalid email job: recipient_email/),
+      `tracked job ${missing} does not exist`,
+    ]);
+  });
+
+  it("sends one email for a repeated idempotency key on the fast path", async () => {
+    const to = address();
+    const key = randomUUID();
+    const first = parseJob(input(to, { idempotency_key: key }));
+    const second = parseJob(input(to, { idempotency_key: key }));
+    await queue.publish([first, second].map((job) => ({ body: encodeJob(job), lane: "normal" as const })));
+    const statuses = [(await processNext()).outcome.status, (await processNext()).outcome.status];
+    expect(statuses).toEqual(["sent", "skipped"]);
+    expect(provider.sentTo(to)).toHaveLength(1);
+  });
+
+  it("does not send to a suppressed address, and records why on a tracked job", async () => {
+    const to = address();
+    await store.suppressions.add({ email: to, reason: "hard_bounce", source: "smtp", details: null });
+    const { job_id } = await service.send(input(to, { tracked: true }));
+    const { outcome, operations } = await processNext();
+    expect(outcome.status).toBe("suppressed");
+    expect(operations).toEqual(["ack"]);
+    expect(provider.sent).toHaveLength(0);
+    const row = await store.jobs.get(job_id, { consistency: "strong" });
+    expect(row).toMatchObject({
+      status: "suppressed",
+      error_message: "recipient suppressed (hard_bounce, smtp)",
+    });
+    expect((await store.tracking.listForJob(job_id)).map((e) => e.status)).toContain("suppressed");
+  });
+
+  it("retries a transient failure, counting the attempt, then fails and dead-letters it", async () => {
+    const to = address();
+    provider.failFor(to, () => new DeliveryError("transient", "smtp_451", "try later"));
+    const { job_id } = await service.send(input(to, { tracked: true, max_retries: 1 }));
+    const first = await processNext();
+    expect(first.outcome).toMatchObject({ status: "retrying", error_kind: "transient" });
+    expect(first.operations).toEqual(["retry"]);
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({
+      status: "retrying",
+      retry_count: 1,
+    });
+    // The retry waits in the delayed set for the policy's minute: bring it forward.
+    for (const waiting of queue.state.delayed) waiting.runAt = 0;
+    const second = await processNext();
+    expect(second.delivery.attempt).toBe(1);
+    expect(second.outcome.status).toBe("failed");
+    expect(second.operations).toEqual(["deadLetter"]);
+    const [letter] = await queue.listDeadLetters(1);
+    expect(letter).toMatchObject({ attempt: 2, reason: "gave up after 2 attempts: smtp_451: try later" });
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "failed" });
+  });
+
+  it("defers a throttled send without using up an attempt", async () => {
+    const to = address();
+    provider.failFor(
+      to,
+      () => new DeliveryError("throttled", "smtp_421", "slow down", { retryAfterMs: 5_000 }),
+      1,
+    );
+    const { job_id } = await service.send(input(to, { tracked: true }));
+    const { outcome, operations } = await processNext();
+    expect(outcome.status).toBe("retrying");
+    expect(operations).toEqual(["retry"]);
+    expect(queue.state.delayed[0]?.entry.attempt).toBe(0);
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({
+      status: "retrying",
+      retry_count: 0,
+    });
+  });
+
+  it("fails a permanent error and a template that cannot render at once", async () => {
+    const refused = address();
+    provider.failFor(refused, () => new DeliveryError("permanent", "smtp_550", "no such user"));
+    await service.send(input(refused));
+    await service.send(input(address(), { template_id: "no_such_template" }));
+    const results = [await processNext(), await processNext()];
+    expect(results.map((r) => [r.outcome.status, r.operations])).toEqual([
+      ["failed", ["deadLetter"]],
+      ["failed", ["deadLetter"]],
+    ]);
+    const reasons = (await queue.listDeadLetters(10)).map((l) => l.reason.split(":")[0]).sort();
+    expect(reasons).toEqual(["smtp_550", "template_not_found"]);
+  });
+
+  it("holds a scheduled job back as the same attempt, and releases a tracked job's claim", async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const { job_id } = await service.send(input(address(), { tracked: true }));
+    // Scheduled after it was queued (as if its message came early): the claim must be let go.
+    await store.router.master
+      .updateTable("email_jobs")
+      .set({ scheduled_at: later })
+      .where("id", "=", job_id)
+      .execute();
+    const { outcome, operations } = await processNext();
+    expect(outcome.status).toBe("deferred");
+    expect(operations).toEqual(["retry"]);
+    expect(queue.state.delayed[0]?.runAt).toBe(later.getTime());
+    expect((await store.jobs.get(job_id, { consistency: "strong" }))?.status).toBe("pending");
+    expect(provider.sent).toHaveLength(0);
+  });
+});
