@@ -1,0 +1,210 @@
+import type { Config } from "../../internal/config/index.ts";
+import type { Logger } from "../../internal/log/logger.ts";
+import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
+import type { Metrics } from "../../internal/metrics/metrics.ts";
+import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
+import { createProviderGates, createProviders } from "../../internal/provider/create-providers.ts";
+import { gateTimings } from "../../internal/provider/gate-timings.ts";
+import { InstrumentedProvider } from "../../internal/provider/instrumented-provider.ts";
+import type { OutgoingEmail } from "../../internal/provider/provider.ts";
+import { ProviderRouter } from "../../internal/provider/provider-router.ts";
+import { type OpenedQueue, openQueue } from "../../internal/queue/open-queue.ts";
+import { EmailService } from "../../internal/service/email-service.ts";
+import { recordQueued } from "../../internal/service/queued-metrics.ts";
+import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
+import { TemplateRenderer } from "../../internal/template/renderer.ts";
+import { EmailInstrumenter } from "../../internal/tracking/email-instrumenter.ts";
+import { LinkTokens } from "../../internal/tracking/link-tokens.ts";
+import { JobProcessor } from "../../internal/worker/job-processor.ts";
+import { recordOutcome } from "../../internal/worker/outcome-metrics.ts";
+import { PeriodicTask } from "../../internal/worker/periodic-task.ts";
+import { Reconciler } from "../../internal/worker/reconciler.ts";
+import { RetryPolicy } from "../../internal/worker/retry-policy.ts";
+import { WorkerPool } from "../../internal/worker/worker-pool.ts";
+import type { Storage } from "./open-storage.ts";
+import { undoWith } from "./start-up.ts";
+
+export interface Delivery {
+  queue: OpenedQueue["queue"];
+  /** Closes the queue and its connections. */
+  closeQueue(): Promise<void>;
+  providers: ProviderRouter;
+  templateCache: CachedTemplateSource;
+  renderer: TemplateRenderer;
+  service: EmailService;
+  /** Signs tracking links; absent without tracking.secret. */
+  tokens: LinkTokens | undefined;
+  pool: WorkerPool;
+  /** Periodic work, safe on every replica at once; started with the pool. */
+  tasks: PeriodicTask[];
+  /** Closes what opened, before anything started: the providers, then the queue. */
+  close(): Promise<void>;
+}
+
+/** A periodic task logged as maintenance. */
+export function periodicTask(
+  logger: Logger,
+  name: string,
+  intervalMs: number,
+  run: () => Promise<unknown>,
+): PeriodicTask {
+  return new PeriodicTask({ name, intervalMs, run, logger: logger.child({ component: "maintenance" }) });
+}
+
+/** Delivery: queue, providers, rendering, the processor and its pool, and the periodic work. */
+export async function openDelivery(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  storage: Storage,
+): Promise<Delivery> {
+  await using undo = new AsyncDisposableStack();
+  const opened = await openQueue(config, storage.database, logger.child({ component: "queue" }));
+  undoWith(undo, opened.close);
+  const providers = await openProviders(config, logger, metrics, opened);
+  undoWith(undo, () => providers.close());
+  const templateCache = new CachedTemplateSource({
+    load: (id) => storage.templates.get(id),
+    ttlMs: config.email.template_cache_ttl,
+  });
+  const renderer = new TemplateRenderer({ source: templateCache });
+  const service = new EmailService({
+    queue: opened.queue,
+    jobs: storage.jobs,
+    tracking: storage.tracking,
+    idempotency: opened.idempotency,
+    suppressions: storage.suppressions,
+    defaultMaxRetries: config.worker.max_retries,
+    logger: logger.child({ component: "service" }),
+    onQueued: (job) => recordQueued(metrics, job),
+  });
+  // Tracking links: signed with tracking.secret, pointing at tracking.base_url.
+  const tokens = config.tracking.secret ? new LinkTokens(config.tracking.secret) : undefined;
+  const processor = createProcessor(config, logger, metrics, storage, opened, providers, renderer, tokens);
+  const pool = new WorkerPool({
+    queue: opened.queue,
+    handler: processor,
+    concurrency: config.worker.worker_count,
+    batchSize: config.worker.batch_size,
+    jobTimeoutMs: config.worker.process_timeout,
+    logger: logger.child({ component: "worker-pool" }),
+  });
+  const tasks = periodicWork(config, logger, metrics, storage, opened);
+  const closeOpened = undo.move();
+  return {
+    queue: opened.queue,
+    closeQueue: opened.close,
+    providers,
+    templateCache,
+    renderer,
+    service,
+    tokens,
+    pool,
+    tasks,
+    close: () => closeOpened.disposeAsync(),
+  };
+}
+
+/** Every enabled provider behind its metrics, its circuit breaker and its rate and concurrency gate. */
+async function openProviders(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  opened: OpenedQueue,
+): Promise<ProviderRouter> {
+  const { maxWaitMs, leaseMs } = gateTimings(config.worker.process_timeout);
+  const providers = new ProviderRouter({
+    providers: new Map(
+      [...(await createProviders(config.email))].map(([name, p]) => [
+        name,
+        new InstrumentedProvider(p, metrics),
+      ]),
+    ),
+    routes: config.email.routes,
+    defaultProvider: config.email.default_provider,
+    fallbackProviders: config.email.fallback_providers,
+    breaker: {
+      failureThreshold: config.email.circuit_breaker.failure_threshold,
+      halfOpenAfterMs: config.email.circuit_breaker.half_open_after,
+    },
+    gates: createProviderGates(
+      config.email,
+      opened.redis,
+      `${config.queue.queue_name}:rate`,
+      maxWaitMs,
+      leaseMs,
+    ),
+    onBreakerStateChange: (provider, state) => {
+      metrics.circuitState.set({ provider }, circuitStateValue(state));
+      logger.warn({ provider, state }, "provider circuit changed");
+    },
+  });
+  for (const name of providers.names)
+    metrics.circuitState.set({ provider: name }, circuitStateValue("closed"));
+  return providers;
+}
+
+function createProcessor(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  storage: Storage,
+  opened: OpenedQueue,
+  router: ProviderRouter,
+  renderer: TemplateRenderer,
+  tokens: LinkTokens | undefined,
+): JobProcessor {
+  const instrumenter =
+    tokens && config.tracking.base_url
+      ? new EmailInstrumenter({
+          tokens,
+          baseUrl: config.tracking.base_url,
+          openTracking: config.tracking.open_tracking,
+          clickTracking: config.tracking.click_tracking,
+          unsubscribe: config.tracking.unsubscribe,
+        })
+      : undefined;
+  return new JobProcessor({
+    queue: opened.queue,
+    queueName: config.queue.queue_name,
+    jobs: storage.jobs,
+    tracking: storage.tracking,
+    idempotency: opened.idempotency,
+    suppressions: storage.suppressions,
+    renderer,
+    ...(instrumenter && { instrument: (email: OutgoingEmail) => instrumenter.instrument(email) }),
+    router,
+    retryPolicy: new RetryPolicy({
+      baseDelayMs: config.worker.retry_delay,
+      factor: config.worker.retry_factor,
+      maxDelayMs: config.worker.retry_max_delay,
+      jitter: config.worker.retry_jitter,
+    }),
+    defaultMaxRetries: config.worker.max_retries,
+    claimLeaseMs: config.queue.visibility_timeout,
+    logger: logger.child({ component: "worker" }),
+    onOutcome: (outcome) => recordOutcome(metrics, outcome),
+  });
+}
+
+/** Periodic work, safe on every replica at once. */
+function periodicWork(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  storage: Storage,
+  { queue, idempotency }: OpenedQueue,
+): PeriodicTask[] {
+  const reconciler = new Reconciler({
+    jobs: storage.jobs,
+    queue,
+    graceMs: config.worker.reconcile_grace,
+    logger: logger.child({ component: "reconciler" }),
+  });
+  return [
+    periodicTask(logger, "promote", config.queue.promote_interval, () => queue.promoteDue()),
+    periodicTask(logger, "reconcile", config.worker.reconcile_interval, () => reconciler.reconcile()),
+    periodicTask(logger, "cleanup", config.worker.cleanup_interval, () => idempotency.cleanup()),
+    periodicTask(logger, "queue-gauges", 5_000, () => refreshQueueGauges(metrics, queue)),
+  ];
+}

@@ -1,0 +1,142 @@
+import type { Config } from "../../internal/config/index.ts";
+import type { Logger } from "../../internal/log/logger.ts";
+import type { Metrics } from "../../internal/metrics/metrics.ts";
+import { ApiKeyAuth } from "../../internal/server/auth/api-key-auth.ts";
+import { emailWorkerHandlers } from "../../internal/server/grpc/email-worker-handlers.ts";
+import { GrpcServer } from "../../internal/server/grpc/grpc-server.ts";
+import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
+import { HttpServer } from "../../internal/server/http/http-server.ts";
+import { TemplateService } from "../../internal/service/template-service.ts";
+import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
+import { LinkEvents } from "../../internal/tracking/link-events.ts";
+import { SnsVerifier } from "../../internal/tracking/sns-verifier.ts";
+import { livenessThresholdMs } from "../../internal/worker/liveness.ts";
+import type { PeriodicTask } from "../../internal/worker/periodic-task.ts";
+import { type Delivery, periodicTask } from "./open-delivery.ts";
+import type { Storage } from "./open-storage.ts";
+import { undoWith } from "./start-up.ts";
+
+export interface Servers {
+  health: HealthMonitor;
+  grpc: GrpcServer;
+  http: HttpServer;
+  httpPort: number;
+  grpcPort: number;
+  /** Keeps gRPC's health service in step with readiness; started with the other periodic work. */
+  tasks: PeriodicTask[];
+}
+
+/** Interfaces: health, gRPC and HTTP, listening (HTTP first) when this resolves. */
+export async function openServers(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  storage: Storage,
+  delivery: Delivery,
+  version: string,
+): Promise<Servers> {
+  const health = new HealthMonitor({
+    version,
+    checkQueue: () => delivery.queue.stats(),
+    checkDatabase: () => storage.database.ping(),
+    replicaState: () => storage.database.status().state,
+    providers: () => delivery.providers.health(),
+    providerErrorRates: () => delivery.providers.errorRates(),
+    lastConsumerTick: () => delivery.pool.lastTick,
+    livenessThresholdMs: livenessThresholdMs(config.worker.process_timeout, config.queue.poll_interval),
+  });
+  const auth = new ApiKeyAuth(config.server.api_keys);
+  const grpc = createGrpcServer(config, logger, storage, delivery, auth, health);
+  const http = createHttpServer(config, logger, metrics, storage, delivery, auth, health);
+  await using undo = new AsyncDisposableStack();
+  const httpPort = await http.start();
+  undoWith(undo, () => http.stop());
+  const grpcPort = await grpc.start();
+  undo.move();
+  const tasks = [
+    periodicTask(logger, "grpc-health", 5_000, async () => grpc.setServing((await health.ready()).ready)),
+  ];
+  return { health, grpc, http, httpPort, grpcPort, tasks };
+}
+
+function createGrpcServer(
+  config: Config,
+  logger: Logger,
+  storage: Storage,
+  delivery: Delivery,
+  auth: ApiKeyAuth,
+  health: HealthMonitor,
+): GrpcServer {
+  return new GrpcServer({
+    port: config.server.grpc_port,
+    handlers: emailWorkerHandlers({
+      emails: delivery.service,
+      templates: new TemplateService({
+        templates: storage.templates,
+        renderer: delivery.renderer,
+        invalidate: (id) => delivery.templateCache.invalidate(id),
+      }),
+      auth,
+      draining: () => health.draining,
+      logger: logger.child({ component: "grpc" }),
+    }),
+    tls: config.server.tls_cert_file
+      ? {
+          certFile: config.server.tls_cert_file,
+          keyFile: config.server.tls_key_file,
+          clientCaFile: config.server.tls_client_ca_file || undefined,
+        }
+      : undefined,
+    logger: logger.child({ component: "grpc" }),
+  });
+}
+
+function createHttpServer(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  storage: Storage,
+  delivery: Delivery,
+  auth: ApiKeyAuth,
+  health: HealthMonitor,
+): HttpServer {
+  const { jobs, tracking, suppressions } = storage;
+  return new HttpServer({
+    port: config.server.port,
+    service: delivery.service,
+    auth,
+    health,
+    registry: metrics.registry,
+    ...(delivery.tokens && {
+      links: {
+        tokens: delivery.tokens,
+        events: new LinkEvents({
+          jobs,
+          tracking,
+          suppressions,
+          logger: logger.child({ component: "links" }),
+        }),
+      },
+    }),
+    webhooks: {
+      recorder: new EventRecorder({
+        jobs,
+        tracking,
+        suppressions,
+        logger: logger.child({ component: "events" }),
+        onEvent: (event) => metrics.providerEvents.inc({ provider: event.provider, type: event.type }),
+      }),
+      sendgridPublicKey: config.email.providers.sendgrid.webhook_public_key || undefined,
+      sns:
+        delivery.providers.names.includes("ses") || config.tracking.ses_topic_arns.length > 0
+          ? new SnsVerifier({
+              certificateHost: new RegExp(config.tracking.sns_certificate_host),
+              maxAgeMs: config.tracking.webhook_max_age,
+            })
+          : undefined,
+      sesTopicArns: config.tracking.ses_topic_arns,
+      maxAgeMs: config.tracking.webhook_max_age,
+    },
+    logger: logger.child({ component: "http" }),
+  });
+}
