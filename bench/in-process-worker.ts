@@ -11,6 +11,7 @@ import { TemplateRenderer } from "../internal/template/renderer.ts";
 import { JobProcessor } from "../internal/worker/job-processor.ts";
 import { RetryPolicy } from "../internal/worker/retry-policy.ts";
 import { WorkerPool } from "../internal/worker/worker-pool.ts";
+import { queueSettings } from "../test/queue-settings.ts";
 import { deleteKeys, redisUrl } from "../test/redis.ts";
 
 /** A queue with its idempotency store, and how to clean both up after the run. */
@@ -105,6 +106,7 @@ export async function redisBackend(
   const redis = new Redis(redisUrl());
   const blocking = new Redis(redisUrl());
   const queue = new RedisStreamsQueue({
+    ...queueSettings().redis,
     redis,
     blockingRedis: blocking,
     name,

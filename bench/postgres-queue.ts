@@ -8,6 +8,7 @@ import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import { PostgresIdempotencyStore } from "../internal/queue/postgres/postgres-idempotency-store.ts";
 import { PostgresQueue } from "../internal/queue/postgres/postgres-queue.ts";
 import { createTestDatabase } from "../test/postgres.ts";
+import { queueSettings } from "../test/queue-settings.ts";
 import { openMigratedRouter } from "../test/store.ts";
 import { benchOptions } from "./bench-options.ts";
 import { drainRate } from "./in-process-worker.ts";
@@ -22,6 +23,7 @@ async function emailWorker(): Promise<number> {
   const router = await openMigratedRouter({ DATABASE_URL: database.url });
   try {
     const queue = new PostgresQueue({
+      ...queueSettings().postgres,
       db: router.master,
       visibilityTimeoutMs: 60_000,
       pollIntervalMs: 200,

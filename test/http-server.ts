@@ -10,6 +10,7 @@ import { JobRepository } from "../internal/store/job-repository.ts";
 import { SuppressionRepository } from "../internal/store/suppression-repository.ts";
 import { TrackingRepository } from "../internal/store/tracking-repository.ts";
 import { createTestDatabase, type TestDatabase } from "./postgres.ts";
+import { queueSettings } from "./queue-settings.ts";
 import { openMigratedRouter, silentLogger } from "./store.ts";
 
 export interface TestHttpServer {
@@ -34,7 +35,12 @@ export async function startTestHttpServer(
 ): Promise<TestHttpServer> {
   const database = await createTestDatabase();
   const router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
-  const queue = new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 100 });
+  const queue = new PostgresQueue({
+    ...queueSettings().postgres,
+    db: router.master,
+    visibilityTimeoutMs: 60_000,
+    pollIntervalMs: 100,
+  });
   const jobs = new JobRepository(router);
   const tracking = new TrackingRepository(router);
   const suppressions = new SuppressionRepository(router);

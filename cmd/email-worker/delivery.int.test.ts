@@ -18,6 +18,7 @@ import { TemplateRepository } from "../../internal/store/template-repository.ts"
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
 import { type RunningProcess, startProcess } from "../../test/process.ts";
+import { queueSettings } from "../../test/queue-settings.ts";
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../../test/redis.ts";
 import { type SinkProcess, startSinkProcess } from "../../test/smtp-sink-process.ts";
 import { openMigratedRouter, silentLogger } from "../../test/store.ts";
@@ -56,6 +57,7 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     name = uniquePrefix("e2e");
     sink = await startSinkProcess(options);
     queue = new RedisStreamsQueue({
+      ...queueSettings().redis,
       redis,
       blockingRedis: blocking,
       name,

@@ -3,12 +3,13 @@ import type { Logger } from "pino";
 import type { Config } from "../config/index.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
+import type { KafkaQueueOptions } from "./kafka/kafka-queue.ts";
 import { PostgresIdempotencyStore } from "./postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "./postgres/postgres-queue.ts";
+import { PostgresQueue, type PostgresQueueOptions } from "./postgres/postgres-queue.ts";
 import type { JobQueue } from "./queue.ts";
 import { connectRedis } from "./redis/connect-redis.ts";
 import { RedisIdempotencyStore } from "./redis/redis-idempotency-store.ts";
-import { RedisStreamsQueue } from "./redis/redis-streams-queue.ts";
+import { RedisStreamsQueue, type RedisStreamsQueueOptions } from "./redis/redis-streams-queue.ts";
 
 export interface OpenedQueue {
   queue: JobQueue;
@@ -19,6 +20,42 @@ export interface OpenedQueue {
   close(): Promise<void>;
 }
 
+/**
+ * The consumer group of the redis queue. The schema has no setting for it: renaming it would orphan
+ * the entries pending in the old group.
+ */
+const REDIS_GROUP = "email-workers";
+
+/** What each driver takes from the configuration; connections and names are added where it opens. */
+export interface DriverSettings {
+  postgres: Omit<PostgresQueueOptions, "db" | "onAckError">;
+  redis: Omit<RedisStreamsQueueOptions, "redis" | "blockingRedis" | "name" | "consumer" | "onAckError">;
+  kafka: Pick<
+    KafkaQueueOptions,
+    "pollIntervalMs" | "fairShare" | "maxInFlightPerPartition" | "sessionTimeoutMs" | "retryHorizonMs"
+  >;
+}
+
+/** The one place the queue settings become driver options (the schema holds their defaults). */
+export function driverSettings(settings: Config["queue"]): DriverSettings {
+  const common = {
+    visibilityTimeoutMs: settings.visibility_timeout,
+    pollIntervalMs: settings.poll_interval,
+    fairShare: settings.fair_share,
+  };
+  return {
+    postgres: { ...common, claimBatch: settings.batch_size },
+    redis: { ...common, group: REDIS_GROUP, readBatch: settings.batch_size },
+    kafka: {
+      pollIntervalMs: settings.poll_interval,
+      fairShare: settings.fair_share,
+      maxInFlightPerPartition: settings.kafka.max_in_flight_per_partition,
+      sessionTimeoutMs: settings.kafka.session_timeout,
+      retryHorizonMs: settings.kafka.retry_horizon,
+    },
+  };
+}
+
 /** The configured queue backend, initialised (consumer groups exist) and ready. */
 export async function openQueue(
   config: Config,
@@ -26,27 +63,28 @@ export async function openQueue(
   logger?: Logger,
 ): Promise<OpenedQueue> {
   const { queue: settings } = config;
-  const timings = {
-    visibilityTimeoutMs: settings.visibility_timeout,
-    pollIntervalMs: settings.poll_interval,
-    fairShare: settings.fair_share,
-    onAckError: (error: unknown) =>
-      logger?.warn({ err: error }, "acknowledgements failed; those messages will be delivered again"),
-  };
+  const drivers = driverSettings(settings);
+  const onAckError = (error: unknown) =>
+    logger?.warn({ err: error }, "acknowledgements failed; those messages will be delivered again");
   if (settings.driver === "postgres") {
-    const queue = new PostgresQueue({ db: database.master, ...timings, claimBatch: settings.batch_size });
+    const queue = new PostgresQueue({ db: database.master, ...drivers.postgres, onAckError });
     await queue.init();
     return { queue, idempotency: new PostgresIdempotencyStore(database.master), close: () => queue.close() };
   }
   if (settings.driver === "redis") {
     const redis: Redis = await connectRedis(settings.redis, "email-worker");
-    const blockingRedis = await connectRedis(settings.redis, "email-worker-blocking");
+    const blockingRedis = await connectRedis(settings.redis, "email-worker-blocking").catch(
+      (error: unknown) => {
+        redis.disconnect();
+        throw error;
+      },
+    );
     const queue = new RedisStreamsQueue({
       redis,
       blockingRedis,
       name: settings.queue_name,
-      ...timings,
-      readBatch: settings.batch_size,
+      ...drivers.redis,
+      onAckError,
     });
     await queue.init();
     return {
@@ -71,11 +109,7 @@ export async function openQueue(
     groupId: kafka.group_id,
     retryTopic: kafka.retry_topic,
     deadLetterTopic: kafka.dead_letter_topic,
-    pollIntervalMs: settings.poll_interval,
-    fairShare: settings.fair_share,
-    maxInFlightPerPartition: kafka.max_in_flight_per_partition,
-    sessionTimeoutMs: kafka.session_timeout,
-    retryHorizonMs: kafka.retry_horizon,
+    ...drivers.kafka,
     createTopics: kafka.create_topics
       ? { partitions: kafka.partitions, replicationFactor: kafka.replication_factor }
       : undefined,

@@ -3,9 +3,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
+import { queueSettings } from "../../test/queue-settings.ts";
 import { connectRedis, deleteKeys, uniquePrefix } from "../../test/redis.ts";
 import { type SmtpSink, startSmtpSink } from "../../test/smtp-sink.ts";
 import { openMigratedRouter, silentLogger } from "../../test/store.ts";
+import { encodeTrackedReference } from "../job/queue-message.ts";
 import { ProviderRouter } from "../provider/provider-router.ts";
 import { SmtpProvider } from "../provider/smtp/smtp-provider.ts";
 import type { JobQueue } from "../queue/queue.ts";
@@ -45,6 +47,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
     blocking = await connectRedis();
     name = uniquePrefix("processor");
     queue = new RedisStreamsQueue({
+      ...queueSettings().redis,
       redis,
       blockingRedis: blocking,
       name,
@@ -168,8 +171,8 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
     const to = `twice-${randomUUID()}@example.org`;
     const { job_id } = await service.send(job(to, { tracked: true }));
     await until(async () => (await jobs.get(job_id, { consistency: "strong" }))?.status === "sent");
-    await queue.publish([{ body: JSON.stringify({ id: job_id, tracked: true }), lane: "normal" }]);
-    await queue.publish([{ body: JSON.stringify({ id: job_id, tracked: true }), lane: "high" }]);
+    await queue.publish([{ body: encodeTrackedReference(job_id), lane: "normal" }]);
+    await queue.publish([{ body: encodeTrackedReference(job_id), lane: "high" }]);
     await sleep(500);
     expect(delivered(to)).toHaveLength(1);
   });
@@ -269,7 +272,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       text_body: "t",
       max_retries: 2,
     });
-    const body = JSON.stringify({ id, tracked: true });
+    const body = encodeTrackedReference(id);
     const statuses: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       const outcome = await processor.process({

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KafkaTestBroker, startKafkaBroker } from "../../../test/kafka-broker.ts";
+import { queueSettings } from "../../../test/queue-settings.ts";
 import { queueContract } from "../queue.contract.ts";
 import type { JobQueue } from "../queue.ts";
 import { KafkaQueue } from "./kafka-queue.ts";
@@ -29,6 +30,7 @@ queueContract("kafka", async (timings) => {
   const queues: KafkaQueue[] = [];
   const open = async () => {
     const queue = new KafkaQueue({
+      ...queueSettings().kafka,
       kafka,
       name,
       groupId: `${name}-workers`,
@@ -60,7 +62,13 @@ describe("kafka queue start-up", () => {
       logLevel: logLevel.NOTHING,
     });
     const name = `ew-missing-${Date.now().toString(36)}`;
-    const queue = new KafkaQueue({ kafka, name, groupId: `${name}-workers`, pollIntervalMs: 100 });
+    const queue = new KafkaQueue({
+      ...queueSettings().kafka,
+      kafka,
+      name,
+      groupId: `${name}-workers`,
+      pollIntervalMs: 100,
+    });
     await expect(queue.init()).rejects.toThrow(`kafka topics missing: ${name}.critical, ${name}.high`);
     await queue.close();
   });

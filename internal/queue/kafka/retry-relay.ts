@@ -1,6 +1,7 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { isLane, type Lane } from "../../job/priority.ts";
+import { type BatchTurn, createBatchConsumer, runBatches } from "./batch-consumer.ts";
 import { headerText, type KafkaTopics } from "./topics.ts";
 
 export interface RetryRelayOptions {
@@ -42,12 +43,10 @@ export class RetryRelay {
 
   constructor(options: RetryRelayOptions) {
     this.#options = options;
-    this.#consumer = options.kafka.consumer({
+    this.#consumer = createBatchConsumer(options.kafka, {
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs,
-      heartbeatInterval: Math.max(Math.floor(options.sessionTimeoutMs / 10), 100),
+      sessionTimeoutMs: options.sessionTimeoutMs,
       maxWaitTimeInMs: options.pollIntervalMs,
-      allowAutoTopicCreation: true,
     });
   }
 
@@ -72,12 +71,7 @@ export class RetryRelay {
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic: this.#options.topics.retry, fromBeginning: true });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: (payload) => this.#relay(payload),
-    });
+    await runBatches(this.#consumer, 4, (turn) => this.#relay(turn));
     await joined;
   }
 
@@ -87,20 +81,13 @@ export class RetryRelay {
     await this.#consumer.disconnect();
   }
 
-  async #relay({
-    batch,
-    resolveOffset,
-    pause,
-    isRunning,
-    isStale,
-    heartbeat,
-  }: EachBatchPayload): Promise<void> {
+  async #relay({ batch, live, resolveOffset, pause }: BatchTurn): Promise<void> {
     const due: { message: KafkaMessage; lane: Lane }[] = [];
     let lastDue: string | undefined;
     const requeue: Message[] = [];
     let wait: number | undefined;
     for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
+      if (!live()) break;
       const now = Date.now();
       const runAt = Number(headerText(message.headers, RETRY_HEADERS.runAt) ?? 0) || 0;
       if (runAt <= now) {
@@ -145,7 +132,7 @@ export class RetryRelay {
       }
       this.#promoted += due.length;
     }
-    if (wait !== undefined && isRunning() && !isStale()) {
+    if (wait !== undefined && live()) {
       const resume = pause();
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
@@ -153,7 +140,6 @@ export class RetryRelay {
       }, wait);
       this.#timers.add(timer);
     }
-    await heartbeat();
   }
 }
 

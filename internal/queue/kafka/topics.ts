@@ -1,4 +1,5 @@
 import type { Admin } from "kafkajs";
+import { UnavailableError } from "../../errors/error-kind.ts";
 import { LANES, type Lane } from "../../job/priority.ts";
 
 /** The topics of one queue: one per lane, where retries wait, where dead letters go. */
@@ -50,11 +51,9 @@ export async function ensureTopics(
   const missing = topics.filter((topic) => !existing.has(topic));
   if (missing.length === 0) return;
   if (!create)
-    throw Object.assign(
-      new Error(
-        `kafka topics missing: ${missing.join(", ")}; create them or set queue.kafka.create_topics (KAFKA_CREATE_TOPICS=true)`,
-      ),
-      { kind: "unavailable" },
+    throw new UnavailableError(
+      `kafka topics missing: ${missing.join(", ")}; create them or set queue.kafka.create_topics (KAFKA_CREATE_TOPICS=true)`,
+      { code: "kafka_topics_missing" },
     );
   await admin.createTopics({
     waitForLeaders: true,

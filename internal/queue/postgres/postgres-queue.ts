@@ -11,12 +11,12 @@ export interface PostgresQueueOptions {
   db: Kysely<Database>;
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
-  fairShare?: number;
+  fairShare: number;
   /**
    * Rows claimed per query at least: those beyond what a fetch asked for wait here, leased, for the
    * next fetch. One claim and one commit per batch is where the table queue's speed comes from.
    */
-  claimBatch?: number;
+  claimBatch: number;
   /** A batch of acknowledgements failed: those rows will be delivered again. */
   onAckError?: ((error: unknown) => void) | undefined;
 }
@@ -56,8 +56,8 @@ export class PostgresQueue implements JobQueue {
     this.#db = options.db;
     this.#visibilityMs = options.visibilityTimeoutMs;
     this.#pollMs = options.pollIntervalMs;
-    this.#fairShare = new FairShare(options.fairShare ?? 0.1);
-    this.#claimBatch = Math.max(options.claimBatch ?? 1, 1);
+    this.#fairShare = new FairShare(options.fairShare);
+    this.#claimBatch = Math.max(options.claimBatch, 1);
     this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
   }
 

@@ -1,11 +1,14 @@
 import { Redis } from "ioredis";
 import type { Config } from "../../config/index.ts";
 import { maskUrl } from "../../config/index.ts";
+import { UnavailableError } from "../../errors/error-kind.ts";
 
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends UnavailableError {
   override readonly name = "RedisUnavailableError";
-  readonly kind = "unavailable";
-  readonly code = "redis_unavailable";
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: "redis_unavailable", cause: options.cause });
+  }
 }
 
 export function redisUrlOf(settings: Config["queue"]["redis"]): string {

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { queueSettings } from "../../../test/queue-settings.ts";
 import { connectRedis, deleteKeys, uniquePrefix } from "../../../test/redis.ts";
 import { queueContract } from "../queue.contract.ts";
 import { RedisStreamsQueue } from "./redis-streams-queue.ts";
@@ -12,6 +13,7 @@ queueContract("redis streams", async (timings) => {
     const blockingRedis = await connectRedis();
     connections.push(redis, blockingRedis);
     const queue = new RedisStreamsQueue({
+      ...queueSettings().redis,
       redis,
       blockingRedis,
       name,

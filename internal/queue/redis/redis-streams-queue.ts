@@ -14,16 +14,17 @@ export interface RedisStreamsQueueOptions {
   blockingRedis: Redis;
   /** Stream names are `<name>:<lane>`; also the prefix of the delayed set and dead-letter stream. */
   name: string;
-  group?: string;
+  group: string;
+  /** This process's name in the group; absent: one made up from the host, pid and a random part. */
   consumer?: string;
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
-  fairShare?: number;
+  fairShare: number;
   /**
    * Entries read per round trip at least; the rest wait here (pending for this consumer) for the
    * next fetch, and the next read starts while they are sent, so workers do not wait for Redis.
    */
-  readBatch?: number;
+  readBatch: number;
   /** A batch of acknowledgements failed: those entries will be delivered again. */
   onAckError?: ((error: unknown) => void) | undefined;
 }
@@ -64,12 +65,12 @@ export class RedisStreamsQueue implements JobQueue {
     this.#redis = options.redis;
     this.#blocking = options.blockingRedis;
     this.#name = options.name;
-    this.#group = options.group ?? "email-workers";
+    this.#group = options.group;
     this.#consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.#visibilityMs = options.visibilityTimeoutMs;
     this.#pollMs = options.pollIntervalMs;
-    this.#fairShare = new FairShare(options.fairShare ?? 0.1);
-    this.#readBatch = Math.max(options.readBatch ?? 1, 1);
+    this.#fairShare = new FairShare(options.fairShare);
+    this.#readBatch = Math.max(options.readBatch, 1);
     this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
     this.#streams = {
       critical: `${this.#name}:critical`,

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
+import { queueSettings } from "../../../test/queue-settings.ts";
 import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import {
@@ -64,7 +65,12 @@ describe("gRPC EmailWorkerService", () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
-    queue = new PostgresQueue({ db: router.master, visibilityTimeoutMs: 60_000, pollIntervalMs: 50 });
+    queue = new PostgresQueue({
+      ...queueSettings().postgres,
+      db: router.master,
+      visibilityTimeoutMs: 60_000,
+      pollIntervalMs: 50,
+    });
     jobs = new JobRepository(router);
     const templates = new TemplateRepository(router);
     const renderer = new TemplateRenderer({ source: { get: (id) => templates.get(id) } });
