@@ -2,7 +2,7 @@ import { matchesGlob } from "node:path";
 import type { OutgoingEmail } from "../provider/provider.ts";
 import type { LinkTokens } from "./link-tokens.ts";
 
-export interface EmailInstrumenterOptions {
+interface EmailInstrumenterOptions {
   tokens: LinkTokens;
   /** This service's public base URL, e.g. https://mail.example.com. */
   baseUrl: string;

@@ -4,7 +4,7 @@ import type { SuppressionList, SuppressionReason } from "../store/suppression-re
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { ProviderEvent, ProviderEventType } from "./provider-event.ts";
 
-export interface EventRecorderOptions {
+interface EventRecorderOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   suppressions: SuppressionList;

@@ -5,7 +5,7 @@ import type { SuppressionList } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { TrackingClaims } from "./link-tokens.ts";
 
-export interface LinkEventsOptions {
+interface LinkEventsOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   suppressions: SuppressionList;

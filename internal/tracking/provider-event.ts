@@ -38,9 +38,4 @@ export class WebhookAuthError extends KindedError<"unauthenticated" | "permissio
   constructor(kind: "unauthenticated" | "permission_denied", message: string) {
     super(kind, message, { code: "webhook_signature" });
   }
-
-  /** The HTTP status for this refusal (the HTTP edge moves to the shared error table). */
-  get status(): 401 | 403 {
-    return this.kind === "unauthenticated" ? 401 : 403;
-  }
 }

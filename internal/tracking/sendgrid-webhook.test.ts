@@ -25,16 +25,20 @@ describe("verifySendGridSignature", () => {
     expect(check()).not.toThrow();
   });
 
-  it("refuses unsigned (401), tampered, foreign-key and stale requests (403)", () => {
-    expect(check({ signature: undefined })).toThrow(expect.objectContaining({ status: 401 }));
+  it("refuses unsigned (unauthenticated), tampered, foreign-key and stale requests (permission denied)", () => {
+    expect(check({ signature: undefined })).toThrow(expect.objectContaining({ kind: "unauthenticated" }));
     expect(check({ rawBody: Buffer.from(body.replace("delivered", "bounce")) })).toThrow(
-      expect.objectContaining({ status: 403 }),
+      expect.objectContaining({ kind: "permission_denied" }),
     );
     expect(check({ publicKey: sendGridWebhookKeys().publicKeyBase64 })).toThrow(
-      expect.objectContaining({ status: 403 }),
+      expect.objectContaining({ kind: "permission_denied" }),
     );
-    expect(check({ now: Date.now() + 600_000 })).toThrow(expect.objectContaining({ status: 403 }));
-    expect(check({ signature: "not base64 at all" })).toThrow(expect.objectContaining({ status: 403 }));
+    expect(check({ now: Date.now() + 600_000 })).toThrow(
+      expect.objectContaining({ kind: "permission_denied" }),
+    );
+    expect(check({ signature: "not base64 at all" })).toThrow(
+      expect.objectContaining({ kind: "permission_denied" }),
+    );
   });
 });
 

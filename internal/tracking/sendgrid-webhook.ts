@@ -4,7 +4,7 @@ import { type ProviderEvent, type ProviderEventType, WebhookAuthError } from "./
 export const SENDGRID_SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature";
 export const SENDGRID_TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp";
 
-export interface SendGridSignatureCheck {
+interface SendGridSignatureCheck {
   /** The verification key SendGrid shows for the Event Webhook: base64 of a SPKI DER P-256 key. */
   publicKey: string;
   signature: string | undefined;

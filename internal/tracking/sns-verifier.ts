@@ -16,7 +16,7 @@ export interface SnsMessage {
   SubscribeURL?: string;
 }
 
-export interface SnsVerifierOptions {
+interface SnsVerifierOptions {
   /** Which hosts may serve signing certificates (AWS: sns.<region>.amazonaws.com). */
   certificateHost: RegExp;
   /** Fetches a certificate's PEM text; tests hand in their own. */

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { fakeResponse } from "../../../test/http-fakes.ts";
+import { MAX_BODY_BYTES, parseJson, readBody, readJson, sendJson } from "./http-io.ts";
+
+async function* chunks(...parts: Buffer[]): AsyncGenerator<Buffer> {
+  yield* parts;
+}
+
+/** `count` chunks of `size` bytes: one buffer, repeated, so a 16 MiB body costs 1 MiB. */
+function repeated(count: number, size: number): Buffer[] {
+  const chunk = Buffer.alloc(size, 0x61);
+  return Array.from({ length: count }, () => chunk);
+}
+
+describe("readBody", () => {
+  it("joins the chunks", async () => {
+    expect((await readBody(chunks(Buffer.from("ab"), Buffer.from("cd")))).toString()).toBe("abcd");
+  });
+
+  it("takes a body of exactly MAX_BODY_BYTES", async () => {
+    const body = await readBody(chunks(...repeated(16, MAX_BODY_BYTES / 16)));
+    expect(body.length).toBe(MAX_BODY_BYTES);
+  });
+
+  it("answers 413 one byte over MAX_BODY_BYTES", async () => {
+    const over = readBody(chunks(...repeated(16, MAX_BODY_BYTES / 16), Buffer.from("x")));
+    await expect(over).rejects.toMatchObject({
+      kind: "payload_too_large",
+      message: `request body over ${MAX_BODY_BYTES} bytes`,
+    });
+  });
+});
+
+describe("parseJson and readJson", () => {
+  it("parse UTF-8 JSON", async () => {
+    expect(parseJson(Buffer.from('{"name":"Zoë"}'))).toEqual({ name: "Zoë" });
+    expect(await readJson(chunks(Buffer.from("[1,"), Buffer.from("2]")))).toEqual([1, 2]);
+  });
+
+  it("answer 400 to a body that is not JSON", () => {
+    expect(() => parseJson(Buffer.from("{"))).toThrow(
+      expect.objectContaining({ kind: "invalid_argument", message: "request body is not JSON" }),
+    );
+  });
+});
+
+describe("sendJson", () => {
+  it("writes the body with its length in bytes, not characters", () => {
+    const { res, reply } = fakeResponse();
+    sendJson(res, 202, { name: "Zoë" });
+    expect(reply).toEqual({
+      status: 202,
+      headers: { "content-type": "application/json", "content-length": 15 },
+      body: '{"name":"Zoë"}',
+    });
+  });
+});

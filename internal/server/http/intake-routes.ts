@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { KindedError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
+import { requireJobId } from "../../job/job-id.ts";
+import type { EmailService } from "../../service/email-service.ts";
+import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
+import type { HealthMonitor } from "./health-monitor.ts";
+import { errorResponse } from "./http-errors.ts";
+import { type RouteFamily, readJson, sendJson } from "./http-io.ts";
+
+export interface IntakeRoutesOptions {
+  service: EmailService;
+  auth: ApiKeyAuth;
+  /** Only whether the service drains. */
+  health: HealthMonitor;
+}
+
+const JOB_PATH = /^\/v1\/emails\/([^/]+)$/;
+
+/**
+ * The JSON intake. `POST /v1/emails` takes one job (or `{"jobs": [...]}`) in the wire format and
+ * answers 202 with the job id (207 with a result per job for a batch); `GET /v1/emails/<id>` shows a
+ * tracked job and its events. While the service drains, intake answers 503 but the probes stay up, so
+ * the orchestrator can watch the drain.
+ */
+export class IntakeRoutes implements RouteFamily {
+  readonly #options: IntakeRoutesOptions;
+
+  constructor(options: IntakeRoutesOptions) {
+    this.#options = options;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    if (url.pathname !== "/v1/emails" && !url.pathname.startsWith("/v1/emails/")) return false;
+    this.#admit(req);
+    if (url.pathname === "/v1/emails" && req.method === "POST") {
+      await this.#post(req, res);
+      return true;
+    }
+    const id = JOB_PATH.exec(url.pathname)?.[1];
+    if (id === undefined || req.method !== "GET") return false;
+    await this.#get(requireJobId(decodeURIComponent(id)), res);
+    return true;
+  }
+
+  /** Draining turns away new jobs only: callers can still look up the ones they sent. */
+  #admit(req: IncomingMessage): void {
+    if (this.#options.health.draining && req.method === "POST")
+      throw new UnavailableError("shutting down; send to another instance", { code: "draining" });
+    const caller = this.#options.auth.authenticate(presentedKey(req.headers));
+    if (!caller) throw new KindedError("unauthenticated", "missing or unknown API key");
+    if (!caller.scopes.includes("send"))
+      throw new KindedError("permission_denied", `API key "${caller.name}" lacks the send scope`);
+  }
+
+  async #post(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req);
+    const batch = (body as { jobs?: unknown } | null)?.jobs;
+    if (!Array.isArray(batch)) return sendJson(res, 202, await this.#options.service.send(body));
+    const results = await this.#options.service.sendBatch(batch);
+    // Each job succeeds or fails on its own: a failed one reads as it would have alone.
+    sendJson(res, 207, { results: results.map((r) => (r.ok ? r.result : errorResponse(r.error).body)) });
+  }
+
+  async #get(id: string, res: ServerResponse): Promise<void> {
+    const view = await this.#options.service.getJob(id);
+    if (!view) throw new NotFoundError(`no tracked job ${id}`);
+    sendJson(res, 200, view);
+  }
+}

@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { KindedError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
+import type { EventRecorder } from "../../tracking/event-recorder.ts";
+import { WebhookAuthError } from "../../tracking/provider-event.ts";
+import {
+  parseSendGridEvents,
+  SENDGRID_SIGNATURE_HEADER,
+  SENDGRID_TIMESTAMP_HEADER,
+  verifySendGridSignature,
+} from "../../tracking/sendgrid-webhook.ts";
+import { parseSesEvent } from "../../tracking/ses-events.ts";
+import type { SnsMessage, SnsVerifier } from "../../tracking/sns-verifier.ts";
+import { parseJson, type RouteFamily, readBody, sendJson } from "./http-io.ts";
+
+export interface WebhookOptions {
+  recorder: EventRecorder;
+  sendgridPublicKey?: string | undefined;
+  /** Verifies SNS messages carrying SES events; absent: /webhooks/ses answers 404. */
+  sns?: SnsVerifier | undefined;
+  /** SNS topics allowed to post; empty accepts any validly signed topic. */
+  sesTopicArns?: readonly string[];
+  maxAgeMs: number;
+}
+
+export interface WebhookRoutesOptions {
+  /** Absent: both webhooks answer 404. */
+  webhooks: WebhookOptions | undefined;
+  logger: Logger;
+}
+
+/** A body that is not a SendGrid event batch is the sender's mistake: 400, not 500. */
+function sendGridEvents(rawBody: Buffer): ReturnType<typeof parseSendGridEvents> {
+  const body = parseJson(rawBody);
+  try {
+    return parseSendGridEvents(body);
+  } catch (error) {
+    throw new KindedError("invalid_argument", (error as Error).message, { code: "not_sendgrid_events" });
+  }
+}
+
+/** A verified SNS message that carries no SES event is the sender's mistake: 400, not 500. */
+function sesEvents(message: SnsMessage): ReturnType<typeof parseSesEvent> {
+  try {
+    return parseSesEvent(message.Message, message.MessageId);
+  } catch {
+    throw new KindedError("invalid_argument", "the SNS message does not carry an SES event", {
+      code: "not_ses_event",
+    });
+  }
+}
+
+/** `POST /webhooks/sendgrid` (SendGrid's Event Webhook) and `POST /webhooks/ses` (SES events over SNS). */
+export class WebhookRoutes implements RouteFamily {
+  readonly #options: WebhookRoutesOptions;
+
+  constructor(options: WebhookRoutesOptions) {
+    this.#options = options;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    if (url.pathname === "/webhooks/sendgrid" && req.method === "POST") await this.#sendgrid(req, res);
+    else if (url.pathname === "/webhooks/ses" && req.method === "POST") await this.#ses(req, res);
+    else return false;
+    return true;
+  }
+
+  async #sendgrid(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const webhooks = this.#options.webhooks;
+    if (!webhooks?.sendgridPublicKey) throw new NotFoundError("the SendGrid webhook is not configured");
+    const rawBody = await readBody(req);
+    verifySendGridSignature({
+      publicKey: webhooks.sendgridPublicKey,
+      signature: req.headers[SENDGRID_SIGNATURE_HEADER] as string | undefined,
+      timestamp: req.headers[SENDGRID_TIMESTAMP_HEADER] as string | undefined,
+      rawBody,
+      maxAgeMs: webhooks.maxAgeMs,
+    });
+    sendJson(res, 200, await webhooks.recorder.record(sendGridEvents(rawBody)));
+  }
+
+  /** Amazon SNS (HTTP subscription) delivering SES events. */
+  async #ses(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const webhooks = this.#options.webhooks;
+    const sns = webhooks?.sns;
+    if (!webhooks || !sns) throw new NotFoundError("the SES webhook is not configured");
+    // SNS posts JSON as text/plain.
+    const message = parseJson(await readBody(req)) as SnsMessage;
+    await sns.verify(message);
+    if (webhooks.sesTopicArns?.length && !webhooks.sesTopicArns.includes(message.TopicArn))
+      throw new WebhookAuthError(
+        "permission_denied",
+        `topic ${message.TopicArn} is not allowed to post here`,
+      );
+    if (message.Type === "SubscriptionConfirmation") return this.#confirm(sns, message, res);
+    if (message.Type !== "Notification") return sendJson(res, 200, { ignored: message.Type });
+    sendJson(res, 200, await webhooks.recorder.record(sesEvents(message)));
+  }
+
+  /** SNS starts delivering only once the subscription's URL has been fetched. */
+  async #confirm(sns: SnsVerifier, message: SnsMessage, res: ServerResponse): Promise<void> {
+    const answer = await fetch(sns.checkUrl(message.SubscribeURL, "SubscribeURL"));
+    if (!answer.ok) {
+      // SNS sends the confirmation again while we answer it with an error.
+      this.#options.logger.warn(
+        { topic: message.TopicArn, status: answer.status },
+        "SNS subscription not confirmed",
+      );
+      throw new UnavailableError(`confirming the subscription failed: ${answer.status}`);
+    }
+    this.#options.logger.info({ topic: message.TopicArn }, "SNS subscription confirmed");
+    sendJson(res, 200, { confirmed: true });
+  }
+}
