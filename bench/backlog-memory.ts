@@ -1,5 +1,5 @@
 // npm run bench:memory [-- --jobs 100000 --json --only ours|peer]
-// SPEC §10's memory target: the worker's RSS while it drains a 100,000-job backlog into an SMTP
+// The memory scenario of the README's Benchmark section: the worker's RSS while it drains a 100,000-job backlog into an SMTP
 // sink, against BullMQ + nodemailer draining the same backlog into the same kind of sink, in the same
 // run. The backlog is published before each worker starts; each side gets a fresh sink process. Our
 // worker is the compiled service run as the Docker image runs it (the CMD's Node flags).

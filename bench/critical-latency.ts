@@ -1,5 +1,5 @@
 // npm run bench:latency [-- --backlog 100000 --json]
-// Scenario (d) of SPEC §10: how long a `critical` email waits while a large `low` backlog drains.
+// Scenario (d) of the README's Benchmark section: how long a `critical` email waits while a large `low` backlog drains.
 // The worker pool runs in this process on Redis with a provider that accepts instantly; critical
 // jobs are published one every 10 ms while the backlog is still draining, and timed from publish to
 // the provider call.

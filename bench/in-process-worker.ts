@@ -72,6 +72,7 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
       providers: new Map([["instant", instant]]),
       routes: [],
       defaultProvider: "instant",
+      breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
     }),
     retryPolicy: new RetryPolicy({ baseDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, jitter: 0 }),
     defaultMaxRetries: 3,

@@ -1,5 +1,5 @@
 // npm run bench:postgres [-- --jobs 30000 --json]
-// Scenario (e) of SPEC §10: the `postgres` queue driver against graphile-worker, each on its own
+// Scenario (e) of the README's Benchmark section: the `postgres` queue driver against graphile-worker, each on its own
 // throwaway database on the same PostgreSQL server, in the same run. Both drain a backlog published
 // first, with a job that does nothing (our provider accepts at once); graphile-worker runs with the
 // settings its performance page uses (local queue, batched completion).

@@ -1,5 +1,5 @@
 // npm run bench:queue [-- --jobs 50000 --json]
-// Scenario (a) of SPEC §10: queue + worker overhead with a provider that accepts instantly, against
+// Scenario (a) of the README's Benchmark section: queue + worker overhead with a provider that accepts instantly, against
 // BullMQ's worker with a no-op processor, in the same run and process. Both drain a backlog that is
 // published first; the time from the first fetch to the last acknowledgement is measured.
 import { randomUUID } from "node:crypto";

@@ -12,6 +12,7 @@ import { readTopic } from "../../internal/queue/kafka/topic-reader.ts";
 import { allTopics, kafkaTopics } from "../../internal/queue/kafka/topics.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
 import { type KafkaTestBroker, startKafkaBroker } from "../../test/kafka-broker.ts";
+import { hasCommand, hasKafkaBroker, requires } from "../../test/outside-tools.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
 import { type RunningProcess, startProcess } from "../../test/process.ts";
 import { type SinkProcess, startSinkProcess } from "../../test/smtp-sink-process.ts";
@@ -25,7 +26,10 @@ const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
  * wire-protocol broker, jobs produced the way an outside service produces them, delivered to an
  * SMTP server in another process.
  */
-describe("email-worker processes delivering from Kafka to SMTP", () => {
+const kafka = requires("a Kafka broker (a C compiler and make build the mock one)", hasKafkaBroker());
+const kcat = requires("kcat", hasCommand("kcat"));
+
+describe.skipIf(kafka.skip)(`email-worker processes delivering from Kafka to SMTP${kafka.label}`, () => {
   let broker: KafkaTestBroker;
   let database: TestDatabase;
   let router: DatabaseRouter;
@@ -170,30 +174,34 @@ describe("email-worker processes delivering from Kafka to SMTP", () => {
     expect(statuses.every((s) => s === "sent")).toBe(true);
   });
 
-  it("delivers a job produced with the README's kcat line", { timeout: 60_000 }, async () => {
-    const smtp = await freshRun();
-    const worker = startWorker(smtp);
-    await worker.waitFor('"msg":"email-worker started"');
-    const job = JSON.stringify({
-      type: "welcome_email",
-      recipient_email: "ada@example.org",
-      subject: "Welcome, {{user_name}}!",
-      html: "<h1>Hello {{user_name}}</h1>",
-      template_data: { user_name: "Ada" },
-    });
-    const kcat = spawn("kcat", ["-P", "-b", broker.brokers.join(","), "-t", `${name}.normal`], {
-      stdio: ["pipe", "inherit", "inherit"],
-    });
-    kcat.stdin.end(`${job}\n`);
-    const code = await new Promise((resolve, reject) => {
-      kcat.on("exit", resolve);
-      kcat.on("error", (error) =>
-        reject(new Error(`kcat: ${error.message} (npm run setup:test installs it)`)),
-      );
-    });
-    expect(code).toBe(0);
-    await until(async () => (await smtp.stats()).total === 1, 30_000, "the kcat job");
-  });
+  it.skipIf(kcat.skip)(
+    `delivers a job produced with the README's kcat line${kcat.label}`,
+    { timeout: 60_000 },
+    async () => {
+      const smtp = await freshRun();
+      const worker = startWorker(smtp);
+      await worker.waitFor('"msg":"email-worker started"');
+      const job = JSON.stringify({
+        type: "welcome_email",
+        recipient_email: "ada@example.org",
+        subject: "Welcome, {{user_name}}!",
+        html: "<h1>Hello {{user_name}}</h1>",
+        template_data: { user_name: "Ada" },
+      });
+      const kcat = spawn("kcat", ["-P", "-b", broker.brokers.join(","), "-t", `${name}.normal`], {
+        stdio: ["pipe", "inherit", "inherit"],
+      });
+      kcat.stdin.end(`${job}\n`);
+      const code = await new Promise((resolve, reject) => {
+        kcat.on("exit", resolve);
+        kcat.on("error", (error) =>
+          reject(new Error(`kcat: ${error.message} (npm run setup:test installs it)`)),
+        );
+      });
+      expect(code).toBe(0);
+      await until(async () => (await smtp.stats()).total === 1, 30_000, "the kcat job");
+    },
+  );
 
   it("dead-letters a malformed message with its reason and keeps the partition moving", {
     timeout: 60_000,

@@ -7,6 +7,7 @@ import {
   ListEmailJobsRequest,
   RetryEmailJobRequest,
 } from "../gen/email/v1/email_worker.ts";
+import { LANES } from "../job/priority.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command, CommandContext } from "./context.ts";
 import { formatTime, table } from "./output.ts";
@@ -33,7 +34,7 @@ export const status: Command = async ({ client, out }) => {
   out.print(
     table(
       ["lane", "waiting"],
-      ["critical", "high", "normal", "low"].map((lane) => [lane, stats.lanes[lane] ?? 0]),
+      LANES.map((lane) => [lane, stats.lanes[lane] ?? 0]),
     ),
   );
   out.print(

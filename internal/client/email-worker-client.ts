@@ -1,7 +1,7 @@
 import { type ChannelCredentials, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { EmailWorkerServiceClient } from "../gen/email/v1/email_worker.ts";
 
-export interface ClientOptions {
+interface ClientOptions {
   /** host:port */
   address: string;
   apiKey?: string | undefined;
@@ -9,6 +9,9 @@ export interface ClientOptions {
   /** Per-call deadline. */
   timeoutMs?: number;
 }
+
+/** Per-call deadline when none is given: long enough for a batch send, short enough for a person waiting. */
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 type UnaryMethod<Req, Res> = (
@@ -33,7 +36,7 @@ export class EmailWorkerClient {
       options.credentials ?? credentials.createInsecure(),
     );
     this.#apiKey = options.apiKey;
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   call<Req, Res>(

@@ -38,7 +38,7 @@ describe("loadConfig", () => {
     expect(databaseTargets(config.database)).toEqual({ kind: "embedded", dir: "./data/pg" });
   });
 
-  it("maps every environment variable of the seed's table to its key", () => {
+  it("maps every environment variable of the Go service to its key", () => {
     const config = load({
       REDIS_HOST: "redis.internal",
       REDIS_PORT: "6380",
@@ -162,7 +162,7 @@ describe("loadConfig", () => {
     expect(config.queue.redis.url).toBe("redis://:pw@cache:6379/1");
   });
 
-  it("reads seed 004's EMAIL_ACCOUNTS and the seeds' SMTP_SERVER / SMTP_USER spellings", () => {
+  it("reads the Go services' EMAIL_ACCOUNTS and their SMTP_SERVER / SMTP_USER spellings", () => {
     const config = load({ EMAIL_ACCOUNTS: "a@x.com:pw1;b@x.com:pw:2", SMTP_SERVER: "mx", SMTP_USER: "me" });
     expect(config.email.providers.smtp.accounts).toEqual([
       { username: "a@x.com", password: "pw1", daily_limit: 0 },

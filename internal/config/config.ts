@@ -3,8 +3,9 @@ import { extname, resolve } from "node:path";
 import convict from "convict";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { KindedError } from "../errors/error-kind.ts";
+import type { ProviderName } from "../job/provider-names.ts";
 import { enabledProviders } from "./enabled-providers.ts";
-import { type ProviderName, registerFormats } from "./formats.ts";
+import { registerFormats } from "./formats.ts";
 import { configSchema } from "./schema.ts";
 
 type Schema = ReturnType<typeof configSchema>;
@@ -25,7 +26,7 @@ export class ConfigError extends KindedError<"invalid_config"> {
   }
 }
 
-/** Names the seeds used for the same setting; the canonical name wins when both are set. */
+/** Other spellings the Go services used for the same setting; the canonical name wins when both are set. */
 const ENV_ALIASES: Readonly<Record<string, string>> = {
   SMTP_SERVER: "SMTP_HOST",
   SMTP_USER: "SMTP_USERNAME",
@@ -42,7 +43,7 @@ function withAliases(env: Env): Record<string, string> {
   return out;
 }
 
-export interface LoadConfigOptions {
+interface LoadConfigOptions {
   env?: Env;
   /** Directory holding the default config.yaml. */
   cwd?: string;

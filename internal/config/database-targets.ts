@@ -26,7 +26,7 @@ function toUrl(parts: Parts): string {
 }
 
 /**
- * Which databases to use. The seed's precedence: DATABASE_URL, then the DB_MASTER_* family, then the
+ * Which databases to use, in the Go service's precedence: DATABASE_URL, then the DB_MASTER_* family, then the
  * legacy single-database DB_HOST family; with none of them the embedded database is used. Replica
  * fields left empty inherit the master's.
  */

@@ -1,5 +1,5 @@
+import type { ProviderName } from "../job/provider-names.ts";
 import type { Config } from "./config.ts";
-import type { ProviderName } from "./formats.ts";
 
 /**
  * The providers the configuration turns on: the outbox always; SMTP with a host; SendGrid with an

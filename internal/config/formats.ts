@@ -1,4 +1,5 @@
 import convict from "convict";
+import { PROVIDER_NAMES, type ProviderName } from "../job/provider-names.ts";
 import { parseDuration } from "./duration.ts";
 
 export interface SmtpAccount {
@@ -30,7 +31,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** `user:pass;user2:pass2` (seed 004's EMAIL_ACCOUNTS) or a YAML list of accounts. */
+/** `user:pass;user2:pass2` (the Go service's EMAIL_ACCOUNTS) or a YAML list of accounts. */
 function coerceAccounts(value: unknown): unknown {
   if (typeof value !== "string") return value;
   if (value.trim() === "") return [];
@@ -76,14 +77,17 @@ function validateRoutes(value: unknown): void {
     if (!Array.isArray(providers) || providers.length === 0)
       fail(`entry ${index} needs a non-empty providers list`);
     for (const name of providers) {
-      if (!PROVIDERS.includes(name as ProviderName))
-        fail(`entry ${index}: provider ${JSON.stringify(name)} is not one of ${PROVIDERS.join(", ")}`);
+      if (!PROVIDER_NAMES.includes(name as ProviderName))
+        fail(`entry ${index}: provider ${JSON.stringify(name)} is not one of ${PROVIDER_NAMES.join(", ")}`);
     }
   });
 }
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
+/** What an API key may be allowed: sending email, and managing templates, jobs and suppressions. */
 export const API_SCOPES = ["send", "admin"] as const;
+
+export type ApiScope = (typeof API_SCOPES)[number];
 
 function validateApiKeys(value: unknown): void {
   if (!Array.isArray(value)) fail("must be a list of {name, sha256, scopes}");
@@ -98,9 +102,6 @@ function validateApiKeys(value: unknown): void {
     key.scopes = scopes;
   });
 }
-
-export const PROVIDERS = ["sendgrid", "ses", "smtp", "outbox"] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
 
 /**
  * convict keeps custom formats in a process-wide registry; registering is idempotent, so doing it on

@@ -1,8 +1,8 @@
-export type { Config, Env, LoadConfigOptions } from "./config.ts";
-export { ConfigError, loadConfig } from "./config.ts";
+export type { Config, Env } from "./config.ts";
+export { loadConfig } from "./config.ts";
 export type { DatabaseTargets, PostgresTarget } from "./database-targets.ts";
 export { databaseTargets, maskUrl } from "./database-targets.ts";
-export { formatDuration, parseDuration } from "./duration.ts";
+export { formatDuration } from "./duration.ts";
 export { enabledProviders } from "./enabled-providers.ts";
-export type { ApiKeyConfig, EmailRoute, ProviderName, SmtpAccount } from "./formats.ts";
-export { PROVIDERS } from "./formats.ts";
+export type { ApiKeyConfig, ApiScope, EmailRoute } from "./formats.ts";
+export { API_SCOPES } from "./formats.ts";

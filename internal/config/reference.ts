@@ -1,7 +1,7 @@
 import { formatDuration } from "./duration.ts";
 import { configSchema } from "./schema.ts";
 
-export interface ConfigKeyDoc {
+interface ConfigKeyDoc {
   key: string;
   env: string | undefined;
   default: string;

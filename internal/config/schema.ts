@@ -1,5 +1,5 @@
-import type { ApiKeyConfig, EmailRoute, ProviderName, SmtpAccount } from "./formats.ts";
-import { PROVIDERS } from "./formats.ts";
+import { PROVIDER_NAMES, type ProviderName } from "../job/provider-names.ts";
+import type { ApiKeyConfig, EmailRoute, SmtpAccount } from "./formats.ts";
 
 const s = 1_000;
 const m = 60 * s;
@@ -9,7 +9,7 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 
 /**
- * The configuration schema: the shape of the seed's config.yaml plus the keys named in SPEC §8.
+ * The configuration schema: the shape of the Go service's config.yaml plus this service's own keys.
  * Durations are written as "5s"/"1h" and held as milliseconds. Every leaf has a doc string: the
  * README's configuration table is checked against this schema by a test.
  */
@@ -330,7 +330,7 @@ export function configSchema() {
     email: {
       default_provider: {
         doc: "Provider used when neither the job nor a route names one.",
-        format: PROVIDERS,
+        format: PROVIDER_NAMES,
         default: "outbox" as ProviderName,
         env: "EMAIL_DEFAULT_PROVIDER",
       },
@@ -537,7 +537,7 @@ export function configSchema() {
             env: "SMTP_TIMEOUT",
           },
           accounts: {
-            doc: "Several accounts on the same host, rotated round-robin: 'user:pass;user2:pass2' (seed 004's EMAIL_ACCOUNTS) or a YAML list with optional daily_limit.",
+            doc: "Several accounts on the same host, rotated round-robin: 'user:pass;user2:pass2' (the Go service's EMAIL_ACCOUNTS) or a YAML list with optional daily_limit.",
             format: "smtp-accounts",
             default: [] as SmtpAccount[],
             env: "EMAIL_ACCOUNTS",

@@ -12,9 +12,9 @@ export const EXIT_CODES = {
   denied: 6,
 } as const;
 
-export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
+type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
-export interface ErrorResponse {
+interface ErrorResponse {
   grpc: status;
   http: number;
   /** emailctl's exit code when a request fails this way. */

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { ERROR_KINDS, KindedError, kindOf, NotFoundError, UnavailableError } from "./error-kind.ts";
@@ -55,5 +56,20 @@ describe("the error table", () => {
     expect(exitCodeOfCall(status.DEADLINE_EXCEEDED, undefined)).toBe(EXIT_CODES.unavailable);
     expect(exitCodeOfCall(status.NOT_FOUND, undefined)).toBe(EXIT_CODES.notFound);
     expect(exitCodeOfCall(status.UNKNOWN, undefined)).toBe(EXIT_CODES.failed);
+  });
+});
+
+describe("the README's error table", () => {
+  it("is the table the edges use", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("### Errors"));
+    const rows = [...section.matchAll(/^\| `(\w+)` \| [^|]+ \| (\w+) \| (\d+) \| (\d+) \|$/gm)].map(
+      ([, kind, grpc, http, exit]) => [kind, grpc, Number(http), Number(exit)],
+    );
+    const table = ERROR_KINDS.map((kind) => {
+      const { grpc, http, exit } = ERROR_RESPONSES[kind];
+      return [kind, status[grpc], http, exit];
+    });
+    expect(rows).toEqual(table);
   });
 });

@@ -1,5 +1,3 @@
-import type { Lane } from "./priority.ts";
-
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface Mailbox {
@@ -16,7 +14,8 @@ export interface Attachment {
 
 /**
  * One email to one recipient, validated and normalised: the same shape on gRPC, Redis and Kafka
- * (snake_case; see SPEC §2). Inside the service this type is trusted.
+ * (snake_case, as the Go services publish it; see the README's "The job"). Inside the service this
+ * type is trusted.
  */
 export interface EmailJob {
   id: string;
@@ -40,5 +39,3 @@ export interface EmailJob {
   max_retries?: number;
   metadata?: Record<string, JsonValue>;
 }
-
-export type { Lane };

@@ -3,9 +3,10 @@ import { z } from "zod";
 import type { EmailJob, JsonValue, Mailbox } from "./email-job.ts";
 import { type FieldViolation, JobValidationError } from "./job-validation-error.ts";
 import { PRIORITY_VALUES } from "./priority.ts";
+import { PROVIDER_NAMES } from "./provider-names.ts";
 
 /** Caps on what one job may carry: what providers accept, and what a queue message should hold. */
-export const JOB_LIMITS = {
+const JOB_LIMITS = {
   subject_length: 500,
   html_bytes: 2 * 1024 * 1024,
   text_bytes: 1024 * 1024,
@@ -15,8 +16,6 @@ export const JOB_LIMITS = {
   metadata_bytes: 16 * 1024,
   max_retries: 25,
 } as const;
-
-const PROVIDER_NAMES = ["sendgrid", "ses", "smtp", "outbox"] as const;
 
 /** Headers the service composes itself; letting a job set them would forge or break the message. */
 const RESERVED_HEADERS = new Set([
@@ -258,7 +257,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
   }, "");
 }
 
-export interface ParseJobOptions {
+interface ParseJobOptions {
   /** Id for a job that arrives without one; stable per queue message so redeliveries agree. */
   defaultId?: string;
 }

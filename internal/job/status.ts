@@ -3,7 +3,7 @@
  * processing → failed (permanent error or attempts exhausted); pending/retrying → cancelled;
  * processing → suppressed (recipient on the suppression list).
  */
-export const JOB_STATUSES = [
+const JOB_STATUSES = [
   "pending",
   "processing",
   "sent",
@@ -20,8 +20,6 @@ export const CLAIMABLE_STATUSES: readonly JobStatus[] = ["pending", "retrying"];
 
 /** States from which a job can still be cancelled: nothing has been handed to a provider. */
 export const CANCELLABLE_STATUSES: readonly JobStatus[] = ["pending", "retrying"];
-
-export const FINAL_STATUSES: readonly JobStatus[] = ["sent", "failed", "cancelled", "suppressed"];
 
 export function isJobStatus(value: string): value is JobStatus {
   return (JOB_STATUSES as readonly string[]).includes(value);

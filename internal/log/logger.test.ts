@@ -15,7 +15,7 @@ function capture() {
 }
 
 describe("createLogger", () => {
-  it("writes one JSON object per line with the seed's fields and the level as a word", () => {
+  it("writes one JSON object per line with the Go service's Zap fields and the level as a word", () => {
     const { lines, destination } = capture();
     const logger = createLogger({ level: "info", format: "json", destination });
     logger

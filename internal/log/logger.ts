@@ -4,7 +4,7 @@ import { maskEmail, maskEmailsInText } from "./mask.ts";
 
 export type { Logger } from "pino";
 
-export interface LoggerOptions {
+interface LoggerOptions {
   level: string;
   format: "json" | "pretty";
   /** Where lines go (pretty ones too); stdout when absent. Tests pass a stream they can read. */

@@ -19,7 +19,7 @@ function isDeliveryKind(kind: string): kind is DeliveryErrorKind {
   return DELIVERY_KINDS.has(kind);
 }
 
-export interface DeliveryErrorDetails {
+interface DeliveryErrorDetails {
   retryAfterMs?: number | undefined;
   /** The request may have reached the provider (a timeout after sending): retry on the same one. */
   ambiguous?: boolean | undefined;

@@ -5,19 +5,19 @@ import type { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible"
 import { DeliveryError } from "./delivery-error.ts";
 import { RedisSemaphore } from "./redis-semaphore.ts";
 
-export interface ProviderGateOptions {
+interface ProviderGateOptions {
   provider: string;
   /** Messages per second; 0 = unlimited. */
   ratePerSecond: number;
   /** Sends in flight at once (across replicas when Redis is given); 0 = unlimited. */
   maxConcurrency: number;
   /** How long a slot is held at most: a replica that dies mid-send frees its slots after this. */
-  leaseMs?: number;
+  leaseMs: number;
   /** Shared limiter state: with it the rate holds across every replica using the same Redis. */
   redis?: Redis | undefined;
   keyPrefix?: string;
   /** Waiting longer than this for a slot hands the job back to the queue instead (throttled). */
-  maxWaitMs?: number;
+  maxWaitMs: number;
 }
 
 type RateLimiters = typeof import("rate-limiter-flexible");
@@ -59,14 +59,14 @@ export class ProviderGate {
         redis: options.redis,
         key: `${options.keyPrefix ?? "email-worker:rate"}:slots:${options.provider}`,
         limit: options.maxConcurrency,
-        leaseMs: options.leaseMs ?? 60_000,
+        leaseMs: options.leaseMs,
       });
     }
   }
 
   /** Resolves with a release function once the send may go ahead. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
-    const deadline = Date.now() + (this.#options.maxWaitMs ?? 5_000);
+    const deadline = Date.now() + this.#options.maxWaitMs;
     await this.#takeRate(deadline, signal);
     if (this.#semaphore) {
       const release = await this.#semaphore.acquire(deadline, signal);

@@ -125,6 +125,7 @@ describe("ProviderRouter", () => {
       ratePerSecond: 5,
       maxConcurrency: 0,
       maxWaitMs: 50,
+      leaseMs: 60_000,
       keyPrefix: `t${Math.random()}`,
     });
     const { r } = router({ gates: new Map([["sendgrid", gate]]) });

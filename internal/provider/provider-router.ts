@@ -14,13 +14,13 @@ import type { ProviderGate } from "./provider-gate.ts";
 
 export type BreakerState = "closed" | "open" | "half-open";
 
-export interface ProviderRouterOptions {
+interface ProviderRouterOptions {
   providers: ReadonlyMap<string, Provider>;
   routes: readonly EmailRoute[];
   defaultProvider: string;
   /** Tried in order after the default provider (routes carry their own lists). */
   fallbackProviders?: readonly string[];
-  breaker?: { failureThreshold: number; halfOpenAfterMs: number };
+  breaker: { failureThreshold: number; halfOpenAfterMs: number };
   /** Rate and concurrency limits per provider. */
   gates?: ReadonlyMap<string, ProviderGate>;
   onBreakerStateChange?: (provider: string, state: BreakerState) => void;
@@ -54,13 +54,13 @@ export class ProviderRouter {
 
   constructor(options: ProviderRouterOptions) {
     this.#options = options;
-    const settings = options.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 30_000 };
+    const { failureThreshold, halfOpenAfterMs } = options.breaker;
     for (const name of options.providers.keys()) {
       const breaker = circuitBreaker(
         handleWhen((error) => isDeliveryError(error) && providerAtFault(error)),
         {
-          halfOpenAfter: settings.halfOpenAfterMs,
-          breaker: new ConsecutiveBreaker(settings.failureThreshold),
+          halfOpenAfter: halfOpenAfterMs,
+          breaker: new ConsecutiveBreaker(failureThreshold),
         },
       );
       breaker.onStateChange((state) => options.onBreakerStateChange?.(name, STATES[state] ?? "open"));
@@ -159,7 +159,7 @@ export class ProviderRouter {
         "circuit_open",
         `every provider for this job is paused (${names.join(", ")})`,
         {
-          retryAfterMs: this.#options.breaker?.halfOpenAfterMs ?? 30_000,
+          retryAfterMs: this.#options.breaker.halfOpenAfterMs,
         },
       )
     );

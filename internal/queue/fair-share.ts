@@ -1,6 +1,6 @@
 import { LANES, type Lane } from "../job/priority.ts";
 
-export interface FetchPlan {
+interface FetchPlan {
   /** Slots offered first to one lower lane, so it moves even under constant urgent load. */
   reserved: { lane: Lane; count: number } | undefined;
   /** Then every lane, most urgent first. */

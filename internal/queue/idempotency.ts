@@ -7,7 +7,7 @@ export interface IdempotencyRecord {
 }
 
 /**
- * Idempotency keys (SPEC §2): the first job to reserve a key owns it for the key's lifetime (24 h);
+ * Idempotency keys (a job's `idempotency_key`): the first job to reserve a key owns it for the key's lifetime (24 h);
  * any other job with the key is a duplicate and sends nothing. Kept by the queue backend: Redis keys
  * with a TTL, or a table in postgres mode.
  */

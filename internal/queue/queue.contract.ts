@@ -3,12 +3,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Lane } from "../job/priority.ts";
 import type { Delivery, JobQueue } from "./queue.ts";
 
-export interface QueueTimings {
+interface QueueTimings {
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
 }
 
-export interface QueueHarness {
+interface QueueHarness {
   /** A consumer on a fresh, empty queue. */
   queue: JobQueue;
   /** Another consumer on the same queue (another replica). */

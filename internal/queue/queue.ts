@@ -1,7 +1,5 @@
 import type { Lane } from "../job/priority.ts";
 
-export type { Lane };
-
 /** What a producer hands the queue. */
 export interface QueueMessage {
   /** The job's JSON, encoded by internal/job/queue-message.ts. */

@@ -22,7 +22,7 @@ import type {
 } from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 
-export interface EmailServiceOptions {
+interface EmailServiceOptions {
   queue: JobQueue;
   jobs: JobRepository;
   tracking: TrackingRepository;
@@ -35,7 +35,7 @@ export interface EmailServiceOptions {
 }
 
 /** What intake answers for one job it accepted. */
-export interface AcceptedJob {
+interface AcceptedJob {
   job_id: string;
   tracked: boolean;
   /** The idempotency key was already used: `job_id` is the first job's, and nothing new was queued. */
@@ -43,11 +43,9 @@ export interface AcceptedJob {
   scheduled_at: Date | undefined;
 }
 
-export type BatchItemResult =
-  | { ok: true; result: AcceptedJob }
-  | { ok: false; error: JobValidationError | Error };
+type BatchItemResult = { ok: true; result: AcceptedJob } | { ok: false; error: JobValidationError | Error };
 
-export interface JobStatusView {
+interface JobStatusView {
   job: EmailJobRecord;
   events: TrackingRecord[];
 }

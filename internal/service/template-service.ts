@@ -3,7 +3,7 @@ import type { JsonValue } from "../job/email-job.ts";
 import type { EmailTemplateRecord, NewTemplate, TemplateRepository } from "../store/template-repository.ts";
 import type { RenderedEmail, TemplateDefinition, TemplateRenderer } from "../template/renderer.ts";
 
-export interface TemplateServiceOptions {
+interface TemplateServiceOptions {
   templates: TemplateRepository;
   renderer: TemplateRenderer;
   /** Drops a cached copy so this process renders an edit at once (others within the cache TTL). */

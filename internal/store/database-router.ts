@@ -5,7 +5,7 @@ import type { Database } from "./schema.ts";
 
 export type ReplicaState = "none" | "up" | "down";
 
-export interface ReplicaStatus {
+interface ReplicaStatus {
   state: ReplicaState;
   /** When the replica was last seen failing; reads go to the master until retry_interval after it. */
   down_since: Date | undefined;
@@ -19,7 +19,7 @@ export interface ReadOptions {
   consistency?: "strong" | "eventual";
 }
 
-export interface DatabaseRouterOptions {
+interface DatabaseRouterOptions {
   master: Kysely<Database>;
   replica?: Kysely<Database> | undefined;
   /** After a replica failure, how long reads stay on the master before the replica is tried again. */
@@ -31,7 +31,7 @@ export interface DatabaseRouterOptions {
 }
 
 /**
- * Master/replica routing (the seed's table): writes and reads that must see the latest write go to
+ * Master/replica routing, as the Go service did it: writes and reads that must see the latest write go to
  * `master`; other reads go through `read()`, which uses the replica and, when the replica cannot be
  * reached, runs the same query on the master instead, so the caller never sees the outage. The
  * replica is retried after `retryIntervalMs`.

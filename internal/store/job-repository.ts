@@ -1,9 +1,10 @@
 import { type Kysely, type RawBuilder, type Selectable, sql } from "kysely";
+import type { JsonValue } from "../job/email-job.ts";
 import { CANCELLABLE_STATUSES, CLAIMABLE_STATUSES, type JobStatus } from "../job/status.ts";
 import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
 import { ConflictError, isUniqueViolation } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./keyset-cursor.ts";
-import { type Database, type EmailJobTable, type JsonValue, toJson } from "./schema.ts";
+import { type Database, type EmailJobTable, toJson } from "./schema.ts";
 import { StatementBatcher } from "./statement-batcher.ts";
 
 export type EmailJobRecord = Selectable<EmailJobTable>;
@@ -49,7 +50,7 @@ export interface JobPage {
   next_cursor: string | undefined;
 }
 
-export interface LostJob {
+interface LostJob {
   id: string;
   priority: number;
   scheduled_at: Date | null;
@@ -205,13 +206,6 @@ export class JobRepository {
     });
   }
 
-  async markSent(id: string): Promise<EmailJobRecord | undefined> {
-    return this.#transition(id, ["processing"], "sent", {
-      sent_at: sql<Date>`now()`,
-      error_message: null,
-    });
-  }
-
   /**
    * Marks the job sent and records the `sent` event with the provider's message id, in one
    * statement: one round trip on the hot path, and never one without the other.
@@ -298,11 +292,6 @@ export class JobRepository {
     if (job) return { outcome: "cancelled", job };
     const current = await this.get(id, { consistency: "strong" });
     return current ? { outcome: "not_cancellable", job: current } : { outcome: "not_found" };
-  }
-
-  async delete(id: string): Promise<boolean> {
-    const result = await this.#router.master.deleteFrom("email_jobs").where("id", "=", id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
   }
 
   /** Records that the jobs' queue messages were published. */

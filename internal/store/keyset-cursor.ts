@@ -1,6 +1,6 @@
 import { KindedError } from "../errors/error-kind.ts";
 
-export interface KeysetPosition {
+interface KeysetPosition {
   /** Postgres' own text of the timestamp: a JS Date would drop the microseconds and skip rows. */
   created_at: string;
   id: string;

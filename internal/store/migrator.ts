@@ -6,7 +6,7 @@ import { type Migration, type MigrationProvider, type MigrationResult, Migrator 
 import { KindedError } from "../errors/error-kind.ts";
 
 /** database/migrations beside internal/: the sources' own, or the copy `npm run build` puts in dist/. */
-export function defaultMigrationsDir(): string {
+function defaultMigrationsDir(): string {
   return fileURLToPath(new URL("../../database/migrations/", import.meta.url));
 }
 
@@ -14,7 +14,7 @@ export function defaultMigrationsDir(): string {
  * Plain SQL files, applied in name order, each in its own transaction. They never import app code:
  * a migration is frozen the day it is applied.
  */
-export class SqlFileMigrationProvider implements MigrationProvider {
+class SqlFileMigrationProvider implements MigrationProvider {
   readonly #dir: string;
 
   constructor(dir: string) {

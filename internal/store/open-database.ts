@@ -10,14 +10,14 @@ import { PGliteDialect } from "./pglite-dialect.ts";
 import type { Database } from "./schema.ts";
 import { UnavailableErrorDialect } from "./unavailable-dialect.ts";
 
-export interface OpenDatabaseOptions {
+interface OpenDatabaseOptions {
   targets: DatabaseTargets;
   settings: Config["database"];
   logger: Logger;
   onReplicaStateChange?: (state: ReplicaState) => void;
 }
 
-export interface OpenedDatabase {
+interface OpenedDatabase {
   router: DatabaseRouter;
   /** Where the data lives, for logs: a masked URL or the embedded directory. */
   description: string;

@@ -1,6 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createTemplate,
+  deleteJob,
+  latestTrackingEvent,
+  latestTrackingEvents,
+  markJobSent,
+  updateTemplate,
+} from "../../test/store-queries.ts";
 import type { DatabaseRouter } from "./database-router.ts";
 import { ConflictError } from "./errors.ts";
 import { JobRepository, type NewEmailJob } from "./job-repository.ts";
@@ -9,7 +17,7 @@ import { SuppressionRepository } from "./suppression-repository.ts";
 import { TemplateRepository } from "./template-repository.ts";
 import { TrackingRepository } from "./tracking-repository.ts";
 
-export interface RepositoryHarness {
+interface RepositoryHarness {
   router: DatabaseRouter;
   close(): Promise<void>;
 }
@@ -39,7 +47,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
     });
 
     describe("jobs", () => {
-      it("creates a job with the seed's defaults and reads it back with JSON intact", async () => {
+      it("creates a job with the Go schema's column defaults and reads it back with JSON intact", async () => {
         const created = await jobs.create(
           newJob({
             headers: { "X-Campaign": "spring" },
@@ -85,12 +93,12 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
       it("moves through sent and refuses to claim a sent job again", async () => {
         const job = await jobs.create(newJob());
         await jobs.claim(job.id, 60_000);
-        const sent = await jobs.markSent(job.id);
+        const sent = await markJobSent(harness.router, job.id);
         expect(sent).toMatchObject({ status: "sent", locked_until: null });
         expect(sent?.sent_at).toBeInstanceOf(Date);
         expect(sent?.updated_at.getTime()).toBeGreaterThanOrEqual(job.updated_at.getTime());
         expect(await jobs.claim(job.id, 60_000)).toBeUndefined();
-        expect(await jobs.markSent(job.id)).toBeUndefined();
+        expect(await markJobSent(harness.router, job.id)).toBeUndefined();
       });
 
       it("marks a claimed job sent together with its sent event, once", async () => {
@@ -169,7 +177,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
 
         const sent = await jobs.create(newJob());
         await jobs.claim(sent.id, 60_000);
-        await jobs.markSent(sent.id);
+        await markJobSent(harness.router, sent.id);
         expect(await jobs.cancel(sent.id)).toMatchObject({
           outcome: "not_cancellable",
           job: { status: "sent" },
@@ -203,7 +211,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         const a = await jobs.create(newJob({ job_type: type, recipient_email: "a@example.com" }));
         const b = await jobs.create(newJob({ job_type: type, recipient_email: "b@example.com" }));
         await jobs.claim(b.id, 60_000);
-        await jobs.markSent(b.id);
+        await markJobSent(harness.router, b.id);
         const byStatus = await jobs.list({ job_type: type, status: ["sent"] });
         expect(byStatus.jobs.map((j) => j.id)).toEqual([b.id]);
         const byRecipient = await jobs.list({ job_type: type, recipient_email: "a@example.com" });
@@ -222,8 +230,8 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         const job = await jobs.create(newJob());
         const counts = await jobs.countByStatus();
         expect(counts.pending).toBeGreaterThanOrEqual(1);
-        expect(await jobs.delete(job.id)).toBe(true);
-        expect(await jobs.delete(job.id)).toBe(false);
+        expect(await deleteJob(harness.router, job.id)).toBe(true);
+        expect(await deleteJob(harness.router, job.id)).toBe(false);
         expect(await jobs.get(job.id, { consistency: "strong" })).toBeUndefined();
       });
     });
@@ -233,7 +241,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
 
       it("creates, reads, lists and refuses a duplicate id", async () => {
         const tid = id();
-        const created = await templates.create({
+        const created = await createTemplate(harness.router, {
           id: tid,
           name: "Welcome",
           subject: "Hi {{user_name}}",
@@ -248,20 +256,26 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         });
         expect(await templates.get(tid, { consistency: "strong" })).toEqual(created);
         expect((await templates.list()).map((t) => t.id)).toContain(tid);
-        await expect(templates.create({ id: tid, name: "again" })).rejects.toBeInstanceOf(ConflictError);
+        await expect(createTemplate(harness.router, { id: tid, name: "again" })).rejects.toBeInstanceOf(
+          ConflictError,
+        );
       });
 
       it("updates the given fields, moves updated_at, and toggles the active flag", async () => {
         const tid = id();
-        const created = await templates.create({ id: tid, name: "Receipt", subject: "Receipt" });
+        const created = await createTemplate(harness.router, {
+          id: tid,
+          name: "Receipt",
+          subject: "Receipt",
+        });
         await sleep(5);
-        const updated = await templates.update(tid, { subject: "Your receipt" });
+        const updated = await updateTemplate(harness.router, tid, { subject: "Your receipt" });
         expect(updated).toMatchObject({ name: "Receipt", subject: "Your receipt" });
         expect(updated?.updated_at.getTime()).toBeGreaterThan(created.updated_at.getTime());
-        await templates.setActive(tid, false);
+        await updateTemplate(harness.router, tid, { is_active: false });
         expect((await templates.list({ active: false })).map((t) => t.id)).toContain(tid);
         expect((await templates.list({ active: true })).map((t) => t.id)).not.toContain(tid);
-        expect(await templates.update("missing_template", { subject: "x" })).toBeUndefined();
+        expect(await updateTemplate(harness.router, "missing_template", { subject: "x" })).toBeUndefined();
       });
 
       it("upserts and deletes", async () => {
@@ -341,8 +355,8 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         const events = await tracking.listForJob(one.id);
         expect(events.map((e) => e.status)).toEqual(["sent", "delivered"]);
         expect(events[0]).toMatchObject({ message_id: "<m1@x>", sent_at: sentAt });
-        expect((await tracking.latestForJob(one.id))?.status).toBe("delivered");
-        const latest = await tracking.latestForJobs([one.id, two.id, randomUUID()]);
+        expect((await latestTrackingEvent(harness.router, one.id))?.status).toBe("delivered");
+        const latest = await latestTrackingEvents(harness.router, [one.id, two.id, randomUUID()]);
         expect([...latest.keys()].sort()).toEqual([one.id, two.id].sort());
         expect(latest.get(two.id)?.provider).toBe("ses");
       });

@@ -1,7 +1,7 @@
 import type { NewTemplate, TemplateRepository } from "./template-repository.ts";
 
-/** What a newcomer's first email renders from (the seed's own example, in the Go syntax it used). */
-export const SAMPLE_TEMPLATES: readonly NewTemplate[] = [
+/** What a newcomer's first email renders from (the Go service's own example, in its Go template syntax). */
+const SAMPLE_TEMPLATES: readonly NewTemplate[] = [
   {
     id: "welcome_template",
     name: "Welcome",

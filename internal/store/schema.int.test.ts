@@ -37,18 +37,18 @@ describe("migrations", () => {
     expect(actual).toEqual(SCHEMA_COLUMNS);
   });
 
-  it("keep the seed's indexes", async () => {
+  it("keep the Go service's indexes", async () => {
     const rows = await sql<{ indexname: string }>`
       select indexname from pg_indexes where schemaname = 'public'`.execute(router.master);
     const names = rows.rows.map((r) => r.indexname);
-    for (const seedIndex of [
+    for (const goIndex of [
       "idx_email_jobs_status",
       "idx_email_jobs_scheduled_at",
       "idx_email_jobs_created_at",
       "idx_email_tracking_job_id",
       "idx_email_tracking_status",
     ]) {
-      expect(names).toContain(seedIndex);
+      expect(names).toContain(goIndex);
     }
   });
 

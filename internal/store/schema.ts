@@ -1,17 +1,16 @@
 import type { ColumnType, Generated, Selectable } from "kysely";
-
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from "../job/email-job.ts";
 
 /**
  * JSONB columns are written as JSON text: node-postgres would turn a JS array into a Postgres
  * array literal, not JSON.
  */
-export type JsonColumn = ColumnType<JsonValue | null, string | null | undefined, string | null>;
+type JsonColumn = ColumnType<JsonValue | null, string | null | undefined, string | null>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 type Defaulted<T> = ColumnType<T, T | undefined, T>;
 
-/** `email_jobs`: seed columns (001) and the job details added by 002. */
+/** `email_jobs`: the Go service's columns (001) and the job details added by 002. */
 export interface EmailJobTable {
   id: Generated<string>;
   job_type: string;
@@ -73,7 +72,7 @@ export interface EmailTrackingTable {
   machine_open: boolean | null;
 }
 
-export interface EmailQueueTable {
+interface EmailQueueTable {
   id: Generated<string>;
   lane: number;
   body: string;
@@ -87,7 +86,7 @@ export interface EmailQueueTable {
   created_at: Timestamp;
 }
 
-export interface EmailIdempotencyKeyTable {
+interface EmailIdempotencyKeyTable {
   key: string;
   job_id: string;
   state: string;

@@ -5,8 +5,10 @@ import { StatementBatcher } from "./statement-batcher.ts";
 
 export type SuppressionRecord = Selectable<EmailSuppressionTable>;
 
-/** hard_bounce, complaint, unsubscribe, manual. */
-export type SuppressionReason = "hard_bounce" | "complaint" | "unsubscribe" | "manual";
+/** Why an address is suppressed; the gRPC API accepts exactly these. */
+export const SUPPRESSION_REASONS = ["hard_bounce", "complaint", "unsubscribe", "manual"] as const;
+
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 export interface SuppressionPage {
   suppressions: SuppressionRecord[];

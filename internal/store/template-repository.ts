@@ -1,7 +1,7 @@
 import { type Kysely, type Selectable, sql } from "kysely";
+import type { JsonValue } from "../job/email-job.ts";
 import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
-import { ConflictError, isUniqueViolation } from "./errors.ts";
-import { type Database, type EmailTemplateTable, type JsonValue, toJson } from "./schema.ts";
+import { type Database, type EmailTemplateTable, toJson } from "./schema.ts";
 
 export type EmailTemplateRecord = Selectable<EmailTemplateTable>;
 
@@ -27,50 +27,15 @@ export class TemplateRepository {
     this.#router = router;
   }
 
-  async create(template: NewTemplate): Promise<EmailTemplateRecord> {
-    try {
-      return await this.#router.master
-        .insertInto("email_templates")
-        .values({ id: template.id, ...columns(template) })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError(`template ${template.id} already exists`);
-      throw error;
-    }
-  }
-
   /** Creates the template or replaces every field of the existing one. */
   async upsert(template: NewTemplate): Promise<EmailTemplateRecord> {
-    const values = columns(template);
+    const values = templateColumns(template);
     return this.#router.master
       .insertInto("email_templates")
       .values({ id: template.id, ...values })
       .onConflict((oc) => oc.column("id").doUpdateSet({ ...values, updated_at: sql<Date>`now()` }))
       .returningAll()
       .executeTakeFirstOrThrow();
-  }
-
-  /** Changes the given fields only; undefined when there is no such template. */
-  async update(id: string, patch: Partial<TemplateFields>): Promise<EmailTemplateRecord | undefined> {
-    const changes = {
-      ...(patch.name !== undefined && { name: patch.name }),
-      ...(patch.subject !== undefined && { subject: patch.subject }),
-      ...(patch.html_template !== undefined && { html_template: patch.html_template }),
-      ...(patch.text_template !== undefined && { text_template: patch.text_template }),
-      ...(patch.variables !== undefined && { variables: toJson(patch.variables) }),
-      ...(patch.is_active !== undefined && { is_active: patch.is_active }),
-    };
-    return this.#router.master
-      .updateTable("email_templates")
-      .set({ ...changes, updated_at: sql<Date>`now()` })
-      .where("id", "=", id)
-      .returningAll()
-      .executeTakeFirst();
-  }
-
-  async setActive(id: string, active: boolean): Promise<EmailTemplateRecord | undefined> {
-    return this.update(id, { is_active: active });
   }
 
   async get(id: string, options: ReadOptions = {}): Promise<EmailTemplateRecord | undefined> {
@@ -96,7 +61,8 @@ export class TemplateRepository {
   }
 }
 
-function columns(template: TemplateFields) {
+/** A template's fields as `email_templates` columns, with the defaults a new row gets. */
+export function templateColumns(template: TemplateFields) {
   return {
     name: template.name,
     subject: template.subject ?? null,

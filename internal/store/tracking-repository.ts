@@ -4,7 +4,7 @@ import type { EmailTrackingTable } from "./schema.ts";
 
 export type TrackingRecord = Selectable<EmailTrackingTable>;
 
-export interface NewTrackingEvent {
+interface NewTrackingEvent {
   job_id: string;
   provider?: string | null;
   message_id?: string | null;
@@ -88,27 +88,5 @@ export class TrackingRepository {
         .orderBy("id")
         .execute(),
     );
-  }
-
-  async latestForJob(jobId: string): Promise<TrackingRecord | undefined> {
-    const latest = await this.latestForJobs([jobId]);
-    return latest.get(jobId);
-  }
-
-  /** The newest event of each job, in one query (for job lists). */
-  async latestForJobs(jobIds: readonly string[]): Promise<Map<string, TrackingRecord>> {
-    if (jobIds.length === 0) return new Map();
-    const rows = await this.#router.read((db) =>
-      db
-        .selectFrom("email_tracking")
-        .distinctOn("job_id")
-        .selectAll()
-        .where("job_id", "in", [...jobIds])
-        .orderBy("job_id")
-        .orderBy(sql`coalesce(occurred_at, created_at)`, "desc")
-        .orderBy("id", "desc")
-        .execute(),
-    );
-    return new Map(rows.map((row) => [row.job_id ?? "", row]));
   }
 }

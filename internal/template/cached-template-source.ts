@@ -1,12 +1,14 @@
 import { LRUCache } from "lru-cache";
 import type { TemplateDefinition, TemplateSource } from "./renderer.ts";
 
-export interface CachedTemplateSourceOptions {
+interface CachedTemplateSourceOptions {
   load: (id: string) => Promise<TemplateDefinition | undefined>;
   /** A row is read again after this long; edits made elsewhere show up within it. */
   ttlMs: number;
-  max?: number;
 }
+
+/** Template rows kept: far more than a deployment has, so only a flood of unknown ids evicts. */
+const MAX_CACHED_TEMPLATES = 1_000;
 
 /**
  * Keeps template rows in memory so the fast path does not read the database per email. Concurrent
@@ -17,7 +19,7 @@ export class CachedTemplateSource implements TemplateSource {
 
   constructor(options: CachedTemplateSourceOptions) {
     this.#cache = new LRUCache<string, TemplateDefinition>({
-      max: options.max ?? 1_000,
+      max: MAX_CACHED_TEMPLATES,
       ttl: Math.max(options.ttlMs, 1),
       fetchMethod: (id) => options.load(id),
     });

@@ -1,6 +1,6 @@
 import { KindedError } from "../errors/error-kind.ts";
 
-export type TemplateErrorCode =
+type TemplateErrorCode =
   | "template_not_found"
   | "template_inactive"
   | "template_syntax"

@@ -83,7 +83,11 @@ describe("TemplateRenderer", () => {
     const error = await renderer
       .renderTemplate("welcome_template", { user_name: "A" })
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "missing_variable", variable: "reset_url", kind: "invalid_template" });
+    expect(error).toMatchObject({
+      code: "missing_variable",
+      variable: "reset_url",
+      kind: "invalid_template",
+    });
     expect((error as Error).message).toBe(
       'template "welcome_template" needs variable "reset_url" in template_data',
     );

@@ -21,7 +21,7 @@ export interface TemplateSource {
   get(id: string): Promise<TemplateDefinition | undefined>;
 }
 
-export interface InlineContent {
+interface InlineContent {
   subject?: string | null | undefined;
   html?: string | null | undefined;
   text?: string | null | undefined;
@@ -42,11 +42,12 @@ interface CompiledTemplate {
   required: string[];
 }
 
-export interface TemplateRendererOptions {
+interface TemplateRendererOptions {
   source: TemplateSource;
-  /** Compiled templates kept; inline contents count too. */
-  cacheSize?: number;
 }
+
+/** Compiled templates kept; inline contents count too. */
+const COMPILED_CACHE_SIZE = 1_000;
 
 /**
  * Renders subject, HTML and text from a stored template or from content given inline in the job.
@@ -62,7 +63,7 @@ export class TemplateRenderer {
 
   constructor(options: TemplateRendererOptions) {
     this.#source = options.source;
-    this.#compiled = new LRUCache({ max: options.cacheSize ?? 1_000 });
+    this.#compiled = new LRUCache({ max: COMPILED_CACHE_SIZE });
   }
 
   async renderTemplate(templateId: string, data: Record<string, unknown>): Promise<RenderedEmail> {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHttpServer, type TestHttpServer } from "../../test/http-server.ts";
 import { sendGridWebhookKeys } from "../../test/sendgrid-signing.ts";
 import { silentLogger } from "../../test/store.ts";
+import { latestTrackingEvent } from "../../test/store-queries.ts";
 import { EventRecorder } from "./event-recorder.ts";
 
 /** POST /webhooks/sendgrid over real HTTP into a real database, signed like SendGrid signs. */
@@ -86,7 +87,7 @@ describe("SendGrid event webhook", () => {
       message_id: "abc",
       delivered_at: new Date(1_800_000_000_000),
     });
-    expect((await tracking.latestForJob(job.id))?.status).toBe("opened");
+    expect((await latestTrackingEvent(harness.router, job.id))?.status).toBe("opened");
     expect(await suppressions.find(bouncer)).toMatchObject({ reason: "hard_bounce", source: "sendgrid" });
     expect(await suppressions.find(complainer)).toMatchObject({ reason: "complaint" });
     expect(await suppressions.find("soft@example.org")).toBeUndefined();

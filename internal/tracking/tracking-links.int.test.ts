@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHttpServer, type TestHttpServer } from "../../test/http-server.ts";
 import { silentLogger } from "../../test/store.ts";
+import { markJobSent } from "../../test/store-queries.ts";
 import { LinkEvents } from "./link-events.ts";
 import { LinkTokens } from "./link-tokens.ts";
 
@@ -21,7 +22,7 @@ describe("open pixel, click redirects and one-click unsubscribe", () => {
     const { jobs, router } = harness;
     const job = await jobs.create({ job_type: "newsletter", recipient_email: "ada@example.org" });
     await jobs.claim(job.id, 60_000);
-    await jobs.markSent(job.id);
+    await markJobSent(router, job.id);
     // Sent a minute ago: opens now are a reader's, not a scanner's.
     await router.master
       .updateTable("email_jobs")

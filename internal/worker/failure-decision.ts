@@ -1,7 +1,7 @@
 import type { DeliveryErrorKind } from "../provider/delivery-error.ts";
 
 /** A throttled or misconfigured provider is tried again at least this much later. */
-export const MIN_DEFERRAL_MS = 1_000;
+const MIN_DEFERRAL_MS = 1_000;
 
 export interface FailedAttempt {
   kind: DeliveryErrorKind;

@@ -23,7 +23,7 @@ export type JobEnding =
   /** Not a job at all (malformed, or a reference to a row that does not exist): dead-lettered. */
   | { kind: "dead_letter"; reason: string };
 
-export interface JobCompleterOptions {
+interface JobCompleterOptions {
   queue: JobQueue;
   jobs: JobRepository;
   tracking: TrackingRepository;

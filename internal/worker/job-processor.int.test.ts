@@ -7,6 +7,7 @@ import { queueSettings } from "../../test/queue-settings.ts";
 import { connectRedis, deleteKeys, uniquePrefix } from "../../test/redis.ts";
 import { type SmtpSink, startSmtpSink } from "../../test/smtp-sink.ts";
 import { openMigratedRouter, silentLogger } from "../../test/store.ts";
+import { createTemplate } from "../../test/store-queries.ts";
 import { encodeTrackedReference } from "../job/queue-message.ts";
 import { ProviderRouter } from "../provider/provider-router.ts";
 import { SmtpProvider } from "../provider/smtp/smtp-provider.ts";
@@ -58,7 +59,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
     jobs = new JobRepository(router);
     const tracking = new TrackingRepository(router);
     const templates = new TemplateRepository(router);
-    await templates.create({
+    await createTemplate(router, {
       id: "welcome_template",
       name: "Welcome",
       subject: "Welcome {{.user_name}}",
@@ -95,6 +96,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
         providers: new Map([["smtp", smtp]]),
         routes: [],
         defaultProvider: "smtp",
+        breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 50, factor: 2, maxDelayMs: 200, jitter: 0 }),
       defaultMaxRetries: 3,
@@ -256,6 +258,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
         providers: new Map([["smtp", down]]),
         routes: [],
         defaultProvider: "smtp",
+        breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 10, factor: 2, maxDelayMs: 40, jitter: 0 }),
       defaultMaxRetries: 2,

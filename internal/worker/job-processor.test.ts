@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
 import { RecordingProvider } from "../../test/recording-provider.ts";
 import { silentLogger } from "../../test/store.ts";
+import { createTemplate } from "../../test/store-queries.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import { DeliveryError } from "../provider/delivery-error.ts";
@@ -49,7 +50,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
 
   beforeAll(async () => {
     store = await openEmbeddedStore();
-    await store.templates.create({
+    await createTemplate(store.router, {
       id: "welcome_template",
       name: "Welcome",
       subject: "Welcome {{.user_name}}",
@@ -85,6 +86,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
         providers: new Map([[provider.name, provider]]),
         routes: [],
         defaultProvider: provider.name,
+        breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
       }),
       retryPolicy: new RetryPolicy({ baseDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 }),
       claimLeaseMs: LEASE_MS,

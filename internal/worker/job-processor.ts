@@ -25,7 +25,7 @@ import { JobCompleter, type JobEnding } from "./job-completer.ts";
 import { renderJob } from "./render-job.ts";
 import type { RetryPolicy } from "./retry-policy.ts";
 
-export interface JobProcessorOptions {
+interface JobProcessorOptions {
   queue: JobQueue;
   /** Prefixes the ids given to queue messages that arrive without one. */
   queueName: string;
@@ -50,7 +50,7 @@ export interface JobProcessorOptions {
   onOutcome?: (outcome: JobOutcome) => void;
 }
 
-export type JobOutcomeStatus =
+type JobOutcomeStatus =
   | "sent"
   | "retrying"
   | "failed"

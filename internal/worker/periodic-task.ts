@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 
-export interface PeriodicTaskOptions {
+interface PeriodicTaskOptions {
   name: string;
   intervalMs: number;
   run: () => Promise<unknown>;

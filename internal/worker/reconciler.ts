@@ -4,14 +4,16 @@ import { encodeTrackedReference } from "../job/queue-message.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import type { JobRepository } from "../store/job-repository.ts";
 
-export interface ReconcilerOptions {
+interface ReconcilerOptions {
   jobs: JobRepository;
   queue: JobQueue;
   /** How long a tracked job may look lost before it is republished. */
   graceMs: number;
-  batchSize?: number;
   logger: Logger;
 }
+
+/** Lost jobs republished per pass: a bounded query; the next pass takes the rest. */
+const RECONCILE_BATCH = 500;
 
 /**
  * The database is the source of truth for tracked jobs: this finds the ones whose queue message was
@@ -27,7 +29,7 @@ export class Reconciler {
   }
 
   async reconcile(): Promise<number> {
-    const lost = await this.#options.jobs.takeLostJobs(this.#options.graceMs, this.#options.batchSize ?? 500);
+    const lost = await this.#options.jobs.takeLostJobs(this.#options.graceMs, RECONCILE_BATCH);
     if (lost.length === 0) return 0;
     await this.#options.queue.publish(
       lost.map((job) => ({

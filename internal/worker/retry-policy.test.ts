@@ -4,7 +4,7 @@ import { RetryPolicy } from "./retry-policy.ts";
 const m = 60_000;
 
 describe("RetryPolicy", () => {
-  it("expresses the seed's 5m → 15m → 45m → 1h schedule", () => {
+  it("expresses the Go service's 5m → 15m → 45m → 1h schedule", () => {
     const policy = new RetryPolicy({ baseDelayMs: 5 * m, factor: 3, maxDelayMs: 60 * m, jitter: 0 });
     expect([1, 2, 3, 4, 5].map((a) => policy.delayMs(a))).toEqual([5 * m, 15 * m, 45 * m, 60 * m, 60 * m]);
   });

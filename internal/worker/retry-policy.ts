@@ -1,4 +1,4 @@
-export interface RetryPolicyOptions {
+interface RetryPolicyOptions {
   baseDelayMs: number;
   factor: number;
   maxDelayMs: number;
@@ -10,7 +10,7 @@ export interface RetryPolicyOptions {
 /**
  * Exponential backoff with jitter: attempt n waits base × factor^(n-1), capped at the maximum, then
  * shortened by a random part of `jitter` so that failures which happened together do not come back
- * together. With jitter 0 the seed's schedule (5m, 15m, 45m, 1h: base 5m, factor 3, cap 1h) is exact.
+ * together. With jitter 0 the Go service's schedule (5m, 15m, 45m, 1h: base 5m, factor 3, cap 1h) is exact.
  */
 export class RetryPolicy {
   readonly #options: RetryPolicyOptions;

@@ -2,15 +2,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
 
-export interface DeliveryHandler {
+interface DeliveryHandler {
   /** `signal` aborts when the job runs past its time limit or the pool is stopped for good. */
   process(delivery: Delivery, signal: AbortSignal): Promise<unknown>;
 }
 
-export interface WorkerPoolOptions {
+interface WorkerPoolOptions {
   queue: JobQueue;
   handler: DeliveryHandler;
-  /** Jobs in flight at most (the seed's worker goroutines). */
+  /** Jobs in flight at most (the Go service's worker goroutines). */
   concurrency: number;
   /** Deliveries asked for per fetch, at most. */
   batchSize: number;

@@ -2,7 +2,7 @@ import type { MailComposerOptions } from "nodemailer/lib/mail-composer";
 import type { Mailbox } from "../../job/email-job.ts";
 import type { OutgoingEmail } from "../provider.ts";
 
-export function formatMailbox(mailbox: Mailbox): { name: string; address: string } | string {
+function formatMailbox(mailbox: Mailbox): { name: string; address: string } | string {
   return mailbox.name ? { name: mailbox.name, address: mailbox.email } : mailbox.email;
 }
 

@@ -6,7 +6,7 @@ import { composeMessage } from "../mime/compose-message.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 
-export interface OutboxProviderOptions {
+interface OutboxProviderOptions {
   dir: string;
   sender: Mailbox;
 }

@@ -7,7 +7,7 @@ import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySendGridError } from "./sendgrid-errors.ts";
 
-export interface SendGridProviderOptions {
+interface SendGridProviderOptions {
   apiKey: string;
   /** https://api.sendgrid.com, or a proxy / EU endpoint / test server. */
   baseUrl: string;

@@ -6,7 +6,7 @@ import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySesError } from "./ses-errors.ts";
 
-export interface SesProviderOptions {
+interface SesProviderOptions {
   region: string;
   /** Empty: the default AWS credential chain (environment, profile, instance or pod role). */
   accessKeyId?: string | undefined;
@@ -18,6 +18,9 @@ export interface SesProviderOptions {
   /** The SDK's own attempts per send; the worker retries on top with backoff. */
   maxAttempts?: number;
 }
+
+/** One SDK retry covers a dropped connection; anything longer is the worker's backoff to handle. */
+const DEFAULT_SDK_ATTEMPTS = 2;
 
 function formatAddress(mailbox: Mailbox): string {
   if (!mailbox.name) return mailbox.email;
@@ -42,7 +45,7 @@ export class SesProvider implements Provider {
     this.#options = options;
     this.#client = new SESv2Client({
       region: options.region,
-      maxAttempts: options.maxAttempts ?? 2,
+      maxAttempts: options.maxAttempts ?? DEFAULT_SDK_ATTEMPTS,
       ...(options.endpoint && { endpoint: options.endpoint }),
       ...(options.accessKeyId &&
         options.secretAccessKey && {

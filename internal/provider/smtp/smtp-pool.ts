@@ -1,7 +1,7 @@
 import { SmtpConnection, type SmtpConnectionOptions, type SmtpSendInfo } from "./smtp-connection.ts";
 import { isSmtpConnectionFailure } from "./smtp-errors.ts";
 
-export interface SmtpPoolOptions {
+interface SmtpPoolOptions {
   connection: SmtpConnectionOptions;
   auth?: { user: string; pass: string } | undefined;
   /** Connections kept open at most. */

@@ -14,7 +14,7 @@ export interface SmtpAccountOptions {
   daily_limit: number;
 }
 
-export interface SmtpProviderOptions {
+interface SmtpProviderOptions {
   host: string;
   port: number;
   /** Require TLS: implicit on 465, STARTTLS elsewhere. */

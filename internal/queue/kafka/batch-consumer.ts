@@ -1,6 +1,6 @@
 import type { Batch, Consumer, Kafka } from "kafkajs";
 
-export interface BatchConsumerOptions {
+interface BatchConsumerOptions {
   groupId: string;
   sessionTimeoutMs: number;
   /** How long a fetch waits for messages before the broker answers. */

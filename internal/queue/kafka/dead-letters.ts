@@ -4,7 +4,7 @@ import type { DeadLetter } from "../queue.ts";
 import { readTopic, type TopicRecord } from "./topic-reader.ts";
 import { headerText, type KafkaTopics } from "./topics.ts";
 
-export interface DeadLettersOptions {
+interface DeadLettersOptions {
   kafka: Kafka;
   admin: Admin;
   producer: Producer;

@@ -2,7 +2,7 @@ import type { Admin, RecordMetadata } from "kafkajs";
 import type { Logger } from "pino";
 import { partitionKey } from "./kafka-delivery.ts";
 
-export interface LaneHintsOptions {
+interface LaneHintsOptions {
   admin: Admin;
   groupId: string;
   laneTopics: readonly string[];

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { AckBatcher } from "../ack-batcher.ts";
 import type { AssignedPartition } from "./kafka-delivery.ts";
 
-export interface OffsetCommitsOptions {
+interface OffsetCommitsOptions {
   consumer: Consumer;
   admin: Admin;
   groupId: string;

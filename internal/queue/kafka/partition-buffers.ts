@@ -6,7 +6,7 @@ import { type AssignedPartition, type KafkaDelivery, kafkaDelivery, partitionKey
 import type { LaneHints } from "./lane-hints.ts";
 import { PartitionOffsets } from "./partition-offsets.ts";
 
-export interface PartitionBuffersOptions {
+interface PartitionBuffersOptions {
   laneOfTopic: ReadonlyMap<string, Lane>;
   hints: LaneHints;
   pollIntervalMs: number;

@@ -4,7 +4,7 @@ import { isLane, type Lane } from "../../job/priority.ts";
 import { type BatchTurn, createBatchConsumer, runBatches } from "./batch-consumer.ts";
 import { headerText, type KafkaTopics } from "./topics.ts";
 
-export interface RetryRelayOptions {
+interface RetryRelayOptions {
   kafka: Kafka;
   producer: Producer;
   topics: KafkaTopics;

@@ -34,7 +34,7 @@ export class MemoryQueueState {
   }
 }
 
-export interface MemoryQueueOptions {
+interface MemoryQueueOptions {
   /** Shared with the other consumers of the same queue. */
   state: MemoryQueueState;
   visibilityTimeoutMs: number;

@@ -3,7 +3,7 @@ import type { Config } from "../../config/index.ts";
 import { maskUrl } from "../../config/index.ts";
 import { UnavailableError } from "../../errors/error-kind.ts";
 
-export class RedisUnavailableError extends UnavailableError {
+class RedisUnavailableError extends UnavailableError {
   override readonly name = "RedisUnavailableError";
 
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -11,7 +11,7 @@ export class RedisUnavailableError extends UnavailableError {
   }
 }
 
-export function redisUrlOf(settings: Config["queue"]["redis"]): string {
+function redisUrlOf(settings: Config["queue"]["redis"]): string {
   if (settings.url) return settings.url;
   const auth = settings.password ? `:${encodeURIComponent(settings.password)}@` : "";
   return `redis://${auth}${settings.host}:${settings.port}/${settings.db}`;

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { ApiKeyConfig } from "../../config/index.ts";
+import { API_SCOPES, type ApiKeyConfig } from "../../config/index.ts";
 
-export interface Caller {
+interface Caller {
   name: string;
   scopes: readonly string[];
 }
@@ -22,7 +22,7 @@ export class ApiKeyAuth {
   }
 
   authenticate(presented: string | undefined): Caller | undefined {
-    if (!this.enabled) return { name: "anonymous", scopes: ["send", "admin"] };
+    if (!this.enabled) return { name: "anonymous", scopes: API_SCOPES };
     if (!presented) return undefined;
     const digest = createHash("sha256").update(presented).digest();
     let match: Caller | undefined;

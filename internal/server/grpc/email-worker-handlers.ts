@@ -1,21 +1,26 @@
 import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { ApiScope } from "../../config/index.ts";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import type { EmailWorkerServiceServer } from "../../gen/email/v1/email_worker.ts";
+import type { JsonValue } from "../../job/email-job.ts";
 import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { parseAddress } from "../../job/parse-job.ts";
 import { isJobStatus } from "../../job/status.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";
-import type { JsonValue } from "../../store/schema.ts";
-import type { SuppressionReason, SuppressionRecord } from "../../store/suppression-repository.ts";
+import {
+  SUPPRESSION_REASONS,
+  type SuppressionReason,
+  type SuppressionRecord,
+} from "../../store/suppression-repository.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { presentedKey } from "../auth/api-key-auth.ts";
 import { jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
 import { toGrpcError } from "./grpc-errors.ts";
 
-export interface HandlerDeps {
+interface HandlerDeps {
   emails: EmailService;
   templates: TemplateService;
   auth: ApiKeyAuth;
@@ -23,15 +28,6 @@ export interface HandlerDeps {
   draining: () => boolean;
   logger: Logger;
 }
-
-type Scope = "send" | "admin";
-
-const SUPPRESSION_REASONS: readonly SuppressionReason[] = [
-  "hard_bounce",
-  "complaint",
-  "unsubscribe",
-  "manual",
-];
 
 function suppressionView(record: SuppressionRecord) {
   return {
@@ -55,7 +51,7 @@ function headersOf(metadata: Metadata): Record<string, string | undefined> {
 export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer {
   const { emails, templates, logger } = deps;
 
-  function unary<Req, Res>(scope: Scope, run: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(scope: ApiScope, run: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const caller = deps.auth.authenticate(presentedKey(headersOf(call.metadata)));
       if (!caller) return callback({ code: status.UNAUTHENTICATED, details: "missing or unknown API key" });

@@ -7,10 +7,10 @@ import { BadRequest } from "../../gen/google/rpc/error_details.ts";
 import { Status } from "../../gen/google/rpc/status.ts";
 import type { FieldViolation } from "../../job/job-validation-error.ts";
 
-export type GrpcError = Partial<ServiceError> & { code: status; details: string };
+type GrpcError = Partial<ServiceError> & { code: status; details: string };
 
 /** A status with a google.rpc.BadRequest in `grpc-status-details-bin`, as Google's APIs send it. */
-export function invalidArgument(message: string, violations: readonly FieldViolation[]): GrpcError {
+function invalidArgument(message: string, violations: readonly FieldViolation[]): GrpcError {
   const badRequest = BadRequest.encode({
     field_violations: violations.map((v) => ({ field: v.field, description: v.description })),
   }).finish();

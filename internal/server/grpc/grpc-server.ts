@@ -7,16 +7,16 @@ import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-
 import type { Logger } from "pino";
 import { type EmailWorkerServiceServer, EmailWorkerServiceService } from "../../gen/email/v1/email_worker.ts";
 
-export const EMAIL_WORKER_SERVICE = "email.v1.EmailWorkerService";
+const EMAIL_WORKER_SERVICE = "email.v1.EmailWorkerService";
 
-export interface GrpcTlsOptions {
+interface GrpcTlsOptions {
   certFile: string;
   keyFile: string;
   /** When set, clients must present a certificate signed by this CA (mTLS). */
   clientCaFile?: string | undefined;
 }
 
-export interface GrpcServerOptions {
+interface GrpcServerOptions {
   port: number;
   host?: string;
   handlers: EmailWorkerServiceServer;
