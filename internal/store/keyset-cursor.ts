@@ -1,4 +1,5 @@
 import { KindedError } from "../errors/error-kind.ts";
+import { isJobId } from "../job/job-id.ts";
 
 interface KeysetPosition {
   /** Postgres' own text of the timestamp: a JS Date would drop the microseconds and skip rows. */
@@ -20,15 +21,13 @@ export function encodeCursor(position: KeysetPosition): string {
   return Buffer.from(JSON.stringify([position.created_at, position.id])).toString("base64url");
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function decodeCursor(cursor: string): KeysetPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (Array.isArray(value) && value.length === 2) {
       const [createdAt, id] = value;
       if (typeof createdAt === "string" && !Number.isNaN(Date.parse(createdAt)) && typeof id === "string") {
-        if (UUID.test(id)) return { created_at: createdAt, id };
+        if (isJobId(id)) return { created_at: createdAt, id };
       }
     }
   } catch {

@@ -12,23 +12,18 @@ describe("RetryPolicy", () => {
   it("doubles from the base by default and never exceeds the cap with jitter", () => {
     const exact = new RetryPolicy({ baseDelayMs: 5_000, factor: 2, maxDelayMs: 3_600_000, jitter: 0 });
     expect([1, 2, 3].map((a) => exact.delayMs(a))).toEqual([5_000, 10_000, 20_000]);
-    const jittered = new RetryPolicy({
-      baseDelayMs: 5_000,
-      factor: 2,
-      maxDelayMs: 8_000,
-      jitter: 0.5,
-      random: () => 1,
-    });
-    expect(jittered.delayMs(1)).toBe(2_500);
-    expect(jittered.delayMs(9)).toBe(4_000);
-    const none = new RetryPolicy({
-      baseDelayMs: 5_000,
-      factor: 2,
-      maxDelayMs: 8_000,
-      jitter: 0.5,
-      random: () => 0,
-    });
-    expect(none.delayMs(9)).toBe(8_000);
+    // random() is the jitter drawn: 1 takes the whole jitter off, 0 none of it.
+    const jittered = (random: number) =>
+      new RetryPolicy({
+        baseDelayMs: 5_000,
+        factor: 2,
+        maxDelayMs: 8_000,
+        jitter: 0.5,
+        random: () => random,
+      });
+    expect(jittered(1).delayMs(1)).toBe(2_500);
+    expect(jittered(1).delayMs(9)).toBe(4_000);
+    expect(jittered(0).delayMs(9)).toBe(8_000);
   });
 
   it("refuses nonsense settings", () => {
