@@ -65,6 +65,8 @@ need "PostgreSQL server binaries initdb, pg_basebackup (PG_BIN_DIR)" "postgresql
 need "promtool" "prometheus" "command -v promtool"
 need "prometheus" "prometheus" "command -v prometheus"
 need "kcat" "kcat" "command -v kcat"
+# Debian's own Python, not a pyenv one on PATH: the mail-parsing tests read our messages with its email package.
+need "/usr/bin/python3" "python3" "test -x /usr/bin/python3"
 if [ -z "${KAFKA_BROKERS:-}" ] && [ -z "${KAFKA_MOCK_BROKER:-}" ]; then
   need "a C compiler (cc) and make" "build-essential" "command -v cc && command -v make"
 fi

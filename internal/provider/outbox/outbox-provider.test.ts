@@ -35,12 +35,14 @@ describe("OutboxProvider", () => {
     });
     expect(readdirSync(join(dir, "out"))).toEqual(["11111111-2222-4333-8444-555555555555.eml"]);
     const eml = readFileSync(join(dir, "out", "11111111-2222-4333-8444-555555555555.eml"), "utf8");
-    expect(eml).toMatch(/^From: email-worker <noreply@localhost>\r?$/m);
+    expect(eml).toMatch(/^From: "email-worker" <noreply@localhost>\r$/m);
     expect(eml).toMatch(/^To: ada@example.org\r?$/m);
     expect(eml).toMatch(/^Subject: Welcome, Ada\r?$/m);
     expect(eml).toMatch(/^Message-ID: <11111111-2222-4333-8444-555555555555@localhost>\r?$/m);
     expect(eml).toMatch(/^MIME-Version: 1.0\r?$/m);
     expect(eml).toContain("Hello <b>Ada</b>");
+    // The same canonical bytes as go over SMTP: CRLF line ends only.
+    expect(eml).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
   });
 
   it("reports a directory it cannot write to as a configuration fault", async () => {

@@ -3,6 +3,7 @@ import sendgridMail from "@sendgrid/mail";
 import type { Mailbox } from "../../job/email-job.ts";
 import { abortable } from "../abortable.ts";
 import { isDeliveryError } from "../delivery-error.ts";
+import { canonicalText, singleLine } from "../mime/line-endings.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySendGridError } from "./sendgrid-errors.ts";
@@ -34,6 +35,10 @@ function address(mailbox: Mailbox): { email: string; name?: string } {
   return mailbox.name ? { email: mailbox.email, name: mailbox.name } : { email: mailbox.email };
 }
 
+function singleLineValues(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, singleLine(value)]));
+}
+
 /**
  * SendGrid's v3 Mail Send through @sendgrid/mail, on a client of its own (the package's default
  * client is shared process-wide). The job id travels in custom_args so webhook events map back, and
@@ -61,7 +66,8 @@ export class SendGridProvider implements Provider {
       from: address(from),
       to: address(email.to),
       ...(email.reply_to && { replyTo: address(email.reply_to) }),
-      headers: { ...email.headers, "Message-ID": messageIdFor(email, from) },
+      // SendGrid writes the MIME from this JSON: header values stay on one line, text ends lines in CRLF.
+      headers: { ...singleLineValues(email.headers), "Message-ID": messageIdFor(email, from) },
       categories: [email.job_type],
       customArgs: { job_id: email.job_id, job_type: email.job_type },
       ...(email.attachments.length > 0 && {
@@ -76,14 +82,14 @@ export class SendGridProvider implements Provider {
         ? {
             templateId: email.provider_template.id,
             dynamicTemplateData: email.provider_template.data,
-            ...(email.subject && { subject: email.subject }),
+            ...(email.subject && { subject: singleLine(email.subject) }),
           }
         : {
-            subject: email.subject,
+            subject: singleLine(email.subject),
             // text/plain before text/html, as SendGrid requires.
             content: [
-              { type: "text/plain", value: email.text || " " },
-              ...(email.html !== undefined ? [{ type: "text/html", value: email.html }] : []),
+              { type: "text/plain", value: canonicalText(email.text) || " " },
+              ...(email.html !== undefined ? [{ type: "text/html", value: canonicalText(email.html) }] : []),
             ],
           }),
     };

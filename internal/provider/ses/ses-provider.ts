@@ -1,7 +1,9 @@
 import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from "@aws-sdk/client-sesv2";
 import type { Mailbox } from "../../job/email-job.ts";
 import { isDeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
+import { formatMailbox } from "../mime/address-header.ts";
 import { composeMessage } from "../mime/compose-message.ts";
+import { canonicalText, singleLine } from "../mime/line-endings.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySesError } from "./ses-errors.ts";
@@ -21,11 +23,6 @@ interface SesProviderOptions {
 
 /** One SDK retry covers a dropped connection; anything longer is the worker's backoff to handle. */
 const DEFAULT_SDK_ATTEMPTS = 2;
-
-function formatAddress(mailbox: Mailbox): string {
-  if (!mailbox.name) return mailbox.email;
-  return `"${mailbox.name.replace(/["\\]/g, "\\$&")}" <${mailbox.email}>`;
-}
 
 /** Tag values allow letters, digits, _ and - only (SES rejects anything else). */
 function tagValue(value: string): string {
@@ -58,9 +55,9 @@ export class SesProvider implements Provider {
     refuseProviderTemplate(email, this.name);
     const from = email.from ?? this.#options.sender;
     const input: SendEmailCommandInput = {
-      FromEmailAddress: formatAddress(from),
-      Destination: { ToAddresses: [formatAddress(email.to)] },
-      ...(email.reply_to && { ReplyToAddresses: [formatAddress(email.reply_to)] }),
+      FromEmailAddress: formatMailbox(from),
+      Destination: { ToAddresses: [formatMailbox(email.to)] },
+      ...(email.reply_to && { ReplyToAddresses: [formatMailbox(email.reply_to)] }),
       ...(this.#options.configurationSet && { ConfigurationSetName: this.#options.configurationSet }),
       EmailTags: [
         { Name: "job_id", Value: tagValue(email.job_id) },
@@ -71,16 +68,16 @@ export class SesProvider implements Provider {
           ? { Raw: { Data: await composeMessage(email, this.#options.sender) } }
           : {
               Simple: {
-                Subject: { Data: email.subject, Charset: "UTF-8" },
+                // SES builds this MIME itself: the same canonical text and single-line values as ours.
+                Subject: { Data: singleLine(email.subject), Charset: "UTF-8" },
                 Body: {
-                  Text: { Data: email.text, Charset: "UTF-8" },
-                  ...(email.html !== undefined && { Html: { Data: email.html, Charset: "UTF-8" } }),
+                  Text: { Data: canonicalText(email.text), Charset: "UTF-8" },
+                  ...(email.html !== undefined && {
+                    Html: { Data: canonicalText(email.html), Charset: "UTF-8" },
+                  }),
                 },
                 Headers: Object.entries({ ...email.headers, "X-Email-Job-Id": email.job_id }).map(
-                  ([Name, Value]) => ({
-                    Name,
-                    Value,
-                  }),
+                  ([Name, Value]) => ({ Name, Value: singleLine(Value) }),
                 ),
               },
             },

@@ -31,10 +31,21 @@ describe("dataPayload", () => {
     expect(payload("")).toBe("\r\n.\r\n");
   });
 
-  it("stuffs after a bare LF as after CRLF, and not after a bare CR (today's behaviour)", () => {
-    expect(payload("a\n.b\r\n")).toBe("a\n..b\r\n.\r\n");
-    expect(payload("a\r.b\r\n")).toBe("a\r.b\r\n.\r\n");
-    expect(payload("a\n")).toBe("a\n\r\n.\r\n");
+  it("makes every bare CR and bare LF a CRLF first, so a dot after either is stuffed", () => {
+    expect(payload("a\n.b\r\n")).toBe("a\r\n..b\r\n.\r\n");
+    expect(payload("a\r.b\r\n")).toBe("a\r\n..b\r\n.\r\n");
+    expect(payload("a\n")).toBe("a\r\n.\r\n");
+    expect(payload("a\r")).toBe("a\r\n.\r\n");
+    expect(payload("\n\r")).toBe("\r\n\r\n.\r\n");
+  });
+
+  it("does not let a bare CR before a dot end the data early (SMTP smuggling)", () => {
+    const data = payload("Subject: s\r\n\r\nhello\r.\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\n");
+    expect(data).toBe(
+      "Subject: s\r\n\r\nhello\r\n..\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\n.\r\n",
+    );
+    expect(data.match(/\r\n\.\r\n/g)).toHaveLength(1);
+    expect(data).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
   });
 
   it("passes a message that needs no stuffing on without copying it", () => {
@@ -42,14 +53,17 @@ describe("dataPayload", () => {
     expect(dataPayload(message)[0]).toBe(message);
   });
 
-  it("leaves UTF-8 and every other byte as it is, dots at line starts aside", () => {
+  it("leaves UTF-8 and every byte but CR and LF as it is, dots at line starts aside", () => {
     expect(payload("Grüße, 日本 ✉\r\n.ünïcode\r\n")).toBe(
       Buffer.from("Grüße, 日本 ✉\r\n..ünïcode\r\n.\r\n").toString("latin1"),
     );
     const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString("latin1");
-    expect(payload(Buffer.from(everyByte, "latin1"))).toBe(`${everyByte}\r\n.\r\n`);
+    const canonical = everyByte.replace("\n", "\r\n").replace(/\r(?!\n)/, "\r\n");
+    expect(payload(Buffer.from(everyByte, "latin1"))).toBe(`${canonical}\r\n.\r\n`);
     const dotAfterLf = everyByte.replace("\n", "\n.");
-    expect(payload(Buffer.from(dotAfterLf, "latin1"))).toBe(`${everyByte.replace("\n", "\n..")}\r\n.\r\n`);
+    expect(payload(Buffer.from(dotAfterLf, "latin1"))).toBe(
+      `${canonical.replace("\r\n", "\r\n..")}\r\n.\r\n`,
+    );
   });
 
   it("stuffs a large message with many dotted lines", () => {
@@ -61,14 +75,17 @@ describe("dataPayload", () => {
     expect(unstuff(data.toString("latin1"))).toBe(message.toString("latin1"));
   });
 
-  it("never ends the data early, and gives back the message (with a final CRLF) once unstuffed", () => {
+  it("never ends the data early, has no bare CR or LF, and gives back the canonical message once unstuffed", () => {
     const byte = fc.oneof(fc.constantFrom(0x2e, 0x0d, 0x0a), fc.integer({ min: 0, max: 255 }));
     fc.assert(
       fc.property(fc.array(byte, { maxLength: 200 }), (values) => {
-        const message = Buffer.from(values).toString("latin1");
+        const message = Buffer.from(values)
+          .toString("latin1")
+          .replace(/\r\n|\r|\n/g, "\r\n");
         const data = payload(Buffer.from(values));
-        // Only the end-of-data line ends the data.
+        // Only the end-of-data line ends the data, whichever line end a server goes by.
         expect(data.indexOf("\r\n.\r\n")).toBe(data.length - 5);
+        expect(data).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
         expect(unstuff(data)).toBe(message.endsWith("\r\n") ? message : `${message}\r\n`);
       }),
     );

@@ -59,7 +59,7 @@ describe("SmtpProvider against a real SMTP server", () => {
     expect(message?.from).toBe("noreply@example.com");
     expect(message?.to).toEqual(["ada@example.org"]);
     expect(message?.header("Subject")).toBe("Welcome, Ada");
-    expect(message?.header("From")).toBe("Booking System <noreply@example.com>");
+    expect(message?.header("From")).toBe('"Booking System" <noreply@example.com>');
     expect(message?.header("Reply-To")).toBe("help@example.com");
     expect(message?.header("X-Campaign")).toBe("spring");
     expect(message?.header("X-Email-Job-Id")).toBe(out.job_id);
