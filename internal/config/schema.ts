@@ -52,6 +52,12 @@ export function configSchema() {
         default: 0.1,
         env: "QUEUE_FAIR_SHARE",
       },
+      max_deliveries: {
+        doc: "A message handed out this many times without being finished (its worker crashed or hung each time) is dead-lettered with the reason, instead of poisoning every replica in turn.",
+        format: "nat",
+        default: 10,
+        env: "QUEUE_MAX_DELIVERIES",
+      },
       promote_interval: {
         doc: "How often due scheduled and retry messages are moved onto their lanes (redis).",
         format: "duration",
@@ -378,6 +384,24 @@ export function configSchema() {
         default: 30 * s,
         env: "TEMPLATE_CACHE_TTL",
       },
+      template_render_threads: {
+        doc: "Worker threads that compile and render templates, off the event loop, so a template that is slow to render cannot hold up the process.",
+        format: "nat",
+        default: 2,
+        env: "TEMPLATE_RENDER_THREADS",
+      },
+      template_render_timeout: {
+        doc: "Time budget for compiling and rendering one email's templates; over it the job fails permanently (a preview is refused) naming the budget.",
+        format: "duration",
+        default: 2 * s,
+        env: "TEMPLATE_RENDER_TIMEOUT",
+      },
+      template_max_bytes: {
+        doc: "Largest template source accepted, stored or inline (subject, html and text together); rendered output is bounded by the job's body limits.",
+        format: "nat",
+        default: 512 * 1024,
+        env: "TEMPLATE_MAX_BYTES",
+      },
       providers: {
         sendgrid: {
           rate_limit: {
@@ -687,6 +711,18 @@ export function configSchema() {
         env: "API_KEYS",
         sensitive: true,
       },
+      metrics_job_types: {
+        doc: 'Job types always given their own label on metrics (comma-separated in the environment); other types get one while fewer than metrics_max_job_types are known, then count as "other".',
+        format: Array,
+        default: [] as string[],
+        env: "METRICS_JOB_TYPES",
+      },
+      metrics_max_job_types: {
+        doc: 'How many distinct job types (configured ones included) metrics label by name; the rest are "other", so client-chosen types cannot grow /metrics without bound.',
+        format: "nat",
+        default: 100,
+        env: "METRICS_MAX_JOB_TYPES",
+      },
     },
     logging: {
       level: {
@@ -738,6 +774,12 @@ export function configSchema() {
         format: "duration",
         default: 5 * m,
         env: "WEBHOOK_MAX_AGE",
+      },
+      link_ttl: {
+        doc: "How long open-pixel, click and unsubscribe links stay valid after the email was sent.",
+        format: "duration",
+        default: 90 * 24 * h,
+        env: "TRACKING_LINK_TTL",
       },
       base_url: {
         doc: "Public base URL of this service, used in open-pixel and click-redirect links.",
