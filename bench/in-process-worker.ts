@@ -7,6 +7,7 @@ import type { IdempotencyStore } from "../internal/queue/idempotency.ts";
 import type { JobQueue } from "../internal/queue/queue.ts";
 import { RedisIdempotencyStore } from "../internal/queue/redis/redis-idempotency-store.ts";
 import { RedisStreamsQueue } from "../internal/queue/redis/redis-streams-queue.ts";
+import { RenderPool } from "../internal/template/render-pool.ts";
 import { TemplateRenderer } from "../internal/template/renderer.ts";
 import { JobProcessor } from "../internal/worker/job-processor.ts";
 import { RetryPolicy } from "../internal/worker/retry-policy.ts";
@@ -60,6 +61,7 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
   const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
   const { queue, idempotency, close } =
     options.backend ?? (await redisBackend(options.name, options.readBatch ?? 1));
+  const renderPool = new RenderPool({ threads: 2, timeoutMs: 2_000 });
   const processor = new JobProcessor({
     queue,
     queueName: options.name,
@@ -67,7 +69,11 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     tracking: notUsed as never,
     idempotency,
     suppressions: { find: async () => undefined },
-    renderer: new TemplateRenderer({ source: { get: async () => undefined } }),
+    renderer: new TemplateRenderer({
+      source: { get: async () => undefined },
+      pool: renderPool,
+      maxTemplateBytes: 512 * 1024,
+    }),
     router: new ProviderRouter({
       providers: new Map([["instant", instant]]),
       routes: [],
@@ -93,6 +99,7 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     start: () => pool.start(),
     async stop() {
       await pool.stop(5_000);
+      await renderPool.stop();
       await close();
     },
   };

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   await Promise.all(tasks.map((task) => task.stop()));
   await providers.close();
   await grpc.stop(5_000);
+  await delivery.renderPool.stop();
   await delivery.closeQueue();
   await http.stop();
   await storage.close();

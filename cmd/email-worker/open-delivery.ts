@@ -1,6 +1,7 @@
 import type { Config } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
+import { LabelLimiter } from "../../internal/metrics/label-limiter.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
 import { createProviderGates, createProviders } from "../../internal/provider/create-providers.ts";
@@ -12,6 +13,7 @@ import { type OpenedQueue, openQueue } from "../../internal/queue/open-queue.ts"
 import { EmailService } from "../../internal/service/email-service.ts";
 import { recordQueued } from "../../internal/service/queued-metrics.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
+import { RenderPool } from "../../internal/template/render-pool.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
 import { EmailInstrumenter } from "../../internal/tracking/email-instrumenter.ts";
 import { LinkTokens } from "../../internal/tracking/link-tokens.ts";
@@ -31,6 +33,8 @@ export interface Delivery {
   providers: ProviderRouter;
   templateCache: CachedTemplateSource;
   renderer: TemplateRenderer;
+  /** The threads the renderer compiles and renders on; stopped after the worker pool. */
+  renderPool: RenderPool;
   service: EmailService;
   /** Signs tracking links; absent without tracking.secret. */
   tokens: LinkTokens | undefined;
@@ -67,7 +71,19 @@ export async function openDelivery(
     load: (id) => storage.templates.get(id),
     ttlMs: config.email.template_cache_ttl,
   });
-  const renderer = new TemplateRenderer({ source: templateCache });
+  const renderPool = new RenderPool({
+    threads: config.email.template_render_threads,
+    timeoutMs: config.email.template_render_timeout,
+  });
+  renderPool.start();
+  undoWith(undo, () => renderPool.stop());
+  const maxTemplateBytes = config.email.template_max_bytes;
+  const renderer = new TemplateRenderer({ source: templateCache, pool: renderPool, maxTemplateBytes });
+  // Job types are the clients' own strings: one limiter bounds them on every metric.
+  const jobTypes = new LabelLimiter({
+    always: config.server.metrics_job_types,
+    max: config.server.metrics_max_job_types,
+  });
   const service = new EmailService({
     queue: opened.queue,
     jobs: storage.jobs,
@@ -75,12 +91,25 @@ export async function openDelivery(
     idempotency: opened.idempotency,
     suppressions: storage.suppressions,
     defaultMaxRetries: config.worker.max_retries,
+    maxTemplateBytes,
     logger: logger.child({ component: "service" }),
-    onQueued: (job) => recordQueued(metrics, job),
+    onQueued: (job) => recordQueued(metrics, jobTypes, job),
   });
   // Tracking links: signed with tracking.secret, pointing at tracking.base_url.
-  const tokens = config.tracking.secret ? new LinkTokens(config.tracking.secret) : undefined;
-  const processor = createProcessor(config, logger, metrics, storage, opened, providers, renderer, tokens);
+  const tokens = config.tracking.secret
+    ? new LinkTokens(config.tracking.secret, { ttlMs: config.tracking.link_ttl })
+    : undefined;
+  const processor = createProcessor(
+    config,
+    logger,
+    metrics,
+    jobTypes,
+    storage,
+    opened,
+    providers,
+    renderer,
+    tokens,
+  );
   const pool = new WorkerPool({
     queue: opened.queue,
     handler: processor,
@@ -97,6 +126,7 @@ export async function openDelivery(
     providers,
     templateCache,
     renderer,
+    renderPool,
     service,
     tokens,
     pool,
@@ -148,6 +178,7 @@ function createProcessor(
   config: Config,
   logger: Logger,
   metrics: Metrics,
+  jobTypes: LabelLimiter,
   storage: Storage,
   opened: OpenedQueue,
   router: ProviderRouter,
@@ -183,7 +214,7 @@ function createProcessor(
     defaultMaxRetries: config.worker.max_retries,
     claimLeaseMs: config.queue.visibility_timeout,
     logger: logger.child({ component: "worker" }),
-    onOutcome: (outcome) => recordOutcome(metrics, outcome),
+    onOutcome: (outcome) => recordOutcome(metrics, jobTypes, outcome),
   });
 }
 

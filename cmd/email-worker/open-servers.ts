@@ -44,6 +44,7 @@ export async function openServers(
     providerErrorRates: () => delivery.providers.errorRates(),
     lastConsumerTick: () => delivery.pool.lastTick,
     livenessThresholdMs: livenessThresholdMs(config.worker.process_timeout, config.queue.poll_interval),
+    logger: logger.child({ component: "health" }),
   });
   const auth = new ApiKeyAuth(config.server.api_keys);
   const grpc = createGrpcServer(config, logger, storage, delivery, auth, health);
@@ -54,7 +55,8 @@ export async function openServers(
   const grpcPort = await grpc.start();
   undo.move();
   const tasks = [
-    periodicTask(logger, "grpc-health", 5_000, async () => grpc.setServing((await health.ready()).ready)),
+    // Reads the probes' shared check (refreshed at most once a second), so it costs no extra I/O.
+    periodicTask(logger, "grpc-health", 1_000, async () => grpc.setServing((await health.ready()).ready)),
   ];
   return { health, grpc, http, httpPort, grpcPort, tasks };
 }

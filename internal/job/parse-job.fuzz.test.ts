@@ -76,3 +76,63 @@ describe("parseJob under hostile input", () => {
     );
   });
 });
+
+/** A value `depth` levels deep (objects, arrays or both), built without recursion. */
+function deepValue(depth: number, shape: "object" | "array" | "mixed", leaf: unknown): unknown {
+  let value = leaf;
+  for (let i = 0; i < depth; i++)
+    value = shape === "array" || (shape === "mixed" && i % 2 === 1) ? [value] : { k: value };
+  return value;
+}
+
+/** A value `width` entries wide, each entry `leaf`. */
+function wideValue(width: number, shape: "object" | "array", leaf: unknown): unknown {
+  if (shape === "array") return Array.from({ length: width }, () => leaf);
+  return Object.fromEntries(Array.from({ length: width }, (_, i) => [`k${i}`, leaf]));
+}
+
+const hostileTree = fc
+  .record({
+    depth: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1_000, max: 100_000 })),
+    width: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 1_000, max: 100_000 })),
+    deepShape: fc.constantFrom("object", "array", "mixed"),
+    wideShape: fc.constantFrom("object", "array"),
+    wideOutside: fc.boolean(),
+    leaf: fc.oneof(hostileString, fc.constant(undefined), fc.constant(Number.NaN), fc.integer()),
+  })
+  .map(({ depth, width, deepShape, wideShape, wideOutside, leaf }) => {
+    const deep = (inner: unknown) => deepValue(depth, deepShape as "object" | "array" | "mixed", inner);
+    const wide = (inner: unknown) => wideValue(width, wideShape as "object" | "array", inner);
+    return wideOutside ? wide(deep(leaf)) : deep(wide(leaf));
+  });
+
+describe("parseJob under deep and wide values", () => {
+  it("answers every one quickly, with a job or a JobValidationError", () => {
+    const job = { type: "t", recipient_email: "a@b.io", subject: "s", text: "x" };
+    fc.assert(
+      fc.property(
+        hostileTree,
+        fc.constantFrom(
+          "metadata",
+          "template_data",
+          "attachments",
+          "headers",
+          "from",
+          "subject",
+          "unknown_field",
+          "",
+        ),
+        (tree, field) => {
+          const started = performance.now();
+          try {
+            parseJob(field === "" ? tree : { ...job, [field]: tree });
+          } catch (error) {
+            expect(error).toBeInstanceOf(JobValidationError);
+          }
+          expect(performance.now() - started).toBeLessThan(1_000);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

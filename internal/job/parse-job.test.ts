@@ -63,7 +63,9 @@ describe("parseJob", () => {
     });
     let deep: unknown = "leaf";
     for (let i = 0; i < 70; i++) deep = { next: deep };
-    expect(Object.keys(violations({ ...base, template_data: deep }))[0]).toMatch(/^template_data(\.next)+$/);
+    expect(violations({ ...base, template_data: deep })).toEqual({
+      template_data: "must be nested at most 64 deep",
+    });
     const nested = { list: [1, 2.5, true, null, "x", { deeper: [[]] }], empty: {} };
     expect(parseJob({ ...base, template_data: nested }).template_data).toEqual(nested);
   });
@@ -157,4 +159,99 @@ describe("parseJob", () => {
   it("caps the HTML size", () => {
     expect(violations({ ...base, html: "x".repeat(2 * 1024 * 1024 + 1) })).toHaveProperty("html");
   });
+
+  it("refuses nesting 100k deep in metadata or template_data at once, naming the field", () => {
+    const started = Date.now();
+    for (const field of ["metadata", "template_data"]) {
+      expect(violations({ ...base, [field]: nest(100_000, (inner) => ({ a: inner })) })).toEqual({
+        [field]: "must be nested at most 64 deep",
+      });
+      expect(violations({ ...base, [field]: { list: nest(100_000, (inner) => [inner]) } })).toEqual({
+        [field]: "must be nested at most 64 deep",
+      });
+    }
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("caps the number of headers before checking each", () => {
+    const headers = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`X-${i}`, "\u0000"]));
+    const started = Date.now();
+    expect(violations({ ...base, headers })).toEqual({ headers: "must be at most 100 headers" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("still caps metadata's size", () => {
+    expect(violations({ ...base, metadata: { blob: "x".repeat(17 * 1024) } })).toEqual({
+      metadata: "must be at most 16384 bytes",
+    });
+  });
+
+  it("refuses control characters in subject, names, headers and identifiers, naming each", () => {
+    expect(
+      violations({
+        ...base,
+        subject: "Hi\u0000there",
+        recipient_name: "Eve\u000b",
+        from: "Mallory\u001b[31m <m@example.com>",
+        reply_to: { email: "r@example.com", name: "R\u007f" },
+        headers: { "X-Tag": "a\u000cb" },
+        template_id: "welcome\u0007",
+        idempotency_key: "key\r\n",
+        attachments: [{ filename: "a\u0001.txt", content: "aGVsbG8=" }],
+      }),
+    ).toEqual({
+      subject: "must not contain control characters (U+0000)",
+      recipient_name: "must not contain control characters (U+000B)",
+      from: "must not contain control characters (U+001B)",
+      "reply_to.name": "must not contain control characters (U+007F)",
+      "headers.X-Tag": "must not contain control characters (U+000C)",
+      template_id: "must not contain control characters (U+0007)",
+      idempotency_key: "must not contain control characters (U+000D)",
+      "attachments[0].filename": "must not contain control characters (U+0001)",
+    });
+    const tabs = parseJob({ ...base, subject: "a\tb", recipient_name: "A\tB", headers: { "X-T": "1\t2" } });
+    expect(tabs).toMatchObject({ subject: "a\tb", recipient_name: "A\tB", headers: { "X-T": "1\t2" } });
+  });
+
+  it("lets bodies keep CR, LF and TAB but not NUL", () => {
+    const job = parseJob({ ...base, html: "<p>a</p>\r\n\t<p>b</p>", text: "a\nb\r\n\tc\f" });
+    expect(job.text).toBe("a\nb\r\n\tc\f");
+    expect(violations({ ...base, html: "<p>\u0000</p>", text: "a\u0000" })).toEqual({
+      html: "must not contain control characters (U+0000)",
+      text: "must not contain control characters (U+0000)",
+    });
+  });
+
+  it("refuses lone surrogates in every text, bodies and JSON values included", () => {
+    expect(
+      violations({
+        ...base,
+        subject: "Hi \ud83d",
+        recipient_name: "\udc00",
+        html: `${"x".repeat(1024 * 1024)}\ud800`,
+        text: "\udfff end",
+        headers: { "X-Tag": "\ud800" },
+        template_data: { user: { name: "A\ud800" } },
+        metadata: { "\udc01": 1 },
+        idempotency_key: "\ud800",
+      }),
+    ).toEqual({
+      subject: "must be valid Unicode",
+      recipient_name: "must be valid Unicode",
+      html: "must be valid Unicode",
+      text: "must be valid Unicode",
+      "headers.X-Tag": "must be valid Unicode",
+      "template_data.user.name": "must be valid Unicode",
+      "metadata.\udc01": "must be valid Unicode",
+      idempotency_key: "must be valid Unicode",
+    });
+    expect(parseJob({ ...base, subject: "Hi 💥", template_data: { e: "💥" } }).subject).toBe("Hi 💥");
+  });
 });
+
+/** `depth` levels of `wrap` around an empty object, built without recursion. */
+function nest(depth: number, wrap: (inner: unknown) => unknown): unknown {
+  let value: unknown = {};
+  for (let i = 0; i < depth; i++) value = wrap(value);
+  return value;
+}

@@ -6,7 +6,7 @@ import { PRIORITY_VALUES } from "./priority.ts";
 import { PROVIDER_NAMES } from "./provider-names.ts";
 
 /** Caps on what one job may carry: what providers accept, and what a queue message should hold. */
-const JOB_LIMITS = {
+export const JOB_LIMITS = {
   subject_length: 500,
   html_bytes: 2 * 1024 * 1024,
   text_bytes: 1024 * 1024,
@@ -33,8 +33,43 @@ const RESERVED_HEADERS = new Set([
   "content-transfer-encoding",
 ]);
 
+/** More custom headers than any email needs; the cap keeps a job's checks short. */
+const MAX_HEADERS = 100;
+
 const noLineBreaks = (value: string) => !/[\r\n]/.test(value);
 const LINE_BREAK = "must not contain line breaks (header injection)";
+
+/** C0 controls but TAB, and DEL: in a header, name or identifier they corrupt or smuggle. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u0008\u000A-\u001F\u007F]/;
+/** The same, for fields whose line breaks are refused as header injection already. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+/** Bodies keep CR, LF and TAB (the MIME layer normalises line endings); NUL breaks SMTP and C. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const NUL = /\u0000/;
+const INVALID_UNICODE = "must be valid Unicode";
+
+const hex4 = (code: number) => code.toString(16).toUpperCase().padStart(4, "0");
+
+/**
+ * What is wrong with a text, if anything: a lone surrogate (it reaches the wire as U+FFFD or invalid
+ * UTF-8, and PostgreSQL refuses it), or one of `controls`. One pass each, cheap on a 2 MiB body.
+ */
+function textProblem(value: string, controls: RegExp | undefined): string | undefined {
+  if (!value.isWellFormed()) return INVALID_UNICODE;
+  const control = controls?.exec(value)?.[0];
+  return control === undefined
+    ? undefined
+    : `must not contain control characters (U+${hex4(control.charCodeAt(0))})`;
+}
+
+const checkText =
+  (controls?: RegExp) =>
+  (value: string, ctx: z.RefinementCtx): void => {
+    const problem = textProblem(value, controls);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  };
 
 const address = z
   .string()
@@ -45,7 +80,11 @@ const address = z
     "local part must be at most 64 characters (RFC 5321)",
   );
 
-const displayName = z.string().max(255).refine(noLineBreaks, LINE_BREAK);
+const displayName = z
+  .string()
+  .max(255)
+  .refine(noLineBreaks, LINE_BREAK)
+  .superRefine(checkText(CONTROL_BUT_LINE_BREAKS));
 
 const MAILBOX_TEXT = /^\s*(?:"?([^"<]*?)"?\s*<([^<>]+)>|([^<>\s]+))\s*$/;
 
@@ -56,13 +95,20 @@ const mailbox = z.union([
     const match = MAILBOX_TEXT.exec(value);
     const email = match?.[2] ?? match?.[3];
     const parsed = email === undefined ? undefined : address.safeParse(email.trim());
+    // `continue`: the union then reports this branch's reason, not a bare "Invalid input".
     if (!parsed?.success) {
-      ctx.addIssue({ code: "custom", message: 'must be "address" or "Name <address>"' });
+      ctx.addIssue({ code: "custom", message: 'must be "address" or "Name <address>"', continue: true });
       return z.NEVER;
     }
     const name = match?.[1]?.trim();
-    if (name !== undefined && !noLineBreaks(name)) {
-      ctx.addIssue({ code: "custom", message: LINE_BREAK });
+    const problem =
+      name === undefined
+        ? undefined
+        : noLineBreaks(name)
+          ? textProblem(name, CONTROL_BUT_LINE_BREAKS)
+          : LINE_BREAK;
+    if (problem !== undefined) {
+      ctx.addIssue({ code: "custom", message: problem, continue: true });
       return z.NEVER;
     }
     return name ? { email: parsed.data, name } : { email: parsed.data };
@@ -78,51 +124,70 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
+interface JsonProblem {
+  /** Where, relative to the value checked. */
+  path: (string | number)[];
+  message: string;
+}
+
+const NOT_JSON = "must hold only JSON values (string, finite number, boolean, null, array, object)";
+const TOO_DEEP = `must be nested at most ${MAX_JSON_DEPTH} deep`;
+
 /**
- * Where in `value` the first thing JSON cannot carry sits (a function, undefined, NaN, a Date…), as
- * a path relative to `value`, or undefined when everything can. Walked by hand: a zod union per
- * value allocated a failed branch's issues for every array and object, the largest share of a job's
- * parse. The path is built only on the way out of a failure.
+ * The first thing in `value` JSON cannot carry (a function, undefined, NaN, a Date…), a string or
+ * key that is not valid Unicode, or nesting past MAX_JSON_DEPTH; undefined when there is none.
+ * Walked by hand, and before anything serialises the value: the recursion stops at the depth limit,
+ * so 100k levels of nesting cost 64 steps, not a stack overflow. (A zod union per value allocated
+ * a failed branch's issues for every array and object.) The path is built only on the way out.
  */
-function nonJsonAt(value: unknown, depth = 0): (string | number)[] | undefined {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : [];
-  if (depth >= MAX_JSON_DEPTH) return [];
+function jsonProblem(value: unknown, depth = 0): JsonProblem | undefined {
+  if (value === null || typeof value === "boolean") return undefined;
+  if (typeof value === "string")
+    return value.isWellFormed() ? undefined : { path: [], message: INVALID_UNICODE };
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path: [], message: NOT_JSON };
+  if (depth >= MAX_JSON_DEPTH) return { path: [], message: TOO_DEEP };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const at = nonJsonAt(value[i], depth + 1);
-      if (at !== undefined) {
-        at.unshift(i);
-        return at;
+      const problem = jsonProblem(value[i], depth + 1);
+      if (problem !== undefined) {
+        problem.path.unshift(i);
+        return problem;
       }
     }
     return undefined;
   }
-  if (!isPlainObject(value)) return [];
+  if (!isPlainObject(value)) return { path: [], message: NOT_JSON };
   for (const key in value) {
-    const at = nonJsonAt(value[key], depth + 1);
-    if (at !== undefined) {
-      at.unshift(key);
-      return at;
+    const problem = key.isWellFormed()
+      ? jsonProblem(value[key], depth + 1)
+      : { path: [], message: INVALID_UNICODE };
+    if (problem !== undefined) {
+      problem.path.unshift(key);
+      return problem;
     }
   }
   return undefined;
 }
 
-/** An object of JSON values; the issue names the first value that is not one. */
-const jsonObject = z.custom<Record<string, JsonValue>>().superRefine((value, ctx) => {
-  if (!isPlainObject(value)) {
-    ctx.addIssue({ code: "custom", message: "must be an object" });
-    return;
-  }
-  const at = nonJsonAt(value);
-  if (at !== undefined)
-    ctx.addIssue({
-      code: "custom",
-      path: at,
-      message: `must hold only JSON values (string, finite number, boolean, null, array, object), nested at most ${MAX_JSON_DEPTH} deep`,
-    });
-});
+/**
+ * An object of JSON values; the issue names the first value that is not one (nesting too deep is
+ * named at the field itself, not 64 keys down). With `maxBytes`, its JSON is serialised, once the
+ * walk has shown that is safe, and measured.
+ */
+const jsonObject = (maxBytes?: number) =>
+  z.custom<Record<string, JsonValue>>().superRefine((value, ctx) => {
+    if (!isPlainObject(value)) {
+      ctx.addIssue({ code: "custom", message: "must be an object" });
+      return;
+    }
+    const problem = jsonProblem(value);
+    if (problem !== undefined) {
+      const path = problem.message === TOO_DEEP ? [] : problem.path;
+      ctx.addIssue({ code: "custom", path, message: problem.message });
+    } else if (maxBytes !== undefined && Buffer.byteLength(JSON.stringify(value)) > maxBytes) {
+      ctx.addIssue({ code: "custom", message: `must be at most ${maxBytes} bytes` });
+    }
+  });
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -132,6 +197,7 @@ const attachment = z.object({
     .min(1)
     .max(255)
     .refine(noLineBreaks, LINE_BREAK)
+    .superRefine(checkText(CONTROL_BUT_LINE_BREAKS))
     .refine((name) => !/[/\\]/.test(name), "must be a file name, not a path"),
   content: z
     .string()
@@ -164,12 +230,13 @@ const jobSchema = z
     job_type: z.string().optional(),
     recipient_email: address,
     recipient_name: displayName.optional(),
-    template_id: z.string().min(1).max(100).optional(),
-    template_data: jsonObject.optional(),
+    template_id: z.string().min(1).max(100).superRefine(checkText(CONTROL)).optional(),
+    template_data: jsonObject().optional(),
     subject: z
       .string()
       .max(JOB_LIMITS.subject_length, `must be at most ${JOB_LIMITS.subject_length} characters`)
       .refine(noLineBreaks, LINE_BREAK)
+      .superRefine(checkText(CONTROL_BUT_LINE_BREAKS))
       .optional(),
     html: z
       .string()
@@ -177,6 +244,7 @@ const jobSchema = z
         (v) => Buffer.byteLength(v) <= JOB_LIMITS.html_bytes,
         `must be at most ${JOB_LIMITS.html_bytes} bytes`,
       )
+      .superRefine(checkText(NUL))
       .optional(),
     text: z
       .string()
@@ -184,20 +252,28 @@ const jobSchema = z
         (v) => Buffer.byteLength(v) <= JOB_LIMITS.text_bytes,
         `must be at most ${JOB_LIMITS.text_bytes} bytes`,
       )
+      .superRefine(checkText(NUL))
       .optional(),
     from: mailbox.optional(),
     reply_to: mailbox.optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+    headers: z
+      // Counted before anything is checked per header: 100k of them would cost seconds of issues.
+      .custom<unknown>(
+        (value) => !isPlainObject(value) || Object.keys(value).length <= MAX_HEADERS,
+        `must be at most ${MAX_HEADERS} headers`,
+      )
+      .pipe(z.record(z.string(), z.string()))
+      .optional(),
     attachments: z.array(attachment).max(JOB_LIMITS.attachments).optional(),
     priority: priority.optional(),
     scheduled_at: z
       .union([z.iso.datetime({ offset: true, message: "must be an RFC 3339 time" }), z.date()])
       .optional(),
     tracked: z.boolean().optional(),
-    idempotency_key: z.string().min(1).max(255).optional(),
+    idempotency_key: z.string().min(1).max(255).superRefine(checkText(CONTROL)).optional(),
     provider: z.enum(PROVIDER_NAMES).optional(),
     max_retries: z.number().int().min(0).max(JOB_LIMITS.max_retries).optional(),
-    metadata: jsonObject.optional(),
+    metadata: jsonObject(JOB_LIMITS.metadata_bytes).optional(),
   })
   .superRefine((job, ctx) => {
     const type = job.type ?? job.job_type;
@@ -227,8 +303,8 @@ const jobSchema = z
           path: ["headers", name],
           message: "is set by the service and cannot be overridden",
         });
-      if (!noLineBreaks(value))
-        ctx.addIssue({ code: "custom", path: ["headers", name], message: LINE_BREAK });
+      const problem = noLineBreaks(value) ? textProblem(value, CONTROL_BUT_LINE_BREAKS) : LINE_BREAK;
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["headers", name], message: problem });
       else if (value.length > JOB_LIMITS.header_value_length)
         ctx.addIssue({ code: "custom", path: ["headers", name], message: "is longer than 998 characters" });
     }
@@ -241,12 +317,6 @@ const jobSchema = z
         code: "custom",
         path: ["attachments"],
         message: `total more than ${JOB_LIMITS.attachment_bytes_total} bytes`,
-      });
-    if (job.metadata && Buffer.byteLength(JSON.stringify(job.metadata)) > JOB_LIMITS.metadata_bytes)
-      ctx.addIssue({
-        code: "custom",
-        path: ["metadata"],
-        message: `must be at most ${JOB_LIMITS.metadata_bytes} bytes`,
       });
   });
 

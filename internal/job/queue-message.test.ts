@@ -49,6 +49,23 @@ describe("queue messages", () => {
     expect(decoded).toMatchObject({ kind: "job", job: { id: ID } });
   });
 
+  it("refuse metadata or template_data nested 100k deep quickly, naming the field", () => {
+    const started = Date.now();
+    for (const field of ["metadata", "template_data"]) {
+      const nested = `${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}`;
+      const body = encodeJob(job()).replace(/}$/, `,"${field}":${nested}}`);
+      expect(() => decodeQueueMessage(body, noDefault)).toThrow(
+        new MalformedMessageError(`invalid email job: ${field}: must be nested at most 64 deep`),
+      );
+    }
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("refuse a body larger than 16 MiB without parsing it", () => {
+    const huge = encodeJob(job({ text: "x" })).replace('"x"', `"${"é".repeat(8 * 1024 * 1024 + 1)}"`);
+    expect(() => decodeQueueMessage(huge, noDefault)).toThrow(/body is larger than 16777216 bytes/);
+  });
+
   it.each([
     ["{not json", "body is not JSON"],
     ["[1,2]", "body is not a JSON object"],

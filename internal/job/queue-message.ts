@@ -36,10 +36,19 @@ export function encodeNextAttempt(job: EmailJob): string {
 }
 
 /**
+ * The largest message body taken apart. A job's own limits (bodies, attachments, metadata) come to
+ * about 13 MiB as JSON; anything much larger was not written by a job's publisher.
+ */
+export const MAX_QUEUE_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
  * Takes a message apart, or throws MalformedMessageError saying why. A job that arrives without an
  * id is named by `idForJobWithoutOne`, called only then (redeliveries of one message must agree).
  */
 export function decodeQueueMessage(body: string, idForJobWithoutOne: () => string): QueueMessageContent {
+  // The length is checked first: counting a huge body's UTF-8 bytes already costs.
+  if (body.length > MAX_QUEUE_MESSAGE_BYTES || Buffer.byteLength(body) > MAX_QUEUE_MESSAGE_BYTES)
+    throw new MalformedMessageError(`body is larger than ${MAX_QUEUE_MESSAGE_BYTES} bytes`);
   let value: unknown;
   try {
     value = JSON.parse(body);

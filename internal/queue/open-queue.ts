@@ -32,7 +32,12 @@ export interface DriverSettings {
   redis: Omit<RedisStreamsQueueOptions, "redis" | "blockingRedis" | "name" | "consumer" | "onAckError">;
   kafka: Pick<
     KafkaQueueOptions,
-    "pollIntervalMs" | "fairShare" | "maxInFlightPerPartition" | "sessionTimeoutMs" | "retryHorizonMs"
+    | "pollIntervalMs"
+    | "fairShare"
+    | "maxInFlightPerPartition"
+    | "sessionTimeoutMs"
+    | "retryHorizonMs"
+    | "maxDeliveries"
   >;
 }
 
@@ -42,6 +47,7 @@ export function driverSettings(settings: Config["queue"]): DriverSettings {
     visibilityTimeoutMs: settings.visibility_timeout,
     pollIntervalMs: settings.poll_interval,
     fairShare: settings.fair_share,
+    maxDeliveries: settings.max_deliveries,
   };
   return {
     postgres: { ...common, claimBatch: settings.batch_size },
@@ -52,6 +58,7 @@ export function driverSettings(settings: Config["queue"]): DriverSettings {
       maxInFlightPerPartition: settings.kafka.max_in_flight_per_partition,
       sessionTimeoutMs: settings.kafka.session_timeout,
       retryHorizonMs: settings.kafka.retry_horizon,
+      maxDeliveries: settings.max_deliveries,
     },
   };
 }

@@ -6,6 +6,8 @@ import type { Delivery, JobQueue } from "./queue.ts";
 interface QueueTimings {
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
+  /** A message handed out this many times without being finished is dead-lettered (max_deliveries). */
+  maxDeliveries: number;
 }
 
 interface QueueHarness {
@@ -41,7 +43,12 @@ export function queueContract(name: string, open: (timings: QueueTimings) => Pro
   describe(`queue contract: ${name}`, () => {
     const harnesses: QueueHarness[] = [];
     const start = async (timings: Partial<QueueTimings> = {}) => {
-      const harness = await open({ visibilityTimeoutMs: 30_000, pollIntervalMs: 100, ...timings });
+      const harness = await open({
+        visibilityTimeoutMs: 30_000,
+        pollIntervalMs: 100,
+        maxDeliveries: 10,
+        ...timings,
+      });
       harnesses.push(harness);
       return harness;
     };
@@ -125,6 +132,37 @@ export function queueContract(name: string, open: (timings: QueueTimings) => Pro
       expect(again && numberOf(again)).toBe("orphan");
       expect(again?.redelivered).toBe(true);
       if (again) await other.ack(again);
+    });
+
+    it("dead-letters a message handed out max_deliveries times without being finished", {
+      timeout: 90_000,
+    }, async () => {
+      const harness = await start({ visibilityTimeoutMs: 400, maxDeliveries: 3 });
+      await harness.queue.publish([{ body: body("poison"), lane: "normal", attempt: 1 }]);
+      let consumer = harness.queue;
+      for (let delivery = 1; delivery <= 3; delivery++) {
+        const [got] = await drain(consumer, 1, 5_000);
+        expect(got && numberOf(got)).toBe("poison");
+        expect(got?.redelivered).toBe(delivery > 1);
+        // Its consumer crashes or hangs: the message is never finished.
+        if (harness.abandon) {
+          await harness.abandon(consumer);
+          consumer = await harness.anotherConsumer();
+        } else {
+          await sleep(500);
+        }
+      }
+      expect(await drain(consumer, 1, 2_000)).toEqual([]);
+      const letters = await consumer.listDeadLetters(10);
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({
+        lane: "normal",
+        body: body("poison"),
+        reason: "delivered 3 times without finishing",
+        attempt: 1,
+      });
+      expect((await consumer.stats()).dead).toBe(1);
+      expect(await drain(consumer, 1, 1_000)).toEqual([]);
     });
 
     it("retries a message later with its attempt count and new body", async () => {

@@ -6,7 +6,7 @@ import { JobValidationError } from "../job/job-validation-error.ts";
 import { decodeQueueMessage } from "../job/queue-message.ts";
 import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
 import type { QueueMessage } from "../queue/queue.ts";
-import { EmailService } from "./email-service.ts";
+import { BatchInterruptedError, EmailService } from "./email-service.ts";
 
 /** A queue whose publishing fails while `down` is set, as a queue backend that went away. */
 class FlakyQueue extends MemoryQueue {
@@ -35,16 +35,20 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
       pollIntervalMs: 10,
       fairShare: 0,
     });
-    service = new EmailService({
-      queue,
+    service = serviceOn(queue);
+  });
+
+  const serviceOn = (on: FlakyQueue, onQueued?: () => void) =>
+    new EmailService({
+      queue: on,
       jobs: store.jobs,
       tracking: store.tracking,
       idempotency: store.idempotency,
       suppressions: store.suppressions,
       defaultMaxRetries: 3,
       logger: silentLogger,
+      ...(onQueued && { onQueued }),
     });
-  });
 
   const input = (fields: Record<string, unknown> = {}) => ({
     type: "welcome_email",
@@ -155,5 +159,53 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
     });
     expect(done).toEqual({ replayed: dry.replayed, missing: ["no-such-id"] });
     expect(waiting().map((e) => e.body)).toEqual(["a"]);
+  });
+
+  it("makes a null item and a taken tracked id that item's error, and queues the others once", async () => {
+    const { job_id: taken } = await service.send(input({ tracked: true }));
+    const results = await service.sendBatch([
+      input(),
+      null,
+      input({ tracked: true, id: taken }),
+      input({ tracked: true }),
+      42,
+    ]);
+    expect(results.map((r) => (r.ok ? "ok" : (r.error as { kind?: string }).kind))).toEqual([
+      "ok",
+      "invalid_argument",
+      "conflict",
+      "ok",
+      "invalid_argument",
+    ]);
+    expect(waiting()).toHaveLength(3);
+  });
+
+  it("stops a batch at a server fault, naming the items queued before it", async () => {
+    // The queue goes away once two jobs are in.
+    let accepted = 0;
+    const failing = serviceOn(queue, () => {
+      if (++accepted === 2) queue.down = true;
+    });
+    const stopped = await failing
+      .sendBatch([input(), input({ id: "nope" }), input(), input(), input()])
+      .catch((error: unknown) => error);
+    expect(stopped).toBeInstanceOf(BatchInterruptedError);
+    const { kind, results } = stopped as BatchInterruptedError;
+    expect(kind).toBe("internal");
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(waiting()).toHaveLength(2);
+  });
+
+  it("refuses a fast job that names a tracked job's id, and takes any other id it names", async () => {
+    const { job_id: tracked } = await service.send(input({ tracked: true }));
+    await expect(service.send(input({ id: tracked }))).rejects.toMatchObject({
+      kind: "conflict",
+      code: "job_id_taken",
+    });
+    const free = randomUUID();
+    expect(await service.send(input({ id: free }))).toMatchObject({ job_id: free, tracked: false });
+    await expect(service.send(input({ id: tracked, tracked: true }))).rejects.toMatchObject({
+      kind: "conflict",
+    });
   });
 });

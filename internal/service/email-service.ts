@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
+import { KindedError, kindOf } from "../errors/error-kind.ts";
+import { responseTo } from "../errors/error-responses.ts";
 import type { EmailJob } from "../job/email-job.ts";
-import { JobValidationError } from "../job/job-validation-error.ts";
+import type { JobValidationError } from "../job/job-validation-error.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { laneOf } from "../job/priority.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
@@ -21,6 +23,7 @@ import type {
   SuppressionRecord,
 } from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
+import { refuseOversizedInlineTemplate } from "../template/template-size.ts";
 
 interface EmailServiceOptions {
   queue: JobQueue;
@@ -29,6 +32,8 @@ interface EmailServiceOptions {
   idempotency: IdempotencyStore;
   suppressions: SuppressionList;
   defaultMaxRetries: number;
+  /** Largest inline template source (email.template_max_bytes); unset, not checked here. */
+  maxTemplateBytes?: number;
   logger: Logger;
   /** Told of each accepted job (metrics). */
   onQueued?: (job: EmailJob) => void;
@@ -44,6 +49,28 @@ interface AcceptedJob {
 }
 
 type BatchItemResult = { ok: true; result: AcceptedJob } | { ok: false; error: JobValidationError | Error };
+
+/**
+ * A server fault (a 5xx kind: the database or queue unreachable, a bug) part-way through a batch.
+ * Items are not all validated first and then queued: a conflict or an outage shows only when an
+ * item is stored or published, so a pre-check could not make a batch all-or-nothing anyway. Items
+ * are queued in order instead and the first fault stops the batch: `results` are the items before
+ * it, each queued or refused on its own, and nothing from index `results.length` on was queued, so
+ * a client resends exactly those.
+ */
+export class BatchInterruptedError extends KindedError {
+  override readonly name = "BatchInterruptedError";
+  readonly results: readonly BatchItemResult[];
+
+  constructor(cause: unknown, results: readonly BatchItemResult[]) {
+    const code = (cause as { code?: unknown } | null)?.code;
+    super(kindOf(cause), `batch stopped at item ${results.length}: ${(cause as Error | null)?.message}`, {
+      ...(typeof code === "string" && { code }),
+      cause,
+    });
+    this.results = results;
+  }
+}
 
 interface JobStatusView {
   job: EmailJobRecord;
@@ -65,6 +92,9 @@ export class EmailService {
   /** Validates and enqueues one job; throws JobValidationError naming each bad field. */
   async send(input: unknown): Promise<AcceptedJob> {
     const job = parseJob(input);
+    if (this.#options.maxTemplateBytes !== undefined)
+      refuseOversizedInlineTemplate(job, this.#options.maxTemplateBytes);
+    await this.#refuseTrackedId(input, job);
     if (job.max_retries === undefined) job.max_retries = this.#options.defaultMaxRetries;
     const key = job.idempotency_key;
     if (key !== undefined) {
@@ -93,18 +123,33 @@ export class EmailService {
     return { job_id: job.id, tracked: job.tracked, duplicate: false, scheduled_at: job.scheduled_at };
   }
 
-  /** Each item succeeds or fails on its own. */
+  /**
+   * Each item succeeds or fails on its own: a caller's mistake (a bad item, a taken id) is that
+   * item's result. A server fault stops the batch with BatchInterruptedError naming what was queued.
+   */
   async sendBatch(inputs: readonly unknown[]): Promise<BatchItemResult[]> {
     const results: BatchItemResult[] = [];
     for (const input of inputs) {
       try {
-        results.push({ ok: true, result: await this.send(input) });
+        results.push(await this.#sendItem(input));
       } catch (error) {
-        if (error instanceof JobValidationError) results.push({ ok: false, error });
-        else throw error;
+        // The edge answers with the items before the fault, so the fault itself is logged here.
+        const level = kindOf(error) === "internal" ? "error" : "warn";
+        this.#options.logger[level]({ err: error, item: results.length }, "batch stopped by a server fault");
+        throw new BatchInterruptedError(error, results);
       }
     }
     return results;
+  }
+
+  /** One item of a batch: an error of a caller's kind (4xx in the error table) is its result. */
+  async #sendItem(input: unknown): Promise<BatchItemResult> {
+    try {
+      return { ok: true, result: await this.send(input) };
+    } catch (error) {
+      if (responseTo(error).http >= 500) throw error;
+      return { ok: false, error: error as Error };
+    }
   }
 
   async getJob(id: string): Promise<JobStatusView | undefined> {
@@ -208,6 +253,17 @@ export class EmailService {
       this.#options.jobs.countByStatus(),
     ]);
     return { queue, tracked_by_status: tracked, driver: this.#options.queue.driver };
+  }
+
+  /**
+   * A fast-path job may not take a tracked job's id: its outbox file would replace that job's and
+   * its provider events would be recorded against it. Checked only when the client chose the id (a
+   * generated one is fresh): one primary-key read on the master.
+   */
+  async #refuseTrackedId(input: unknown, job: EmailJob): Promise<void> {
+    if (job.tracked || (input as { id?: unknown }).id === undefined) return;
+    if (await this.#options.jobs.exists(job.id))
+      throw new KindedError("conflict", `job id ${job.id} is a tracked job's`, { code: "job_id_taken" });
   }
 
   async #enqueueTracked(job: EmailJob): Promise<void> {

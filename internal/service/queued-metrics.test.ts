@@ -1,6 +1,7 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import type { EmailJob } from "../job/email-job.ts";
+import { LabelLimiter } from "../metrics/label-limiter.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { recordQueued } from "./queued-metrics.ts";
 
@@ -18,8 +19,9 @@ const job = (priority: number, tracked: boolean): EmailJob => ({
 describe("recordQueued", () => {
   it("counts every job by lane and tracked ones by type as well", async () => {
     const metrics = createMetrics(new Registry());
-    recordQueued(metrics, job(2, true));
-    recordQueued(metrics, job(0, false));
+    const jobTypes = new LabelLimiter({ always: [], max: 100 });
+    recordQueued(metrics, jobTypes, job(2, true));
+    recordQueued(metrics, jobTypes, job(0, false));
     const queued = (await metrics.jobsQueued.get()).values.map((v) => [v.labels, v.value]);
     expect(queued).toEqual([
       [{ priority: "critical", tracked: "true" }, 1],

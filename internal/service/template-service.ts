@@ -20,7 +20,7 @@ export class TemplateService {
 
   async upsert(template: NewTemplate): Promise<EmailTemplateRecord> {
     // Compile before saving: a template that cannot render is refused, not stored.
-    this.#options.renderer.check(template);
+    await this.#options.renderer.check(template);
     const saved = await this.#options.templates.upsert(template);
     this.#options.invalidate(template.id);
     return saved;

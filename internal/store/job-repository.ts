@@ -129,6 +129,16 @@ export class JobRepository {
     return options.consistency === "strong" ? query(this.#router.master) : this.#router.read(query);
   }
 
+  /** Whether a tracked job has this id, read on the master (a primary-key lookup, no columns). */
+  async exists(id: string): Promise<boolean> {
+    const row = await this.#router.master
+      .selectFrom("email_jobs")
+      .select((eb) => eb.lit(1).as("one"))
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Newest first, by keyset on (created_at, id): stable while rows are being added. */
   async list(filter: JobListFilter = {}): Promise<JobPage> {
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);

@@ -1,7 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { CachedTemplateSource } from "./cached-template-source.ts";
 import { TemplateError } from "./errors.ts";
+import { RenderPool } from "./render-pool.ts";
 import { type TemplateDefinition, TemplateRenderer } from "./renderer.ts";
+
+const pool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
+afterAll(() => pool.stop());
 
 function row(overrides: Partial<TemplateDefinition> = {}): TemplateDefinition {
   return {
@@ -18,7 +22,11 @@ function row(overrides: Partial<TemplateDefinition> = {}): TemplateDefinition {
 
 function rendererWith(rows: TemplateDefinition[]) {
   const store = new Map(rows.map((r) => [r.id, r]));
-  const renderer = new TemplateRenderer({ source: { get: async (id) => store.get(id) } });
+  const renderer = new TemplateRenderer({
+    source: { get: async (id) => store.get(id) },
+    pool,
+    maxTemplateBytes: 512 * 1024,
+  });
   return { renderer, store };
 }
 
@@ -136,9 +144,9 @@ describe("TemplateRenderer", () => {
     expect((await renderer.renderTemplate("welcome_template", { user_name: "A" })).text).toBe("Hi A!");
   });
 
-  it("renders inline content through the same path", () => {
+  it("renders inline content through the same path", async () => {
     const { renderer } = rendererWith([]);
-    const out = renderer.renderInline(
+    const out = await renderer.renderInline(
       { subject: "Order {{.order_id}}\r\nBcc: evil@example.com", html: "<b>{{order_id}}</b>" },
       { order_id: "A<1>" },
     );
@@ -147,13 +155,16 @@ describe("TemplateRenderer", () => {
       html: "<b>A&lt;1&gt;</b>",
       text: "A<1>",
     });
-    expect(() => renderer.renderInline({ subject: "only a subject" })).toThrow(TemplateError);
+    await expect(renderer.renderInline({ subject: "only a subject" })).rejects.toThrow(TemplateError);
   });
 
-  it("passes parts without expressions through exactly as written", () => {
+  it("passes parts without expressions through exactly as written", async () => {
     const { renderer } = rendererWith([]);
     const html = `<p class="x">Fish &amp; chips \\ {not a tag} 'quoted'</p>`;
-    const out = renderer.renderInline({ subject: "  Plain\nsubject ", html, text: "a\\b {x}" }, { x: 1 });
+    const out = await renderer.renderInline(
+      { subject: "  Plain\nsubject ", html, text: "a\\b {x}" },
+      { x: 1 },
+    );
     expect(out).toEqual({ subject: "Plain subject", html, text: "a\\b {x}" });
   });
 });

@@ -1,10 +1,11 @@
-import { hash } from "node:crypto";
-import Handlebars from "handlebars";
-import { LRUCache } from "lru-cache";
+import { randomUUID } from "node:crypto";
+import type { RenderedEmail, TemplateParts } from "./compile-template.ts";
 import { TemplateError } from "./errors.ts";
-import { goToHandlebars, isGoTemplate } from "./go-syntax.ts";
-import { createHtmlToText } from "./html-to-text.ts";
-import { checkRequiredVariables, requiredVariables } from "./required-variables.ts";
+import type { RenderRequest } from "./render-messages.ts";
+import type { RenderPool } from "./render-pool.ts";
+import { isTemplate, type NamedSource, oversizedTemplate, templateTooLargeMessage } from "./template-size.ts";
+
+export type { RenderedEmail } from "./compile-template.ts";
 
 /** What a template row provides; `email_templates` rows satisfy it. */
 export interface TemplateDefinition {
@@ -27,43 +28,40 @@ interface InlineContent {
   text?: string | null | undefined;
 }
 
-export interface RenderedEmail {
-  subject: string;
-  html: string | undefined;
-  text: string;
-}
-
-type Compiled = (data: Record<string, unknown>) => string;
-
-interface CompiledTemplate {
-  subject: Compiled | undefined;
-  html: Compiled | undefined;
-  text: Compiled | undefined;
-  required: string[];
+/** The parts of a row (or a draft, or one being checked) that rendering reads. */
+interface TemplateRow {
+  subject?: string | null | undefined;
+  html_template?: string | null | undefined;
+  text_template?: string | null | undefined;
+  variables: unknown;
 }
 
 interface TemplateRendererOptions {
   source: TemplateSource;
+  /** Where compiling and rendering happen: never on the caller's event loop. */
+  pool: RenderPool;
+  /** Largest template source, its parts together (email.template_max_bytes). */
+  maxTemplateBytes: number;
 }
-
-/** Compiled templates kept; inline contents count too. */
-const COMPILED_CACHE_SIZE = 1_000;
 
 /**
  * Renders subject, HTML and text from a stored template or from content given inline in the job.
  * HTML is escaped (Handlebars' `{{x}}`), subject and text are not. A template whose text part is empty
- * gets one derived from its rendered HTML. Compiled templates are cached under the row's id and
- * updated_at, so an edited row is compiled afresh and the old entry ages out.
+ * gets one derived from its rendered HTML. The work is done by the render pool's threads, under a
+ * time and output budget; each thread caches compiled templates under the row's id and updated_at
+ * (inline content under its hash), so an edited row is compiled afresh and the old entry ages out.
  */
 export class TemplateRenderer {
   readonly #source: TemplateSource;
-  readonly #handlebars = Handlebars.create();
-  readonly #compiled: LRUCache<string, CompiledTemplate>;
-  readonly #htmlToText = createHtmlToText();
+  readonly #pool: RenderPool;
+  readonly #maxTemplateBytes: number;
+  /** Keeps this renderer's rows apart in a pool shared with another source (tests, the CLI). */
+  readonly #cachePrefix = randomUUID();
 
   constructor(options: TemplateRendererOptions) {
     this.#source = options.source;
-    this.#compiled = new LRUCache({ max: COMPILED_CACHE_SIZE });
+    this.#pool = options.pool;
+    this.#maxTemplateBytes = options.maxTemplateBytes;
   }
 
   async renderTemplate(templateId: string, data: Record<string, unknown>): Promise<RenderedEmail> {
@@ -76,108 +74,94 @@ export class TemplateRenderer {
       throw new TemplateError("template_inactive", `template "${templateId}" is not active`, {
         template_id: templateId,
       });
-    const key = `t:${templateId}@${definition.updated_at.getTime()}`;
-    const compiled = this.#cached(key, templateId, {
-      subject: definition.subject,
-      html: definition.html_template,
-      text: definition.text_template,
-      variables: definition.variables,
-    });
-    return this.#render(compiled, data, templateId);
+    return this.#run(
+      "stored",
+      `${this.#cachePrefix}:${templateId}@${definition.updated_at.getTime()}`,
+      templateId,
+      definition,
+      data,
+    );
   }
 
   /** Compiles a template without keeping it: throws the TemplateError rendering would. */
-  check(template: {
+  async check(template: {
     id: string;
     subject?: string | null | undefined;
     html_template?: string | null | undefined;
     text_template?: string | null | undefined;
-  }): void {
-    this.#compile(template.id, {
-      subject: template.subject,
-      html: template.html_template,
-      text: template.text_template,
-      variables: null,
-    });
+  }): Promise<void> {
+    await this.#run("check", undefined, template.id, { ...template, variables: null }, {});
   }
 
   /** Renders a template that is not stored (previews). */
   renderDraft(
     draft: Omit<TemplateDefinition, "updated_at" | "is_active">,
     data: Record<string, unknown>,
-  ): RenderedEmail {
-    const compiled = this.#compile(draft.id, {
-      subject: draft.subject,
-      html: draft.html_template,
-      text: draft.text_template,
-      variables: draft.variables,
-    });
-    return this.#render(compiled, data, draft.id);
+  ): Promise<RenderedEmail> {
+    return this.#run("draft", undefined, draft.id, draft, data);
   }
 
-  renderInline(content: InlineContent, data: Record<string, unknown> = {}): RenderedEmail {
-    const key = `i:${hash("sha256", JSON.stringify([content.subject, content.html, content.text]), "base64url")}`;
-    const compiled = this.#cached(key, undefined, { ...content, variables: null });
-    return this.#render(compiled, data, undefined);
+  async renderInline(content: InlineContent, data: Record<string, unknown> = {}): Promise<RenderedEmail> {
+    const plain = passThrough(content);
+    if (plain !== undefined) return plain;
+    const named: NamedSource[] = [
+      ["subject", content.subject],
+      ["html", content.html],
+      ["text", content.text],
+    ];
+    this.#refuseOversized(named, true, undefined);
+    const parts: TemplateParts = { subject: content.subject, html: content.html, text: content.text };
+    return this.#pool.render({ op: "inline", key: undefined, templateId: undefined, parts, data });
   }
 
-  #cached(key: string, templateId: string | undefined, parts: InlineContent & { variables: unknown }) {
-    let compiled = this.#compiled.get(key);
-    if (compiled === undefined) {
-      compiled = this.#compile(templateId, parts);
-      this.#compiled.set(key, compiled);
-    }
-    return compiled;
-  }
-
-  #compile(templateId: string | undefined, parts: InlineContent & { variables: unknown }): CompiledTemplate {
-    if (!parts.html && !parts.text) {
-      const where = templateId === undefined ? "inline content" : `template "${templateId}"`;
-      throw new TemplateError("missing_content", `${where} has neither html nor text`, {
-        template_id: templateId,
-      });
-    }
-    const compile = (source: string | null | undefined, escapeHtml: boolean): Compiled | undefined => {
-      if (!source) return undefined;
-      // No expression in it: the text is its own output, and a Handlebars call (which sets up helpers
-      // and prototype guards on every call) is the larger part of rendering a plain subject.
-      if (!source.includes("{{")) return () => source;
-      const handlebars = isGoTemplate(source) ? goToHandlebars(source, templateId) : source;
-      try {
-        const template = this.#handlebars.compile(handlebars, { noEscape: !escapeHtml, strict: false });
-        // Compiling is lazy in Handlebars; force it so a syntax error surfaces here, once.
-        template({});
-        return template;
-      } catch (error) {
-        if (error instanceof TemplateError) throw error;
-        const where = templateId === undefined ? "inline content" : `template "${templateId}"`;
-        throw new TemplateError("template_syntax", `${where}: ${(error as Error).message.split("\n")[0]}`, {
-          template_id: templateId,
-          cause: error,
-        });
-      }
-    };
-    return {
-      subject: compile(parts.subject, false),
-      html: compile(parts.html, true),
-      text: compile(parts.text, false),
-      required: requiredVariables(parts.variables),
-    };
-  }
-
-  #render(
-    compiled: CompiledTemplate,
+  #run(
+    op: RenderRequest["op"],
+    key: string | undefined,
+    templateId: string,
+    row: TemplateRow,
     data: Record<string, unknown>,
-    templateId: string | undefined,
-  ): RenderedEmail {
-    checkRequiredVariables(compiled.required, data, templateId);
-    const html = compiled.html?.(data);
-    const subject =
-      compiled
-        .subject?.(data)
-        .replace(/\s*[\r\n]+\s*/g, " ")
-        .trim() ?? "";
-    const text = compiled.text ? compiled.text(data) : this.#htmlToText(html ?? "");
-    return { subject, html, text };
+  ): Promise<RenderedEmail> {
+    this.#refuseOversized(
+      [
+        ["subject", row.subject],
+        ["html_template", row.html_template],
+        ["text_template", row.text_template],
+      ],
+      false,
+      templateId,
+    );
+    const parts: TemplateParts = {
+      subject: row.subject,
+      html: row.html_template,
+      text: row.text_template,
+      variables: row.variables,
+    };
+    return this.#pool.render({ op, key, templateId, parts, data });
   }
+
+  /** Compiling time grows with the source: one too large is refused before a thread sees it. */
+  #refuseOversized(named: NamedSource[], onlyTemplates: boolean, templateId: string | undefined): void {
+    const oversized = oversizedTemplate(named, this.#maxTemplateBytes, onlyTemplates);
+    if (oversized === undefined) return;
+    const where = templateId === undefined ? "inline content" : `template "${templateId}"`;
+    throw new TemplateError(
+      "template_too_large",
+      `${where}: ${templateTooLargeMessage(oversized, this.#maxTemplateBytes)}`,
+      { template_id: templateId, field: oversized.largest },
+    );
+  }
+}
+
+/**
+ * Inline content with no expression anywhere and a text part of its own is its own output: it is
+ * returned here, as the thread would, without the hop. (Deriving text from HTML is real work, so
+ * content without a text part goes to the pool.) Throws for content with neither html nor text.
+ */
+function passThrough(content: InlineContent): RenderedEmail | undefined {
+  if (!content.html && !content.text)
+    throw new TemplateError("missing_content", "inline content has neither html nor text");
+  if (!content.text || isTemplate(content.subject) || isTemplate(content.html) || isTemplate(content.text))
+    return undefined;
+  const subject = content.subject ? content.subject.replace(/\s*[\r\n]+\s*/g, " ").trim() : "";
+  return { subject, html: content.html || undefined, text: content.text };
 }

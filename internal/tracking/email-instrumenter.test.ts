@@ -26,7 +26,12 @@ const email = (jobType: string): OutgoingEmail => ({
 describe("LinkTokens", () => {
   it("verifies what it signed and nothing else", () => {
     const token = tokens.sign({ k: "c", j: "job", u: "https://example.com" });
-    expect(tokens.verify(token)).toEqual({ k: "c", j: "job", u: "https://example.com" });
+    expect(tokens.verify(token)).toEqual({
+      k: "c",
+      j: "job",
+      u: "https://example.com",
+      t: expect.any(Number),
+    });
     const [payload] = token.split(".");
     const forged = `${Buffer.from(JSON.stringify({ k: "c", j: "job", u: "https://evil.example" })).toString("base64url")}.${token.split(".")[1]}`;
     expect(tokens.verify(forged)).toBeUndefined();
@@ -51,6 +56,22 @@ describe("EmailInstrumenter", () => {
       out.headers["List-Unsubscribe"] ?? "",
     );
     expect(tokens.verify(unsubscribe?.[1] ?? "")).toMatchObject({ k: "u", e: "ada@example.org" });
+  });
+
+  it("leaves a link with control characters or whitespace as written, and encodes other non-ASCII", () => {
+    const html = [
+      '<a href="https://example.com/a\r\nSet-Cookie: x=1">crlf</a>',
+      '<a href="https://example.com/b\tc">tab</a>',
+      '<a href="https://example.com/d e">space</a>',
+      '<a href="https://example.com/f\u0000g">nul</a>',
+      '<a href="https://example.com/caf\u00e9">accent</a>',
+    ].join("");
+    const out = instrumenter.instrument({ ...email("newsletter_weekly"), html });
+    const tokensIn = [...(out.html ?? "").matchAll(/\/t\/c\/([^"]+)"/g)].map((m) => m[1] ?? "");
+    expect(tokensIn).toHaveLength(1);
+    expect(tokens.verify(tokensIn[0] ?? "")).toMatchObject({ u: "https://example.com/caf%C3%A9" });
+    for (const kept of ["a\r\nSet-Cookie: x=1", "b\tc", "d e", "f\u0000g"])
+      expect(out.html).toContain(`href="https://example.com/${kept}"`);
   });
 
   it("leaves other job types alone", () => {

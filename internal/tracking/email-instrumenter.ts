@@ -1,6 +1,6 @@
 import { matchesGlob } from "node:path";
 import type { OutgoingEmail } from "../provider/provider.ts";
-import type { LinkTokens } from "./link-tokens.ts";
+import { type LinkTokens, redirectableUrl } from "./link-tokens.ts";
 
 interface EmailInstrumenterOptions {
   tokens: LinkTokens;
@@ -36,8 +36,12 @@ export class EmailInstrumenter {
     let html = email.html;
     let headers = email.headers;
     if (html !== undefined && matches(this.#options.clickTracking)) {
-      html = html.replace(ANCHOR_HREF, (_whole, prefix: string, quote: string, url: string) => {
-        const token = this.#options.tokens.sign({ k: "c", j: email.job_id, u: decodeEntities(url) });
+      html = html.replace(ANCHOR_HREF, (whole: string, prefix: string, quote: string, url: string) => {
+        // A URL with control characters or whitespace is left as written: signed, it would become
+        // a redirect that injects headers or fails.
+        const target = redirectableUrl(decodeEntities(url));
+        if (target === undefined) return whole;
+        const token = this.#options.tokens.sign({ k: "c", j: email.job_id, u: target });
         return `${prefix}${quote}${this.#base}/t/c/${token}${quote}`;
       });
     }

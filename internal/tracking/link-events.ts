@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { JobRepository } from "../store/job-repository.ts";
 import type { SuppressionList } from "../store/suppression-repository.ts";
@@ -19,6 +19,11 @@ const MACHINE_AGENTS =
 /** An open within this long of sending is almost always a scanner, not a reader. */
 const TOO_SOON_MS = 2_000;
 
+/** A URL can be long; the event id (at most 255 characters) carries a digest of it. */
+function urlDigest(url: string): string {
+  return createHash("sha256").update(url).digest("base64url").slice(0, 32);
+}
+
 /** What the service's own tracking links record: opens, clicks, one-click unsubscribes. */
 export class LinkEvents {
   readonly #options: LinkEventsOptions;
@@ -27,6 +32,11 @@ export class LinkEvents {
     this.#options = options;
   }
 
+  /**
+   * One `opened` row per job and per kind of opener (reader, machine): the first of each is what
+   * open rates need, and a pixel fetched in a loop must not grow the table. Later opens are ignored
+   * (the unique provider event id makes them duplicates).
+   */
   async open(claims: TrackingClaims, userAgent: string | undefined): Promise<void> {
     const job = await this.#options.jobs.get(claims.j, { consistency: "strong" });
     if (!job) return;
@@ -37,7 +47,7 @@ export class LinkEvents {
     await this.#options.tracking.appendOnce({
       job_id: job.id,
       provider: "tracking",
-      event_id: randomUUID(),
+      event_id: `open:${job.id}:${machine ? "machine" : "reader"}`,
       status: "opened",
       opened_at: new Date(now),
       occurred_at: new Date(now),
@@ -45,14 +55,19 @@ export class LinkEvents {
     });
   }
 
+  /**
+   * One `clicked` row per job and URL, for the same reason; the URLs are the ones the service signed
+   * for the email, so they are few. An expired link records nothing.
+   */
   async click(claims: TrackingClaims): Promise<void> {
+    if (claims.expired) return;
     const job = await this.#options.jobs.get(claims.j, { consistency: "strong" });
     if (!job) return;
     const now = new Date((this.#options.now ?? Date.now)());
     await this.#options.tracking.appendOnce({
       job_id: job.id,
       provider: "tracking",
-      event_id: randomUUID(),
+      event_id: `click:${job.id}:${urlDigest(claims.u ?? "")}`,
       status: "clicked",
       clicked_at: now,
       occurred_at: now,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sendGridWebhookKeys } from "../../test/sendgrid-signing.ts";
-import { parseSendGridEvents, verifySendGridSignature } from "./sendgrid-webhook.ts";
+import { checkSendGridHeaders, parseSendGridEvents, verifySendGridSignature } from "./sendgrid-webhook.ts";
 
 const keys = sendGridWebhookKeys();
 const body = JSON.stringify([
@@ -37,8 +37,27 @@ describe("verifySendGridSignature", () => {
       expect.objectContaining({ kind: "permission_denied" }),
     );
     expect(check({ signature: "not base64 at all" })).toThrow(
-      expect.objectContaining({ kind: "permission_denied" }),
+      expect.objectContaining({ kind: "unauthenticated" }),
     );
+  });
+
+  it("judges the headers alone before any body is read: missing or malformed, then stale", () => {
+    const now = 1_800_000_000_000;
+    const headers = (signature: string | undefined, timestamp: string | undefined) => () =>
+      checkSendGridHeaders({ signature, timestamp, maxAgeMs: 300_000, now });
+    expect(headers("MEUCIQ==", "1800000000")()).toEqual({ signature: "MEUCIQ==", timestamp: "1800000000" });
+    for (const [signature, timestamp] of [
+      [undefined, "1800000000"],
+      ["MEUCIQ==", undefined],
+      ["MEUCIQ==", "1.8e9"],
+      ["MEUCIQ==", "-1"],
+      ["a".repeat(201), "1800000000"],
+      ["sig\r\nx", "1800000000"],
+    ])
+      expect(headers(signature, timestamp), `${signature} ${timestamp}`).toThrow(
+        expect.objectContaining({ kind: "unauthenticated" }),
+      );
+    expect(headers("MEUCIQ==", "1799999000")).toThrow(expect.objectContaining({ kind: "permission_denied" }));
   });
 });
 

@@ -16,19 +16,38 @@ interface SendGridSignatureCheck {
   now?: number;
 }
 
+/** An ECDSA P-256 signature in DER is at most 72 bytes: 96 base64 characters. */
+const SIGNATURE_FORMAT = /^[A-Za-z0-9+/]{1,200}={0,2}$/;
+/** Unix seconds. */
+const TIMESTAMP_FORMAT = /^\d{1,12}$/;
+
+/**
+ * What can be checked before the body is read: both headers present and well-formed (else
+ * unauthenticated), and the timestamp recent (else permission denied). Run first, so that an
+ * unsigned or replayed request never gets its body buffered.
+ */
+export function checkSendGridHeaders(check: Omit<SendGridSignatureCheck, "publicKey" | "rawBody">): {
+  signature: string;
+  timestamp: string;
+} {
+  const { signature, timestamp } = check;
+  if (!signature || !timestamp)
+    throw new WebhookAuthError("unauthenticated", "missing SendGrid signature headers");
+  if (!SIGNATURE_FORMAT.test(signature) || !TIMESTAMP_FORMAT.test(timestamp))
+    throw new WebhookAuthError("unauthenticated", "malformed SendGrid signature headers");
+  if (Math.abs((check.now ?? Date.now()) - Number(timestamp) * 1000) > check.maxAgeMs)
+    throw new WebhookAuthError("permission_denied", "stale SendGrid webhook timestamp");
+  return { signature, timestamp };
+}
+
 /** SendGrid's Signed Event Webhook: ECDSA P-256 / SHA-256 over timestamp + raw body. */
 export function verifySendGridSignature(check: SendGridSignatureCheck): void {
-  if (!check.signature || !check.timestamp)
-    throw new WebhookAuthError("unauthenticated", "missing SendGrid signature headers");
-  const seconds = Number(check.timestamp);
-  const now = check.now ?? Date.now();
-  if (!Number.isFinite(seconds) || Math.abs(now - seconds * 1000) > check.maxAgeMs)
-    throw new WebhookAuthError("permission_denied", "stale or invalid SendGrid webhook timestamp");
+  const { signature, timestamp } = checkSendGridHeaders(check);
   let valid = false;
   try {
     const key = createPublicKey({ key: Buffer.from(check.publicKey, "base64"), format: "der", type: "spki" });
-    const payload = Buffer.concat([Buffer.from(check.timestamp, "utf8"), check.rawBody]);
-    valid = verify("sha256", payload, { key, dsaEncoding: "der" }, Buffer.from(check.signature, "base64"));
+    const payload = Buffer.concat([Buffer.from(timestamp, "utf8"), check.rawBody]);
+    valid = verify("sha256", payload, { key, dsaEncoding: "der" }, Buffer.from(signature, "base64"));
   } catch {
     valid = false;
   }

@@ -1,4 +1,5 @@
 import { createVerify, X509Certificate } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { WebhookAuthError } from "./provider-event.ts";
 
 /** The fields of an SNS HTTP message that matter here. */
@@ -21,12 +22,48 @@ interface SnsVerifierOptions {
   certificateHost: RegExp;
   /** Fetches a certificate's PEM text; tests hand in their own. */
   fetchText?: (url: string) => Promise<string>;
+  /** How long the default fetch waits for a certificate; 5 s unless a test needs less. */
+  certificateTimeoutMs?: number;
   /** Messages older than this are refused (replays). */
   maxAgeMs: number;
   now?: () => number;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** A slow or silent certificate host must not hold webhook requests open. */
+const CERTIFICATE_TIMEOUT_MS = 5_000;
+/** An SNS signing certificate is about 2 KiB of PEM; a larger answer is not one. */
+const MAX_CERTIFICATE_BYTES = 64 * 1024;
+/** AWS signs with a handful of certificates (one per region and rotation): a few suffice. */
+const CACHED_CERTIFICATES = 64;
+/** Re-fetched now and then, so a revoked certificate does not verify forever. */
+const CERTIFICATE_CACHE_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The body of `response`, refused past `limit` bytes without reading the rest. */
+async function cappedText(response: Response, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.length;
+    if (size > limit) {
+      await response.body?.cancel();
+      throw new Error(`certificate over ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Fetches a certificate with a deadline and a size cap, and follows no redirect off the checked URL. */
+async function fetchCertificate(url: string, timeoutMs: number): Promise<string> {
+  const response = await fetch(url, { redirect: "error", signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`certificate fetch answered ${response.status}`);
+  }
+  return cappedText(response, MAX_CERTIFICATE_BYTES);
+}
 
 /** Signed fields, in the order AWS documents for each message type. */
 function stringToSign(message: SnsMessage): string {
@@ -47,11 +84,14 @@ function stringToSign(message: SnsMessage): string {
 /**
  * Verifies an Amazon SNS message: the certificate must come over HTTPS from an allowed host (so
  * nobody can point us at their own key), the signature must verify with it, and the message must be
- * recent. Certificates are cached by URL.
+ * recent. Certificates are cached by URL (bounded, and re-fetched daily).
  */
 export class SnsVerifier {
   readonly #options: SnsVerifierOptions;
-  readonly #certificates = new Map<string, Promise<X509Certificate>>();
+  readonly #certificates = new LRUCache<string, Promise<X509Certificate>>({
+    max: CACHED_CERTIFICATES,
+    ttl: CERTIFICATE_CACHE_TTL_MS,
+  });
 
   constructor(options: SnsVerifierOptions) {
     this.#options = options;
@@ -75,7 +115,28 @@ export class SnsVerifier {
     return url;
   }
 
+  /**
+   * A signing certificate's URL: an allowed host (checkUrl), and then only what AWS serves them as,
+   * `https://sns.<region>.amazonaws.com/<name>.pem` on the default port with no user info, so the
+   * service cannot be pointed at another port or path of an AWS host. Loopback (the tests' own
+   * server) may use any port.
+   */
+  checkCertificateUrl(raw: string | undefined): URL {
+    const url = this.checkUrl(raw, "SigningCertURL");
+    const loopback = LOOPBACK.has(url.hostname);
+    // WHATWG URL drops the default port: an https URL naming :443 has port "".
+    if (!loopback && url.port !== "")
+      throw new WebhookAuthError("permission_denied", "SigningCertURL must use the default HTTPS port");
+    if (url.username !== "" || url.password !== "")
+      throw new WebhookAuthError("permission_denied", "SigningCertURL must not carry user info");
+    if (!url.pathname.endsWith(".pem") || url.search !== "" || url.hash !== "")
+      throw new WebhookAuthError("permission_denied", "SigningCertURL must name a .pem file");
+    return url;
+  }
+
   async verify(message: SnsMessage): Promise<void> {
+    if (typeof message !== "object" || message === null || Array.isArray(message))
+      throw new WebhookAuthError("unauthenticated", "an SNS message is a JSON object");
     for (const field of [
       "Type",
       "MessageId",
@@ -87,7 +148,7 @@ export class SnsVerifier {
       if (typeof message[field] !== "string" || message[field] === "")
         throw new WebhookAuthError("unauthenticated", `SNS message without ${field}`);
     }
-    const url = this.checkUrl(message.SigningCertURL, "SigningCertURL");
+    const url = this.checkCertificateUrl(message.SigningCertURL);
     const age = (this.#options.now ?? Date.now)() - Date.parse(message.Timestamp);
     if (!(Math.abs(age) <= this.#options.maxAgeMs))
       throw new WebhookAuthError("permission_denied", "stale SNS message");
@@ -117,7 +178,8 @@ export class SnsVerifier {
   #certificate(url: string): Promise<X509Certificate> {
     let pending = this.#certificates.get(url);
     if (!pending) {
-      const fetchText = this.#options.fetchText ?? (async (u: string) => (await fetch(u)).text());
+      const timeoutMs = this.#options.certificateTimeoutMs ?? CERTIFICATE_TIMEOUT_MS;
+      const fetchText = this.#options.fetchText ?? ((u: string) => fetchCertificate(u, timeoutMs));
       pending = fetchText(url).then((pem) => new X509Certificate(pem));
       pending.catch(() => this.#certificates.delete(url));
       this.#certificates.set(url, pending);

@@ -6,8 +6,12 @@ import { LinkEvents } from "./link-events.ts";
 import { LinkTokens } from "./link-tokens.ts";
 
 /** The service's own tracking links, over real HTTP, recording into a real database. */
+const DAY = 24 * 60 * 60 * 1000;
+
 describe("open pixel, click redirects and one-click unsubscribe", () => {
-  const tokens = new LinkTokens("tracking-test-secret-0123456789");
+  /** When links are signed and checked; a test may move it. */
+  let now = Date.now();
+  const tokens = new LinkTokens("tracking-test-secret-0123456789", { ttlMs: 90 * DAY, now: () => now });
   let harness: TestHttpServer;
   let base: string;
   let tracking: TestHttpServer["tracking"];
@@ -77,5 +81,63 @@ describe("open pixel, click redirects and one-click unsubscribe", () => {
       reason: "unsubscribe",
       source: "list-unsubscribe",
     });
+  });
+
+  const rows = async (status: string) =>
+    (await tracking.listForJob(jobId)).filter((e) => e.status === status);
+
+  it("keeps one open per job and kind of opener, however often the pixel is fetched", async () => {
+    now = Date.now();
+    const pixel = `${base}/t/o/${tokens.sign({ k: "o", j: jobId })}.gif`;
+    for (let i = 0; i < 20; i++) {
+      const agent = i % 2 ? "Mozilla/5.0 Thunderbird" : "GoogleImageProxy";
+      const response = await fetch(pixel, { headers: { "user-agent": agent } });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    expect((await rows("opened")).map((o) => o.machine_open).sort()).toEqual([false, true]);
+  });
+
+  it("keeps one click per job and URL", async () => {
+    now = Date.now();
+    const click = `${base}/t/c/${tokens.sign({ k: "c", j: jobId, u: "https://example.com/a" })}`;
+    const other = `${base}/t/c/${tokens.sign({ k: "c", j: jobId, u: "https://example.com/b" })}`;
+    for (const url of [click, click, click, other, other])
+      expect((await fetch(url, { redirect: "manual" })).status).toBe(302);
+    const clicked = (await rows("clicked")).map((c) => c.error_message);
+    expect(
+      clicked.filter((u) => u === "https://example.com/a" || u === "https://example.com/b").sort(),
+    ).toEqual(["https://example.com/a", "https://example.com/b"]);
+  });
+
+  it("answers 404 to expired opens and unsubscribes, and redirects expired clicks without recording", async () => {
+    now = Date.now() - 91 * DAY;
+    const open = `${base}/t/o/${tokens.sign({ k: "o", j: jobId })}.gif`;
+    const unsubscribe = `${base}/t/u/${tokens.sign({ k: "u", j: jobId, e: "old@example.org" })}`;
+    const click = `${base}/t/c/${tokens.sign({ k: "c", j: jobId, u: "https://example.com/old" })}`;
+    now = Date.now();
+    expect((await fetch(open)).status).toBe(404);
+    expect((await fetch(unsubscribe, { method: "POST" })).status).toBe(404);
+    expect(await suppressions.find("old@example.org")).toBeUndefined();
+    const redirect = await fetch(click, { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe("https://example.com/old");
+    expect((await rows("clicked")).some((c) => c.error_message === "https://example.com/old")).toBe(false);
+  });
+
+  it("answers 404, never 500, to a signed click whose URL a Location header cannot carry", async () => {
+    now = Date.now();
+    // Signed as the service signed any link before it checked their URLs.
+    for (const u of [
+      "https://example.com/a\r\nSet-Cookie: x=1",
+      "https://example.com/\u20ac",
+      "javascript:x",
+    ]) {
+      const response = await fetch(`${base}/t/c/${tokens.sign({ k: "c", j: jobId, u })}`, {
+        redirect: "manual",
+      });
+      expect(response.status, JSON.stringify(u)).toBe(404);
+      expect(response.headers.get("location")).toBeNull();
+    }
   });
 });

@@ -20,6 +20,7 @@ import { JobRepository } from "../store/job-repository.ts";
 import { SuppressionRepository } from "../store/suppression-repository.ts";
 import { TemplateRepository } from "../store/template-repository.ts";
 import { TrackingRepository } from "../store/tracking-repository.ts";
+import { RenderPool } from "../template/render-pool.ts";
 import { TemplateRenderer } from "../template/renderer.ts";
 import { type JobOutcome, JobProcessor } from "./job-processor.ts";
 import { RetryPolicy } from "./retry-policy.ts";
@@ -37,6 +38,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
   let jobs: JobRepository;
   let service: EmailService;
   let pool: WorkerPool;
+  const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
   let smtp: SmtpProvider;
   const outcomes: JobOutcome[] = [];
 
@@ -91,7 +93,11 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       jobs,
       tracking,
       idempotency,
-      renderer: new TemplateRenderer({ source: { get: (id) => templates.get(id) } }),
+      renderer: new TemplateRenderer({
+        source: { get: (id) => templates.get(id) },
+        pool: renderPool,
+        maxTemplateBytes: 512 * 1024,
+      }),
       router: new ProviderRouter({
         providers: new Map([["smtp", smtp]]),
         routes: [],
@@ -125,6 +131,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
 
   afterAll(async () => {
     await pool?.stop(5_000);
+    await renderPool.stop();
     await queue?.close();
     await smtp?.close();
     await sink?.close();
@@ -253,7 +260,11 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       jobs,
       tracking: new TrackingRepository(router),
       idempotency: new RedisIdempotencyStore(redis, name),
-      renderer: new TemplateRenderer({ source: { get: async () => undefined } }),
+      renderer: new TemplateRenderer({
+        source: { get: async () => undefined },
+        pool: renderPool,
+        maxTemplateBytes: 512 * 1024,
+      }),
       router: new ProviderRouter({
         providers: new Map([["smtp", down]]),
         routes: [],

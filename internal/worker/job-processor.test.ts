@@ -11,6 +11,7 @@ import { ProviderRouter } from "../provider/provider-router.ts";
 import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
 import type { Delivery, RetryRequest } from "../queue/queue.ts";
 import { EmailService } from "../service/email-service.ts";
+import { RenderPool } from "../template/render-pool.ts";
 import { TemplateRenderer } from "../template/renderer.ts";
 import { JobProcessor } from "./job-processor.ts";
 import { RetryPolicy } from "./retry-policy.ts";
@@ -58,7 +59,8 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
       variables: ["user_name"],
     });
   });
-  afterAll(() => store?.close());
+  const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
+  afterAll(() => Promise.all([store?.close(), renderPool.stop()]));
 
   beforeEach(() => {
     queue = new CountingQueue({
@@ -81,7 +83,11 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
       ...common,
       queueName: "unit",
       suppressions: store.suppressions,
-      renderer: new TemplateRenderer({ source: { get: (id) => store.templates.get(id) } }),
+      renderer: new TemplateRenderer({
+        source: { get: (id) => store.templates.get(id) },
+        pool: renderPool,
+        maxTemplateBytes: 512 * 1024,
+      }),
       router: new ProviderRouter({
         providers: new Map([[provider.name, provider]]),
         routes: [],

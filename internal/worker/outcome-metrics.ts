@@ -1,9 +1,10 @@
+import type { LabelLimiter } from "../metrics/label-limiter.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { JobOutcome } from "./job-processor.ts";
 
-/** Feeds one finished delivery into the metrics. */
-export function recordOutcome(metrics: Metrics, outcome: JobOutcome): void {
-  const jobType = outcome.job_type;
+/** Feeds one finished delivery into the metrics; the job type is a client's, so it goes through `jobTypes`. */
+export function recordOutcome(metrics: Metrics, jobTypes: LabelLimiter, outcome: JobOutcome): void {
+  const jobType = jobTypes.label(outcome.job_type);
   metrics.jobsProcessed.inc({
     status: outcome.status,
     job_type: jobType,

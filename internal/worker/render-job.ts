@@ -31,7 +31,10 @@ export async function renderJob(job: EmailJob, renderer: TemplateRenderer): Prom
   const content =
     job.template_id !== undefined
       ? await renderer.renderTemplate(job.template_id, job.template_data)
-      : renderer.renderInline({ subject: job.subject, html: job.html, text: job.text }, job.template_data);
+      : await renderer.renderInline(
+          { subject: job.subject, html: job.html, text: job.text },
+          job.template_data,
+        );
   return {
     ...base,
     // A job's own subject wins over its template's.

@@ -1,6 +1,7 @@
 import type { KafkaMessage } from "kafkajs";
 import type { Lane } from "../../job/priority.ts";
 import type { Delivery } from "../queue.ts";
+import type { PreviousOwners } from "./delivery-count.ts";
 import type { PartitionOffsets } from "./partition-offsets.ts";
 import { headerText } from "./topics.ts";
 
@@ -11,8 +12,12 @@ export interface AssignedPartition {
   readonly partition: number;
   readonly lane: Lane;
   readonly offsets: PartitionOffsets;
-  /** Offsets below this were handed out by an earlier owner (from its commit metadata). */
-  readonly redeliveredBelow: number;
+  /** What earlier owners recorded in their commit metadata. */
+  readonly previous: PreviousOwners;
+  /** Offsets below this were handed out by this consumer (messages go out in offset order). */
+  handedBelow: number;
+  /** The first unfinished message was handed out again since the last commit recorded its count. */
+  deliveriesUnrecorded: boolean;
   /** False once the partition was revoked: its deliveries finish without committing. */
   current: boolean;
   /** Set while this consumer paused the partition because it holds enough of it. */
@@ -40,7 +45,7 @@ export function kafkaDelivery(state: AssignedPartition, message: KafkaMessage): 
     lane: state.lane,
     body: message.value?.toString() ?? "",
     attempt: Number(headers.attempt ?? 0) || 0,
-    redelivered: offset < state.redeliveredBelow,
+    redelivered: offset < state.previous.handedBelow,
     state,
     offset,
     headers,

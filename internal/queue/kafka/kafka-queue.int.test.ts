@@ -41,6 +41,7 @@ describe.skipIf(kafka.skip)(`kafka${kafka.label}`, () => {
         name,
         groupId: `${name}-workers`,
         pollIntervalMs: timings.pollIntervalMs,
+        maxDeliveries: timings.maxDeliveries,
         // The mock cluster holds a rebalance for the session timeout less a second, whoever rejoined.
         sessionTimeoutMs: broker.real ? 10_000 : 3_000,
         createTopics: broker.real ? { partitions: 2, replicationFactor: -1 } : undefined,
@@ -78,5 +79,47 @@ describe.skipIf(kafka.skip)(`kafka queue start-up${kafka.label}`, () => {
     });
     await expect(queue.init()).rejects.toThrow(`kafka topics missing: ${name}.critical, ${name}.high`);
     await queue.close();
+  });
+});
+
+describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
+  it("is committed before the first unfinished message reaches a worker, so a crash cannot lose it", async () => {
+    const name = `ew-count-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    const topics = kafkaTopics(name);
+    if (!broker.real)
+      await broker.createTopics(allTopics(topics).map((topic) => ({ name: topic, partitions: 1 })));
+    const client = new Kafka({
+      brokers: broker.brokers,
+      clientId: "delivery-count",
+      logLevel: logLevel.NOTHING,
+    });
+    const groupId = `${name}-workers`;
+    const queue = new KafkaQueue({
+      ...queueSettings().kafka,
+      kafka: client,
+      name,
+      groupId,
+      pollIntervalMs: 100,
+      maxDeliveries: 3,
+      sessionTimeoutMs: broker.real ? 10_000 : 3_000,
+      createTopics: broker.real ? { partitions: 1, replicationFactor: -1 } : undefined,
+    });
+    const admin = client.admin();
+    try {
+      await queue.init();
+      await admin.connect();
+      await queue.publish([{ body: '{"n":"poison"}', lane: "normal" }]);
+      let got: Awaited<ReturnType<KafkaQueue["fetch"]>> = [];
+      for (let i = 0; i < 50 && got.length === 0; i++) got = await queue.fetch(1);
+      expect(got.map((d) => d.body)).toEqual(['{"n":"poison"}']);
+      // The worker holding it now dies: what the next owner reads is already committed.
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topics.lanes.normal] });
+      const [partition] = committed?.partitions ?? [];
+      expect(partition?.offset).toBe("0");
+      expect(JSON.parse(partition?.metadata ?? "{}")).toMatchObject({ deliveries: 1 });
+    } finally {
+      await admin.disconnect();
+      await queue.close();
+    }
   });
 });

@@ -1,9 +1,11 @@
 import type { Admin, Consumer, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { LANES, type Lane } from "../../job/priority.ts";
+import { deliveryCapReason } from "../delivery-cap.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 import { createBatchConsumer, runBatches } from "./batch-consumer.ts";
 import { DeadLetters } from "./dead-letters.ts";
+import { firstUnfinishedDeliveries } from "./delivery-count.ts";
 import type { KafkaDelivery } from "./kafka-delivery.ts";
 import { LaneHints } from "./lane-hints.ts";
 import { OffsetCommits } from "./offset-commits.ts";
@@ -27,6 +29,11 @@ export interface KafkaQueueOptions {
   maxInFlightPerPartition: number;
   sessionTimeoutMs: number;
   retryHorizonMs: number;
+  /**
+   * A partition's first unfinished message handed out this many times (across owners) without being
+   * finished is dead-lettered instead of being handed out again.
+   */
+  maxDeliveries: number;
   /** Creates the topics at init (admin client); otherwise they must exist or be auto-created. */
   createTopics?: { partitions: number; replicationFactor: number } | undefined;
   logger?: Logger | undefined;
@@ -87,7 +94,7 @@ export class KafkaQueue implements JobQueue {
       pollIntervalMs: options.pollIntervalMs,
       fairShare: options.fairShare,
       maxInFlightPerPartition: options.maxInFlightPerPartition,
-      redeliveredBelow: (topic, partition) => this.#commits.redeliveredBelow(topic, partition),
+      previousOwners: (topic, partition) => this.#commits.previousOwners(topic, partition),
     });
     const producer = this.#producer.producer;
     this.#deadLetters = new DeadLetters({
@@ -127,8 +134,12 @@ export class KafkaQueue implements JobQueue {
     this.#hints.noteWritten(await this.#producer.publish(messages));
   }
 
-  fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
-    return this.#buffers.fetch(max, signal);
+  async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
+    for (;;) {
+      const got = await this.#buffers.fetch(max, signal);
+      const out = await this.#capDeliveries(got);
+      if (out.length > 0 || got.length === 0) return out;
+    }
   }
 
   ack(delivery: Delivery): Promise<void> {
@@ -178,6 +189,47 @@ export class KafkaQueue implements JobQueue {
     this.#buffers.assign(assignment);
     this.#commits.retryRefused(this.#buffers.held());
     void this.#hints.loadStarts().then(() => this.#onJoin());
+  }
+
+  /**
+   * Counts the hand-out of each partition's first unfinished message: one handed out
+   * `maxDeliveries` times already is dead-lettered instead, the others' counts are committed before
+   * they go to a worker (a consumer that crashes on them cannot lose the count).
+   */
+  async #capDeliveries(got: readonly KafkaDelivery[]): Promise<KafkaDelivery[]> {
+    const out: KafkaDelivery[] = [];
+    const counted = new Set<KafkaDelivery["state"]>();
+    for (const delivery of got) {
+      const { state } = delivery;
+      if (delivery.offset !== state.offsets.committable) {
+        out.push(delivery);
+        continue;
+      }
+      const deliveries = firstUnfinishedDeliveries(state);
+      if (deliveries > this.#options.maxDeliveries && (await this.#deadLetterSpent(delivery, deliveries - 1)))
+        continue;
+      counted.add(state);
+      out.push(delivery);
+    }
+    await Promise.all([...counted].map((state) => this.#commits.record(state)));
+    return out;
+  }
+
+  /**
+   * False when the dead-letter topic refused it: the message is then handed out once more rather
+   * than left unfinished here, where it would hold its partition's commits back until a restart.
+   */
+  async #deadLetterSpent(delivery: KafkaDelivery, deliveries: number): Promise<boolean> {
+    try {
+      await this.deadLetter(delivery, deliveryCapReason(deliveries));
+      return true;
+    } catch (error) {
+      this.#options.logger?.warn(
+        { err: error, id: delivery.id },
+        "kafka: could not dead-letter a message over max_deliveries; handing it out again",
+      );
+      return false;
+    }
   }
 
   async #finish(delivery: KafkaDelivery): Promise<void> {

@@ -2,6 +2,7 @@ import { LANES, type Lane } from "../../job/priority.ts";
 import { FairShare } from "../fair-share.ts";
 import { Wakeup } from "../wakeup.ts";
 import type { BatchTurn } from "./batch-consumer.ts";
+import type { PreviousOwners } from "./delivery-count.ts";
 import { type AssignedPartition, type KafkaDelivery, kafkaDelivery, partitionKey } from "./kafka-delivery.ts";
 import type { LaneHints } from "./lane-hints.ts";
 import { PartitionOffsets } from "./partition-offsets.ts";
@@ -12,8 +13,8 @@ interface PartitionBuffersOptions {
   pollIntervalMs: number;
   fairShare: number;
   maxInFlightPerPartition: number;
-  /** Offsets below the result were handed out by the partition's previous owner. */
-  redeliveredBelow(topic: string, partition: number): Promise<number>;
+  /** What the partition's previous owners recorded (how far they handed out, delivery count). */
+  previousOwners(topic: string, partition: number): Promise<PreviousOwners>;
 }
 
 /**
@@ -145,7 +146,9 @@ export class PartitionBuffers {
       partition,
       lane,
       offsets: new PartitionOffsets(firstOffset),
-      redeliveredBelow: await this.#options.redeliveredBelow(topic, partition),
+      previous: await this.#options.previousOwners(topic, partition),
+      handedBelow: 0,
+      deliveriesUnrecorded: false,
       current: true,
       resume: undefined,
     };
@@ -159,6 +162,7 @@ export class PartitionBuffers {
     const takeFrom = (lane: Lane, count: number) => {
       const taken = this.#buffers[lane].splice(0, count);
       this.#handedOut[lane] += taken.length;
+      for (const { state, offset } of taken) state.handedBelow = Math.max(state.handedBelow, offset + 1);
       out.push(...taken);
     };
     if (plan.reserved) takeFrom(plan.reserved.lane, plan.reserved.count);

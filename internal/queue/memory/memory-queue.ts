@@ -1,4 +1,5 @@
 import { LANES, type Lane } from "../../job/priority.ts";
+import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 import { Wakeup } from "../wakeup.ts";
@@ -9,6 +10,8 @@ interface Entry {
   body: string;
   attempt: number;
   redelivered: boolean;
+  /** Times handed out without being finished. */
+  deliveries: number;
 }
 
 interface Held {
@@ -30,7 +33,7 @@ export class MemoryQueueState {
   #nextId = 0;
 
   newEntry(lane: Lane, body: string, attempt: number): Entry {
-    return { id: String(++this.#nextId), lane, body, attempt, redelivered: false };
+    return { id: String(++this.#nextId), lane, body, attempt, redelivered: false, deliveries: 0 };
   }
 }
 
@@ -40,6 +43,8 @@ interface MemoryQueueOptions {
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
   fairShare: number;
+  /** An entry handed out this many times without being finished is dead-lettered; absent: no cap. */
+  maxDeliveries?: number | undefined;
 }
 
 /**
@@ -54,6 +59,7 @@ export class MemoryQueue implements JobQueue {
   readonly #visibilityTimeoutMs: number;
   readonly #pollIntervalMs: number;
   readonly #fairShare: FairShare;
+  readonly #maxDeliveries: number;
   #closed = false;
 
   constructor(options: MemoryQueueOptions) {
@@ -61,6 +67,7 @@ export class MemoryQueue implements JobQueue {
     this.#visibilityTimeoutMs = options.visibilityTimeoutMs;
     this.#pollIntervalMs = options.pollIntervalMs;
     this.#fairShare = new FairShare(options.fairShare);
+    this.#maxDeliveries = options.maxDeliveries ?? Number.POSITIVE_INFINITY;
   }
 
   async init(): Promise<void> {}
@@ -99,6 +106,10 @@ export class MemoryQueue implements JobQueue {
   }
 
   async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    this.#bury(delivery, reason);
+  }
+
+  #bury(delivery: Delivery, reason: string): void {
     this.state.held.delete(delivery.id);
     this.state.dead.set(delivery.id, {
       id: delivery.id,
@@ -160,6 +171,10 @@ export class MemoryQueue implements JobQueue {
     for (const held of this.state.held.values()) {
       if (out.length >= max) break;
       if (held.visibleAt > now) continue;
+      if (held.entry.deliveries >= this.#maxDeliveries) {
+        this.#bury(held.entry, deliveryCapReason(held.entry.deliveries));
+        continue;
+      }
       held.entry.redelivered = true;
       out.push(this.#hold(held.entry));
     }
@@ -181,6 +196,7 @@ export class MemoryQueue implements JobQueue {
   }
 
   #hold(entry: Entry): Delivery {
+    entry.deliveries++;
     this.state.held.set(entry.id, { entry, visibleAt: Date.now() + this.#visibilityTimeoutMs });
     const { id, lane, body, attempt, redelivered } = entry;
     return { id, lane, body, attempt, redelivered };

@@ -2,6 +2,7 @@ import { type Kysely, sql } from "kysely";
 import { LANES, type Lane, laneOf, PRIORITY_VALUES } from "../../job/priority.ts";
 import type { Database } from "../../store/schema.ts";
 import { AckBatcher } from "../ack-batcher.ts";
+import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 import { Wakeup } from "../wakeup.ts";
@@ -12,6 +13,8 @@ export interface PostgresQueueOptions {
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
   fairShare: number;
+  /** A row claimed this many times without being finished is dead-lettered by the next claim. */
+  maxDeliveries: number;
   /**
    * Rows claimed per query at least: those beyond what a fetch asked for wait here, leased, for the
    * next fetch. One claim and one commit per batch is where the table queue's speed comes from.
@@ -27,6 +30,7 @@ interface ClaimedRow {
   body: string;
   attempt: number;
   deliveries: number;
+  dead: boolean;
 }
 
 /**
@@ -43,6 +47,7 @@ export class PostgresQueue implements JobQueue {
   readonly #visibilityMs: number;
   readonly #pollMs: number;
   readonly #fairShare: FairShare;
+  readonly #maxDeliveries: number;
   /** Fetches waiting in this process, woken by a publish from this process. */
   readonly #waiters = new Wakeup();
   readonly #acks: AckBatcher<string>;
@@ -57,6 +62,7 @@ export class PostgresQueue implements JobQueue {
     this.#visibilityMs = options.visibilityTimeoutMs;
     this.#pollMs = options.pollIntervalMs;
     this.#fairShare = new FairShare(options.fairShare);
+    this.#maxDeliveries = options.maxDeliveries;
     this.#claimBatch = Math.max(options.claimBatch, 1);
     this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
   }
@@ -107,6 +113,8 @@ export class PostgresQueue implements JobQueue {
         attempt: next.attempt,
         run_at: next.run_at,
         locked_until: null,
+        // This delivery finished: the cap counts deliveries in a row that never did.
+        deliveries: 0,
         reason: next.error,
       })
       .where("id", "=", delivery.id)
@@ -244,15 +252,21 @@ export class PostgresQueue implements JobQueue {
 
   async #claimRows(limit: number, lane: Lane | undefined): Promise<Delivery[]> {
     const laneFilter = lane === undefined ? sql`` : sql`and lane = ${PRIORITY_VALUES[lane]}`;
-    const lease = this.#visibilityMs / 1000;
+    const lease = sql`now() + make_interval(secs => ${this.#visibilityMs / 1000})`;
+    // A row claimed `maxDeliveries` times and never finished crashed or hung every worker it
+    // reached: the same claim dead-letters it instead of leasing it once more.
+    const spent = sql`q.deliveries >= ${this.#maxDeliveries}`;
     // `id = any(array(…))` keeps the update on the primary key; a join on a CTE lets the planner
     // pick a sequential scan of the whole table when its statistics are stale, as they soon are
     // on a queue.
     const { rows } = await sql<ClaimedRow>`
       update email_queue q
-      set locked_until = now() + make_interval(secs => ${lease}),
-          run_at = now() + make_interval(secs => ${lease}),
-          deliveries = q.deliveries + 1
+      set locked_until = case when ${spent} then null else ${lease} end,
+          run_at = case when ${spent} then q.run_at else ${lease} end,
+          deliveries = case when ${spent} then q.deliveries else q.deliveries + 1 end,
+          dead = ${spent},
+          reason = case when ${spent} then ${deliveryCapReason(this.#maxDeliveries)} else q.reason end,
+          failed_at = case when ${spent} then now() else q.failed_at end
       where q.id = any(array(
         select id from email_queue
         where not dead and run_at <= now() ${laneFilter}
@@ -260,14 +274,16 @@ export class PostgresQueue implements JobQueue {
         limit ${limit}
         for update skip locked
       ))
-      returning q.id::text as id, q.lane, q.body, q.attempt, q.deliveries`.execute(this.#db);
-    return rows.map((row) => ({
-      id: row.id,
-      lane: laneOf(row.lane),
-      body: row.body,
-      attempt: row.attempt,
-      redelivered: row.deliveries > 1,
-    }));
+      returning q.id::text as id, q.lane, q.body, q.attempt, q.deliveries, q.dead`.execute(this.#db);
+    return rows
+      .filter((row) => !row.dead)
+      .map((row) => ({
+        id: row.id,
+        lane: laneOf(row.lane),
+        body: row.body,
+        attempt: row.attempt,
+        redelivered: row.deliveries > 1,
+      }));
   }
 
   /** Sleeps until a local publish, the poll interval, or the next delayed row falls due. */

@@ -19,6 +19,7 @@ queueContract("redis streams", async (timings) => {
       name,
       visibilityTimeoutMs: timings.visibilityTimeoutMs,
       pollIntervalMs: timings.pollIntervalMs,
+      maxDeliveries: timings.maxDeliveries,
     });
     await queue.init();
     queues.push(queue);

@@ -3,9 +3,10 @@ import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { LANES, type Lane } from "../../job/priority.ts";
 import { AckBatcher } from "../ack-batcher.ts";
+import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
-import { fetchScript, promoteScript, replayScript } from "./scripts.ts";
+import { fetchScript, promoteScript, reclaimScript, replayScript } from "./scripts.ts";
 
 export interface RedisStreamsQueueOptions {
   /** Commands, scripts and acks. */
@@ -20,6 +21,8 @@ export interface RedisStreamsQueueOptions {
   visibilityTimeoutMs: number;
   pollIntervalMs: number;
   fairShare: number;
+  /** An entry handed out this many times without being finished is dead-lettered when next claimed. */
+  maxDeliveries: number;
   /**
    * Entries read per round trip at least; the rest wait here (pending for this consumer) for the
    * next fetch, and the next read starts while they are sent, so workers do not wait for Redis.
@@ -51,6 +54,7 @@ export class RedisStreamsQueue implements JobQueue {
   readonly #visibilityMs: number;
   readonly #pollMs: number;
   readonly #fairShare: FairShare;
+  readonly #maxDeliveries: number;
   readonly #streams: Record<Lane, string>;
   /** Entries a blocking read returned beyond what was asked; handed out first next time. */
   #surplus: Delivery[] = [];
@@ -70,6 +74,7 @@ export class RedisStreamsQueue implements JobQueue {
     this.#visibilityMs = options.visibilityTimeoutMs;
     this.#pollMs = options.pollIntervalMs;
     this.#fairShare = new FairShare(options.fairShare);
+    this.#maxDeliveries = options.maxDeliveries;
     this.#readBatch = Math.max(options.readBatch, 1);
     this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
     this.#streams = {
@@ -319,7 +324,10 @@ export class RedisStreamsQueue implements JobQueue {
     return sorted.slice(0, max);
   }
 
-  /** Takes over entries whose consumer has held them past the visibility timeout (it crashed). */
+  /**
+   * Takes over entries whose consumer has held them past the visibility timeout (it crashed or hung),
+   * dead-lettering those already handed out `maxDeliveries` times.
+   */
   async #reclaimIfDue(max: number): Promise<Delivery[]> {
     const now = Date.now();
     if (now - this.#lastReclaim < Math.max(this.#visibilityMs / 4, 250)) return [];
@@ -327,20 +335,16 @@ export class RedisStreamsQueue implements JobQueue {
     const out: Delivery[] = [];
     for (const lane of LANES) {
       if (out.length >= max) break;
-      const [cursor, entries] = (await this.#redis.xautoclaim(
-        this.#streams[lane],
-        this.#group,
-        this.#consumer,
-        this.#visibilityMs,
-        this.#reclaimCursor[lane],
-        "COUNT",
-        max - out.length,
-      )) as [string, StreamEntry[], string[]];
+      const [cursor, entries] = (await reclaimScript.run(
+        this.#redis,
+        [this.#streams[lane], this.#deadKey],
+        [
+          ...[this.#group, this.#consumer, this.#visibilityMs, this.#reclaimCursor[lane], max - out.length],
+          ...[this.#maxDeliveries, deliveryCapReason(this.#maxDeliveries), lane, new Date().toISOString()],
+        ],
+      )) as [string, StreamEntry[], number];
       this.#reclaimCursor[lane] = cursor;
-      for (const [id, fields] of entries) {
-        // A claimed id whose entry was deleted comes back with no fields; there is nothing to send.
-        if (fields) out.push(this.#delivery(lane, id, fields, true));
-      }
+      for (const [id, fields] of entries) out.push(this.#delivery(lane, id, fields, true));
     }
     return out;
   }

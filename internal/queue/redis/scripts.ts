@@ -78,3 +78,42 @@ redis.call('XADD', stream, '*', 'job', body)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
 `);
+
+/**
+ * Takes over one lane's entries held past the visibility timeout (XAUTOCLAIM, which counts the
+ * claim as a delivery) and, in the same step, dead-letters those already handed out the maximum
+ * number of times: a message that crashes or hangs every worker it reaches stops going round.
+ * KEYS: lane stream, dead stream. ARGV: group, consumer, min idle ms, cursor, count, max deliveries,
+ * reason, lane name, failed_at.
+ * Returns {next cursor, claimed entries to hand out, number dead-lettered}.
+ */
+export const reclaimScript = new RedisScript(`
+local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local max = tonumber(ARGV[6])
+local out = {}
+local buried = 0
+for _, entry in ipairs(claimed[2]) do
+  local id, fields = entry[1], entry[2]
+  -- An entry deleted meanwhile comes back without fields (Redis 6.2): nothing to hand out.
+  if fields then
+    local pending = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+    local times = pending[1] and tonumber(pending[1][4]) or 0
+    -- The claim counted itself: before it, the entry was handed out times - 1 times.
+    if times > max then
+      local job, attempt = '', '0'
+      for i = 1, #fields, 2 do
+        if fields[i] == 'job' or (fields[i] == 'body' and job == '') then job = fields[i + 1] end
+        if fields[i] == 'attempt' then attempt = fields[i + 1] end
+      end
+      redis.call('XADD', KEYS[2], '*', 'job', job, 'lane', ARGV[8], 'reason', ARGV[7],
+        'attempt', attempt, 'failed_at', ARGV[9], 'source_id', id)
+      redis.call('XACK', KEYS[1], ARGV[1], id)
+      redis.call('XDEL', KEYS[1], id)
+      buried = buried + 1
+    else
+      out[#out + 1] = entry
+    end
+  end
+end
+return { claimed[1], out, buried }
+`);

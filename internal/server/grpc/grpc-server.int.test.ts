@@ -39,6 +39,7 @@ import { JobRepository } from "../../store/job-repository.ts";
 import { SuppressionRepository } from "../../store/suppression-repository.ts";
 import { TemplateRepository } from "../../store/template-repository.ts";
 import { TrackingRepository } from "../../store/tracking-repository.ts";
+import { RenderPool } from "../../template/render-pool.ts";
 import { TemplateRenderer } from "../../template/renderer.ts";
 import { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { emailWorkerHandlers } from "./email-worker-handlers.ts";
@@ -55,6 +56,7 @@ describe("gRPC EmailWorkerService", () => {
   let database: TestDatabase;
   let router: DatabaseRouter;
   let server: GrpcServer;
+  const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
   let queue: PostgresQueue;
   let jobs: JobRepository;
   let address: string;
@@ -73,7 +75,11 @@ describe("gRPC EmailWorkerService", () => {
     });
     jobs = new JobRepository(router);
     const templates = new TemplateRepository(router);
-    const renderer = new TemplateRenderer({ source: { get: (id) => templates.get(id) } });
+    const renderer = new TemplateRenderer({
+      source: { get: (id) => templates.get(id) },
+      pool: renderPool,
+      maxTemplateBytes: 512 * 1024,
+    });
     server = new GrpcServer({
       port: 0,
       host: "127.0.0.1",
@@ -106,6 +112,7 @@ describe("gRPC EmailWorkerService", () => {
     send?.close();
     admin?.close();
     await server?.stop(1_000);
+    await renderPool.stop();
     await router?.destroy();
     await database?.drop();
   });

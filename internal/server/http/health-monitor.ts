@@ -1,4 +1,5 @@
 import { formatDuration } from "../../config/index.ts";
+import type { Logger } from "../../log/logger.ts";
 
 export interface HealthMonitorOptions {
   version: string;
@@ -18,6 +19,13 @@ export interface HealthMonitorOptions {
   livenessThresholdMs: number;
   /** A dependency check slower than this counts as failed: probes must never hang. */
   checkTimeoutMs?: number;
+  /**
+   * How long one check of the queue and the database answers every probe: the probes are open, so
+   * a flood of them must not become a flood of dependency calls (default a second).
+   */
+  checkIntervalMs?: number;
+  /** Where a dependency going away, and coming back, is logged (once each way). */
+  logger?: Pick<Logger, "warn" | "info">;
   now?: () => number;
 }
 
@@ -34,15 +42,25 @@ export interface HealthReport {
   draining: boolean;
 }
 
-async function reachable(check: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
+type Dependency = "queue" | "database";
+
+/** The last check of the dependencies, shared by every probe until it is checkIntervalMs old. */
+interface DependencyCheck {
+  at: number;
+  queue: boolean;
+  database: boolean;
+}
+
+/** Undefined when `check` answered in time; otherwise why not. Never rejects. */
+async function failureOf(check: () => Promise<unknown>, timeoutMs: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
+  const timeout = new Promise<Error>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    return await Promise.race([check().then(() => true), timeout]);
-  } catch {
-    return false;
+    return await Promise.race([check().then(() => undefined), timeout]);
+  } catch (error) {
+    return error ?? new Error("check failed");
   } finally {
     clearTimeout(timer);
   }
@@ -56,11 +74,16 @@ async function reachable(check: () => Promise<unknown>, timeoutMs: number): Prom
 export class HealthMonitor {
   readonly #options: HealthMonitorOptions;
   readonly #started: number;
+  readonly #now: () => number;
   #draining = false;
+  #last: DependencyCheck | undefined;
+  #inFlight: Promise<DependencyCheck> | undefined;
+  readonly #failing = new Set<Dependency>();
 
   constructor(options: HealthMonitorOptions) {
     this.#options = options;
-    this.#started = (options.now ?? Date.now)();
+    this.#now = options.now ?? Date.now;
+    this.#started = this.#now();
   }
 
   /** From now on readiness fails: the instance is shutting down. */
@@ -72,23 +95,24 @@ export class HealthMonitor {
     return this.#draining;
   }
 
+  /** No I/O: the consume loop's last tick against the clock. */
   live(): { live: boolean; last_tick: string } {
     const last = this.#options.lastConsumerTick();
-    const now = (this.#options.now ?? Date.now)();
+    const now = this.#now();
     return { live: now - last.getTime() <= this.#options.livenessThresholdMs, last_tick: last.toISOString() };
   }
 
+  /**
+   * The report. Queue and database come from the shared check (see #dependencies); the rest is
+   * in memory and read fresh, so draining and provider circuits show at once.
+   */
   async health(): Promise<HealthReport> {
-    const timeout = this.#options.checkTimeoutMs ?? 2_000;
-    const [queue, database] = await Promise.all([
-      reachable(this.#options.checkQueue, timeout),
-      reachable(this.#options.checkDatabase, timeout),
-    ]);
+    const { queue, database } = await this.#dependencies();
     const replica = this.#options.replicaState();
     const providers = this.#options.providers();
     // An open circuit means jobs for that provider wait or fail over: still serving, but not well.
     const providerDown = Object.values(providers).includes("open");
-    const now = (this.#options.now ?? Date.now)();
+    const now = this.#now();
     const status =
       !queue || !database
         ? "unhealthy"
@@ -112,5 +136,45 @@ export class HealthMonitor {
   async ready(): Promise<{ ready: boolean; report: HealthReport }> {
     const report = await this.health();
     return { ready: report.status !== "unhealthy" && !this.#draining, report };
+  }
+
+  /**
+   * The last check while it is younger than checkIntervalMs; otherwise a new one, which every
+   * probe arriving meanwhile waits for instead of starting its own.
+   */
+  #dependencies(): Promise<DependencyCheck> {
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    const last = this.#last;
+    if (last && this.#now() - last.at < (this.#options.checkIntervalMs ?? 1_000))
+      return Promise.resolve(last);
+    const inFlight = this.#check().finally(() => {
+      this.#inFlight = undefined;
+    });
+    this.#inFlight = inFlight;
+    return inFlight;
+  }
+
+  async #check(): Promise<DependencyCheck> {
+    const timeout = this.#options.checkTimeoutMs ?? 2_000;
+    const [queue, database] = await Promise.all([
+      failureOf(this.#options.checkQueue, timeout),
+      failureOf(this.#options.checkDatabase, timeout),
+    ]);
+    this.#note("queue", queue);
+    this.#note("database", database);
+    const check = { at: this.#now(), queue: queue === undefined, database: database === undefined };
+    this.#last = check;
+    return check;
+  }
+
+  /** Logs a dependency's change of state only, not every failed check while it stays down. */
+  #note(dependency: Dependency, failure: unknown): void {
+    const logger = this.#options.logger;
+    if (failure !== undefined && !this.#failing.has(dependency)) {
+      this.#failing.add(dependency);
+      logger?.warn({ dependency, err: failure }, "health check: dependency unreachable");
+    } else if (failure === undefined && this.#failing.delete(dependency)) {
+      logger?.info({ dependency }, "health check: dependency reachable again");
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHttpServer, type TestHttpServer } from "../../../test/http-server.ts";
+import { until } from "../../../test/until.ts";
 import { HealthMonitor } from "./health-monitor.ts";
 
 /** Probes over real HTTP, against a real queue and database that the test takes away. */
@@ -84,6 +85,8 @@ describe("health, readiness and liveness endpoints", () => {
 
   it("reports unhealthy and not ready when the database goes away", async () => {
     await harness.database.drop();
+    // Probes share one check made at most once a second: the drop shows by the next one.
+    await until(async () => (await get("/health")).status === 503, 3_000, "/health to fail");
     const health = await get("/health");
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { fakeResponse } from "../../../test/http-fakes.ts";
-import { MAX_BODY_BYTES, parseJson, readBody, readJson, sendJson } from "./http-io.ts";
+import {
+  MAX_BODY_BYTES,
+  parseJson,
+  readBody,
+  readJson,
+  sendJson,
+  WEBHOOK_MAX_BODY_BYTES,
+} from "./http-io.ts";
 
 async function* chunks(...parts: Buffer[]): AsyncGenerator<Buffer> {
   yield* parts;
@@ -28,6 +35,34 @@ describe("readBody", () => {
       kind: "payload_too_large",
       message: `request body over ${MAX_BODY_BYTES} bytes`,
     });
+  });
+});
+
+describe("readBody with a limit", () => {
+  it("stops one byte past the given limit, having read no further", async () => {
+    let read = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for (const chunk of repeated(32, 64 * 1024)) {
+        read += chunk.length;
+        yield chunk;
+      }
+    }
+    await expect(readBody(counted(), WEBHOOK_MAX_BODY_BYTES)).rejects.toMatchObject({
+      kind: "payload_too_large",
+      message: `request body over ${WEBHOOK_MAX_BODY_BYTES} bytes`,
+    });
+    expect(read).toBe(WEBHOOK_MAX_BODY_BYTES + 64 * 1024);
+  });
+
+  it("refuses a declared Content-Length over the limit without reading a byte", async () => {
+    let read = false;
+    async function* body(): AsyncGenerator<Buffer> {
+      read = true;
+      yield Buffer.from("x");
+    }
+    const req = Object.assign(body(), { headers: { "content-length": String(WEBHOOK_MAX_BODY_BYTES + 1) } });
+    await expect(readBody(req, WEBHOOK_MAX_BODY_BYTES)).rejects.toMatchObject({ kind: "payload_too_large" });
+    expect(read).toBe(false);
   });
 });
 

@@ -1,8 +1,11 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { KindedError } from "../../errors/error-kind.ts";
 
 /** Big enough for a job with the largest attachments allowed (10 MiB, base64). */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Provider webhooks post event batches of a few KiB; nothing legitimate comes near 1 MiB. */
+export const WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The requests of one family of paths. */
 export interface RouteFamily {
@@ -16,14 +19,24 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** The whole body; past MAX_BODY_BYTES it stops reading and answers 413. */
-export async function readBody(req: AsyncIterable<Buffer>): Promise<Buffer> {
+/** A request body as read here: its chunks, and its headers when it is a real request. */
+type Body = AsyncIterable<Buffer> & { headers?: IncomingHttpHeaders };
+
+function tooLarge(limit: number): KindedError {
+  return new KindedError("payload_too_large", `request body over ${limit} bytes`);
+}
+
+/**
+ * The whole body; past `limit` bytes it stops reading and answers 413. A body that declares a larger
+ * Content-Length is refused before a byte of it is read.
+ */
+export async function readBody(req: Body, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  if (Number(req.headers?.["content-length"] ?? 0) > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new KindedError("payload_too_large", `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -37,6 +50,6 @@ export function parseJson(body: Buffer): unknown {
   }
 }
 
-export async function readJson(req: AsyncIterable<Buffer>): Promise<unknown> {
+export async function readJson(req: Body): Promise<unknown> {
   return parseJson(await readBody(req));
 }

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { fakeRequest, fakeResponse } from "../../../test/http-fakes.ts";
+import { UnavailableError } from "../../errors/error-kind.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
-import type { EmailService } from "../../service/email-service.ts";
+import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
 import { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { IntakeRoutes } from "./intake-routes.ts";
@@ -29,9 +30,18 @@ function setUp(options: { draining?: boolean } = {}) {
     health: { draining: options.draining ?? false } as HealthMonitor,
   });
   const { res, reply } = fakeResponse();
-  const request = (method: string, path: string, key = "send-key", body?: string) =>
+  const request = (
+    method: string,
+    path: string,
+    key = "send-key",
+    body?: string,
+    headers: Record<string, string> = {},
+  ) =>
     routes.handle(
-      fakeRequest(method, { headers: { "x-api-key": key }, ...(body === undefined ? {} : { body }) }),
+      fakeRequest(method, {
+        headers: { "x-api-key": key, ...headers },
+        ...(body === undefined ? {} : { body }),
+      }),
       res,
       new URL(path, "http://localhost"),
     );
@@ -83,5 +93,35 @@ describe("IntakeRoutes", () => {
         },
       ],
     });
+  });
+
+  it("answers a batch stopped by a server fault with its status and the items queued before it", async () => {
+    const { request, reply, service } = setUp();
+    service.sendBatch.mockRejectedValueOnce(
+      new BatchInterruptedError(new UnavailableError("queue unreachable"), [
+        { ok: true, result: { job_id: JOB_ID, tracked: false, duplicate: false, scheduled_at: undefined } },
+        { ok: false, error: invalid },
+      ]),
+    );
+    expect(await request("POST", "/v1/emails", "send-key", '{"jobs":[{},{},{}]}')).toBe(true);
+    expect(reply.status).toBe(503);
+    expect(JSON.parse(reply.body as string)).toEqual({
+      error: "a dependency is unavailable; try again",
+      kind: "unavailable",
+      results: [
+        { job_id: JOB_ID, tracked: false, duplicate: false },
+        expect.objectContaining({ kind: "invalid_argument" }),
+      ],
+    });
+  });
+
+  it("refuses a body that declares more than the intake limit before reading it", async () => {
+    const routes = setUp();
+    await expect(
+      routes.request("POST", "/v1/emails", "send-key", undefined, {
+        "content-length": String(17 * 1024 * 1024),
+      }),
+    ).rejects.toMatchObject({ kind: "payload_too_large" });
+    expect(routes.service.send).not.toHaveBeenCalled();
   });
 });

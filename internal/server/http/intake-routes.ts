@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KindedError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import { requireJobId } from "../../job/job-id.ts";
-import type { EmailService } from "../../service/email-service.ts";
+import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
 import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { errorResponse } from "./http-errors.ts";
@@ -56,9 +56,18 @@ export class IntakeRoutes implements RouteFamily {
     const body = await readJson(req);
     const batch = (body as { jobs?: unknown } | null)?.jobs;
     if (!Array.isArray(batch)) return sendJson(res, 202, await this.#options.service.send(body));
-    const results = await this.#options.service.sendBatch(batch);
+    let results: BatchItemResult[];
+    try {
+      results = await this.#options.service.sendBatch(batch);
+    } catch (error) {
+      if (!(error instanceof BatchInterruptedError)) throw error;
+      // A server fault stopped the batch: its status, and the items before it (queued or refused),
+      // so the client resends only the rest. The service has logged the fault.
+      const { status, body } = errorResponse(error);
+      return sendJson(res, status, { ...body, results: error.results.map(itemResult) });
+    }
     // Each job succeeds or fails on its own: a failed one reads as it would have alone.
-    sendJson(res, 207, { results: results.map((r) => (r.ok ? r.result : errorResponse(r.error).body)) });
+    sendJson(res, 207, { results: results.map(itemResult) });
   }
 
   async #get(id: string, res: ServerResponse): Promise<void> {
@@ -66,4 +75,11 @@ export class IntakeRoutes implements RouteFamily {
     if (!view) throw new NotFoundError(`no tracked job ${id}`);
     sendJson(res, 200, view);
   }
+}
+
+type BatchItemResult = Awaited<ReturnType<EmailService["sendBatch"]>>[number];
+
+/** One job of a batch as it would have been answered alone. */
+function itemResult(result: BatchItemResult): unknown {
+  return result.ok ? result.result : errorResponse(result.error).body;
 }

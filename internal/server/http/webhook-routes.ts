@@ -4,6 +4,7 @@ import { KindedError, NotFoundError, UnavailableError } from "../../errors/error
 import type { EventRecorder } from "../../tracking/event-recorder.ts";
 import { WebhookAuthError } from "../../tracking/provider-event.ts";
 import {
+  checkSendGridHeaders,
   parseSendGridEvents,
   SENDGRID_SIGNATURE_HEADER,
   SENDGRID_TIMESTAMP_HEADER,
@@ -11,7 +12,10 @@ import {
 } from "../../tracking/sendgrid-webhook.ts";
 import { parseSesEvent } from "../../tracking/ses-events.ts";
 import type { SnsMessage, SnsVerifier } from "../../tracking/sns-verifier.ts";
-import { parseJson, type RouteFamily, readBody, sendJson } from "./http-io.ts";
+import { parseJson, type RouteFamily, readBody, sendJson, WEBHOOK_MAX_BODY_BYTES } from "./http-io.ts";
+
+/** Confirming an SNS subscription must not hold a request open on a slow AWS endpoint. */
+const CONFIRM_TIMEOUT_MS = 5_000;
 
 export interface WebhookOptions {
   recorder: EventRecorder;
@@ -37,6 +41,17 @@ function sendGridEvents(rawBody: Buffer): ReturnType<typeof parseSendGridEvents>
   } catch (error) {
     throw new KindedError("invalid_argument", (error as Error).message, { code: "not_sendgrid_events" });
   }
+}
+
+/**
+ * An SNS message is a JSON object; anything else (`null`, an array, a number) is the sender's
+ * mistake (400), refused before the verifier reads fields off it.
+ */
+function snsMessage(rawBody: Buffer): SnsMessage {
+  const body = parseJson(rawBody);
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new KindedError("invalid_argument", "an SNS message is a JSON object", { code: "not_sns_message" });
+  return body as SnsMessage;
 }
 
 /** A verified SNS message that carries no SES event is the sender's mistake: 400, not 500. */
@@ -68,14 +83,16 @@ export class WebhookRoutes implements RouteFamily {
   async #sendgrid(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const webhooks = this.#options.webhooks;
     if (!webhooks?.sendgridPublicKey) throw new NotFoundError("the SendGrid webhook is not configured");
-    const rawBody = await readBody(req);
-    verifySendGridSignature({
-      publicKey: webhooks.sendgridPublicKey,
+    const headers = {
       signature: req.headers[SENDGRID_SIGNATURE_HEADER] as string | undefined,
       timestamp: req.headers[SENDGRID_TIMESTAMP_HEADER] as string | undefined,
-      rawBody,
       maxAgeMs: webhooks.maxAgeMs,
-    });
+    };
+    // Unsigned, malformed or stale: refused before a byte of the body is buffered.
+    checkSendGridHeaders(headers);
+    const rawBody = await readBody(req, WEBHOOK_MAX_BODY_BYTES);
+    verifySendGridSignature({ ...headers, publicKey: webhooks.sendgridPublicKey, rawBody });
+    // Parsed only once verified: an unsigned body costs no JSON parsing.
     sendJson(res, 200, await webhooks.recorder.record(sendGridEvents(rawBody)));
   }
 
@@ -84,8 +101,9 @@ export class WebhookRoutes implements RouteFamily {
     const webhooks = this.#options.webhooks;
     const sns = webhooks?.sns;
     if (!webhooks || !sns) throw new NotFoundError("the SES webhook is not configured");
-    // SNS posts JSON as text/plain.
-    const message = parseJson(await readBody(req)) as SnsMessage;
+    // SNS posts JSON as text/plain. Its signature is inside the body, so the body must be read
+    // first: the small cap bounds what an unsigned post can make us buffer and parse.
+    const message = snsMessage(await readBody(req, WEBHOOK_MAX_BODY_BYTES));
     await sns.verify(message);
     if (webhooks.sesTopicArns?.length && !webhooks.sesTopicArns.includes(message.TopicArn))
       throw new WebhookAuthError(
@@ -99,7 +117,14 @@ export class WebhookRoutes implements RouteFamily {
 
   /** SNS starts delivering only once the subscription's URL has been fetched. */
   async #confirm(sns: SnsVerifier, message: SnsMessage, res: ServerResponse): Promise<void> {
-    const answer = await fetch(sns.checkUrl(message.SubscribeURL, "SubscribeURL"));
+    const url = sns.checkUrl(message.SubscribeURL, "SubscribeURL");
+    const answer = await fetch(url, { signal: AbortSignal.timeout(CONFIRM_TIMEOUT_MS) }).catch(
+      (error: unknown) => {
+        throw new UnavailableError("confirming the subscription failed", { cause: error });
+      },
+    );
+    // Only the status matters; the body is not read.
+    await answer.body?.cancel();
     if (!answer.ok) {
       // SNS sends the confirmation again while we answer it with an error.
       this.#options.logger.warn(

@@ -1,0 +1,73 @@
+import { Worker } from "node:worker_threads";
+import { JOB_LIMITS } from "../job/parse-job.ts";
+import type { RenderedEmail } from "./compile-template.ts";
+import type { RenderRequest, RenderThreadData } from "./render-messages.ts";
+import { ThreadProgress } from "./thread-progress.ts";
+
+/** Compiled templates each thread keeps; inline contents count too. */
+const COMPILED_CACHE_SIZE = 1_000;
+/** Heap a thread may use: rendered output is bounded by the body limits, far below this. */
+export const THREAD_HEAP_MB = 256;
+
+/** One request and the caller waiting for it. */
+export interface Job {
+  request: RenderRequest;
+  resolve: (email: RenderedEmail) => void;
+  reject: (error: Error) => void;
+}
+
+/** A render thread as the pool tracks it. */
+export interface Thread {
+  worker: Worker;
+  progress: ThreadProgress;
+  ready: boolean;
+  /** Sent and not answered, in the order sent: the thread works through them in that order. */
+  inFlight: Job[];
+  /** Armed while requests are in flight: checks the one running against the budget. */
+  timer: NodeJS.Timeout | undefined;
+  /** Why it exited, from its `error` event (an uncaught error, or out of memory). */
+  failure: Error | undefined;
+  retired: boolean;
+}
+
+/** The thread entry: `.ts` when running from the sources, `.js` in the compiled dist/. */
+function threadFile(): URL {
+  const extension = import.meta.url.endsWith(".ts") ? "ts" : "js";
+  return new URL(`./render-thread.${extension}`, import.meta.url);
+}
+
+/**
+ * Starts a render thread with the body limits as its output budget. Its console is not the
+ * process's: whatever it prints is read and dropped, so nothing a template does reaches stdout or
+ * the logs. It does not keep the process alive while idle (the pool refs it while it has work).
+ */
+export function startRenderThread(): Thread {
+  const progress = new ThreadProgress();
+  const workerData: RenderThreadData = {
+    limits: JOB_LIMITS,
+    cacheSize: COMPILED_CACHE_SIZE,
+    progress: progress.buffer,
+  };
+  const worker = new Worker(threadFile(), {
+    workerData,
+    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+    stdout: true,
+    stderr: true,
+  });
+  worker.stdout.resume();
+  worker.stderr.resume();
+  worker.unref();
+  const thread: Thread = {
+    worker,
+    progress,
+    ready: false,
+    inFlight: [],
+    timer: undefined,
+    failure: undefined,
+    retired: false,
+  };
+  worker.on("error", (error) => {
+    thread.failure = error;
+  });
+  return thread;
+}
