@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loopbackSmtpProvider } from "../../test/providers.ts";
 import { type SendGridFake, startSendGridFake } from "../../test/sendgrid-fake.ts";
 import { type SmtpSink, startSmtpSink } from "../../test/smtp-sink.ts";
 import type { OutgoingEmail, Provider } from "./provider.ts";
 import { type BreakerState, ProviderRouter } from "./provider-router.ts";
 import { SendGridProvider } from "./sendgrid/sendgrid-provider.ts";
-import { SmtpProvider } from "./smtp/smtp-provider.ts";
+import type { SmtpProvider } from "./smtp/smtp-provider.ts";
 
 const KEY = "SG.failover-test-key";
 let n = 0;
@@ -30,15 +31,7 @@ describe("failover between real provider peers", () => {
   beforeAll(async () => {
     sendgrid = await startSendGridFake(KEY);
     sink = await startSmtpSink();
-    smtp = new SmtpProvider({
-      host: "127.0.0.1",
-      port: sink.port,
-      useTls: false,
-      accounts: [],
-      sender: { email: "noreply@example.com" },
-      poolSize: 2,
-      timeoutMs: 5_000,
-    });
+    smtp = loopbackSmtpProvider(sink.port);
     router = new ProviderRouter({
       providers: new Map<string, Provider>([
         [

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { isJobId } from "../job/job-id.ts";
 import type { JobRepository } from "../store/job-repository.ts";
 import type { SuppressionList, SuppressionReason } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
@@ -18,8 +19,6 @@ const SUPPRESSING: Partial<Record<ProviderEventType, SuppressionReason>> = {
   complained: "complaint",
   unsubscribed: "unsubscribe",
 };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Records provider events: in email_tracking for tracked jobs (once per provider event id, whatever
@@ -50,7 +49,7 @@ export class EventRecorder {
         });
         suppressed++;
       }
-      const jobId = event.job_id && UUID.test(event.job_id) ? event.job_id : undefined;
+      const jobId = isJobId(event.job_id) ? event.job_id : undefined;
       const job = jobId ? await this.#options.jobs.get(jobId, { consistency: "strong" }) : undefined;
       let fresh = false;
       if (job) {

@@ -3,14 +3,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../test/postgres.ts";
+import { loopbackSmtpProvider, singleProviderRouter } from "../../test/providers.ts";
 import { queueSettings } from "../../test/queue-settings.ts";
 import { connectRedis, deleteKeys, uniquePrefix } from "../../test/redis.ts";
 import { type SmtpSink, startSmtpSink } from "../../test/smtp-sink.ts";
 import { openMigratedRouter, silentLogger } from "../../test/store.ts";
 import { createTemplate } from "../../test/store-queries.ts";
 import { encodeTrackedReference } from "../job/queue-message.ts";
-import { ProviderRouter } from "../provider/provider-router.ts";
-import { SmtpProvider } from "../provider/smtp/smtp-provider.ts";
+import type { SmtpProvider } from "../provider/smtp/smtp-provider.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import { RedisIdempotencyStore } from "../queue/redis/redis-idempotency-store.ts";
 import { RedisStreamsQueue } from "../queue/redis/redis-streams-queue.ts";
@@ -69,15 +69,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       variables: ["user_name"],
     });
     const idempotency = new RedisIdempotencyStore(redis, name);
-    smtp = new SmtpProvider({
-      host: "127.0.0.1",
-      port: sink.port,
-      useTls: false,
-      accounts: [],
-      sender: { email: "noreply@example.com" },
-      poolSize: 4,
-      timeoutMs: 5_000,
-    });
+    smtp = loopbackSmtpProvider(sink.port, { poolSize: 4 });
     service = new EmailService({
       queue,
       jobs,
@@ -98,12 +90,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
         pool: renderPool,
         maxTemplateBytes: 512 * 1024,
       }),
-      router: new ProviderRouter({
-        providers: new Map([["smtp", smtp]]),
-        routes: [],
-        defaultProvider: "smtp",
-        breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
-      }),
+      router: singleProviderRouter(smtp),
       retryPolicy: new RetryPolicy({ baseDelayMs: 50, factor: 2, maxDelayMs: 200, jitter: 0 }),
       defaultMaxRetries: 3,
       suppressions: new SuppressionRepository(router),
@@ -238,15 +225,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
   });
 
   it("retries a refused connection with backoff and gives up after max_retries", async () => {
-    const down = new SmtpProvider({
-      host: "127.0.0.1",
-      port: 1,
-      useTls: false,
-      accounts: [],
-      sender: { email: "noreply@example.com" },
-      poolSize: 1,
-      timeoutMs: 1_000,
-    });
+    const down = loopbackSmtpProvider(1, { poolSize: 1, timeoutMs: 1_000 });
     // The queue side is recorded rather than performed, so each attempt can be driven by hand.
     const asked: string[] = [];
     const recorder: JobQueue = Object.assign(Object.create(queue) as JobQueue, {
@@ -265,12 +244,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
         pool: renderPool,
         maxTemplateBytes: 512 * 1024,
       }),
-      router: new ProviderRouter({
-        providers: new Map([["smtp", down]]),
-        routes: [],
-        defaultProvider: "smtp",
-        breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
-      }),
+      router: singleProviderRouter(down),
       retryPolicy: new RetryPolicy({ baseDelayMs: 10, factor: 2, maxDelayMs: 40, jitter: 0 }),
       defaultMaxRetries: 2,
       suppressions: new SuppressionRepository(router),

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
+import { singleProviderRouter } from "../../test/providers.ts";
 import { RecordingProvider } from "../../test/recording-provider.ts";
 import { silentLogger } from "../../test/store.ts";
 import { createTemplate } from "../../test/store-queries.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import { DeliveryError } from "../provider/delivery-error.ts";
-import { ProviderRouter } from "../provider/provider-router.ts";
 import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
 import type { Delivery, RetryRequest } from "../queue/queue.ts";
 import { EmailService } from "../service/email-service.ts";
@@ -88,12 +88,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
         pool: renderPool,
         maxTemplateBytes: 512 * 1024,
       }),
-      router: new ProviderRouter({
-        providers: new Map([[provider.name, provider]]),
-        routes: [],
-        defaultProvider: provider.name,
-        breaker: { failureThreshold: 5, halfOpenAfterMs: 30_000 },
-      }),
+      router: singleProviderRouter(provider),
       retryPolicy: new RetryPolicy({ baseDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 }),
       claimLeaseMs: LEASE_MS,
     });
