@@ -1,4 +1,4 @@
--- The Go service's schema, unchanged (seed 003). Later changes go in later files.
+-- The Go service's schema, unchanged. Later changes go in later files.
 CREATE TABLE email_jobs (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     job_type VARCHAR(50) NOT NULL,

@@ -1,4 +1,4 @@
--- What the seed schema lacks for the full job (SPEC §2) and for safe claiming.
+-- What the Go service's schema lacks for the full job (every field of the wire format) and for safe claiming.
 
 -- Timestamps become timestamptz: a TIMESTAMP's meaning depends on each reader's session time zone.
 -- Existing values were written by NOW() on UTC servers (the Go service's deployment), so read them as UTC.
@@ -16,7 +16,7 @@ ALTER TABLE email_tracking
     ALTER COLUMN clicked_at TYPE TIMESTAMPTZ USING clicked_at AT TIME ZONE 'UTC',
     ALTER COLUMN created_at TYPE TIMESTAMPTZ USING created_at AT TIME ZONE 'UTC';
 
--- Columns the seed gave a default but allowed to be NULL: backfill, then forbid NULL, so every
+-- Columns the Go schema gave a default but allowed to be NULL: backfill, then forbid NULL, so every
 -- reader can rely on them.
 UPDATE email_jobs SET status = COALESCE(status, 'pending'), priority = COALESCE(priority, 0),
     retry_count = COALESCE(retry_count, 0), max_retries = COALESCE(max_retries, 3),
