@@ -2,6 +2,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 const tests = ["internal", "cmd", "test", "deploy", "scripts"].map((dir) => `${dir}/**/*.test.ts`);
 const integrationTests = tests.map((pattern) => pattern.replace(/\.test\.ts$/, ".int.test.ts"));
+const hostileTests = ["test/hostile/**/*.int.test.ts"];
 
 export default defineConfig({
   test: {
@@ -21,8 +22,20 @@ export default defineConfig({
         test: {
           name: "integration",
           include: integrationTests,
+          exclude: [...configDefaults.exclude, ...hostileTests],
           globalSetup: ["test/global-setup.ts"],
           setupFiles: ["test/kafkajs-fix.ts"],
+        },
+      },
+      {
+        // Attacks on one running service each, measuring its event-loop lag and memory: run after the
+        // rest and one file at a time, so that other tests' load is not mistaken for the service's.
+        extends: true,
+        test: {
+          name: "hostile",
+          include: hostileTests,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

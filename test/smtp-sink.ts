@@ -33,7 +33,8 @@ export interface SmtpSinkOptions {
 /**
  * A real SMTP server (smtp-server) that accepts mail and records it. The recipient's local part
  * scripts failures: `reject550-*` gets 550, `tempfail<N>-*` gets 451 for its first N attempts,
- * `busy421-*` always gets 421, `flaky<N>-*` gets 452 for its first N attempts.
+ * `busy421-*` always gets 421, `flaky<N>-*` gets 452 for its first N attempts, and a message to
+ * `hang-*` is never answered after its data (a relay that stalls mid-transaction).
  */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: ReceivedMessage[] = [];
@@ -68,6 +69,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       callback();
     },
     onData(stream, session, callback) {
+      if (session.envelope.rcptTo.some((rcpt) => rcpt.address.startsWith("hang-"))) {
+        stream.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", async () => {

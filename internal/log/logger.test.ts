@@ -90,6 +90,19 @@ describe("createLogger", () => {
     expect(err.stack).not.toContain("bob.smith");
   });
 
+  it("joins an error's causes into its message once, leaving out a cause its wrapper repeats", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ level: "info", format: "json", destination });
+    const root = new Error("rendering took longer than 2000 ms");
+    const wrapped = new Error("rendering took longer than 2000 ms", { cause: root });
+    logger.error({ err: wrapped }, "failed");
+    logger.error({ err: new Error("send failed", { cause: new Error("connection reset") }) }, "failed");
+    expect(lines.map((line) => (line.err as { message: string }).message)).toEqual([
+      "rendering took longer than 2000 ms",
+      "send failed: connection reset",
+    ]);
+  });
+
   it("respects the level", () => {
     const { lines, destination } = capture();
     const logger = createLogger({ level: "warn", format: "json", destination });

@@ -31,10 +31,25 @@ function censor(value: unknown, path: string[]): unknown {
   return "[REDACTED]";
 }
 
+/**
+ * The message followed by its causes' messages, as pino joins them, but leaving out a cause whose
+ * message its wrapper already says: errors wrapped to give them a kind keep the original's words.
+ */
+function messageWithCauses(error: Error): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let at: unknown = error; at instanceof Error && !seen.has(at); at = at.cause) {
+    seen.add(at);
+    const message = at.message;
+    if (!parts.some((part) => part.includes(message))) parts.push(message);
+  }
+  return parts.join(": ");
+}
+
 function serializeError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   const out = stdSerializers.err(error);
-  out.message = maskEmailsInText(out.message);
+  out.message = maskEmailsInText(messageWithCauses(error));
   if (out.stack) out.stack = maskEmailsInText(out.stack);
   return out;
 }

@@ -6,6 +6,11 @@ const MAX_QUOTED = 255;
 /** RFC 2047 §2: an encoded-word is at most 75 characters; "=?UTF-8?B?" and "?=" leave 63, so 45 bytes. */
 const WORD_BYTES = 45;
 
+/** Text a decoder could take for the start of an RFC 2047 encoded-word. */
+export function looksEncoded(text: string): boolean {
+  return text.includes("=?");
+}
+
 function utf8Length(codePoint: number): number {
   return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
 }
@@ -37,10 +42,11 @@ function encodedWords(text: string): string[] {
  * A display name as a phrase no parser can misread (RFC 5322 §3.4): printable ASCII as a
  * quoted-string with `"` and `\` escaped; anything else (or a name too long to quote on one line)
  * wholly RFC 2047 encoded (RFC 2047 §5(3) allows encoded-words in a phrase, and a decoded word is
- * never parsed again).
+ * never parsed again). A name holding "=?" is encoded too: mail clients decode encoded-words even
+ * inside quotes, so a quoted `=?UTF-8?Q?…?=` would be shown as something other than what was sent.
  */
 function displayName(name: string): string[] {
-  return name.length <= MAX_QUOTED && PRINTABLE_ASCII.test(name)
+  return name.length <= MAX_QUOTED && PRINTABLE_ASCII.test(name) && !looksEncoded(name)
     ? [`"${name.replace(/["\\]/g, "\\$&")}"`]
     : encodedWords(name);
 }

@@ -87,6 +87,25 @@ describe("composeMessage", () => {
     expect(parsed.html).toBe(false);
   });
 
+  it("shows a subject and display names that look like encoded-words as typed, not decoded", async () => {
+    const looksEncoded = "=?UTF-8?Q?Security=20Team?= <security@bank.example>";
+    const raw = await composeMessage(
+      email({
+        subject: `Re: =?UTF-8?B?${Buffer.from("Passwort").toString("base64")}?=`,
+        to: { email: "a@example.org", name: looksEncoded },
+      }),
+      { email: "noreply@shop.example", name: looksEncoded },
+    );
+    const source = raw.toString();
+    expect(source).not.toContain("Security=20Team");
+    const parsed = await simpleParser(raw);
+    expect(parsed.subject).toBe(`Re: =?UTF-8?B?${Buffer.from("Passwort").toString("base64")}?=`);
+    expect(parsed.from?.value).toEqual([{ address: "noreply@shop.example", name: looksEncoded }]);
+    expect(parsed.to && !Array.isArray(parsed.to) && parsed.to.value).toEqual([
+      { address: "a@example.org", name: looksEncoded },
+    ]);
+  });
+
   it("goes through nodemailer's composer when there are attachments", async () => {
     const raw = await composeMessage(
       email({

@@ -1,10 +1,12 @@
 import type {
   EmailJobView,
+  DeadLetter as ProtoDeadLetter,
   EmailJob as ProtoEmailJob,
   Mailbox as ProtoMailbox,
   Template as ProtoTemplate,
 } from "../../gen/email/v1/email_worker.ts";
 import { Priority } from "../../gen/email/v1/email_worker.ts";
+import type { DeadLetter } from "../../queue/queue.ts";
 import type { EmailJobRecord } from "../../store/job-repository.ts";
 import type { EmailTemplateRecord } from "../../store/template-repository.ts";
 import type { TrackingRecord } from "../../store/tracking-repository.ts";
@@ -111,4 +113,21 @@ export function templateFromRecord(template: EmailTemplateRecord): ProtoTemplate
     created_at: template.created_at,
     updated_at: template.updated_at,
   };
+}
+
+/**
+ * How much of a dead letter's body a listing carries: a thousand letters of this size still fit
+ * gRPC's default 4 MiB message limit, so one huge poison message cannot make the list unreadable.
+ */
+export const DEAD_LETTER_BODY_BYTES = 3_072;
+
+/** A dead letter for a listing: its body cut at a character boundary, with its whole size. */
+export function deadLetterView(letter: DeadLetter): ProtoDeadLetter {
+  const bytes = Buffer.byteLength(letter.body);
+  if (bytes <= DEAD_LETTER_BODY_BYTES) return { ...letter, body_bytes: bytes, body_truncated: false };
+  const head = Buffer.from(letter.body.slice(0, DEAD_LETTER_BODY_BYTES));
+  let end = DEAD_LETTER_BODY_BYTES;
+  // Back off a cut through a multi-byte character: UTF-8 continuation bytes are 10xxxxxx.
+  while (end > 0 && ((head[end] ?? 0) & 0xc0) === 0x80) end--;
+  return { ...letter, body: head.subarray(0, end).toString("utf8"), body_bytes: bytes, body_truncated: true };
 }

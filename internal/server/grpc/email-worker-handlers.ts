@@ -17,7 +17,7 @@ import {
 } from "../../store/suppression-repository.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { presentedKey } from "../auth/api-key-auth.ts";
-import { jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
+import { deadLetterView, jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
 import { toGrpcError } from "./grpc-errors.ts";
 
 interface HandlerDeps {
@@ -145,7 +145,7 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
     listDeadLetters: unary("admin", async (request) => {
       const limit = Math.min(request.limit > 0 ? request.limit : 50, 1_000);
       const letters = await emails.listDeadLetters(limit, request.reason_contains || undefined);
-      return { dead_letters: letters };
+      return { dead_letters: letters.map(deadLetterView) };
     }),
 
     replayDeadLetters: unary("admin", async (request) => {

@@ -77,6 +77,13 @@ describe("parseJson and readJson", () => {
       expect.objectContaining({ kind: "invalid_argument", message: "request body is not JSON" }),
     );
   });
+
+  it("answer 400 to invalid UTF-8 instead of replacing it, the sender's text unchanged or refused", () => {
+    const body = Buffer.concat([Buffer.from('{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    expect(() => parseJson(body)).toThrow(
+      expect.objectContaining({ kind: "invalid_argument", message: "request body is not valid UTF-8" }),
+    );
+  });
 });
 
 describe("sendJson", () => {

@@ -42,9 +42,18 @@ export async function readBody(req: Body, limit = MAX_BODY_BYTES): Promise<Buffe
   return Buffer.concat(chunks);
 }
 
+/** Refuses what Buffer#toString would silently turn into U+FFFD: the sender's text, changed. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 export function parseJson(body: Buffer): unknown {
+  let text: string;
   try {
-    return JSON.parse(body.toString("utf8"));
+    text = strictUtf8.decode(body);
+  } catch {
+    throw new KindedError("invalid_argument", "request body is not valid UTF-8", { code: "not_utf8" });
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new KindedError("invalid_argument", "request body is not JSON", { code: "not_json" });
   }

@@ -238,11 +238,17 @@ export interface RetryEmailJobResponse {
 export interface DeadLetter {
   id: string;
   lane: string;
-  /** the message as it was queued (JSON) */
+  /** the message as it was queued (JSON), cut after 3,072 bytes: see body_truncated */
   body: string;
   reason: string;
   attempt: number;
-  failed_at?: Date | undefined;
+  failed_at?:
+    | Date
+    | undefined;
+  /** the whole message's size in bytes */
+  body_bytes: number;
+  /** body holds only the first 3,072 bytes (at a character boundary) */
+  body_truncated: boolean;
 }
 
 export interface ListDeadLettersRequest {
@@ -2960,7 +2966,16 @@ export const RetryEmailJobResponse: MessageFns<RetryEmailJobResponse> = {
 };
 
 function createBaseDeadLetter(): DeadLetter {
-  return { id: "", lane: "", body: "", reason: "", attempt: 0, failed_at: undefined };
+  return {
+    id: "",
+    lane: "",
+    body: "",
+    reason: "",
+    attempt: 0,
+    failed_at: undefined,
+    body_bytes: 0,
+    body_truncated: false,
+  };
 }
 
 export const DeadLetter: MessageFns<DeadLetter> = {
@@ -2982,6 +2997,12 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     }
     if (message.failed_at !== undefined) {
       Timestamp.encode(toTimestamp(message.failed_at), writer.uint32(50).fork()).join();
+    }
+    if (message.body_bytes !== 0) {
+      writer.uint32(56).int64(message.body_bytes);
+    }
+    if (message.body_truncated !== false) {
+      writer.uint32(64).bool(message.body_truncated);
     }
     return writer;
   },
@@ -3047,6 +3068,22 @@ export const DeadLetter: MessageFns<DeadLetter> = {
             message.failed_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.body_bytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.body_truncated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3071,6 +3108,16 @@ export const DeadLetter: MessageFns<DeadLetter> = {
         : isSet(object.failed_at)
         ? fromJsonTimestamp(object.failed_at)
         : undefined,
+      body_bytes: isSet(object.bodyBytes)
+        ? globalThis.Number(object.bodyBytes)
+        : isSet(object.body_bytes)
+        ? globalThis.Number(object.body_bytes)
+        : 0,
+      body_truncated: isSet(object.bodyTruncated)
+        ? globalThis.Boolean(object.bodyTruncated)
+        : isSet(object.body_truncated)
+        ? globalThis.Boolean(object.body_truncated)
+        : false,
     };
   },
 
@@ -3094,6 +3141,12 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     if (message.failed_at !== undefined) {
       obj.failedAt = message.failed_at.toISOString();
     }
+    if (message.body_bytes !== 0) {
+      obj.bodyBytes = Math.round(message.body_bytes);
+    }
+    if (message.body_truncated !== false) {
+      obj.bodyTruncated = message.body_truncated;
+    }
     return obj;
   },
 
@@ -3108,6 +3161,8 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     message.reason = object.reason ?? "";
     message.attempt = object.attempt ?? 0;
     message.failed_at = object.failed_at ?? undefined;
+    message.body_bytes = object.body_bytes ?? 0;
+    message.body_truncated = object.body_truncated ?? false;
     return message;
   },
 };

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { DEAD_LETTER_BODY_BYTES, deadLetterView } from "./conversions.ts";
+
+const letter = (body: string) => ({
+  id: "1-0",
+  lane: "normal" as const,
+  body,
+  reason: "body is not JSON",
+  attempt: 0,
+  failed_at: new Date(0),
+});
+
+describe("deadLetterView", () => {
+  it("keeps a body that fits, with its size", () => {
+    expect(deadLetterView(letter('{"a":"ü"}'))).toMatchObject({
+      body: '{"a":"ü"}',
+      body_bytes: 10,
+      body_truncated: false,
+    });
+  });
+
+  it("cuts a long body to the limit, never through a character, and says how large it was", () => {
+    for (const filler of ["x", "ü", "日", "🎉"]) {
+      const body = `{"text":"${filler.repeat(10_000)}"}`;
+      const view = deadLetterView(letter(body));
+      expect(view.body_truncated).toBe(true);
+      expect(view.body_bytes).toBe(Buffer.byteLength(body));
+      const bytes = Buffer.byteLength(view.body);
+      expect(bytes).toBeLessThanOrEqual(DEAD_LETTER_BODY_BYTES);
+      expect(bytes).toBeGreaterThan(DEAD_LETTER_BODY_BYTES - 4);
+      expect(body.startsWith(view.body)).toBe(true);
+      expect(view.body).not.toContain("\uFFFD");
+    }
+  });
+});
