@@ -240,6 +240,35 @@ describe("loadConfig", () => {
     expect(error.message).toContain("worker.process_timeout");
   });
 
+  it("reads DKIM keys, return path and bounce listener settings, and names what does not go together", () => {
+    const keys = '[{"domain":"shop.example","selector":"s2026","private_key_file":"/run/dkim.pem"}]';
+    const ok = load({
+      DKIM_KEYS: keys,
+      SMTP_RETURN_PATH: "bounces@bounces.shop.example",
+      SMTP_VERP: "true",
+      BOUNCE_LISTEN_PORT: "2525",
+      SMTP_TLS_CA_FILE: "/etc/relay-ca.pem",
+    });
+    expect(ok.email.dkim.keys).toEqual([
+      { domain: "shop.example", selector: "s2026", private_key_file: "/run/dkim.pem" },
+    ]);
+    expect(ok.email.providers.smtp).toMatchObject({ verp: true, tls_ca_file: "/etc/relay-ca.pem" });
+    expect(ok.bounce.listen_port).toBe(2525);
+    expect(failure(() => load({ SMTP_VERP: "true" })).message).toContain("verp needs return_path");
+    expect(failure(() => load({ DKIM_DOMAIN: "shop.example" })).message).toContain(
+      "email.dkim.domain, selector and private_key go together",
+    );
+    expect(failure(() => load({ BOUNCE_LISTEN_PORT: "2525" })).message).toContain("bounce.listen_port");
+    expect(
+      failure(() => load({ DKIM_KEYS: '[{"domain":"shop.example","selector":"s"}]' })).message,
+    ).toContain("give exactly one of private_key and private_key_file");
+    expect(
+      failure(() =>
+        load({ DKIM_KEYS: '[{"domain":"a.example","selector":"s","private_key":"x","algorithm":"dsa"}]' }),
+      ).message,
+    ).toContain("algorithm must be one of rsa-sha256, ed25519-sha256");
+  });
+
   it("reads the kafka driver's settings from the environment and names what is wrong with them", () => {
     const ok = load({
       QUEUE_DRIVER: "kafka",

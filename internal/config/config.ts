@@ -160,6 +160,21 @@ function crossFieldProblems(config: Config): string[] {
         `email.fallback_providers: "${name}" is not a configured provider (configured: ${enabled.join(", ")})`,
       );
   }
+  const { smtp } = config.email.providers;
+  if (smtp.verp && !/^[^@\s]+@[^@\s]+$/.test(smtp.return_path))
+    problems.push(
+      "email.providers.smtp.verp needs return_path (an address such as bounces@bounces.example.com): VERP adds the job id to its local part",
+    );
+  const dkim = config.email.dkim;
+  const single = [dkim.domain, dkim.selector, dkim.private_key];
+  if (single.some(Boolean) && !single.every(Boolean))
+    problems.push(
+      "email.dkim.domain, selector and private_key go together: set all three, or none and use email.dkim.keys",
+    );
+  if (config.bounce.listen_port !== 0 && !smtp.return_path)
+    problems.push(
+      "bounce.listen_port takes bounces addressed to email.providers.smtp.return_path: set it (with verp, a bounce names its job)",
+    );
   const { tracking } = config;
   const tracked = [...tracking.open_tracking, ...tracking.click_tracking, ...tracking.unsubscribe];
   if (tracked.length > 0 && (!tracking.base_url || !tracking.secret))

@@ -85,6 +85,37 @@ function validateRoutes(value: unknown): void {
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 /** What an API key may be allowed: sending email, and managing templates, jobs and suppressions. */
+export const DKIM_ALGORITHMS = ["rsa-sha256", "ed25519-sha256"] as const;
+
+export type DkimAlgorithm = (typeof DKIM_ALGORITHMS)[number];
+
+/** One DKIM signing key: mail whose From domain is `domain` (or a subdomain of it) is signed with it. */
+export interface DkimKeyConfig {
+  domain: string;
+  selector: string;
+  /** PEM, or a file holding it. */
+  private_key?: string;
+  private_key_file?: string;
+  algorithm?: DkimAlgorithm;
+}
+
+function validateDkimKeys(value: unknown): void {
+  if (!Array.isArray(value))
+    fail("must be a list of {domain, selector, private_key | private_key_file, algorithm}");
+  value.forEach((entry: unknown, index) => {
+    const key = entry as Partial<DkimKeyConfig> | null;
+    if (typeof key !== "object" || key === null) fail(`entry ${index} must be an object`);
+    if (typeof key.domain !== "string" || !/^[A-Za-z0-9.-]+$/.test(key.domain))
+      fail(`entry ${index}: domain must be a domain name`);
+    if (typeof key.selector !== "string" || !/^[A-Za-z0-9._-]+$/.test(key.selector))
+      fail(`entry ${index} (${key.domain}): selector must be letters, digits, '.', '_' or '-'`);
+    if (!key.private_key === !key.private_key_file)
+      fail(`entry ${index} (${key.domain}): give exactly one of private_key and private_key_file`);
+    if (key.algorithm !== undefined && !DKIM_ALGORITHMS.includes(key.algorithm))
+      fail(`entry ${index} (${key.domain}): algorithm must be one of ${DKIM_ALGORITHMS.join(", ")}`);
+  });
+}
+
 export const API_SCOPES = ["send", "admin"] as const;
 
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -118,5 +149,6 @@ export function registerFormats(): void {
     "smtp-accounts": { validate: validateAccounts, coerce: coerceAccounts },
     "email-routes": { validate: validateRoutes, coerce: coerceJson },
     "api-keys": { validate: validateApiKeys, coerce: coerceJson },
+    "dkim-keys": { validate: validateDkimKeys, coerce: coerceJson },
   });
 }

@@ -1,5 +1,11 @@
 import { PROVIDER_NAMES, type ProviderName } from "../job/provider-names.ts";
-import type { ApiKeyConfig, EmailRoute, SmtpAccount } from "./formats.ts";
+import {
+  type ApiKeyConfig,
+  DKIM_ALGORITHMS,
+  type DkimKeyConfig,
+  type EmailRoute,
+  type SmtpAccount,
+} from "./formats.ts";
 
 const s = 1_000;
 const m = 60 * s;
@@ -402,6 +408,40 @@ export function configSchema() {
         default: 512 * 1024,
         env: "TEMPLATE_MAX_BYTES",
       },
+      dkim: {
+        keys: {
+          doc: "DKIM signing keys for mail composed here (SMTP, outbox, SES raw): a list of {domain, selector, private_key (PEM) or private_key_file, algorithm: rsa-sha256 (default) or ed25519-sha256}; a message is signed with every key of its From domain (two during a rotation). JSON in the environment.",
+          format: "dkim-keys",
+          default: [] as DkimKeyConfig[],
+          env: "DKIM_KEYS",
+          sensitive: true,
+        },
+        domain: {
+          doc: "The single-domain case: sign mail from this domain with private_key and selector (added to keys).",
+          format: String,
+          default: "",
+          env: "DKIM_DOMAIN",
+        },
+        selector: {
+          doc: "Selector of the single-domain key: its public key is published at <selector>._domainkey.<domain>.",
+          format: String,
+          default: "",
+          env: "DKIM_SELECTOR",
+        },
+        private_key: {
+          doc: "PEM private key of the single-domain key.",
+          format: String,
+          default: "",
+          env: "DKIM_PRIVATE_KEY",
+          sensitive: true,
+        },
+        algorithm: {
+          doc: "Algorithm of the single-domain key.",
+          format: DKIM_ALGORITHMS,
+          default: "rsa-sha256" as (typeof DKIM_ALGORITHMS)[number],
+          env: "DKIM_ALGORITHM",
+        },
+      },
       providers: {
         sendgrid: {
           rate_limit: {
@@ -559,6 +599,30 @@ export function configSchema() {
             format: "duration",
             default: 30 * s,
             env: "SMTP_TIMEOUT",
+          },
+          tls_ca_file: {
+            doc: "PEM file of the CA(s) that signed the relay's certificate, trusted in addition to the system's (a private relay CA).",
+            format: String,
+            default: "",
+            env: "SMTP_TLS_CA_FILE",
+          },
+          tls_servername: {
+            doc: "Name the relay's certificate is checked against when it differs from host (connecting by IP address).",
+            format: String,
+            default: "",
+            env: "SMTP_TLS_SERVERNAME",
+          },
+          return_path: {
+            doc: "Envelope sender (MAIL FROM), where bounces go; empty: the From address.",
+            format: String,
+            default: "",
+            env: "SMTP_RETURN_PATH",
+          },
+          verp: {
+            doc: "Give each message its own return path, <local>+<job_id>@<domain> of return_path, so a bounce names its job (needs return_path).",
+            format: Boolean,
+            default: false,
+            env: "SMTP_VERP",
           },
           accounts: {
             doc: "Several accounts on the same host, rotated round-robin: 'user:pass;user2:pass2' (the Go service's EMAIL_ACCOUNTS) or a YAML list with optional daily_limit.",
@@ -736,6 +800,26 @@ export function configSchema() {
         format: ["json", "pretty"] as const,
         default: "json" as "json" | "pretty",
         env: "LOG_FORMAT",
+      },
+    },
+    bounce: {
+      listen_port: {
+        doc: "Port of the inbound SMTP listener that takes bounces (DSNs) for return_path's domain; 0 = off.",
+        format: "port",
+        default: 0,
+        env: "BOUNCE_LISTEN_PORT",
+      },
+      listen_host: {
+        doc: "Address the bounce listener binds to.",
+        format: String,
+        default: "0.0.0.0",
+        env: "BOUNCE_LISTEN_HOST",
+      },
+      max_message_bytes: {
+        doc: "Largest bounce message accepted (SIZE); bounces quote at most the original's headers or a part of it.",
+        format: "nat",
+        default: 10 * 1024 * 1024,
+        env: "BOUNCE_MAX_MESSAGE_BYTES",
       },
     },
     tracking: {
