@@ -67,6 +67,12 @@ need "prometheus" "prometheus" "command -v prometheus"
 need "kcat" "kcat" "command -v kcat"
 # Debian's own Python, not a pyenv one on PATH: the mail-parsing tests read our messages with its email package.
 need "/usr/bin/python3" "python3" "test -x /usr/bin/python3"
+# Real mail software the deliverability tests send through and check with: a private Postfix
+# instance per test file (strict about bare line ends), its smtp-sink, DKIM verifiers and SpamAssassin.
+need "Postfix (postfix, smtp-sink)" "postfix" "test -x /usr/sbin/postfix && command -v smtp-sink"
+need "python3-dkim (import dkim in /usr/bin/python3)" "python3-dkim" "/usr/bin/python3 -c 'import dkim'"
+need "opendkim-testmsg" "opendkim-tools" "command -v opendkim-testmsg"
+need "SpamAssassin (spamassassin)" "spamassassin" "command -v spamassassin"
 if [ -z "${KAFKA_BROKERS:-}" ] && [ -z "${KAFKA_MOCK_BROKER:-}" ]; then
   need "a C compiler (cc) and make" "build-essential" "command -v cc && command -v make"
 fi
