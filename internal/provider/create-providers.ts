@@ -1,9 +1,19 @@
+import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { type Config, enabledProviders } from "../config/index.ts";
 import { OutboxProvider } from "./outbox/outbox-provider.ts";
 import type { Provider } from "./provider.ts";
 import { ProviderGate } from "./provider-gate.ts";
 import { SmtpProvider } from "./smtp/smtp-provider.ts";
+
+/** The private relay CA, read at start-up so that a wrong path stops the service, naming the key. */
+function readCaFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new Error(`email.providers.smtp.tls_ca_file: cannot read ${path} (${(error as Error).message})`);
+  }
+}
 
 function sender(settings: { from_email: string; from_name: string }, fallback: string) {
   const email = settings.from_email || fallback;
@@ -72,6 +82,8 @@ export async function createProviders(email: Config["email"]): Promise<Map<strin
             sender: sender(smtp, smtp.username.includes("@") ? smtp.username : `noreply@${smtp.host}`),
             poolSize: smtp.pool_size,
             timeoutMs: smtp.timeout,
+            ca: smtp.tls_ca_file ? readCaFile(smtp.tls_ca_file) : undefined,
+            servername: smtp.tls_servername || undefined,
           }),
         );
         break;

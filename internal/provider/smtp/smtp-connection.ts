@@ -1,6 +1,12 @@
-import { connect as connectTcp, type Socket } from "node:net";
+import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { hostname } from "node:os";
-import { connect as connectTls, type TLSSocket } from "node:tls";
+import {
+  checkServerIdentity,
+  connect as connectTls,
+  type PeerCertificate,
+  rootCertificates,
+  type TLSSocket,
+} from "node:tls";
 import { isSocketFailure } from "../network-errors.ts";
 import { dataPayload } from "./dot-stuffing.ts";
 
@@ -17,6 +23,8 @@ export interface SmtpConnectionOptions {
   timeoutMs: number;
   /** CA certificates to trust (PEM), besides the system's. */
   ca?: string[] | undefined;
+  /** The name the server's certificate must carry, when not `host` (a relay reached by address). */
+  servername?: string | undefined;
   /** The name this client gives in EHLO. */
   name?: string | undefined;
 }
@@ -342,10 +350,23 @@ function socketError(error: NodeJS.ErrnoException, command: string | undefined):
   return new SmtpError(error.message, { code, command, cause: error });
 }
 
+/**
+ * TLS options for the relay: its name for SNI and the certificate check (SNI carries no IP address,
+ * RFC 6066 §3), and extra CAs added to Node's bundled ones rather than replacing them.
+ */
+function tlsOptions(o: SmtpConnectionOptions) {
+  const servername = o.servername || o.host;
+  return {
+    ...(isIP(servername) === 0 && { servername }),
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(servername, cert),
+    ...(o.ca && { ca: [...rootCertificates, ...o.ca] }),
+  };
+}
+
 function openSocket(o: SmtpConnectionOptions): Promise<Socket | TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = o.secure
-      ? connectTls({ host: o.host, port: o.port, servername: o.host, ...(o.ca && { ca: o.ca }) })
+      ? connectTls({ host: o.host, port: o.port, ...tlsOptions(o) })
       : connectTcp({ host: o.host, port: o.port });
     const timer = setTimeout(() => {
       socket.destroy();
@@ -370,7 +391,7 @@ function openSocket(o: SmtpConnectionOptions): Promise<Socket | TLSSocket> {
 
 function upgrade(socket: Socket | TLSSocket, o: SmtpConnectionOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const secure = connectTls({ socket, servername: o.host, ...(o.ca && { ca: o.ca }) });
+    const secure = connectTls({ socket, ...tlsOptions(o) });
     secure.once("secureConnect", () => {
       secure.removeAllListeners("error");
       resolve(secure);

@@ -19,6 +19,7 @@ async function setup(
     accounts?: SmtpAccountOptions[];
     port?: number;
     ca?: boolean;
+    servername?: string;
   } = {},
 ) {
   const tls = options.tls ? await selfSignedCertificate() : undefined;
@@ -33,6 +34,7 @@ async function setup(
     poolSize: 2,
     timeoutMs: 5_000,
     ...(tls && options.ca !== false && { ca: tls.cert }),
+    ...(options.servername && { servername: options.servername }),
   });
   providers.push(provider);
   return { sink, provider };
@@ -132,6 +134,20 @@ describe("SmtpProvider against a real SMTP server", () => {
     const untrusted = await setup({ tls: true, ca: false });
     expect(await deliveryFailure(untrusted.provider.send(email("b@example.org")))).toMatchObject({
       kind: "config",
+    });
+  });
+
+  it("trusts a private CA besides the bundled ones, and checks the certificate against tls_servername", async () => {
+    const byAddress = await setup({ tls: true });
+    await expect(byAddress.provider.send(email("a@example.org"))).resolves.toMatchObject({
+      provider: "smtp",
+    });
+    const named = await setup({ tls: true, servername: "localhost" });
+    await expect(named.provider.send(email("b@example.org"))).resolves.toMatchObject({ provider: "smtp" });
+    const wrongName = await setup({ tls: true, servername: "relay.internal.example" });
+    expect(await deliveryFailure(wrongName.provider.send(email("c@example.org")))).toMatchObject({
+      kind: "config",
+      message: expect.stringMatching(/relay\.internal\.example/),
     });
   });
 

@@ -24,8 +24,10 @@ interface SmtpProviderOptions {
   sender: Mailbox;
   poolSize: number;
   timeoutMs: number;
-  /** Extra CAs to trust (a private relay's certificate; tests). */
+  /** Extra CAs to trust, besides Node's bundled ones (a private relay CA: `tls_ca_file`). */
   ca?: string | Buffer | undefined;
+  /** The name the relay's certificate must carry when it is not `host` (`tls_servername`). */
+  servername?: string | undefined;
   now?: () => Date;
 }
 
@@ -66,6 +68,7 @@ export class SmtpProvider implements Provider {
           ignoreTLS: !options.useTls,
           timeoutMs: options.timeoutMs,
           ...(options.ca !== undefined && { ca: [options.ca.toString()] }),
+          ...(options.servername && { servername: options.servername }),
         },
       }),
       dailyLimit: account?.daily_limit ?? 0,
