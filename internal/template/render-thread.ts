@@ -20,7 +20,12 @@ import { ThreadProgress } from "./thread-progress.ts";
 const { limits, cacheSize, progress: progressBuffer } = workerData as RenderThreadData;
 const progress = new ThreadProgress(progressBuffer);
 const handlebars = sandboxedHandlebars();
-const htmlToText = createHtmlToText();
+/** Built on the first template without a text part of its own (see createHtmlToText). */
+let htmlToText: ((html: string) => string) | undefined;
+function deriveText(html: string): string {
+  htmlToText ??= createHtmlToText();
+  return htmlToText(html);
+}
 const compiled = new LRUCache<string, CompiledTemplate>({ max: cacheSize });
 
 function compiledFor(request: RenderRequest): CompiledTemplate {
@@ -44,7 +49,7 @@ function handle(request: RenderRequest): RenderResponse {
     const email =
       request.op === "check"
         ? { subject: "", html: undefined, text: "" }
-        : renderCompiled(template, request.data, request.templateId, limits, htmlToText);
+        : renderCompiled(template, request.data, request.templateId, limits, deriveText);
     return { id: request.id, ok: true, email };
   } catch (error) {
     return { id: request.id, ok: false, error: sendError(asTemplateError(error, request.templateId)) };

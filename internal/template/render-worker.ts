@@ -6,8 +6,20 @@ import { ThreadProgress } from "./thread-progress.ts";
 
 /** Compiled templates each thread keeps; inline contents count too. */
 const COMPILED_CACHE_SIZE = 1_000;
-/** Heap a thread may use: rendered output is bounded by the body limits, far below this. */
-export const THREAD_HEAP_MB = 256;
+/**
+ * Old generation a thread may use. The largest render within the body limits, 1.9 MB of HTML in
+ * small table cells with its text part derived by html-to-text, needs 64 MB; twice that leaves room
+ * for the compiled-template cache. Compiling a dense source near template_max_bytes would outgrow any
+ * of these limits; it runs past the time budget first, and either way fails as render_budget.
+ */
+export const THREAD_HEAP_MB = 128;
+/**
+ * Young generation, when the process runs without --max-semi-space-size. With it (the image's CMD)
+ * V8 takes the flag for every isolate in the process, this thread's too, and ignores this value.
+ */
+const THREAD_YOUNG_MB = 6;
+/** Node's default, stated: a template nested deeper than it allows fails as a RangeError, a render_budget error. */
+const THREAD_STACK_MB = 4;
 
 /** One request and the caller waiting for it. */
 export interface Job {
@@ -50,7 +62,13 @@ export function startRenderThread(): Thread {
   };
   const worker = new Worker(threadFile(), {
     workerData,
-    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+    // codeRangeSizeMb stays V8's: the range is only reserved address space, and running out of it is
+    // fatal to the whole process, not just this thread.
+    resourceLimits: {
+      maxOldGenerationSizeMb: THREAD_HEAP_MB,
+      maxYoungGenerationSizeMb: THREAD_YOUNG_MB,
+      stackSizeMb: THREAD_STACK_MB,
+    },
     stdout: true,
     stderr: true,
   });
