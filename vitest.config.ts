@@ -28,8 +28,9 @@ export default defineConfig({
         },
       },
       {
-        // Attacks on one running service each, measuring its event-loop lag and memory: run after the
-        // rest and one file at a time, so that other tests' load is not mistaken for the service's.
+        // Attacks on one running service each, measuring its event-loop lag and memory: a group of
+        // their own (vitest runs groups one after another) and one file at a time, so that other
+        // tests' load is not mistaken for the service's.
         extends: true,
         test: {
           name: "hostile",

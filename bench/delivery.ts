@@ -1,11 +1,16 @@
 // npm run bench [-- --jobs 20000 --json --only ours|tracked|peer]
+// BENCH_DKIM=rsa (RSA-2048) or BENCH_DKIM=ed25519 npm run bench [-- --jobs N]: only the fast path,
+// unsigned and DKIM-signed in turn (twice each, best of each), and what signing costs it.
 // Fast path, Redis → worker → SMTP sink in another process, against BullMQ + nodemailer in the same
 // run, and the tracked path; each measurement sends into a fresh sink process. Our worker is the
 // compiled service run as the Docker image runs it (the CMD's Node flags). Prints throughput,
 // enqueue-to-accepted latency, each worker's peak RSS and CPU per 1,000 jobs, the ratio to the peer,
 // and the rate of raw pooled nodemailer into such a sink as a ceiling. Needs Redis and PostgreSQL on
 // localhost (as the tests do).
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import Handlebars from "handlebars";
@@ -88,8 +93,34 @@ async function measure(
   };
 }
 
+/**
+ * The worker's settings for DKIM signing with a key made for this run (never one on disk beyond it):
+ * the sender's domain, example.com, signs every message.
+ */
+function dkimSettings(algorithm: "rsa" | "ed25519", dir: string): Record<string, string> {
+  const { privateKey } =
+    algorithm === "rsa"
+      ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+      : generateKeyPairSync("ed25519");
+  const file = join(dir, "dkim.pem");
+  writeFileSync(file, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  const keys = [
+    {
+      domain: "example.com",
+      selector: "bench",
+      private_key_file: file,
+      algorithm: algorithm === "rsa" ? "rsa-sha256" : "ed25519-sha256",
+    },
+  ];
+  return { DKIM_KEYS: JSON.stringify(keys) };
+}
+
 /** The fast path (the whole job on the queue), or the tracked path (a row first, the queue carries its id). */
-async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Result> {
+async function benchEmailWorker(
+  sink: SinkProcess,
+  tracked: boolean,
+  dkim?: { label: string; env: Record<string, string> },
+): Promise<Result> {
   const database = await createTestDatabase("ew_bench");
   const router = await openMigratedRouter({ DATABASE_URL: database.url });
   await new TemplateRepository(router).upsert(BENCH_TEMPLATE);
@@ -104,10 +135,15 @@ async function benchEmailWorker(sink: SinkProcess, tracked: boolean): Promise<Re
     smtpPool: POOL,
     concurrency: CONCURRENCY,
     readBatch: READ_BATCH,
+    ...(dkim && { env: dkim.env }),
   });
   workerNodeFlags = worker.nodeFlags;
   try {
-    const label = tracked ? "email-worker tracked path" : "email-worker (redis → smtp)";
+    const label = tracked
+      ? "email-worker tracked path"
+      : dkim
+        ? `email-worker + DKIM ${dkim.label}`
+        : "email-worker (redis → smtp)";
     return await measure(label, sink, worker, async (ids, offset) => {
       const job = (id: string, i: number) => ({
         id,
@@ -232,8 +268,44 @@ async function withSink<T>(measurement: (sink: SinkProcess) => Promise<T>): Prom
   }
 }
 
+/**
+ * What DKIM signing costs the fast path: unsigned and signed runs alternate (twice each, on a fresh
+ * sink each), and the best of each is compared, so both sides see the same machine load.
+ */
+async function dkimCost(algorithm: "rsa" | "ed25519"): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "ew-bench-dkim-"));
+  try {
+    const dkim = {
+      label: algorithm === "rsa" ? "rsa-sha256 2048" : "ed25519-sha256",
+      env: dkimSettings(algorithm, dir),
+    };
+    const unsigned: Result[] = [];
+    const signed: Result[] = [];
+    for (let round = 0; round < 2; round++) {
+      unsigned.push(await withSink((sink) => benchEmailWorker(sink, false)));
+      signed.push(await withSink((sink) => benchEmailWorker(sink, false, dkim)));
+    }
+    const best = (results: Result[]) =>
+      results.reduce((a, b) => (b.jobs_per_second > a.jobs_per_second ? b : a));
+    const ratio = Number((best(signed).jobs_per_second / best(unsigned).jobs_per_second).toFixed(2));
+    if (args.json) {
+      console.log(JSON.stringify({ unsigned, signed, signed_share_of_unsigned: ratio }, null, 2));
+      return;
+    }
+    printResults([...unsigned, ...signed]);
+    console.log(`DKIM ${dkim.label}: signed / unsigned fast path (best of 2 each): ${ratio} (target ≥ 0.85)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 try {
-  if (args.only) {
+  const dkimBench = process.env.BENCH_DKIM;
+  if (dkimBench) {
+    if (dkimBench !== "rsa" && dkimBench !== "ed25519")
+      throw new Error(`BENCH_DKIM takes rsa or ed25519, not ${JSON.stringify(dkimBench)}`);
+    await dkimCost(dkimBench);
+  } else if (args.only) {
     const sides: Record<string, (sink: SinkProcess) => Promise<Result>> = {
       ours: (sink) => benchEmailWorker(sink, false),
       tracked: (sink) => benchEmailWorker(sink, true),

@@ -56,6 +56,7 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
       options.onSend?.(email);
       return { provider: "instant", message_id: email.job_id };
     },
+    verify: async () => "accepts everything",
     close: async () => {},
   };
   const notUsed = new Proxy({}, { get: () => () => Promise.reject(new Error("not used on the fast path")) });
@@ -69,6 +70,7 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     tracking: notUsed as never,
     idempotency,
     suppressions: { find: async () => undefined },
+    suppressionFailOpen: true,
     renderer: new TemplateRenderer({
       source: { get: async () => undefined },
       pool: renderPool,

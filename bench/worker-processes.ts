@@ -50,6 +50,8 @@ export interface EmailWorkerSettings {
   smtpPool: number;
   concurrency: number;
   readBatch: number;
+  /** More settings for the worker's environment (DKIM keys, say). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
       QUEUE_BATCH_SIZE: String(settings.readBatch),
       // More Node options for experiments (NODE_OPTIONS takes only some V8 flags).
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "",
+      ...settings.env,
     },
   });
   const stop = async () => {

@@ -33,5 +33,13 @@ export class RecordingProvider implements Provider {
     return { provider: this.name, message_id: `<${email.job_id}@recording.test>` };
   }
 
+  /** Fails like a misconfigured provider when `verifyFailure` is set. */
+  verifyFailure: DeliveryError | undefined;
+
+  async verify(): Promise<string> {
+    if (this.verifyFailure) throw this.verifyFailure;
+    return "records what it is given";
+  }
+
   async close(): Promise<void> {}
 }

@@ -30,6 +30,8 @@ export interface SendGridFake {
   requests: number;
   /** What every request gets from now on, whoever the recipient: normal service, or an outage. */
   mode: "normal" | "500" | "429";
+  /** The permissions GET /v3/scopes reports for the key. */
+  set scopes(scopes: string[]);
   close(): Promise<void>;
 }
 
@@ -43,25 +45,28 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * A local server speaking SendGrid's v3 Mail Send: it checks the key and the request's shape as
  * SendGrid does, records what it accepts (202 with x-message-id), and fails on demand by the
  * recipient's local part: `sg400-*` 400, `sg429-*` 429 with rate-limit headers, `sg500-*` 500,
- * `sgslow-*` answers after 3 s.
+ * `sgslow-*` answers after 3 s. GET /v3/scopes lists the key's permissions: `scopes` (mail.send by
+ * default) decides them.
  */
 export async function startSendGridFake(apiKey: string): Promise<SendGridFake> {
   const accepted: SendGridRequest[] = [];
   let requests = 0;
-  const state = { mode: "normal" as SendGridFake["mode"] };
+  const state = { mode: "normal" as SendGridFake["mode"], scopes: ["mail.send", "user.profile.read"] };
   const server = createServer(async (req, res) => {
     requests++;
     const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(body === undefined ? "" : JSON.stringify(body));
     };
-    if (req.method !== "POST" || req.url !== "/v3/mail/send")
-      return reply(404, { errors: [{ message: "not found" }] });
     const authorization = req.headers.authorization;
+    const scopesRequest = req.method === "GET" && req.url === "/v3/scopes";
+    if (!scopesRequest && (req.method !== "POST" || req.url !== "/v3/mail/send"))
+      return reply(404, { errors: [{ message: "not found" }] });
     if (authorization !== `Bearer ${apiKey}`)
       return reply(401, {
         errors: [{ message: "The provided authorization grant is invalid, expired, or revoked" }],
       });
+    if (scopesRequest) return reply(200, { scopes: state.scopes });
     let body: SendGridRequest["body"];
     try {
       body = JSON.parse(await readBody(req));
@@ -113,6 +118,9 @@ export async function startSendGridFake(apiKey: string): Promise<SendGridFake> {
     },
     set mode(mode) {
       state.mode = mode;
+    },
+    set scopes(scopes: string[]) {
+      state.scopes = scopes;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -19,8 +19,27 @@ export interface SesEmulator {
   close(): Promise<void>;
 }
 
+/** The account GetAccount describes: the emulator reads it from its process's environment. */
+const SANDBOX_ACCOUNT = {
+  DedicatedIpAutoWarmupEnabled: false,
+  Details: {
+    AdditionalContactEmailAddresses: [],
+    ContactLanguage: "EN",
+    MailType: "TRANSACTIONAL",
+    ReviewDetails: { CaseId: "case-1", Status: "PENDING" },
+    UseCaseDescription: "tests",
+    WebsiteURL: "https://shop.example",
+  },
+  EnforcementStatus: "HEALTHY",
+  ProductionAccessEnabled: false,
+  SendingEnabled: true,
+  SendQuota: { Max24HourSend: 200, MaxSendRate: 1, SentLast24Hours: 0 },
+  SuppressionAttributes: { SuppressedReasons: [] },
+};
+
 /** aws-ses-v2-local on a free loopback port: the SES v2 API, storing what it receives (GET /store). */
 export async function startSesEmulator(): Promise<SesEmulator> {
+  process.env.AWS_SES_ACCOUNT ??= JSON.stringify(SANDBOX_ACCOUNT);
   const server = await startFunction()({ host: "127.0.0.1", port: 0 });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -107,3 +107,13 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** How many times the sink received each job, by its X-Email-Job-Id: a count over 1 is a duplicate. */
+export function receiptsByJob(sink: Pick<SmtpSink, "messages">): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const message of sink.messages) {
+    const id = message.header("X-Email-Job-Id") ?? "";
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}

@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   pool.start();
   for (const task of tasks) task.start();
   void refreshQueueGauges(metrics, delivery.queue).catch(() => {});
+  // In the background: a provider that fails its check is reported, and the others serve meanwhile.
+  void delivery.providerChecks.run();
   logger.info(
     {
       queue_driver: config.queue.driver,
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       providers: providers.names,
       http_port: servers.httpPort,
       grpc_port: servers.grpcPort,
+      bounce_port: servers.bouncePort,
       workers: config.worker.worker_count,
     },
     "email-worker started",
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
   await Promise.all(tasks.map((task) => task.stop()));
   await providers.close();
   await grpc.stop(5_000);
+  await servers.bounce?.stop();
   await delivery.renderPool.stop();
   await delivery.closeQueue();
   await http.stop();

@@ -5,9 +5,11 @@ import { LabelLimiter } from "../../internal/metrics/label-limiter.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
 import { createProviderGates, createProviders } from "../../internal/provider/create-providers.ts";
+import { openDkimSigner } from "../../internal/provider/dkim/open-dkim-signer.ts";
 import { gateTimings } from "../../internal/provider/gate-timings.ts";
 import { InstrumentedProvider } from "../../internal/provider/instrumented-provider.ts";
 import type { OutgoingEmail } from "../../internal/provider/provider.ts";
+import { ProviderChecks } from "../../internal/provider/provider-checks.ts";
 import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { type OpenedQueue, openQueue } from "../../internal/queue/open-queue.ts";
 import { EmailService } from "../../internal/service/email-service.ts";
@@ -31,6 +33,8 @@ export interface Delivery {
   /** Closes the queue and its connections. */
   closeQueue(): Promise<void>;
   providers: ProviderRouter;
+  /** Each provider's self-check: run once started, shown in /health and by emailctl providers verify. */
+  providerChecks: ProviderChecks;
   templateCache: CachedTemplateSource;
   renderer: TemplateRenderer;
   /** The threads the renderer compiles and renders on; stopped after the worker pool. */
@@ -44,6 +48,9 @@ export interface Delivery {
   /** Closes what opened, before anything started: the providers, then the queue. */
   close(): Promise<void>;
 }
+
+/** Long enough for a slow relay's greeting, STARTTLS and AUTH; a check never holds up sending. */
+const PROVIDER_CHECK_TIMEOUT_MS = 15_000;
 
 /** A periodic task logged as maintenance. */
 export function periodicTask(
@@ -63,7 +70,18 @@ export async function openDelivery(
   storage: Storage,
 ): Promise<Delivery> {
   await using undo = new AsyncDisposableStack();
-  const opened = await openQueue(config, storage.database, logger.child({ component: "queue" }));
+  const queueLogger = logger.child({ component: "queue" });
+  const opened = await openQueue(config, storage.database, queueLogger, {
+    metrics,
+    // Tracked jobs waiting in the lost streams are published again by the reconciler.
+    onDataLost: (detectedAt) =>
+      void storage.jobs.forgetEnqueued(detectedAt).then(
+        (count) =>
+          queueLogger.warn({ tracked_jobs: count }, "tracked jobs to publish again after the queue's loss"),
+        (error: unknown) =>
+          queueLogger.error({ err: error }, "could not mark tracked jobs for publishing again"),
+      ),
+  });
   undoWith(undo, opened.close);
   const providers = await openProviders(config, logger, metrics, opened);
   undoWith(undo, () => providers.close());
@@ -117,13 +135,21 @@ export async function openDelivery(
     batchSize: config.worker.batch_size,
     jobTimeoutMs: config.worker.process_timeout,
     logger: logger.child({ component: "worker-pool" }),
+    onConsumerStateChange: (up) => metrics.consumerUp.set(up ? 1 : 0),
   });
+  metrics.consumerUp.set(1);
   const tasks = periodicWork(config, logger, metrics, storage, opened);
+  const providerChecks = new ProviderChecks({
+    providers: providers.providers,
+    timeoutMs: PROVIDER_CHECK_TIMEOUT_MS,
+    logger: logger.child({ component: "providers" }),
+  });
   const closeOpened = undo.move();
   return {
     queue: opened.queue,
     closeQueue: opened.close,
     providers,
+    providerChecks,
     templateCache,
     renderer,
     renderPool,
@@ -143,9 +169,11 @@ async function openProviders(
   opened: OpenedQueue,
 ): Promise<ProviderRouter> {
   const { maxWaitMs, leaseMs } = gateTimings(config.worker.process_timeout);
+  // A bad DKIM key stops start-up here, naming its domain and selector.
+  const dkim = openDkimSigner(config.email.dkim, logger);
   const providers = new ProviderRouter({
     providers: new Map(
-      [...(await createProviders(config.email))].map(([name, p]) => [
+      [...(await createProviders(config.email, dkim))].map(([name, p]) => [
         name,
         new InstrumentedProvider(p, metrics),
       ]),
@@ -202,6 +230,7 @@ function createProcessor(
     tracking: storage.tracking,
     idempotency: opened.idempotency,
     suppressions: storage.suppressions,
+    suppressionFailOpen: config.email.suppression_fail_open,
     renderer,
     ...(instrumenter && { instrument: (email: OutgoingEmail) => instrumenter.instrument(email) }),
     router,

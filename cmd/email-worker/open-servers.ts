@@ -1,3 +1,6 @@
+import { BounceIntake } from "../../internal/bounce/bounce-intake.ts";
+import { BounceListener } from "../../internal/bounce/bounce-listener.ts";
+import { ReturnPath } from "../../internal/bounce/return-path.ts";
 import type { Config } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
@@ -7,6 +10,7 @@ import { GrpcServer } from "../../internal/server/grpc/grpc-server.ts";
 import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
 import { HttpServer } from "../../internal/server/http/http-server.ts";
 import { TemplateService } from "../../internal/service/template-service.ts";
+import { UnattributedBounceRepository } from "../../internal/store/unattributed-bounce-repository.ts";
 import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
 import { LinkEvents } from "../../internal/tracking/link-events.ts";
 import { SnsVerifier } from "../../internal/tracking/sns-verifier.ts";
@@ -22,6 +26,9 @@ export interface Servers {
   http: HttpServer;
   httpPort: number;
   grpcPort: number;
+  /** The inbound SMTP server for bounces; absent when bounce.listen_port is 0. */
+  bounce: BounceListener | undefined;
+  bouncePort: number | undefined;
   /** Keeps gRPC's health service in step with readiness; started with the other periodic work. */
   tasks: PeriodicTask[];
 }
@@ -42,8 +49,12 @@ export async function openServers(
     replicaState: () => storage.database.status().state,
     providers: () => delivery.providers.health(),
     providerErrorRates: () => delivery.providers.errorRates(),
+    providerChecks: () => delivery.providerChecks.latest(),
     lastConsumerTick: () => delivery.pool.lastTick,
-    livenessThresholdMs: livenessThresholdMs(config.worker.process_timeout, config.queue.poll_interval),
+    consumerFailure: () => delivery.pool.consumerFailure,
+    livenessThresholdMs:
+      config.worker.liveness_timeout ||
+      livenessThresholdMs(config.worker.process_timeout, config.queue.poll_interval),
     logger: logger.child({ component: "health" }),
   });
   const auth = new ApiKeyAuth(config.server.api_keys);
@@ -53,12 +64,48 @@ export async function openServers(
   const httpPort = await http.start();
   undoWith(undo, () => http.stop());
   const grpcPort = await grpc.start();
+  undoWith(undo, () => grpc.stop(5_000));
+  const bounce = createBounceListener(config, logger, metrics, storage);
+  const bouncePort = bounce ? await bounce.start() : undefined;
   undo.move();
   const tasks = [
     // Reads the probes' shared check (refreshed at most once a second), so it costs no extra I/O.
     periodicTask(logger, "grpc-health", 1_000, async () => grpc.setServing((await health.ready()).ready)),
   ];
-  return { health, grpc, http, httpPort, grpcPort, tasks };
+  return { health, grpc, http, httpPort, grpcPort, bounce, bouncePort, tasks };
+}
+
+/** Bounces come back to return_path; they are recorded like the providers' webhook events. */
+function createBounceListener(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  storage: Storage,
+): BounceListener | undefined {
+  if (config.bounce.listen_port === 0) return undefined;
+  const { jobs, tracking, suppressions } = storage;
+  const bounceLogger = logger.child({ component: "bounces" });
+  const returnPath = new ReturnPath(config.email.providers.smtp.return_path);
+  return new BounceListener({
+    host: config.bounce.listen_host,
+    port: config.bounce.listen_port,
+    returnPath,
+    maxMessageBytes: config.bounce.max_message_bytes,
+    intake: new BounceIntake({
+      returnPath,
+      recorder: new EventRecorder({
+        jobs,
+        tracking,
+        suppressions,
+        logger: bounceLogger,
+        onEvent: (event) => metrics.providerEvents.inc({ provider: event.provider, type: event.type }),
+      }),
+      kept: new UnattributedBounceRepository(storage.database),
+      logger: bounceLogger,
+      onOutcome: (outcome) => metrics.bouncesReceived.inc({ outcome }),
+    }),
+    logger: bounceLogger,
+  });
 }
 
 function createGrpcServer(
@@ -73,6 +120,7 @@ function createGrpcServer(
     port: config.server.grpc_port,
     handlers: emailWorkerHandlers({
       emails: delivery.service,
+      providerChecks: delivery.providerChecks,
       templates: new TemplateService({
         templates: storage.templates,
         renderer: delivery.renderer,

@@ -1,7 +1,9 @@
 import { UsageError } from "./cli-error.ts";
 import type { Command } from "./context.ts";
+import { dkimDns } from "./dkim-commands.ts";
 import { dlqList, dlqReplay } from "./dlq-commands.ts";
 import { cancel, failed, jobsGet, jobsList, pending, retry, status } from "./job-commands.ts";
+import { providersVerify } from "./provider-commands.ts";
 import { send } from "./send-command.ts";
 import { suppressionsAdd, suppressionsList, suppressionsRemove } from "./suppression-commands.ts";
 import {
@@ -23,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   retry,
   "dlq list": dlqList,
   "dlq replay": dlqReplay,
+  "dkim dns": dkimDns,
   "templates list": templatesList,
   "templates get": templatesGet,
   "templates put": templatesPut,
@@ -31,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   "suppressions list": suppressionsList,
   "suppressions add": suppressionsAdd,
   "suppressions remove": suppressionsRemove,
+  "providers verify": providersVerify,
 };
 
 export const USAGE = `emailctl — operate an email-worker over gRPC
@@ -47,8 +51,10 @@ usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <
   send --file jobs.jsonl               one JSON job per line (the wire format), with progress
   cancel <job-id> | retry <job-id>
   dlq list [--reason TEXT] [--limit N] | dlq replay [ID …] [--reason TEXT] [--dry-run]
+  dkim dns <domain>                    DNS TXT records for the domain's DKIM keys (reads the service's config here)
   templates list | get <id> | put --file template.json | preview <id> [--data JSON] | delete <id>
   suppressions list [--contains TEXT] | add <email> [--reason R] [--details TEXT] | remove <email>
+  providers verify                     check each provider's settings now (connect, TLS, auth); exit 1 if any fails
 
 environment: EMAILCTL_ADDRESS (default localhost:50060), EMAILCTL_API_KEY
 exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 invalid input, 5 unavailable, 6 not allowed`;

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "./config.ts";
 import { databaseTargets, maskUrl } from "./database-targets.ts";
+import { enabledProviders } from "./enabled-providers.ts";
 
 const dirs: string[] = [];
 function dirWith(files: Record<string, string>): string {
@@ -193,6 +195,11 @@ describe("loadConfig", () => {
     expect(config.worker.worker_count).toBe(9);
     expect(config.worker.retry_delay).toBe(300_000);
     expect(config.email.routes).toEqual([{ job_type: "payment_*", providers: ["ses", "outbox"] }]);
+  });
+
+  it("turns on only the outbox with the shipped config.yaml: no provider is listed without its credentials", () => {
+    const repository = fileURLToPath(new URL("../..", import.meta.url));
+    expect(enabledProviders(loadConfig({ env: {}, cwd: repository }).email)).toEqual(["outbox"]);
   });
 
   it("reads the file named by CONFIG_FILE instead, and says so when it is missing", () => {

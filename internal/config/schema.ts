@@ -378,6 +378,12 @@ export function configSchema() {
         default: 10 * s,
         env: "SUPPRESSION_CACHE_TTL",
       },
+      suppression_fail_open: {
+        doc: "When the suppression list cannot be read (the database is unreachable), send fast-path jobs anyway (true) or hold them until it can (false). Tracked jobs always wait: they need the database to be claimed.",
+        format: Boolean,
+        default: true,
+        env: "SUPPRESSION_FAIL_OPEN",
+      },
       suppression_cache_size: {
         doc: "How many suppression-list lookups are remembered at most (mostly 'not suppressed': recipients seldom repeat within the TTL, and lookups of concurrent jobs go to the database as one query anyway).",
         format: "nat",
@@ -391,7 +397,7 @@ export function configSchema() {
         env: "TEMPLATE_CACHE_TTL",
       },
       template_render_threads: {
-        doc: "Worker threads that compile and render templates, off the event loop, so a template that is slow to render cannot hold up the process (one renders ~80,000 emails/s; each costs ~30 MB).",
+        doc: "Worker threads that compile and render templates, off the event loop, so a template that is slow to render cannot hold up the process (one renders ~80,000 emails/s; each costs ~25 MB, up to ~40 MB under load).",
         format: "nat",
         default: 1,
         env: "TEMPLATE_RENDER_THREADS",
@@ -744,6 +750,12 @@ export function configSchema() {
         format: "duration",
         default: 30 * s,
         env: "WORKER_SHUTDOWN_TIMEOUT",
+      },
+      liveness_timeout: {
+        doc: "/livez fails when the consume loop has not completed a fetch (or waited for a busy worker) for this long, failed fetches included; 0 = twice (process_timeout + poll_interval).",
+        format: "duration",
+        default: 0,
+        env: "WORKER_LIVENESS_TIMEOUT",
       },
     },
     server: {

@@ -116,6 +116,26 @@ describe("parseJob", () => {
     expect(violations("just text")).toEqual({ "": "must be a JSON object" });
   });
 
+  it("refuses content that would go out blank, naming the field", () => {
+    const noTemplate = { type: "x", recipient_email: "a@b.io", subject: "Hi" };
+    expect(violations({ ...noTemplate, text: "" })).toEqual({
+      text: "must not be empty when there is no html or template_id",
+    });
+    expect(violations({ ...noTemplate, text: "  \r\n " })).toMatchObject({ text: expect.any(String) });
+    expect(violations({ ...noTemplate, html: " " })).toEqual({
+      html: "must not be empty when there is no text or template_id",
+    });
+    expect(() => parseJob({ ...noTemplate, text: "", html: "<p>Hi</p>" })).not.toThrow();
+  });
+
+  it("refuses a header value that cannot be folded within 998 octets a line, naming the header", () => {
+    const unbroken = "x".repeat(990);
+    expect(violations({ ...base, headers: { "X-Token": unbroken } })).toEqual({
+      "headers.X-Token": expect.any(String),
+    });
+    expect(() => parseJob({ ...base, headers: { "X-Words": `${"word ".repeat(190)}end` } })).not.toThrow();
+  });
+
   it("rejects header injection in subject, names and headers", () => {
     expect(
       violations({

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { unfoldableHeader } from "../provider/mime/header-field.ts";
 import type { EmailJob, JsonValue, Mailbox } from "./email-job.ts";
 import { type FieldViolation, JobValidationError } from "./job-validation-error.ts";
 import { PRIORITY_VALUES } from "./priority.ts";
@@ -287,6 +288,21 @@ const jobSchema = z
           path: ["template_id"],
           message: "is required unless html or text is given",
         });
+      // A message needs something to show: an empty text with no HTML would go out blank.
+      else if (!job.html?.trim() && !job.text?.trim())
+        ctx.addIssue(
+          job.text === undefined
+            ? {
+                code: "custom",
+                path: ["html"],
+                message: "must not be empty when there is no text or template_id",
+              }
+            : {
+                code: "custom",
+                path: ["text"],
+                message: "must not be empty when there is no html or template_id",
+              },
+        );
       if (job.subject === undefined)
         ctx.addIssue({
           code: "custom",
@@ -307,6 +323,11 @@ const jobSchema = z
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["headers", name], message: problem });
       else if (value.length > JOB_LIMITS.header_value_length)
         ctx.addIssue({ code: "custom", path: ["headers", name], message: "is longer than 998 characters" });
+      else {
+        const unfoldable = unfoldableHeader(name, value);
+        if (unfoldable !== undefined)
+          ctx.addIssue({ code: "custom", path: ["headers", name], message: unfoldable });
+      }
     }
     const attachmentBytes = (job.attachments ?? []).reduce(
       (sum, a) => sum + Math.floor((a.content.length * 3) / 4),

@@ -23,6 +23,9 @@ export interface Metrics {
   replicaUp: Gauge;
   circuitState: Gauge<"provider">;
   providerEvents: Counter<"provider" | "type">;
+  bouncesReceived: Counter<"outcome">;
+  queueRecreated: Counter<"data_lost">;
+  consumerUp: Gauge;
 }
 
 export function createMetrics(registry: Registry): Metrics {
@@ -124,6 +127,23 @@ export function createMetrics(registry: Registry): Metrics {
       name: "email_provider_events_total",
       help: "Events reported by providers and tracking links (delivered, bounced_hard, complained, opened…).",
       labelNames: ["provider", "type"],
+      registers,
+    }),
+    bouncesReceived: new Counter({
+      name: "email_bounces_received_total",
+      help: "Messages the bounce listener accepted, by outcome (recorded, duplicate, or kept: not_a_bounce, no_status, no_job).",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    consumerUp: new Gauge({
+      name: "email_queue_consumer_up",
+      help: "1 while this instance's fetches from the queue work, 0 while they keep failing.",
+      registers,
+    }),
+    queueRecreated: new Counter({
+      name: "email_queue_recreated_total",
+      help: "Times the queue's consumer group was gone and made again; data_lost=true when Redis had lost the queue's data (delayed jobs, dead letters, idempotency keys).",
+      labelNames: ["data_lost"],
       registers,
     }),
     replicaUp: new Gauge({

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { type Config, enabledProviders } from "../config/index.ts";
+import type { DkimSigner } from "./dkim/dkim-signer.ts";
 import { OutboxProvider } from "./outbox/outbox-provider.ts";
 import type { Provider } from "./provider.ts";
 import { ProviderGate } from "./provider-gate.ts";
@@ -54,7 +55,11 @@ export function createProviderGates(
  * One adapter per provider the configuration enables (see enabledProviders). The SendGrid and SES
  * SDKs are loaded only when enabled: the AWS SDK alone is about 20 MB of a worker's memory.
  */
-export async function createProviders(email: Config["email"]): Promise<Map<string, Provider>> {
+export async function createProviders(
+  email: Config["email"],
+  /** Signs what SMTP, the outbox and SES Raw send; absent: no DKIM keys configured. */
+  dkim?: DkimSigner,
+): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   const { outbox, smtp, sendgrid, ses } = email.providers;
   for (const name of enabledProviders(email)) {
@@ -62,7 +67,7 @@ export async function createProviders(email: Config["email"]): Promise<Map<strin
       case "outbox":
         providers.set(
           name,
-          new OutboxProvider({ dir: outbox.dir, sender: sender(outbox, "noreply@localhost") }),
+          new OutboxProvider({ dir: outbox.dir, sender: sender(outbox, "noreply@localhost"), dkim }),
         );
         break;
       case "smtp": {
@@ -80,10 +85,13 @@ export async function createProviders(email: Config["email"]): Promise<Map<strin
             useTls: smtp.use_tls,
             accounts,
             sender: sender(smtp, smtp.username.includes("@") ? smtp.username : `noreply@${smtp.host}`),
+            dkim,
             poolSize: smtp.pool_size,
             timeoutMs: smtp.timeout,
             ca: smtp.tls_ca_file ? readCaFile(smtp.tls_ca_file) : undefined,
             servername: smtp.tls_servername || undefined,
+            returnPath: smtp.return_path || undefined,
+            verp: smtp.verp,
           }),
         );
         break;
@@ -112,6 +120,7 @@ export async function createProviders(email: Config["email"]): Promise<Map<strin
             endpoint: ses.endpoint || undefined,
             configurationSet: ses.configuration_set || undefined,
             sender: sender(ses, ses.from_email),
+            dkim,
           }),
         );
         break;

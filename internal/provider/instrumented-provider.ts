@@ -29,6 +29,10 @@ export class InstrumentedProvider implements Provider {
     }
   }
 
+  verify(signal: AbortSignal): Promise<string> {
+    return this.#inner.verify(signal);
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }

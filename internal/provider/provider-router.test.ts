@@ -17,6 +17,7 @@ function scripted(name: string) {
       if (next !== "ok") throw next;
       return { provider: name, message_id: `${name}-${calls}` };
     },
+    verify: async () => "scripted",
     close: async () => {},
   };
   return {

@@ -73,6 +73,11 @@ export class ProviderRouter {
     return [...this.#options.providers.keys()];
   }
 
+  /** The providers by name, for what checks them rather than sends through them. */
+  get providers(): ReadonlyMap<string, Provider> {
+    return this.#options.providers;
+  }
+
   /** Each provider's breaker state, for /health and metrics. */
   health(): Record<string, BreakerState> {
     return Object.fromEntries(

@@ -35,6 +35,11 @@ export interface Provider {
   readonly name: string;
   /** Rejects with a DeliveryError. `signal` aborts a send that ran past the job's time limit. */
   send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult>;
+  /**
+   * Checks that the configuration works, sending nothing (SMTP: connect, EHLO, STARTTLS, AUTH; an
+   * API: one cheap authenticated call). Resolves with what was checked; rejects with a DeliveryError.
+   */
+  verify(signal: AbortSignal): Promise<string>;
   /** Closes pooled connections; in-flight sends finish first. */
   close(): Promise<void>;
 }

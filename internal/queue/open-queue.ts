@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { KafkaQueueOptions } from "./kafka/kafka-queue.ts";
@@ -9,7 +10,11 @@ import { PostgresQueue, type PostgresQueueOptions } from "./postgres/postgres-qu
 import type { JobQueue } from "./queue.ts";
 import { connectRedis } from "./redis/connect-redis.ts";
 import { RedisIdempotencyStore } from "./redis/redis-idempotency-store.ts";
-import { RedisStreamsQueue, type RedisStreamsQueueOptions } from "./redis/redis-streams-queue.ts";
+import {
+  type QueueDataLoss,
+  RedisStreamsQueue,
+  type RedisStreamsQueueOptions,
+} from "./redis/redis-streams-queue.ts";
 
 export interface OpenedQueue {
   queue: JobQueue;
@@ -63,11 +68,19 @@ export function driverSettings(settings: Config["queue"]): DriverSettings {
   };
 }
 
+/** What to do when the queue's backend lost its data (Redis without persistence). */
+export interface QueueLossHandling {
+  metrics: Pick<Metrics, "queueRecreated">;
+  /** Messages published before `detectedAt` are gone: whatever can be published again, should be. */
+  onDataLost(detectedAt: Date): void;
+}
+
 /** The configured queue backend, initialised (consumer groups exist) and ready. */
 export async function openQueue(
   config: Config,
   database: DatabaseRouter,
   logger?: Logger,
+  loss?: QueueLossHandling,
 ): Promise<OpenedQueue> {
   const { queue: settings } = config;
   const drivers = driverSettings(settings);
@@ -92,6 +105,10 @@ export async function openQueue(
       name: settings.queue_name,
       ...drivers.redis,
       onAckError,
+      onRecreated: (event) => {
+        reportRecreated(event, logger, loss?.metrics);
+        if (event.dataLost) loss?.onDataLost(new Date());
+      },
     });
     await queue.init();
     return {
@@ -130,4 +147,35 @@ export async function openQueue(
   }
   // Kafka keeps no keys of its own: idempotency keys live in the database, like tracked jobs.
   return { queue, idempotency: new PostgresIdempotencyStore(database.master), close: () => queue.close() };
+}
+
+/**
+ * Redis lost the consumer group. The group and streams are back at once; tracked jobs whose messages
+ * went with them are queued again by the reconciler after its grace period. What lived only in Redis
+ * cannot come back: it is named here with how much of it there was when last seen.
+ */
+function reportRecreated(
+  event: QueueDataLoss,
+  logger: Logger | undefined,
+  metrics: Pick<Metrics, "queueRecreated"> | undefined,
+): void {
+  metrics?.queueRecreated.inc({ data_lost: String(event.dataLost) });
+  if (!event.dataLost) {
+    logger?.warn({ cause: event.cause }, "the queue's consumer group was gone: made it again");
+    return;
+  }
+  logger?.error(
+    {
+      cause: event.cause,
+      last_seen: event.lastSeen && {
+        waiting: Object.values(event.lastSeen.lanes).reduce((sum, n) => sum + n, 0),
+        in_flight: event.lastSeen.in_flight,
+        delayed: event.lastSeen.delayed,
+        dead_letters: event.lastSeen.dead,
+      },
+    },
+    "Redis lost the queue's data (restart without persistence, flush, or failover to an empty node): " +
+      "waiting, delayed and retrying fast-path jobs, dead letters and idempotency keys are gone; " +
+      "tracked jobs are queued again by the reconciler",
+  );
 }

@@ -262,7 +262,16 @@ export class EmailService {
    */
   async #refuseTrackedId(input: unknown, job: EmailJob): Promise<void> {
     if (job.tracked || (input as { id?: unknown }).id === undefined) return;
-    if (await this.#options.jobs.exists(job.id))
+    let taken: boolean;
+    try {
+      taken = await this.#options.jobs.exists(job.id);
+    } catch (error) {
+      // The fast path does not need the database, and must keep taking email while the master is
+      // away: the check is skipped then (at worst a fast-path email shares a tracked job's id).
+      if (kindOf(error) === "unavailable") return;
+      throw error;
+    }
+    if (taken)
       throw new KindedError("conflict", `job id ${job.id} is a tracked job's`, { code: "job_id_taken" });
   }
 

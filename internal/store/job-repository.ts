@@ -315,6 +315,21 @@ export class JobRepository {
   }
 
   /**
+   * The queue lost its messages (Redis came back without its data): pending jobs published before
+   * `before` no longer have one, so they count as never published and takeLostJobs republishes
+   * them. Returns how many. A job whose message did survive is sent once all the same: sending claims.
+   */
+  async forgetEnqueued(before: Date): Promise<number> {
+    const result = await this.#router.master
+      .updateTable("email_jobs")
+      .set({ enqueued_at: null })
+      .where("status", "=", "pending")
+      .where("enqueued_at", "<=", before)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /**
    * Tracked jobs whose queue message is evidently lost, taken for republishing: pending but never
    * published, retrying well past their due time, or claimed by a worker whose lease ran out long
    * ago. Each is pushed `graceMs` into the future so the next pass does not take it again, and many

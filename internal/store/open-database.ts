@@ -54,6 +54,12 @@ function createPool(target: PostgresTarget, settings: Config["database"], logger
   // An idle client whose server goes away emits 'error' on the pool; unhandled, it would end the
   // process. The next query gets a fresh connection or a DatabaseUnavailableError.
   pool.on("error", (error) => logger.warn({ err: error }, "idle database connection lost"));
+  // A client checked out of the pool has no pool listener: a server that goes away between two of
+  // its queries (a master restart) makes it emit 'error' with nobody listening, which would end the
+  // process. The query in progress fails on its own; the client is discarded on release.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => logger.warn({ err: error }, "database connection lost while in use"));
+  });
   return pool;
 }
 

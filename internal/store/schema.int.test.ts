@@ -75,6 +75,7 @@ describe("migrations", () => {
         "004_suppressions",
         "005_provider_events",
         "006_machine_opens",
+        "007_unattributed_bounces",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

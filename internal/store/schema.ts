@@ -101,8 +101,22 @@ export interface EmailSuppressionTable {
   created_at: Timestamp;
 }
 
+/** `email_unattributed_bounces`: what the bounce listener took but could not record as an event. */
+export interface EmailUnattributedBounceTable {
+  id: Generated<string>;
+  reason: string;
+  details: string | null;
+  mail_from: string | null;
+  rcpt_to: string;
+  remote_address: string | null;
+  raw: ColumnType<Uint8Array, Uint8Array, Uint8Array>;
+  raw_bytes: number;
+  received_at: Timestamp;
+}
+
 export interface Database {
   email_suppressions: EmailSuppressionTable;
+  email_unattributed_bounces: EmailUnattributedBounceTable;
   email_jobs: EmailJobTable;
   email_templates: EmailTemplateTable;
   email_tracking: EmailTrackingTable;
@@ -194,6 +208,17 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     source: "not null",
     details: "null",
     created_at: "not null",
+  },
+  email_unattributed_bounces: {
+    id: "not null",
+    reason: "not null",
+    details: "null",
+    mail_from: "null",
+    rcpt_to: "not null",
+    remote_address: "null",
+    raw: "not null",
+    raw_bytes: "not null",
+    received_at: "not null",
   },
   email_idempotency_keys: {
     key: "not null",

@@ -1,3 +1,4 @@
+import { kindOf } from "../errors/error-kind.ts";
 import type { EmailJob } from "../job/email-job.ts";
 import { encodeNextAttempt } from "../job/queue-message.ts";
 import type { IdempotencyStore } from "../queue/idempotency.ts";
@@ -28,6 +29,14 @@ interface JobCompleterOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   idempotency: IdempotencyStore;
+  /**
+   * How long a tracked job's claim lasts (the queue's visibility timeout). While the database is
+   * unavailable, writing a tracked job's ending is retried for half of it: a job sent just before the
+   * master went away is then still marked sent if it returns in time, instead of being claimed and
+   * sent again once its claim has run out.
+   */
+  claimLeaseMs: number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -35,22 +44,42 @@ interface JobCompleterOptions {
  * fast job's idempotency key), then does the one queue operation that ends the delivery. Nothing
  * else in the worker calls `ack`, `retry` or `deadLetter`, or marks a job, so every delivery ends
  * exactly once. If the store write fails, the queue operation is not made: the message comes back
- * after the visibility timeout, as after a crash.
+ * after the visibility timeout, as after a crash — unless the database was only unavailable for a
+ * while (see claimLeaseMs).
  */
 export class JobCompleter {
   readonly #queue: JobQueue;
   readonly #jobs: JobRepository;
   readonly #tracking: TrackingRepository;
   readonly #idempotency: IdempotencyStore;
+  readonly #retryWindowMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(options: JobCompleterOptions) {
     this.#queue = options.queue;
     this.#jobs = options.jobs;
     this.#tracking = options.tracking;
     this.#idempotency = options.idempotency;
+    this.#retryWindowMs = options.claimLeaseMs / 2;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async finish(delivery: Delivery, ending: JobEnding): Promise<void> {
+    if ("job" in ending && ending.job?.tracked) {
+      const deadline = Date.now() + this.#retryWindowMs;
+      for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+        try {
+          return await this.#finish(delivery, ending);
+        } catch (error) {
+          if (kindOf(error) !== "unavailable" || Date.now() + wait > deadline) throw error;
+          await this.#sleep(wait);
+        }
+      }
+    }
+    return this.#finish(delivery, ending);
+  }
+
+  async #finish(delivery: Delivery, ending: JobEnding): Promise<void> {
     switch (ending.kind) {
       case "sent": {
         const { job } = ending;

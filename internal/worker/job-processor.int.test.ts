@@ -94,6 +94,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       retryPolicy: new RetryPolicy({ baseDelayMs: 50, factor: 2, maxDelayMs: 200, jitter: 0 }),
       defaultMaxRetries: 3,
       suppressions: new SuppressionRepository(router),
+      suppressionFailOpen: true,
       claimLeaseMs: 5_000,
       logger: silentLogger,
       onOutcome: (o) => outcomes.push(o),
@@ -248,6 +249,7 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       retryPolicy: new RetryPolicy({ baseDelayMs: 10, factor: 2, maxDelayMs: 40, jitter: 0 }),
       defaultMaxRetries: 2,
       suppressions: new SuppressionRepository(router),
+      suppressionFailOpen: true,
       claimLeaseMs: 3_000,
       logger: silentLogger,
     });

@@ -5,6 +5,7 @@ import { singleProviderRouter } from "../../test/providers.ts";
 import { RecordingProvider } from "../../test/recording-provider.ts";
 import { silentLogger } from "../../test/store.ts";
 import { createTemplate } from "../../test/store-queries.ts";
+import { UnavailableError } from "../errors/error-kind.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import { DeliveryError } from "../provider/delivery-error.ts";
@@ -62,27 +63,22 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
   afterAll(() => Promise.all([store?.close(), renderPool.stop()]));
 
-  beforeEach(() => {
-    queue = new CountingQueue({
-      state: new MemoryQueueState(),
-      visibilityTimeoutMs: LEASE_MS,
-      pollIntervalMs: 10,
-      fairShare: 0.1,
-    });
-    provider = new RecordingProvider();
-    const common = {
-      queue,
-      jobs: store.jobs,
-      tracking: store.tracking,
-      idempotency: store.idempotency,
-      defaultMaxRetries: 2,
-      logger: silentLogger,
-    };
-    service = new EmailService({ ...common, suppressions: store.suppressions });
-    processor = new JobProcessor({
-      ...common,
+  /** What the service and the processor share. */
+  const common = () => ({
+    queue,
+    jobs: store.jobs,
+    tracking: store.tracking,
+    idempotency: store.idempotency,
+    defaultMaxRetries: 2,
+    logger: silentLogger,
+  });
+
+  function processorWith(overrides: Partial<ConstructorParameters<typeof JobProcessor>[0]>): JobProcessor {
+    return new JobProcessor({
+      ...common(),
       queueName: "unit",
       suppressions: store.suppressions,
+      suppressionFailOpen: true,
       renderer: new TemplateRenderer({
         source: { get: (id) => store.templates.get(id) },
         pool: renderPool,
@@ -91,7 +87,20 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
       router: singleProviderRouter(provider),
       retryPolicy: new RetryPolicy({ baseDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 }),
       claimLeaseMs: LEASE_MS,
+      ...overrides,
     });
+  }
+
+  beforeEach(() => {
+    queue = new CountingQueue({
+      state: new MemoryQueueState(),
+      visibilityTimeoutMs: LEASE_MS,
+      pollIntervalMs: 10,
+      fairShare: 0.1,
+    });
+    provider = new RecordingProvider();
+    service = new EmailService({ ...common(), suppressions: store.suppressions });
+    processor = processorWith({});
   });
 
   const address = () => `user-${randomUUID()}@example.org`;
@@ -208,6 +217,26 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
       error_message: "recipient suppressed (hard_bounce, smtp)",
     });
     expect((await store.tracking.listForJob(job_id)).map((e) => e.status)).toContain("suppressed");
+  });
+
+  it("sends a fast job unchecked when the suppression list is unavailable, unless told to hold it", async () => {
+    const unavailable = {
+      find: async () => {
+        throw new UnavailableError("PostgreSQL master is unavailable");
+      },
+    };
+    const to = address();
+    await service.send(input(to));
+    processor = processorWith({ suppressions: unavailable });
+    const { outcome } = await processNext();
+    expect(outcome.status).toBe("sent");
+    expect(provider.sentTo(to)).toHaveLength(1);
+
+    const held = address();
+    await service.send(input(held));
+    processor = processorWith({ suppressions: unavailable, suppressionFailOpen: false });
+    await expect(processNext()).rejects.toThrow("unavailable");
+    expect(provider.sentTo(held)).toHaveLength(0);
   });
 
   it("retries a transient failure, counting the attempt, then fails and dead-letters it", async () => {

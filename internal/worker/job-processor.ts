@@ -1,5 +1,6 @@
 import { hash } from "node:crypto";
 import type { Logger } from "pino";
+import { kindOf } from "../errors/error-kind.ts";
 import type { EmailJob } from "../job/email-job.ts";
 import {
   decodeQueueMessage,
@@ -34,6 +35,11 @@ interface JobProcessorOptions {
   idempotency: IdempotencyStore;
   /** The suppression list: a job to an address on it ends `suppressed`, with no provider call. */
   suppressions: { find(email: string): Promise<SuppressionRecord | undefined> };
+  /**
+   * A fast-path job whose suppression lookup finds the database unavailable is sent unchecked
+   * (`email.suppression_fail_open`), rather than held until the database is back.
+   */
+  suppressionFailOpen: boolean;
   renderer: TemplateRenderer;
   /** Adds open/click tracking and unsubscribe headers where the job type asks for them. */
   instrument?: (email: OutgoingEmail) => OutgoingEmail;
@@ -87,6 +93,31 @@ const STATUS_OF_ENDING: Readonly<Record<JobEnding["kind"], JobOutcomeStatus>> = 
 
 type Claim = { claimed: EmailJob } | { decided: Decided };
 
+/** How soon a tracked job is tried again while the database cannot be reached to claim it. */
+const DATABASE_RETRY_MS = 5_000;
+
+/**
+ * A tracked job cannot be claimed while the database is unavailable: it goes back on the queue for a
+ * few seconds, same attempt, rather than waiting out the visibility timeout unacknowledged.
+ */
+function deferWhileUnavailable(error: unknown, delivery: Delivery): Claim {
+  if (kindOf(error) !== "unavailable") throw error;
+  return {
+    decided: {
+      ending: {
+        kind: "defer",
+        body: delivery.body,
+        runAt: new Date(Date.now() + DATABASE_RETRY_MS),
+        reason: "database unavailable: tracked job not claimed",
+      },
+      logFields: { err: error },
+    },
+  };
+}
+
+/** The suppression list could not be read, and the job may go without it. */
+const UNCHECKED = Symbol("suppression unchecked");
+
 /**
  * One delivery's life: decode → (tracked: load from the master and claim) → idempotency →
  * suppression → render → route → send, deciding how it ends; the JobCompleter then writes that
@@ -136,7 +167,9 @@ export class JobProcessor {
     }
     let job: EmailJob;
     if (content.kind === "tracked_reference" || content.job.tracked) {
-      const claim = await this.#claimTracked(content);
+      const claim = await this.#claimTracked(content).catch((error: unknown) =>
+        deferWhileUnavailable(error, delivery),
+      );
       if ("decided" in claim) return claim.decided;
       job = claim.claimed;
     } else {
@@ -151,12 +184,26 @@ export class JobProcessor {
           logFields: { duplicate_of: duplicate },
         };
     }
-    const suppression = await this.#options.suppressions.find(job.recipient_email);
+    const suppression = await this.#suppressionOf(job);
+    if (suppression === UNCHECKED) {
+      const decided = await this.#send(delivery, job, signal);
+      return { ...decided, logFields: { ...decided.logFields, suppression: "unchecked: list unavailable" } };
+    }
     if (suppression) {
       const reason = `recipient suppressed (${suppression.reason}, ${suppression.source})`;
       return { ending: { kind: "suppressed", job, reason }, job, logFields: { reason: suppression.reason } };
     }
     return this.#send(delivery, job, signal);
+  }
+
+  /** The address's suppression, or UNCHECKED for a fast-path job when the list cannot be read. */
+  async #suppressionOf(job: EmailJob): Promise<SuppressionRecord | undefined | typeof UNCHECKED> {
+    try {
+      return await this.#options.suppressions.find(job.recipient_email);
+    } catch (error) {
+      if (job.tracked || !this.#options.suppressionFailOpen || kindOf(error) !== "unavailable") throw error;
+      return UNCHECKED;
+    }
   }
 
   async #send(delivery: Delivery, job: EmailJob, signal: AbortSignal | undefined): Promise<Decided> {

@@ -71,3 +71,40 @@ describe("WorkerPool", () => {
     expect(aborted).toHaveLength(4);
   });
 });
+
+describe("WorkerPool's consumer state", () => {
+  it("stops ticking and reports why while fetches fail, and recovers when they work again", async () => {
+    let failing = true;
+    const states: boolean[] = [];
+    const queue = {
+      async fetch() {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (failing) throw new Error("NOGROUP No such key 'q:normal' or consumer group 'g'");
+        return [];
+      },
+    } as unknown as JobQueue;
+    const pool = new WorkerPool({
+      queue,
+      handler: { process: async () => {} },
+      concurrency: 2,
+      batchSize: 2,
+      jobTimeoutMs: 1_000,
+      logger: silent,
+      onConsumerStateChange: (up) => states.push(up),
+    });
+    const before = pool.lastTick.getTime();
+    pool.start();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(pool.lastTick.getTime()).toBe(before);
+    expect(pool.consumerFailure).toMatchObject({ error: expect.stringContaining("NOGROUP") });
+    const since = pool.consumerFailure?.since;
+
+    failing = false;
+    // Failed fetches back off (200 ms, 400 ms, …) before the next try.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await pool.stop(1_000);
+    expect(pool.consumerFailure).toBeUndefined();
+    expect(pool.lastTick.getTime()).toBeGreaterThan(since?.getTime() ?? Number.POSITIVE_INFINITY);
+    expect(states).toEqual([false, true]);
+  });
+});

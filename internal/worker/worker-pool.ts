@@ -17,6 +17,14 @@ interface WorkerPoolOptions {
   /** One job's time limit (worker.process_timeout); its signal aborts after it. */
   jobTimeoutMs: number;
   logger: Logger;
+  /** Called when fetching starts failing (false) and when it works again (true). */
+  onConsumerStateChange?: ((up: boolean) => void) | undefined;
+}
+
+/** Fetching has failed every time since `since`; the last error says why. */
+export interface ConsumerFailure {
+  since: Date;
+  error: string;
 }
 
 /**
@@ -34,6 +42,7 @@ export class WorkerPool {
   #slotFreed: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #lastTick = Date.now();
+  #failure: ConsumerFailure | undefined;
 
   constructor(options: WorkerPoolOptions) {
     if (options.concurrency < 1 || options.batchSize < 1)
@@ -46,9 +55,18 @@ export class WorkerPool {
     this.#loop = this.#run();
   }
 
-  /** When the fetch loop last went round: a wedged consumer stops moving it (liveness). */
+  /**
+   * When the loop last did its work: a fetch that answered, or a wait for a slot while every worker
+   * is busy. Failed fetches do not count, so a consumer that can no longer read (its queue gone, its
+   * connection refused) stops moving it, as a wedged one does (liveness).
+   */
   get lastTick(): Date {
     return new Date(this.#lastTick);
+  }
+
+  /** Why fetching has been failing, and since when; undefined while it works. */
+  get consumerFailure(): ConsumerFailure | undefined {
+    return this.#failure;
   }
 
   get inFlight(): number {
@@ -80,9 +98,9 @@ export class WorkerPool {
     const { queue, concurrency, batchSize, logger } = this.#options;
     let failures = 0;
     while (!this.#fetching.signal.aborted) {
-      this.#lastTick = Date.now();
       const free = concurrency - this.#inFlight.size;
       if (free <= 0) {
+        this.#lastTick = Date.now();
         // One waiter woken by the next job to finish: racing every in-flight promise instead adds
         // a reaction to each of them on every turn, which at tens of thousands of jobs a second
         // is most of what the garbage collector does.
@@ -95,8 +113,19 @@ export class WorkerPool {
       try {
         deliveries = await queue.fetch(Math.min(batchSize, free), this.#fetching.signal);
         failures = 0;
+        this.#lastTick = Date.now();
+        if (this.#failure) {
+          this.#failure = undefined;
+          logger.info("queue fetch works again");
+          this.#options.onConsumerStateChange?.(true);
+        }
       } catch (error) {
         failures++;
+        if (!this.#failure) this.#options.onConsumerStateChange?.(false);
+        this.#failure = {
+          since: this.#failure?.since ?? new Date(),
+          error: error instanceof Error ? error.message : String(error),
+        };
         const backoff = Math.min(100 * 2 ** failures, 5_000);
         logger.error({ err: error, retry_in_ms: backoff }, "queue fetch failed");
         await sleep(backoff).catch(() => {});

@@ -24,7 +24,10 @@ export interface HostileService {
   /** gRPC clients holding the send-scope and the admin key. */
   send: EmailWorkerClient;
   admin: EmailWorkerClient;
-  /** The SMTP server the service delivers to (smtp-server), and the raw bytes sent to it. */
+  /**
+   * The SMTP server the service delivers to (smtp-server), and the raw bytes sent to it. With
+   * `options.smtp` there is no sink (reading it throws); the tap relays to that server instead.
+   */
   sink: SmtpSink;
   wire: WireTap;
   redis: Redis;
@@ -49,16 +52,28 @@ export interface Answer {
   body: Record<string, unknown>;
 }
 
+export interface HostileServiceOptions {
+  /**
+   * A real SMTP server on this machine to deliver to (a Postfix instance) in place of the
+   * smtp-server sink; the wire tap still sits in front of it. Its TLS settings go in `env`.
+   */
+  smtp?: { port: number };
+}
+
 /**
  * The service as operators run it (Redis Streams queue, PostgreSQL, an SMTP relay, API keys), for
  * attacks to be made against: one process per test file, on its own queue, database and sink.
+ * `env` is added to (and overrides) the service's environment.
  */
-export async function startHostileService(env: Record<string, string> = {}): Promise<HostileService> {
+export async function startHostileService(
+  env: Record<string, string> = {},
+  options: HostileServiceOptions = {},
+): Promise<HostileService> {
   const database: TestDatabase = await createTestDatabase("ew_hostile");
   const redis = await connectRedis();
   const queueName = uniquePrefix("hostile");
-  const sink = await startSmtpSink();
-  const wire = await startWireTap(sink.port);
+  const sink = options.smtp ? undefined : await startSmtpSink();
+  const wire = await startWireTap(options.smtp?.port ?? sink?.port ?? 0);
   const cwd = mkdtempSync(join(tmpdir(), "ew-hostile-"));
   const serviceEnv = {
     QUEUE_DRIVER: "redis",
@@ -107,7 +122,7 @@ export async function startHostileService(env: Record<string, string> = {}): Pro
     for (const client of clients) client.close();
     await kill();
     await wire.close();
-    await sink.close();
+    await sink?.close();
     await deleteKeys(redis, queueName);
     redis.disconnect();
     await database.drop();
@@ -149,7 +164,10 @@ export async function startHostileService(env: Record<string, string> = {}): Pro
       adminClient ??= client(ADMIN_KEY);
       return adminClient;
     },
-    sink,
+    get sink() {
+      if (!sink) throw new Error("this service delivers to options.smtp, not to an smtp-server sink");
+      return sink;
+    },
     wire,
     redis,
     queueName,

@@ -106,7 +106,7 @@ describe("composeMessage", () => {
     ]);
   });
 
-  it("goes through nodemailer's composer when there are attachments", async () => {
+  it("writes attachments as parts after the content, with their bytes and type", async () => {
     const raw = await composeMessage(
       email({
         attachments: [
@@ -124,5 +124,47 @@ describe("composeMessage", () => {
       ["receipt.pdf", "application/pdf", "%PDF-1.4"],
     ]);
     expect(parsed.subject).toBe("Welcome, Ada");
+  });
+
+  it("writes non-ASCII and encoded-word-looking file names as RFC 2231 parameters, never encoded-words", async () => {
+    const names = ["Rechnung März — Übersicht.pdf", "日本語のファイル名.txt", "=?UTF-8?B?ZXZpbC5leGU=?=.txt"];
+    const raw = await composeMessage(
+      email({ attachments: names.map((filename) => ({ filename, content: "eA==" })) }),
+      sender,
+    );
+    const source = raw.toString();
+    const parameters = source.split("\r\n").filter((line) => /^ (?:file)?name/.test(line));
+    expect(parameters.every((line) => /^ (?:file)?name\*(?:\d+\*)?=/.test(line))).toBe(true);
+    expect(parameters.join("")).not.toContain("=?");
+    expect((await simpleParser(raw)).attachments.map((a) => a.filename)).toEqual(names);
+  });
+
+  it("sends text 7bit when it fits, quoted-printable when mostly ASCII, base64 when mostly not", async () => {
+    const encodings = async (text: string) => {
+      const raw = await composeMessage(email({ text, html: undefined }), sender);
+      const parsed = await simpleParser(raw);
+      expect(parsed.text?.replace(/\n$/, "")).toBe(text);
+      return /Content-Transfer-Encoding: (\S+)/.exec(raw.toString())?.[1];
+    };
+    expect(await encodings("plain words")).toBe("7bit");
+    expect(await encodings(`a line of 2,000 characters: ${"0123456789".repeat(200)}`)).toBe(
+      "quoted-printable",
+    );
+    expect(await encodings("Grüße aus Zürich, bis bald und vielen Dank für die Buchung")).toBe(
+      "quoted-printable",
+    );
+    expect(await encodings("Привет, мир! Это письмо только с текстом.")).toBe("base64");
+  });
+
+  it("folds a custom header of 990 characters without a space onto one line, and others at single spaces", async () => {
+    const raw = await composeMessage(
+      email({ headers: { "X-Long": "x".repeat(990), "X-Words": `a\t${"word  ".repeat(40)}end` } }),
+      sender,
+    );
+    const lines = raw.toString().split("\r\n");
+    expect(lines).toContain(`X-Long: ${"x".repeat(990)}`);
+    const continuation = lines.filter((line) => /^\s/.test(line));
+    expect(continuation.every((line) => /^ \S/.test(line))).toBe(true);
+    expect(lines.every((line) => line.length <= 998)).toBe(true);
   });
 });

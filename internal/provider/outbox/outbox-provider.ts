@@ -1,7 +1,9 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Mailbox } from "../../job/email-job.ts";
 import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
+import { type DkimSigner, signedWith } from "../dkim/dkim-signer.ts";
 import { composeMessage } from "../mime/compose-message.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
@@ -9,6 +11,8 @@ import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 interface OutboxProviderOptions {
   dir: string;
   sender: Mailbox;
+  /** Signs each message with the From domain's DKIM keys; absent: unsigned. */
+  dkim?: DkimSigner | undefined;
 }
 
 /**
@@ -20,16 +24,32 @@ export class OutboxProvider implements Provider {
   readonly name = "outbox";
   readonly #dir: string;
   readonly #sender: Mailbox;
+  readonly #dkim: DkimSigner | undefined;
 
   constructor(options: OutboxProviderOptions) {
     this.#dir = options.dir;
     this.#sender = options.sender;
+    this.#dkim = options.dkim;
+  }
+
+  /** The directory exists (or can be made) and this process may write to it. */
+  async verify(): Promise<string> {
+    try {
+      await mkdir(this.#dir, { recursive: true });
+      await access(this.#dir, constants.W_OK);
+    } catch (error) {
+      throw new DeliveryError("config", "outbox_unwritable", `${this.#dir}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return `writes to ${this.#dir}`;
   }
 
   async send(email: OutgoingEmail): Promise<SendResult> {
     refuseProviderTemplate(email, this.name);
     try {
-      const message = await composeMessage(email, this.#sender);
+      const from = (email.from ?? this.#sender).email;
+      const message = await signedWith(this.#dkim, await composeMessage(email, this.#sender), from);
       await mkdir(this.#dir, { recursive: true });
       const file = join(this.#dir, `${email.job_id}.eml`);
       // Written aside and renamed, so a reader never sees half a message.

@@ -89,6 +89,27 @@ describe("SendGridProvider against a server speaking SendGrid's v3 API", () => {
     });
   });
 
+  it("verifies its key with GET /v3/scopes: refused keys and keys without mail.send fail the check", async () => {
+    const signal = () => AbortSignal.timeout(5_000);
+    await expect(provider.verify(signal())).resolves.toBe("API key valid, with mail.send");
+    const wrong = new SendGridProvider({
+      apiKey: "SG.wrong",
+      baseUrl: fake.baseUrl,
+      timeoutMs: 1_000,
+      sender: { email: "a@example.com" },
+    });
+    await expect(wrong.verify(signal())).rejects.toMatchObject({ kind: "config", code: "sendgrid_401" });
+    fake.scopes = ["user.profile.read"];
+    try {
+      await expect(provider.verify(signal())).rejects.toMatchObject({
+        kind: "config",
+        code: "sendgrid_scope",
+      });
+    } finally {
+      fake.scopes = ["mail.send"];
+    }
+  });
+
   it("treats a rejected key as the account's fault", async () => {
     const wrong = new SendGridProvider({
       apiKey: "SG.wrong",

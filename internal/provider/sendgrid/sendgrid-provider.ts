@@ -2,7 +2,7 @@ import sendgridClient from "@sendgrid/client";
 import sendgridMail from "@sendgrid/mail";
 import type { Mailbox } from "../../job/email-job.ts";
 import { abortable } from "../abortable.ts";
-import { isDeliveryError } from "../delivery-error.ts";
+import { DeliveryError, isDeliveryError } from "../delivery-error.ts";
 import { canonicalText, singleLine } from "../mime/line-endings.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
@@ -23,6 +23,10 @@ interface SendGridProviderOptions {
 interface SendGridClient {
   setApiKey(apiKey: string): void;
   setDefaultRequest(key: string, value: unknown): unknown;
+  request(request: {
+    method: string;
+    url: string;
+  }): Promise<[{ statusCode: number; body: unknown }, unknown]>;
 }
 interface SendGridMailService {
   setClient(client: SendGridClient): void;
@@ -47,6 +51,7 @@ function singleLineValues(headers: Record<string, string>): Record<string, strin
 export class SendGridProvider implements Provider {
   readonly name = "sendgrid";
   readonly #mail: SendGridMailService;
+  readonly #client: SendGridClient;
   readonly #sender: Mailbox;
 
   constructor(options: SendGridProviderOptions) {
@@ -55,6 +60,7 @@ export class SendGridProvider implements Provider {
     client.setApiKey(options.apiKey);
     client.setDefaultRequest("baseUrl", options.baseUrl);
     client.setDefaultRequest("timeout", options.timeoutMs);
+    this.#client = client;
     this.#mail = new MailService();
     this.#mail.setClient(client);
     this.#sender = options.sender;
@@ -105,6 +111,20 @@ export class SendGridProvider implements Provider {
       if (isDeliveryError(error)) throw error;
       throw classifySendGridError(error);
     }
+  }
+
+  /** The key works and may send: GET /v3/scopes lists what it is allowed, mail.send among them. */
+  async verify(signal: AbortSignal): Promise<string> {
+    let scopes: unknown;
+    try {
+      const [response] = await abortable(this.#client.request({ method: "GET", url: "/v3/scopes" }), signal);
+      scopes = (response.body as { scopes?: unknown } | undefined)?.scopes;
+    } catch (error) {
+      throw isDeliveryError(error) ? error : classifySendGridError(error);
+    }
+    if (!Array.isArray(scopes) || !scopes.includes("mail.send"))
+      throw new DeliveryError("config", "sendgrid_scope", "the API key lacks the mail.send permission");
+    return "API key valid, with mail.send";
   }
 
   async close(): Promise<void> {}

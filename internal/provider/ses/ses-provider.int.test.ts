@@ -119,6 +119,15 @@ describe("SesProvider with the real SES v2 client", () => {
     expect(await deliveryFailure(ses.send(email("broken@example.org")))).toMatchObject({ kind: "transient" });
   });
 
+  it("verifies credentials and account with GetAccount, and fails the check when SES is unreachable", async () => {
+    await expect(provider(emulatorUrl).verify(AbortSignal.timeout(5_000))).resolves.toBe(
+      "us-east-1: sending enabled (sandbox: verified recipients only)",
+    );
+    await expect(provider("http://127.0.0.1:1").verify(AbortSignal.timeout(5_000))).rejects.toMatchObject({
+      kind: "transient",
+    });
+  });
+
   it("treats an unreachable endpoint as transient", async () => {
     expect(await deliveryFailure(provider("http://127.0.0.1:1").send(email("a@example.org")))).toMatchObject({
       kind: "transient",

@@ -1,6 +1,13 @@
-import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from "@aws-sdk/client-sesv2";
+import {
+  GetAccountCommand,
+  type GetAccountCommandOutput,
+  SESv2Client,
+  SendEmailCommand,
+  type SendEmailCommandInput,
+} from "@aws-sdk/client-sesv2";
 import type { Mailbox } from "../../job/email-job.ts";
-import { isDeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
+import { DeliveryError, isDeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
+import { type DkimSigner, signedWith } from "../dkim/dkim-signer.ts";
 import { formatMailbox } from "../mime/address-header.ts";
 import { composeMessage } from "../mime/compose-message.ts";
 import { canonicalText, singleLine } from "../mime/line-endings.ts";
@@ -19,6 +26,8 @@ interface SesProviderOptions {
   sender: Mailbox;
   /** The SDK's own attempts per send; the worker retries on top with backoff. */
   maxAttempts?: number;
+  /** Signs Raw messages (ours) with the From domain's DKIM keys; Simple ones SES composes and signs itself. */
+  dkim?: DkimSigner | undefined;
 }
 
 /** One SDK retry covers a dropped connection; anything longer is the worker's backoff to handle. */
@@ -65,7 +74,15 @@ export class SesProvider implements Provider {
       ],
       Content:
         email.attachments.length > 0
-          ? { Raw: { Data: await composeMessage(email, this.#options.sender) } }
+          ? {
+              Raw: {
+                Data: await signedWith(
+                  this.#options.dkim,
+                  await composeMessage(email, this.#options.sender),
+                  from.email,
+                ),
+              },
+            }
           : {
               Simple: {
                 // SES builds this MIME itself: the same canonical text and single-line values as ours.
@@ -94,6 +111,23 @@ export class SesProvider implements Provider {
         throw classifySesError(Object.assign(new Error("send aborted"), { name: "AbortError" }));
       throw classifySesError(error);
     }
+  }
+
+  /** Credentials, region and account: GetAccount is authenticated and free, and says whether SES may send. */
+  async verify(signal: AbortSignal): Promise<string> {
+    let account: GetAccountCommandOutput;
+    try {
+      account = await this.#client.send(new GetAccountCommand({}), { abortSignal: signal });
+    } catch (error) {
+      throw isDeliveryError(error) ? error : classifySesError(error);
+    }
+    if (account.SendingEnabled === false)
+      throw new DeliveryError(
+        "config",
+        "ses_sending_paused",
+        `sending is paused for this account in ${this.#options.region}`,
+      );
+    return `${this.#options.region}: sending enabled${account.ProductionAccessEnabled === false ? " (sandbox: verified recipients only)" : ""}`;
   }
 
   async close(): Promise<void> {

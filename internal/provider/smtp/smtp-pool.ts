@@ -70,6 +70,16 @@ export class SmtpPool {
     }
   }
 
+  /** Opens a connection the way sends do (TLS, AUTH) and closes it again: a check of the settings. */
+  async verify(): Promise<void> {
+    const smtp = await SmtpConnection.open(this.#options.connection);
+    try {
+      if (this.#options.auth) await smtp.login(this.#options.auth.user, this.#options.auth.pass);
+    } finally {
+      smtp.quit();
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#waiting.splice(0)) wake(closedError());

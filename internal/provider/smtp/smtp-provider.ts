@@ -1,6 +1,8 @@
+import { envelopeSender } from "../../bounce/return-path.ts";
 import type { Mailbox } from "../../job/email-job.ts";
 import { abortable } from "../abortable.ts";
 import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
+import { type DkimSigner, signedWith } from "../dkim/dkim-signer.ts";
 import { composeMessage } from "../mime/compose-message.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
@@ -28,7 +30,13 @@ interface SmtpProviderOptions {
   ca?: string | Buffer | undefined;
   /** The name the relay's certificate must carry when it is not `host` (`tls_servername`). */
   servername?: string | undefined;
+  /** Envelope sender (MAIL FROM), where bounces go; absent: the From address. */
+  returnPath?: string | undefined;
+  /** Put the job id in the return path's local part (VERP), so a bounce names its job. */
+  verp?: boolean | undefined;
   now?: () => Date;
+  /** Signs each message with the From domain's DKIM keys; absent: unsigned. */
+  dkim?: DkimSigner | undefined;
 }
 
 interface Account {
@@ -48,12 +56,20 @@ export class SmtpProvider implements Provider {
   readonly name = "smtp";
   readonly #accounts: Account[];
   readonly #sender: Mailbox;
+  readonly #returnPath: { address: string; verp: boolean } | undefined;
   readonly #now: () => Date;
+  readonly #dkim: DkimSigner | undefined;
+  readonly #settings: { host: string; port: number; useTls: boolean };
   #next = 0;
 
   constructor(options: SmtpProviderOptions) {
     this.#sender = options.sender;
+    this.#returnPath = options.returnPath
+      ? { address: options.returnPath, verp: options.verp ?? false }
+      : undefined;
+    this.#settings = { host: options.host, port: options.port, useTls: options.useTls };
     this.#now = options.now ?? (() => new Date());
+    this.#dkim = options.dkim;
     const accounts = options.accounts.length > 0 ? options.accounts : [undefined];
     this.#accounts = accounts.map((account) => ({
       label: account?.username ?? "anonymous",
@@ -82,8 +98,8 @@ export class SmtpProvider implements Provider {
     const account = this.#pickAccount();
     const from = email.from ?? this.#sender;
     // The message is composed once here; the pool only streams it.
-    const raw = await composeMessage(email, this.#sender);
-    const sending = account.pool.send({ from: from.email, to: [email.to.email] }, raw);
+    const raw = await signedWith(this.#dkim, await composeMessage(email, this.#sender), from.email);
+    const sending = account.pool.send({ from: this.#envelopeSender(email, from), to: [email.to.email] }, raw);
     let info: Awaited<typeof sending>;
     try {
       info = await abortable(sending, signal);
@@ -104,8 +120,29 @@ export class SmtpProvider implements Provider {
     return { provider: this.name, message_id: messageIdFor(email, from) };
   }
 
+  async verify(signal: AbortSignal): Promise<string> {
+    try {
+      await abortable(Promise.all(this.#accounts.map((account) => account.pool.verify())), signal);
+    } catch (error) {
+      if (error instanceof DeliveryError) throw error;
+      throw classifySmtpError(error);
+    }
+    const { host, port, useTls } = this.#settings;
+    const users = this.#accounts.flatMap((account) => (account.label === "anonymous" ? [] : [account.label]));
+    return [
+      `${host}:${port}`,
+      useTls ? (port === 465 ? "TLS" : "STARTTLS") : "no TLS",
+      users.length > 0 ? `AUTH as ${users.join(", ")}` : "no AUTH",
+    ].join(", ");
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.#accounts.map((account) => account.pool.close()));
+  }
+
+  #envelopeSender(email: OutgoingEmail, from: Mailbox): string {
+    if (!this.#returnPath) return from.email;
+    return envelopeSender(this.#returnPath.address, this.#returnPath.verp, email.job_id);
   }
 
   #pickAccount(): Account {

@@ -30,6 +30,25 @@ export interface RedisStreamsQueueOptions {
   readBatch: number;
   /** A batch of acknowledgements failed: those entries will be delivered again. */
   onAckError?: ((error: unknown) => void) | undefined;
+  /**
+   * The consumer group or its streams were gone (Redis restarted without persistence, was flushed,
+   * or failed over to a node without the data) and have been made again.
+   */
+  onRecreated?: ((event: QueueDataLoss) => void) | undefined;
+}
+
+/** What a recreation found: whether Redis lost the queue's data, and what it held when last seen. */
+export interface QueueDataLoss {
+  /** The queue's marker key was gone too: whatever lived only in Redis is lost. */
+  dataLost: boolean;
+  /** The last statistics read before the loss (delayed jobs and dead letters among them). */
+  lastSeen: QueueStats | undefined;
+  cause: string;
+}
+
+/** Redis's answer when the group (or its stream) does not exist. */
+function isMissingGroup(error: unknown): boolean {
+  return String((error as Error | undefined)?.message ?? "").includes("NOGROUP");
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -64,6 +83,11 @@ export class RedisStreamsQueue implements JobQueue {
   #reclaimCursor: Record<Lane, string> = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
   #blockingClientId: number | undefined;
   readonly #acks: AckBatcher<Delivery>;
+  readonly #onRecreated: ((event: QueueDataLoss) => void) | undefined;
+  /** The marker this process last saw in `<name>:instance`; a different or missing one means data loss. */
+  #instance: string | undefined;
+  #recreating: Promise<void> | undefined;
+  #lastStats: QueueStats | undefined;
 
   constructor(options: RedisStreamsQueueOptions) {
     this.#redis = options.redis;
@@ -77,6 +101,7 @@ export class RedisStreamsQueue implements JobQueue {
     this.#maxDeliveries = options.maxDeliveries;
     this.#readBatch = Math.max(options.readBatch, 1);
     this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
+    this.#onRecreated = options.onRecreated;
     this.#streams = {
       critical: `${this.#name}:critical`,
       high: `${this.#name}:high`,
@@ -93,8 +118,19 @@ export class RedisStreamsQueue implements JobQueue {
     return `${this.#name}:dead`;
   }
 
+  get #instanceKey() {
+    return `${this.#name}:instance`;
+  }
+
   async init(): Promise<void> {
     this.#blockingClientId = Number(await this.#blocking.client("ID"));
+    await this.#createGroups();
+    await this.#redis.set(this.#instanceKey, randomUUID(), "NX");
+    this.#instance = (await this.#redis.get(this.#instanceKey)) ?? undefined;
+  }
+
+  /** Every lane's stream and the group on it; safe to run on every replica at once. */
+  async #createGroups(): Promise<void> {
     for (const stream of Object.values(this.#streams)) {
       try {
         // From the start of the stream: jobs published before the first worker ran are not skipped.
@@ -126,7 +162,16 @@ export class RedisStreamsQueue implements JobQueue {
     await execOrThrow(pipeline);
   }
 
+  /**
+   * Takes up to `max` messages. When Redis has lost the group (a restart without persistence, a
+   * flush, a failover to an empty node) it makes it again and reads on, instead of failing every
+   * fetch from then on.
+   */
   async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
+    return this.#recovering(() => this.#fetch(max, signal));
+  }
+
+  async #fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
     if (max <= 0 || signal?.aborted) return [];
     if (this.#surplus.length < max) await this.#readingAhead;
     const out = this.#surplus.splice(0, max);
@@ -204,6 +249,12 @@ export class RedisStreamsQueue implements JobQueue {
   }
 
   async stats(): Promise<QueueStats> {
+    const stats = await this.#recovering(() => this.#stats());
+    this.#lastStats = stats;
+    return stats;
+  }
+
+  async #stats(): Promise<QueueStats> {
     const pipeline = this.#redis.pipeline();
     for (const lane of LANES) {
       pipeline.xlen(this.#streams[lane]);
@@ -212,6 +263,10 @@ export class RedisStreamsQueue implements JobQueue {
     pipeline.zcard(this.#delayedKey);
     pipeline.xlen(this.#deadKey);
     const results = (await pipeline.exec()) ?? [];
+    // A pipeline reports each command's error in its result: one failing means the queue is not
+    // what it should be, and the health checks built on this must see it.
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
     const value = (i: number) => results[i]?.[1];
     const lanes = { critical: 0, high: 0, normal: 0, low: 0 };
     let inFlight = 0;
@@ -257,6 +312,33 @@ export class RedisStreamsQueue implements JobQueue {
       pipeline.xack(stream, this.#group, delivery.id).xdel(stream, delivery.id);
     }
     await execOrThrow(pipeline);
+  }
+
+  /** Runs `operation`; if Redis no longer has the group, makes it again and runs it once more. */
+  async #recovering<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isMissingGroup(error)) throw error;
+      await this.#recreate(error);
+      return operation();
+    }
+  }
+
+  /** One recreation at a time, however many fetches and checks ran into the missing group. */
+  #recreate(error: unknown): Promise<void> {
+    this.#recreating ??= (async () => {
+      await this.#createGroups();
+      await this.#redis.set(this.#instanceKey, randomUUID(), "NX");
+      const instance = (await this.#redis.get(this.#instanceKey)) ?? undefined;
+      const dataLost = instance !== this.#instance;
+      this.#instance = instance;
+      this.#reclaimCursor = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
+      this.#onRecreated?.({ dataLost, lastSeen: this.#lastStats, cause: (error as Error).message });
+    })().finally(() => {
+      this.#recreating = undefined;
+    });
+    return this.#recreating;
   }
 
   #delayedMember(lane: Lane, body: string, attempt: number): string {

@@ -8,6 +8,7 @@ import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { parseAddress } from "../../job/parse-job.ts";
 import { isJobStatus } from "../../job/status.ts";
+import type { ProviderChecks } from "../../provider/provider-checks.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";
 import {
@@ -23,6 +24,7 @@ import { toGrpcError } from "./grpc-errors.ts";
 interface HandlerDeps {
   emails: EmailService;
   templates: TemplateService;
+  providerChecks: ProviderChecks;
   auth: ApiKeyAuth;
   /** True once shutdown began: new sends go to another instance. */
   draining: () => boolean;
@@ -49,7 +51,7 @@ function headersOf(metadata: Metadata): Record<string, string | undefined> {
 
 /** The EmailWorkerService methods: each checks the caller's key and scope, then calls the service. */
 export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer {
-  const { emails, templates, logger } = deps;
+  const { emails, templates, providerChecks, logger } = deps;
 
   function unary<Req, Res>(scope: ApiScope, run: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
@@ -157,6 +159,10 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
       });
       return { replayed_ids: result.replayed, missing_ids: result.missing, dry_run: request.dry_run };
     }),
+
+    verifyProviders: unary("admin", async () => ({
+      checks: (await providerChecks.run()).map((check) => ({ ...check, code: check.code ?? "" })),
+    })),
 
     getQueueStats: unary("send", async () => {
       const { queue, tracked_by_status, driver } = await emails.stats();

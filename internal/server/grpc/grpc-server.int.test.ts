@@ -8,6 +8,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
 import { queueSettings } from "../../../test/queue-settings.ts";
+import { RecordingProvider } from "../../../test/recording-provider.ts";
 import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import {
@@ -29,7 +30,10 @@ import {
   SendBatchRequest,
   SendEmailRequest,
   UpsertTemplateRequest,
+  VerifyProvidersRequest,
 } from "../../gen/email/v1/email_worker.ts";
+import { DeliveryError } from "../../provider/delivery-error.ts";
+import { ProviderChecks } from "../../provider/provider-checks.ts";
 import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
 import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
 import { EmailService } from "../../service/email-service.ts";
@@ -52,6 +56,13 @@ const SEND_KEY = "test-send-key-not-a-secret";
 const ADMIN_KEY = "test-admin-key-not-a-secret";
 
 /** The gRPC API over a real port, with a real client, on a real PostgreSQL. */
+const misconfigured = new RecordingProvider("smtp");
+misconfigured.verifyFailure = new DeliveryError(
+  "config",
+  "smtp_auth_535",
+  "535 5.7.8 Authentication credentials invalid",
+);
+
 describe("gRPC EmailWorkerService", () => {
   let database: TestDatabase;
   let router: DatabaseRouter;
@@ -94,6 +105,14 @@ describe("gRPC EmailWorkerService", () => {
           logger: silentLogger,
         }),
         templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
+        providerChecks: new ProviderChecks({
+          providers: new Map([
+            ["recording", new RecordingProvider()],
+            ["smtp", misconfigured],
+          ]),
+          timeoutMs: 5_000,
+          logger: silentLogger,
+        }),
         auth: new ApiKeyAuth([
           { name: "booking", sha256: sha(SEND_KEY), scopes: ["send"] },
           { name: "ops", sha256: sha(ADMIN_KEY), scopes: ["send", "admin"] },
@@ -266,6 +285,27 @@ describe("gRPC EmailWorkerService", () => {
     );
     expect(real).toEqual({ replayed_ids: [id], missing_ids: ["999999999"], dry_run: false });
     expect(await codeOf(send.call((c) => c.listDeadLetters, ListDeadLettersRequest.fromPartial({})))).toBe(
+      "PERMISSION_DENIED",
+    );
+  });
+
+  it("verifies the providers' configuration on demand (admin only), saying why one fails", async () => {
+    const { checks } = await admin.call((c) => c.verifyProviders, VerifyProvidersRequest.fromPartial({}));
+    expect(checks).toEqual([
+      expect.objectContaining({
+        provider: "recording",
+        state: "ok",
+        detail: "records what it is given",
+        code: "",
+      }),
+      expect.objectContaining({
+        provider: "smtp",
+        state: "failed",
+        detail: "535 5.7.8 Authentication credentials invalid",
+        code: "smtp_auth_535",
+      }),
+    ]);
+    expect(await codeOf(send.call((c) => c.verifyProviders, VerifyProvidersRequest.fromPartial({})))).toBe(
       "PERMISSION_DENIED",
     );
   });

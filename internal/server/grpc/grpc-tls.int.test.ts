@@ -7,6 +7,7 @@ import { silentLogger } from "../../../test/store.ts";
 import { selfSignedCertificate } from "../../../test/tls.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import { GetQueueStatsRequest } from "../../gen/email/v1/email_worker.ts";
+import type { ProviderChecks } from "../../provider/provider-checks.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";
 import { ApiKeyAuth } from "../auth/api-key-auth.ts";
@@ -39,6 +40,7 @@ describe("gRPC over TLS and mutual TLS", () => {
     const handlers = emailWorkerHandlers({
       emails,
       templates: {} as TemplateService,
+      providerChecks: {} as ProviderChecks,
       auth: new ApiKeyAuth([]),
       draining: () => false,
       logger: silentLogger,

@@ -95,3 +95,24 @@ describe("HealthMonitor's shared check", () => {
     expect(checkQueue).not.toHaveBeenCalled();
   });
 });
+
+describe("HealthMonitor and a consumer that cannot fetch", () => {
+  it("stays healthy through a short blip, then reports unhealthy and not ready, naming the error", async () => {
+    let failure: { since: Date; error: string } | undefined;
+    const { health, advance } = monitor({ consumerFailure: () => failure, consumerFailureGraceMs: 5_000 });
+    expect((await health.health()).consumer).toBe("ok");
+    failure = { since: new Date(1_000_000), error: "NOGROUP No such key" };
+    advance(1_000);
+    expect(await health.ready()).toMatchObject({
+      ready: true,
+      report: { status: "healthy", consumer: "ok" },
+    });
+    advance(5_000);
+    const { ready, report } = await health.ready();
+    expect(ready).toBe(false);
+    expect(report.status).toBe("unhealthy");
+    expect(report.consumer).toMatch(/^fetching from the queue has failed since .*: NOGROUP No such key$/);
+    failure = undefined;
+    expect((await health.ready()).ready).toBe(true);
+  });
+});

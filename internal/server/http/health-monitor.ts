@@ -1,5 +1,7 @@
 import { formatDuration } from "../../config/index.ts";
 import type { Logger } from "../../log/logger.ts";
+import type { ProviderCheck } from "../../provider/provider-checks.ts";
+import type { ConsumerFailure } from "../../worker/worker-pool.ts";
 
 export interface HealthMonitorOptions {
   version: string;
@@ -13,8 +15,17 @@ export interface HealthMonitorOptions {
   providers: () => Record<string, string>;
   /** Per provider: the share of its recent sends that failed on its side. */
   providerErrorRates?: () => Record<string, number>;
+  /** Per provider: its last self-check (configuration, credentials, reachability). */
+  providerChecks?: () => readonly ProviderCheck[];
   /** When the consume loop last went round. */
   lastConsumerTick: () => Date;
+  /** Why fetching from the queue has been failing, and since when; undefined while it works. */
+  consumerFailure?: () => ConsumerFailure | undefined;
+  /**
+   * How long fetches may fail before the instance counts as unable to consume (unhealthy, not
+   * ready): long enough that one blip of the queue's connection does not pull the pod (default 5 s).
+   */
+  consumerFailureGraceMs?: number;
   /** Longer than this without a tick, the consumer is wedged and the process not live. */
   livenessThresholdMs: number;
   /** A dependency check slower than this counts as failed: probes must never hang. */
@@ -36,9 +47,13 @@ export interface HealthReport {
   uptime: string;
   queue: "connected" | "disconnected";
   database: "connected" | "disconnected";
+  /** "ok", or why this instance cannot take messages off the queue. */
+  consumer: string;
   replica: string;
   providers: Record<string, string>;
   provider_error_rates: Record<string, number>;
+  /** "ok", "pending", or why the provider's last self-check failed. */
+  provider_checks: Record<string, string>;
   draining: boolean;
 }
 
@@ -108,13 +123,16 @@ export class HealthMonitor {
    */
   async health(): Promise<HealthReport> {
     const { queue, database } = await this.#dependencies();
+    const consumer = this.#consumerProblem();
     const replica = this.#options.replicaState();
     const providers = this.#options.providers();
     // An open circuit means jobs for that provider wait or fail over: still serving, but not well.
-    const providerDown = Object.values(providers).includes("open");
+    const checks = this.#options.providerChecks?.() ?? [];
+    const providerDown =
+      Object.values(providers).includes("open") || checks.some((check) => check.state === "failed");
     const now = this.#now();
     const status =
-      !queue || !database
+      !queue || !database || consumer !== undefined
         ? "unhealthy"
         : replica === "down" || providerDown || this.#draining
           ? "degraded"
@@ -126,11 +144,27 @@ export class HealthMonitor {
       uptime: formatDuration(Math.floor((now - this.#started) / 1000) * 1000),
       queue: queue ? "connected" : "disconnected",
       database: database ? "connected" : "disconnected",
+      consumer: consumer ?? "ok",
       replica,
       providers,
       provider_error_rates: this.#options.providerErrorRates?.() ?? {},
+      provider_checks: Object.fromEntries(
+        checks.map((check) => [
+          check.provider,
+          check.state === "failed" ? `failed: ${check.detail}` : check.state,
+        ]),
+      ),
       draining: this.#draining,
     };
+  }
+
+  /** Why the consumer cannot fetch, once it has failed for longer than the grace period. */
+  #consumerProblem(): string | undefined {
+    const failure = this.#options.consumerFailure?.();
+    if (!failure) return undefined;
+    const failingMs = this.#now() - failure.since.getTime();
+    if (failingMs < (this.#options.consumerFailureGraceMs ?? 5_000)) return undefined;
+    return `fetching from the queue has failed since ${failure.since.toISOString()}: ${failure.error}`;
   }
 
   async ready(): Promise<{ ready: boolean; report: HealthReport }> {

@@ -87,6 +87,12 @@ describe("parseJson and readJson", () => {
 });
 
 describe("sendJson", () => {
+  it("asks a client to come back in a few seconds with every 503", () => {
+    const { res, reply } = fakeResponse();
+    sendJson(res, 503, { error: "a dependency is unavailable; try again" });
+    expect(reply.headers).toMatchObject({ "retry-after": "5" });
+  });
+
   it("writes the body with its length in bytes, not characters", () => {
     const { res, reply } = fakeResponse();
     sendJson(res, 202, { name: "Zoë" });

@@ -13,9 +13,17 @@ export interface RouteFamily {
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
 }
 
+/** Seconds a client is asked to wait before trying a 503 again: about how long a failover takes. */
+export const RETRY_AFTER_SECONDS = 5;
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    // A 503 is temporary (a dependency away, the instance draining): say when to come back.
+    ...(status === 503 && { "retry-after": String(RETRY_AFTER_SECONDS) }),
+  });
   res.end(text);
 }
 

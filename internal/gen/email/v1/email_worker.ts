@@ -403,6 +403,24 @@ export interface RemoveSuppressionResponse {
   removed: boolean;
 }
 
+export interface VerifyProvidersRequest {
+}
+
+export interface ProviderCheck {
+  provider: string;
+  /** ok, failed (pending only before the first check ends) */
+  state: string;
+  /** what was checked, or why it failed (no secrets) */
+  detail: string;
+  /** the failure's code, e.g. smtp_auth_535, sendgrid_scope */
+  code: string;
+  checked_at?: Date | undefined;
+}
+
+export interface VerifyProvidersResponse {
+  checks: ProviderCheck[];
+}
+
 function createBaseMailbox(): Mailbox {
   return { email: "", name: "" };
 }
@@ -5712,6 +5730,264 @@ export const RemoveSuppressionResponse: MessageFns<RemoveSuppressionResponse> = 
   },
 };
 
+function createBaseVerifyProvidersRequest(): VerifyProvidersRequest {
+  return {};
+}
+
+export const VerifyProvidersRequest: MessageFns<VerifyProvidersRequest> = {
+  encode(_: VerifyProvidersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyProvidersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyProvidersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): VerifyProvidersRequest {
+    return {};
+  },
+
+  toJSON(_: VerifyProvidersRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyProvidersRequest>, I>>(base?: I): VerifyProvidersRequest {
+    return VerifyProvidersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyProvidersRequest>, I>>(_: I): VerifyProvidersRequest {
+    const message = createBaseVerifyProvidersRequest();
+    return message;
+  },
+};
+
+function createBaseProviderCheck(): ProviderCheck {
+  return { provider: "", state: "", detail: "", code: "", checked_at: undefined };
+}
+
+export const ProviderCheck: MessageFns<ProviderCheck> = {
+  encode(message: ProviderCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provider !== "") {
+      writer.uint32(10).string(message.provider);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    if (message.code !== "") {
+      writer.uint32(34).string(message.code);
+    }
+    if (message.checked_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.checked_at), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.checked_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderCheck {
+    return {
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      checked_at: isSet(object.checkedAt)
+        ? fromJsonTimestamp(object.checkedAt)
+        : isSet(object.checked_at)
+        ? fromJsonTimestamp(object.checked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ProviderCheck): unknown {
+    const obj: any = {};
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.checked_at !== undefined) {
+      obj.checkedAt = message.checked_at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProviderCheck>, I>>(base?: I): ProviderCheck {
+    return ProviderCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProviderCheck>, I>>(object: I): ProviderCheck {
+    const message = createBaseProviderCheck();
+    message.provider = object.provider ?? "";
+    message.state = object.state ?? "";
+    message.detail = object.detail ?? "";
+    message.code = object.code ?? "";
+    message.checked_at = object.checked_at ?? undefined;
+    return message;
+  },
+};
+
+function createBaseVerifyProvidersResponse(): VerifyProvidersResponse {
+  return { checks: [] };
+}
+
+export const VerifyProvidersResponse: MessageFns<VerifyProvidersResponse> = {
+  encode(message: VerifyProvidersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checks) {
+      ProviderCheck.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyProvidersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyProvidersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checks.push(ProviderCheck.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyProvidersResponse {
+    return {
+      checks: globalThis.Array.isArray(object?.checks) ? object.checks.map((e: any) => ProviderCheck.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: VerifyProvidersResponse): unknown {
+    const obj: any = {};
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => ProviderCheck.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyProvidersResponse>, I>>(base?: I): VerifyProvidersResponse {
+    return VerifyProvidersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyProvidersResponse>, I>>(object: I): VerifyProvidersResponse {
+    const message = createBaseVerifyProvidersResponse();
+    message.checks = object.checks?.map((e) => ProviderCheck.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type EmailWorkerServiceService = typeof EmailWorkerServiceService;
 export const EmailWorkerServiceService = {
   /**
@@ -5904,6 +6180,21 @@ export const EmailWorkerServiceService = {
       Buffer.from(RemoveSuppressionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveSuppressionResponse => RemoveSuppressionResponse.decode(value),
   },
+  /**
+   * Checks each provider's configuration now without sending (SMTP: connect, STARTTLS, AUTH; an
+   * API: one authenticated call) and returns the results (admin scope).
+   */
+  verifyProviders: {
+    path: "/email.v1.EmailWorkerService/VerifyProviders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyProvidersRequest): Buffer =>
+      Buffer.from(VerifyProvidersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyProvidersRequest => VerifyProvidersRequest.decode(value),
+    responseSerialize: (value: VerifyProvidersResponse): Buffer =>
+      Buffer.from(VerifyProvidersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyProvidersResponse => VerifyProvidersResponse.decode(value),
+  },
 } as const;
 
 export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
@@ -5939,6 +6230,11 @@ export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
   listSuppressions: handleUnaryCall<ListSuppressionsRequest, ListSuppressionsResponse>;
   addSuppression: handleUnaryCall<AddSuppressionRequest, AddSuppressionResponse>;
   removeSuppression: handleUnaryCall<RemoveSuppressionRequest, RemoveSuppressionResponse>;
+  /**
+   * Checks each provider's configuration now without sending (SMTP: connect, STARTTLS, AUTH; an
+   * API: one authenticated call) and returns the results (admin scope).
+   */
+  verifyProviders: handleUnaryCall<VerifyProvidersRequest, VerifyProvidersResponse>;
 }
 
 export interface EmailWorkerServiceClient extends Client {
@@ -6211,6 +6507,25 @@ export interface EmailWorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveSuppressionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Checks each provider's configuration now without sending (SMTP: connect, STARTTLS, AUTH; an
+   * API: one authenticated call) and returns the results (admin scope).
+   */
+  verifyProviders(
+    request: VerifyProvidersRequest,
+    callback: (error: ServiceError | null, response: VerifyProvidersResponse) => void,
+  ): ClientUnaryCall;
+  verifyProviders(
+    request: VerifyProvidersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyProvidersResponse) => void,
+  ): ClientUnaryCall;
+  verifyProviders(
+    request: VerifyProvidersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyProvidersResponse) => void,
   ): ClientUnaryCall;
 }
 
