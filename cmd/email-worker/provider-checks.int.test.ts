@@ -1,15 +1,11 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningProcess, startProcess } from "../../test/process.ts";
+import { type ServiceProcess, startServiceProcess } from "../../test/service-process.ts";
 import { type SmtpSink, startSmtpSink } from "../../test/smtp-sink.ts";
 import { until } from "../../test/until.ts";
 
-const serviceEntry = fileURLToPath(new URL("./main.ts", import.meta.url));
 const cliEntry = fileURLToPath(new URL("../emailctl/main.ts", import.meta.url));
 const run = promisify(execFile);
 
@@ -19,38 +15,26 @@ const run = promisify(execFile);
  * providers keep serving.
  */
 describe("email-worker checking its providers' settings", () => {
-  let cwd: string;
   let sink: SmtpSink;
-  let service: RunningProcess;
+  let service: ServiceProcess;
   let base: string;
-  let grpcAddress: string;
 
   beforeAll(async () => {
     sink = await startSmtpSink({ users: { mailer: "right-password" } });
-    cwd = mkdtempSync(join(tmpdir(), "ew-checks-"));
-    service = startProcess(serviceEntry, {
-      cwd,
-      env: {
-        PORT: "0",
-        GRPC_PORT: "0",
-        SMTP_HOST: "127.0.0.1",
-        SMTP_PORT: String(sink.port),
-        SMTP_USE_TLS: "false",
-        SMTP_USERNAME: "mailer",
-        SMTP_PASSWORD: "wrong-password",
-        SMTP_FROM_EMAIL: "noreply@shop.example",
-      },
+    service = await startServiceProcess({
+      SMTP_HOST: "127.0.0.1",
+      SMTP_PORT: String(sink.port),
+      SMTP_USE_TLS: "false",
+      SMTP_USERNAME: "mailer",
+      SMTP_PASSWORD: "wrong-password",
+      SMTP_FROM_EMAIL: "noreply@shop.example",
     });
-    await service.waitFor('"msg":"email-worker started"');
-    base = `http://127.0.0.1:${/"http_port":(\d+)/.exec(service.output())?.[1]}`;
-    grpcAddress = `127.0.0.1:${/"grpc_port":(\d+)/.exec(service.output())?.[1]}`;
+    base = service.base;
   });
 
   afterAll(async () => {
-    service?.child.kill("SIGTERM");
-    await service?.exit();
+    await service?.stop();
     await sink?.close();
-    rmSync(cwd, { recursive: true, force: true });
   });
 
   it("reports the failing provider in /health with its reason, degraded but ready, the password never shown", async () => {
@@ -73,8 +57,7 @@ describe("email-worker checking its providers' settings", () => {
 
   it("checks again on `emailctl providers verify`, exiting 1 and naming the provider", async () => {
     const result = await run(process.execPath, [cliEntry, "providers", "verify", "--json"], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "", EMAILCTL_ADDRESS: grpcAddress },
+      env: { PATH: process.env.PATH ?? "", EMAILCTL_ADDRESS: service.grpcAddress },
     }).then(
       (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
       (error: { code: number; stdout: string; stderr: string }) => error,
