@@ -14,6 +14,8 @@ const root = new URL("../", import.meta.url);
 
 export interface WorkerProcess {
   pid: number;
+  /** Its HTTP port (API, /metrics), for ours; 0 for the peer, which serves none. */
+  httpPort: number;
   /** The Node flags it runs with. */
   nodeFlags: string[];
   stop(): Promise<void>;
@@ -106,7 +108,7 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
     }
     await sleep(100);
   }
-  return { pid: worker.child.pid as number, nodeFlags, stop };
+  return { pid: worker.child.pid as number, httpPort: port, nodeFlags, stop };
 }
 
 export interface BullmqWorkerSettings {
@@ -135,5 +137,5 @@ export async function startBullmqWorker(settings: BullmqWorkerSettings): Promise
     },
   });
   await worker.waitFor("ready", 30_000);
-  return { pid: worker.child.pid as number, nodeFlags, stop: () => stopProcess(worker) };
+  return { pid: worker.child.pid as number, httpPort: 0, nodeFlags, stop: () => stopProcess(worker) };
 }

@@ -13,12 +13,26 @@ const run = promisify(execFile);
 export interface ReplicaCluster {
   primaryUrl: string;
   replicaUrl: string;
+  primaryPort: number;
+  replicaPort: number;
   stopReplica(): Promise<void>;
   startReplica(): Promise<void>;
+  /** Stops the primary at once (`-m immediate`: no checkpoint, as a crash). */
+  stopPrimary(): Promise<void>;
+  /** Makes the replica a primary (`pg_ctl promote`), returning once it accepts writes. */
+  promoteReplica(): Promise<void>;
   destroy(): Promise<void>;
 }
 
-export async function startReplicaCluster(): Promise<ReplicaCluster> {
+export interface ReplicaClusterOptions {
+  /**
+   * The primary acknowledges a commit only once the replica has it (synchronous_standby_names), so
+   * that a failover loses nothing acknowledged, as a failover setup that promises no loss runs it.
+   */
+  synchronous?: boolean;
+}
+
+export async function startReplicaCluster(options: ReplicaClusterOptions = {}): Promise<ReplicaCluster> {
   const bin = serverBinDir();
   const dir = mkdtempSync(join(tmpdir(), "ew-replica-"));
   if (asRoot) {
@@ -31,15 +45,20 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
   const [primaryPort, replicaPort] = [await freePort(), await freePort()];
   const serverOptions = (port: number) =>
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`;
-  const start = (data: string, port: number) =>
-    pg(bin, "pg_ctl", ["-D", data, "-l", `${data}.log`, "-o", serverOptions(port), "-w", "start"]);
+  // Only the primary waits for a standby: a promoted replica has none and must not wait for one.
+  const primaryOptions = (port: number) =>
+    options.synchronous
+      ? `${serverOptions(port)} -c synchronous_commit=on -c synchronous_standby_names=*`
+      : serverOptions(port);
+  const start = (data: string, port: number, opts = serverOptions(port)) =>
+    pg(bin, "pg_ctl", ["-D", data, "-l", `${data}.log`, "-o", opts, "-w", "start"]);
   const stop = (data: string, mode: string) =>
     pg(bin, "pg_ctl", ["-D", data, "-m", mode, "-w", "stop"]).catch(() => {});
 
   try {
     await pg(bin, "initdb", ["-D", primary, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
     await appendFile(join(primary, "pg_hba.conf"), "\nhost replication all 127.0.0.1/32 trust\n");
-    await start(primary, primaryPort);
+    await start(primary, primaryPort, primaryOptions(primaryPort));
     await pg(bin, "pg_basebackup", [
       ...["-h", "127.0.0.1", "-p", String(primaryPort), "-U", "postgres"],
       ...["-D", replica, "-R", "-X", "stream", "-c", "fast"],
@@ -55,8 +74,12 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
   return {
     primaryUrl: `postgres://postgres@127.0.0.1:${primaryPort}/postgres`,
     replicaUrl: `postgres://postgres@127.0.0.1:${replicaPort}/postgres`,
+    primaryPort,
+    replicaPort,
     stopReplica: () => pg(bin, "pg_ctl", ["-D", replica, "-m", "fast", "-w", "stop"]),
     startReplica: () => start(replica, replicaPort),
+    stopPrimary: () => pg(bin, "pg_ctl", ["-D", primary, "-m", "immediate", "-w", "stop"]),
+    promoteReplica: () => pg(bin, "pg_ctl", ["-D", replica, "-w", "promote"]),
     async destroy() {
       await stop(replica, "immediate");
       await stop(primary, "immediate");

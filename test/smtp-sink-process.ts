@@ -9,6 +9,8 @@ export interface SinkStats {
 
 export interface SinkProcess {
   smtpPort: number;
+  /** Its process id: SIGSTOP and SIGCONT make it stall as a hung relay does. */
+  pid: number;
   stats(): Promise<SinkStats>;
   /** How many messages it has received. */
   count(): Promise<number>;
@@ -26,6 +28,7 @@ export async function startSinkProcess(options: { dataDelayMs?: number } = {}): 
   const { smtp, http } = JSON.parse(child.output().split("\n")[0] ?? "{}") as { smtp: number; http: number };
   return {
     smtpPort: smtp,
+    pid: child.child.pid as number,
     async stats() {
       const response = await fetch(`http://127.0.0.1:${http}/stats`);
       return (await response.json()) as SinkStats;

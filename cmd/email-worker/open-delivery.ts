@@ -12,6 +12,7 @@ import type { OutgoingEmail } from "../../internal/provider/provider.ts";
 import { ProviderChecks } from "../../internal/provider/provider-checks.ts";
 import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { type OpenedQueue, openQueue } from "../../internal/queue/open-queue.ts";
+import { queueKeys, usesHashTags } from "../../internal/queue/redis/queue-keys.ts";
 import { EmailService } from "../../internal/service/email-service.ts";
 import { recordQueued } from "../../internal/service/queued-metrics.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
@@ -188,7 +189,7 @@ async function openProviders(
     gates: createProviderGates(
       config.email,
       opened.redis,
-      `${config.queue.queue_name}:rate`,
+      queueKeys(config.queue.queue_name, usesHashTags(config.queue.redis)).ratePrefix,
       maxWaitMs,
       leaseMs,
     ),

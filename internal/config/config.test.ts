@@ -80,6 +80,11 @@ describe("loadConfig", () => {
       port: 6380,
       password: "redis-pass",
       db: 2,
+      sentinels: [],
+      sentinel_master_name: "mymaster",
+      sentinel_password: "",
+      cluster_nodes: [],
+      hash_tags: false,
     });
     expect(config.database).toMatchObject({
       master_host: "pg-master",
@@ -327,5 +332,37 @@ describe("maskUrl", () => {
   it("hides the password and keeps the rest", () => {
     expect(maskUrl("postgres://app:hunter2@db:5432/mail")).toBe("postgres://app:***@db:5432/mail");
     expect(maskUrl("redis://cache:6379")).toBe("redis://cache:6379");
+  });
+
+  it("hides the password of a multi-host URL, of a password holding @ or /, and of a password parameter", () => {
+    expect(maskUrl("postgres://app:hunter2@h1:5432,h2:5433/mail?target_session_attrs=read-write")).toBe(
+      "postgres://app:***@h1:5432,h2:5433/mail?target_session_attrs=read-write",
+    );
+    expect(maskUrl("postgres://app:a@b/c@h1,h2/mail")).toBe("postgres://app:***@h1,h2/mail");
+    expect(maskUrl("postgres://h1,h2/mail?user=app&password=hunter2")).toBe(
+      "postgres://h1,h2/mail?user=app&password=***",
+    );
+    expect(maskUrl("redis://:pw@cache:6379/1")).toBe("redis://:***@cache:6379/1");
+  });
+});
+
+describe("multi-host database URLs", () => {
+  it("are passed on as written for the store to try host by host", () => {
+    const url = "postgres://app:pw@h1:5432,h2:5433/mail?target_session_attrs=read-write";
+    const replica = "postgres://app:pw@h2:5433,h1:5432/mail?target_session_attrs=standby";
+    const config = load({ DATABASE_URL: url, DATABASE_REPLICA_URL: replica });
+    expect(databaseTargets(config.database)).toMatchObject({ master: { url }, replica: { url: replica } });
+  });
+
+  it("are refused at start-up with the key named and the password hidden", () => {
+    const bad = failure(() =>
+      load({ DATABASE_URL: "postgres://app:hunter2@h1,h2/mail?target_session_attrs=master" }),
+    );
+    expect(bad.message).toContain("database.url");
+    expect(bad.message).toContain('target_session_attrs "master"');
+    expect(bad.message).not.toContain("hunter2");
+    const port = failure(() => load({ DATABASE_REPLICA_URL: "postgres://app:hunter2@h1:x,h2/mail" }));
+    expect(port.message).toContain("database.replica_url");
+    expect(port.message).not.toContain("hunter2");
   });
 });

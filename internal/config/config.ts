@@ -6,6 +6,7 @@ import { KindedError } from "../errors/error-kind.ts";
 import type { ProviderName } from "../job/provider-names.ts";
 import { enabledProviders } from "./enabled-providers.ts";
 import { registerFormats } from "./formats.ts";
+import { redisProblems } from "./redis-topology.ts";
 import { configSchema } from "./schema.ts";
 
 type Schema = ReturnType<typeof configSchema>;
@@ -128,6 +129,7 @@ function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
   const { worker, queue } = config;
   if (queue.driver === "kafka") problems.push(...kafkaProblems(queue.kafka));
+  problems.push(...redisProblems(queue.redis));
   if (queue.visibility_timeout <= worker.process_timeout)
     problems.push(
       `queue.visibility_timeout (${queue.visibility_timeout} ms) must be longer than worker.process_timeout ` +

@@ -76,13 +76,22 @@ function urlParts(url: string): Parts {
   };
 }
 
-/** A URL fit for logs and error messages: the password is replaced by ***. */
+/**
+ * A URL fit for logs and error messages: the password, in the user part or as a `password`
+ * parameter, is replaced by ***. Read as text rather than with the URL class, which rejects libpq's
+ * multi-host form (`h1:5432,h2:5433`) and would leave nothing to log.
+ */
 export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "<unparseable url>";
+  const schemeEnd = url.indexOf("://");
+  if (schemeEnd < 0) return "<unparseable url>";
+  const authorityStart = schemeEnd + 3;
+  const queryStart = url.search(/[?#]/);
+  // The last @ before the query ends the user part, so a password holding @ or / is still covered.
+  const at = url.lastIndexOf("@", queryStart < 0 ? url.length : queryStart);
+  let masked = url;
+  if (at >= authorityStart) {
+    const colon = url.indexOf(":", authorityStart);
+    if (colon >= 0 && colon < at) masked = `${url.slice(0, colon + 1)}***${url.slice(at)}`;
   }
+  return masked.replace(/([?&]password=)[^&#]*/gi, "$1***");
 }

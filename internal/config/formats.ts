@@ -1,6 +1,7 @@
 import convict from "convict";
 import { PROVIDER_NAMES, type ProviderName } from "../job/provider-names.ts";
 import { parseDuration } from "./duration.ts";
+import { postgresUrlProblem } from "./postgres-url.ts";
 
 export interface SmtpAccount {
   username: string;
@@ -25,6 +26,12 @@ export interface ApiKeyConfig {
 
 function fail(message: string): never {
   throw new TypeError(message);
+}
+
+function validatePostgresUrl(value: unknown): void {
+  if (typeof value !== "string") fail("must be a PostgreSQL URL");
+  const problem = postgresUrlProblem(value);
+  if (problem !== undefined) fail(problem);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -150,5 +157,6 @@ export function registerFormats(): void {
     "email-routes": { validate: validateRoutes, coerce: coerceJson },
     "api-keys": { validate: validateApiKeys, coerce: coerceJson },
     "dkim-keys": { validate: validateDkimKeys, coerce: coerceJson },
+    "postgres-url": { validate: validatePostgresUrl },
   });
 }

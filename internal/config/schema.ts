@@ -88,6 +88,37 @@ export function configSchema() {
           sensitive: true,
         },
         db: { doc: "Redis database number.", format: "nat", default: 0, env: "REDIS_DB" },
+        sentinels: {
+          doc: "Redis Sentinel addresses (host:port), comma-separated in the environment; when set the master is found through them (named by sentinel_master_name) and followed across failovers. password and db apply to the master.",
+          format: Array,
+          default: [] as string[],
+          env: "REDIS_SENTINELS",
+        },
+        sentinel_master_name: {
+          doc: "The master's name in the Sentinel configuration.",
+          format: String,
+          default: "mymaster",
+          env: "REDIS_SENTINEL_MASTER",
+        },
+        sentinel_password: {
+          doc: "Password of the Sentinels themselves (requirepass in sentinel.conf); empty when they have none.",
+          format: String,
+          default: "",
+          env: "REDIS_SENTINEL_PASSWORD",
+          sensitive: true,
+        },
+        cluster_nodes: {
+          doc: "Redis Cluster seed nodes (host:port), comma-separated in the environment; when set the queue runs on the cluster with hash-tagged keys (`{queue_name}:normal`). password applies; db must be 0.",
+          format: Array,
+          default: [] as string[],
+          env: "REDIS_CLUSTER_NODES",
+        },
+        hash_tags: {
+          doc: "Name the queue's keys `{queue_name}:<suffix>` so they share one cluster slot (always on with cluster_nodes). Changing it moves the queue to new keys: publishers must XADD to the new stream names.",
+          format: Boolean,
+          default: false,
+          env: "REDIS_HASH_TAGS",
+        },
       },
       kafka: {
         brokers: {
@@ -202,15 +233,15 @@ export function configSchema() {
     },
     database: {
       url: {
-        doc: "PostgreSQL URL of the master; wins over master_* and the legacy host/port/name/user/password.",
-        format: String,
+        doc: "PostgreSQL URL of the master; wins over master_* and the legacy host/port/name/user/password. Takes libpq's multi-host form, `postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write` (or any, read-only, primary, standby): new connections try the hosts in turn, so a promoted replica is found without a restart.",
+        format: "postgres-url",
         default: "",
         env: "DATABASE_URL",
         sensitive: true,
       },
       replica_url: {
-        doc: "PostgreSQL URL of a read replica; wins over slave_*.",
-        format: String,
+        doc: "PostgreSQL URL of a read replica; wins over slave_*. Takes the same multi-host form as url (e.g. target_session_attrs=standby).",
+        format: "postgres-url",
         default: "",
         env: "DATABASE_REPLICA_URL",
         sensitive: true,

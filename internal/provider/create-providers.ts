@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
 import { type Config, enabledProviders } from "../config/index.ts";
+import type { RedisClient } from "../queue/redis/connect-redis.ts";
 import type { DkimSigner } from "./dkim/dkim-signer.ts";
 import { OutboxProvider } from "./outbox/outbox-provider.ts";
 import type { Provider } from "./provider.ts";
@@ -24,7 +24,7 @@ function sender(settings: { from_email: string; from_name: string }, fallback: s
 /** Each enabled provider's rate and concurrency limits; Redis makes the rate hold across replicas. */
 export function createProviderGates(
   email: Config["email"],
-  redis: Redis | undefined,
+  redis: RedisClient | undefined,
   keyPrefix: string,
   /** How long a send may wait for its turn before the job goes back to the queue. */
   maxWaitMs: number,

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
 import type { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+import type { RedisClient } from "../queue/redis/connect-redis.ts";
 import { DeliveryError } from "./delivery-error.ts";
 import { RedisSemaphore } from "./redis-semaphore.ts";
 
@@ -14,7 +14,7 @@ interface ProviderGateOptions {
   /** How long a slot is held at most: a replica that dies mid-send frees its slots after this. */
   leaseMs: number;
   /** Shared limiter state: with it the rate holds across every replica using the same Redis. */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   keyPrefix?: string;
   /** Waiting longer than this for a slot hands the job back to the queue instead (throttled). */
   maxWaitMs: number;

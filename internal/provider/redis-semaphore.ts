@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queue/redis/connect-redis.ts";
 import { RedisScript } from "../queue/redis/redis-script.ts";
 
 /**
@@ -24,12 +24,12 @@ return 0
  * a replica that dies while holding one frees it when the lease runs out.
  */
 export class RedisSemaphore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
   readonly #limit: number;
   readonly #leaseMs: number;
 
-  constructor(options: { redis: Redis; key: string; limit: number; leaseMs: number }) {
+  constructor(options: { redis: RedisClient; key: string; limit: number; leaseMs: number }) {
     this.#redis = options.redis;
     this.#key = options.key;
     this.#limit = options.limit;

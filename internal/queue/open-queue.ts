@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config/index.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -8,7 +7,8 @@ import type { KafkaQueueOptions } from "./kafka/kafka-queue.ts";
 import { PostgresIdempotencyStore } from "./postgres/postgres-idempotency-store.ts";
 import { PostgresQueue, type PostgresQueueOptions } from "./postgres/postgres-queue.ts";
 import type { JobQueue } from "./queue.ts";
-import { connectRedis } from "./redis/connect-redis.ts";
+import { connectRedis, type RedisClient } from "./redis/connect-redis.ts";
+import { usesHashTags } from "./redis/queue-keys.ts";
 import { RedisIdempotencyStore } from "./redis/redis-idempotency-store.ts";
 import {
   type QueueDataLoss,
@@ -20,7 +20,7 @@ export interface OpenedQueue {
   queue: JobQueue;
   idempotency: IdempotencyStore;
   /** The Redis connection, when the queue is on Redis (shared state such as provider rate limits). */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   /** Closes the queue and its connections. */
   close(): Promise<void>;
 }
@@ -92,8 +92,9 @@ export async function openQueue(
     return { queue, idempotency: new PostgresIdempotencyStore(database.master), close: () => queue.close() };
   }
   if (settings.driver === "redis") {
-    const redis: Redis = await connectRedis(settings.redis, "email-worker");
-    const blockingRedis = await connectRedis(settings.redis, "email-worker-blocking").catch(
+    const hashTags = usesHashTags(settings.redis);
+    const redis = await connectRedis(settings.redis, "email-worker", logger);
+    const blockingRedis = await connectRedis(settings.redis, "email-worker-blocking", logger).catch(
       (error: unknown) => {
         redis.disconnect();
         throw error;
@@ -103,6 +104,7 @@ export async function openQueue(
       redis,
       blockingRedis,
       name: settings.queue_name,
+      hashTags,
       ...drivers.redis,
       onAckError,
       onRecreated: (event) => {
@@ -113,7 +115,7 @@ export async function openQueue(
     await queue.init();
     return {
       queue,
-      idempotency: new RedisIdempotencyStore(redis, settings.queue_name),
+      idempotency: new RedisIdempotencyStore(redis, settings.queue_name, hashTags),
       redis,
       async close() {
         await queue.close();

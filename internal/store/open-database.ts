@@ -4,8 +4,11 @@ import pg from "pg";
 import type { Logger } from "pino";
 import type { Config, DatabaseTargets, PostgresTarget } from "../config/index.ts";
 import { maskUrl } from "../config/index.ts";
+import { type PostgresUrl, parseMultiHostUrl } from "../config/postgres-url.ts";
 import { DatabaseRouter, type ReplicaState } from "./database-router.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
+import { failoverPool } from "./host-failover-pool.ts";
+import { multiHostClient } from "./multi-host-client.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import type { Database } from "./schema.ts";
 import { UnavailableErrorDialect } from "./unavailable-dialect.ts";
@@ -36,9 +39,17 @@ function sslOption(mode: PostgresTarget["ssl_mode"]): pg.PoolConfig["ssl"] {
   }
 }
 
-function createPool(target: PostgresTarget, settings: Config["database"], logger: Logger): pg.Pool {
+function createPool(
+  target: PostgresTarget,
+  multiHost: PostgresUrl | undefined,
+  settings: Config["database"],
+  logger: Logger,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: target.url,
+    // node-postgres takes one host: with several, or a target_session_attrs, each new connection
+    // picks its host itself (and the URL it is given names only that one).
+    ...(multiHost && { Client: multiHostClient(multiHost) }),
     ssl: sslOption(target.ssl_mode),
     max: settings.max_open_conns,
     min: Math.min(settings.max_idle_conns, settings.max_open_conns),
@@ -64,9 +75,11 @@ function createPool(target: PostgresTarget, settings: Config["database"], logger
 }
 
 function postgresKysely(target: PostgresTarget, settings: Config["database"], logger: Logger, role: string) {
-  const pool = createPool(target, settings, logger.child({ database: role }));
+  const multiHost = parseMultiHostUrl(target.url);
+  const pool = createPool(target, multiHost, settings, logger.child({ database: role }));
   const where = `PostgreSQL ${role} at ${maskUrl(target.url)}`;
-  return new Kysely<Database>({ dialect: new UnavailableErrorDialect(new PostgresDialect({ pool }), where) });
+  const dialect = new PostgresDialect({ pool: failoverPool(pool, multiHost?.hosts.length ?? 1) });
+  return new Kysely<Database>({ dialect: new UnavailableErrorDialect(dialect, where) });
 }
 
 async function openEmbedded(dir: string, logger: Logger): Promise<Kysely<Database>> {

@@ -1,5 +1,6 @@
-import type { Redis } from "ioredis";
 import type { IdempotencyRecord, IdempotencyState, IdempotencyStore } from "../idempotency.ts";
+import type { RedisClient } from "./connect-redis.ts";
+import { queueKeys } from "./queue-keys.ts";
 import { RedisScript } from "./redis-script.ts";
 
 /** SET NX, or the current holder. KEYS: the key. ARGV: job id, ttl ms. */
@@ -26,12 +27,13 @@ return 1
 `);
 
 export class RedisIdempotencyStore implements IdempotencyStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, queueName: string) {
+  /** `hashTags`: the queue's keys are tagged (see queueKeys), so these sit in its cluster slot. */
+  constructor(redis: RedisClient, queueName: string, hashTags = false) {
     this.#redis = redis;
-    this.#prefix = `${queueName}:idem:`;
+    this.#prefix = queueKeys(queueName, hashTags).idempotencyPrefix;
   }
 
   async reserve(key: string, jobId: string, ttlMs: number): Promise<IdempotencyRecord> {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connect-redis.ts";
 
 /** A Lua script run by hash, loaded on first use (or after a Redis restart flushed the cache). */
 export class RedisScript {
@@ -11,7 +11,11 @@ export class RedisScript {
     this.#sha = createHash("sha1").update(lua).digest("hex");
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     try {
       return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
     } catch (error) {

@@ -1,20 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
 import { LANES, type Lane } from "../../job/priority.ts";
 import { AckBatcher } from "../ack-batcher.ts";
 import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import { BlockingInterrupter } from "./blocking-interrupter.ts";
+import type { RedisClient } from "./connect-redis.ts";
+import { queueKeys } from "./queue-keys.ts";
 import { fetchScript, promoteScript, reclaimScript, replayScript } from "./scripts.ts";
 
 export interface RedisStreamsQueueOptions {
   /** Commands, scripts and acks. */
-  redis: Redis;
+  redis: RedisClient;
   /** A second connection for blocking reads, which hold their connection while they wait. */
-  blockingRedis: Redis;
-  /** Stream names are `<name>:<lane>`; also the prefix of the delayed set and dead-letter stream. */
+  blockingRedis: RedisClient;
+  /** Stream names are `<name>:<lane>` (`{<name>}:<lane>` with hashTags); also the prefix of every other key. */
   name: string;
+  /** Keys named `{<name>}:<suffix>`, all in one cluster slot (see queueKeys); default: untagged. */
+  hashTags?: boolean | undefined;
   group: string;
   /** This process's name in the group; absent: one made up from the host, pid and a random part. */
   consumer?: string;
@@ -61,13 +65,12 @@ function field(fields: readonly string[], name: string): string | undefined {
 /**
  * The `redis` queue: one Stream per lane read through one consumer group, a sorted set for delayed
  * and retry messages, and a dead-letter stream. Producers in any language publish with
- * `XADD <name>:<lane> * job <json>`. Finished entries are acknowledged and deleted, in batches.
+ * `XADD <name>:<lane> * job <json>` (`{<name>}:<lane>` with hash tags). Finished entries are acknowledged and deleted, in batches.
  */
 export class RedisStreamsQueue implements JobQueue {
   readonly driver = "redis";
-  readonly #redis: Redis;
-  readonly #blocking: Redis;
-  readonly #name: string;
+  readonly #redis: RedisClient;
+  readonly #blocking: RedisClient;
   readonly #group: string;
   readonly #consumer: string;
   readonly #visibilityMs: number;
@@ -75,13 +78,16 @@ export class RedisStreamsQueue implements JobQueue {
   readonly #fairShare: FairShare;
   readonly #maxDeliveries: number;
   readonly #streams: Record<Lane, string>;
+  readonly #delayedKey: string;
+  readonly #deadKey: string;
+  readonly #instanceKey: string;
   /** Entries a blocking read returned beyond what was asked; handed out first next time. */
   #surplus: Delivery[] = [];
   readonly #readBatch: number;
   #readingAhead: Promise<void> | undefined;
   #lastReclaim = 0;
   #reclaimCursor: Record<Lane, string> = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
-  #blockingClientId: number | undefined;
+  readonly #interrupter: BlockingInterrupter;
   readonly #acks: AckBatcher<Delivery>;
   readonly #onRecreated: ((event: QueueDataLoss) => void) | undefined;
   /** The marker this process last saw in `<name>:instance`; a different or missing one means data loss. */
@@ -92,7 +98,6 @@ export class RedisStreamsQueue implements JobQueue {
   constructor(options: RedisStreamsQueueOptions) {
     this.#redis = options.redis;
     this.#blocking = options.blockingRedis;
-    this.#name = options.name;
     this.#group = options.group;
     this.#consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.#visibilityMs = options.visibilityTimeoutMs;
@@ -102,28 +107,16 @@ export class RedisStreamsQueue implements JobQueue {
     this.#readBatch = Math.max(options.readBatch, 1);
     this.#acks = new AckBatcher((items) => this.#flushAcks(items), options.onAckError);
     this.#onRecreated = options.onRecreated;
-    this.#streams = {
-      critical: `${this.#name}:critical`,
-      high: `${this.#name}:high`,
-      normal: `${this.#name}:normal`,
-      low: `${this.#name}:low`,
-    };
-  }
-
-  get #delayedKey() {
-    return `${this.#name}:delayed`;
-  }
-
-  get #deadKey() {
-    return `${this.#name}:dead`;
-  }
-
-  get #instanceKey() {
-    return `${this.#name}:instance`;
+    const keys = queueKeys(options.name, options.hashTags ?? false);
+    this.#streams = keys.streams;
+    this.#delayedKey = keys.delayed;
+    this.#deadKey = keys.dead;
+    this.#instanceKey = keys.instance;
+    this.#interrupter = new BlockingInterrupter(this.#redis, this.#blocking, keys.streams.normal);
   }
 
   async init(): Promise<void> {
-    this.#blockingClientId = Number(await this.#blocking.client("ID"));
+    await this.#interrupter.init();
     await this.#createGroups();
     await this.#redis.set(this.#instanceKey, randomUUID(), "NX");
     this.#instance = (await this.#redis.get(this.#instanceKey)) ?? undefined;
@@ -180,10 +173,8 @@ export class RedisStreamsQueue implements JobQueue {
     if (out.length > 0) this.#readAheadIfLow(max);
     if (out.length > 0 || signal?.aborted) return sortByLane(out);
     // A stop request must not wait out the blocking read: unblock it from the other connection.
-    const unblock = () => {
-      if (this.#blockingClientId !== undefined)
-        this.#redis.client("UNBLOCK", this.#blockingClientId).catch(() => {});
-    };
+    const unblock = await this.#interrupter.prepare();
+    if (signal?.aborted) return [];
     signal?.addEventListener("abort", unblock, { once: true });
     try {
       return await this.#blockingRead(max);
