@@ -1,13 +1,13 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { once } from "node:events";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { Cluster, Redis } from "ioredis";
+import { Cluster } from "ioredis";
 import { freePort } from "./free-port.ts";
+import { killRedisServer, redisServerArgs, spawnRedisServer, waitForRedis } from "./redis-server.ts";
 
 const run = promisify(execFile);
 
@@ -36,25 +36,6 @@ async function clusterPort(taken: Set<number>): Promise<number> {
   }
 }
 
-async function waitForPing(port: number): Promise<void> {
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
-  probe.on("error", () => {});
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === "PONG") return;
-      } catch {
-        probe.disconnect();
-        await sleep(50);
-      }
-    }
-    throw new Error(`redis-server did not answer on port ${port}`);
-  } finally {
-    probe.disconnect();
-  }
-}
-
 /** Every node reports cluster_state:ok, so a client started now sees all slots served. */
 async function waitForClusterOk(ports: number[]): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -76,14 +57,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), "ew-redis-cluster-"));
   const children: ChildProcess[] = [];
   const stop = async () => {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, "exit");
-        child.kill("SIGKILL");
-        await exited;
-      }),
-    );
+    await Promise.all(children.map(killRedisServer));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -91,12 +65,12 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     for (let i = 0; i < 3; i++) ports.push(await clusterPort(new Set(ports)));
     for (const port of ports) {
       const args = [
-        ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+        ...redisServerArgs(port, dir),
         ...["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--daemonize", "no"],
       ];
-      children.push(spawn("redis-server", args, { stdio: "ignore" }));
+      children.push(spawnRedisServer(args));
     }
-    await Promise.all(ports.map(waitForPing));
+    await Promise.all(ports.map((port) => waitForRedis(port)));
     const nodes = ports.map((port) => `127.0.0.1:${port}`);
     await run("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"]);
     await waitForClusterOk(ports);

@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { freePort } from "./free-port.ts";
+import { killRedisServer, redisServerArgs, spawnRedisServer, waitForRedis } from "./redis-server.ts";
+import { until } from "./until.ts";
 
 export const SENTINEL_MASTER = "mymaster";
 
@@ -25,25 +25,6 @@ export interface RedisSentinelSetup {
   stop(): Promise<void>;
 }
 
-async function ping(port: number): Promise<void> {
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
-  probe.on("error", () => {});
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === "PONG") return;
-      } catch {
-        probe.disconnect();
-        await sleep(50);
-      }
-    }
-    throw new Error(`no answer on port ${port}`);
-  } finally {
-    probe.disconnect();
-  }
-}
-
 /** Runs one command on a short-lived connection. */
 async function ask(port: number, ...command: [string, ...(string | number)[]]): Promise<unknown> {
   const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -56,14 +37,9 @@ async function ask(port: number, ...command: [string, ...(string | number)[]]): 
   }
 }
 
-/** Polls until `check` holds, failing with `what` after `timeoutMs`. */
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/** `until`, counting a check that throws (a node not answering yet) as one that does not hold. */
+function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  return until(() => check().catch(() => false), timeoutMs, what);
 }
 
 /** SENTINEL MASTER's flat field list as a record. */
@@ -84,15 +60,9 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
   const dir = mkdtempSync(join(tmpdir(), "ew-redis-sentinel-"));
   const children = new Map<number, ChildProcess>();
   const start = (port: number, args: string[]) => {
-    children.set(port, spawn("redis-server", args, { stdio: "ignore" }));
+    children.set(port, spawnRedisServer(args));
   };
-  const kill = async (port: number) => {
-    const child = children.get(port);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
-  };
+  const kill = (port: number) => killRedisServer(children.get(port));
   const stop = async () => {
     await Promise.all([...children.keys()].map(kill));
     rmSync(dir, { recursive: true, force: true });
@@ -102,14 +72,11 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
     const dataNode = (port: number, extra: string[]) => {
       const data = join(dir, String(port));
       mkdirSync(data);
-      start(port, [
-        ...["--port", String(port), "--bind", "127.0.0.1", "--dir", data, "--save", "", "--appendonly", "no"],
-        ...extra,
-      ]);
+      start(port, [...redisServerArgs(port, data), ...extra]);
     };
     dataNode(masterPort, []);
     dataNode(replicaPort, ["--replicaof", "127.0.0.1", String(masterPort)]);
-    await Promise.all([ping(masterPort), ping(replicaPort)]);
+    await Promise.all([waitForRedis(masterPort), waitForRedis(replicaPort)]);
 
     const sentinelPorts: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -131,7 +98,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
       start(port, [conf, "--sentinel"]);
       sentinelPorts.push(port);
     }
-    await Promise.all(sentinelPorts.map(ping));
+    await Promise.all(sentinelPorts.map((port) => waitForRedis(port)));
     await waitUntil(
       async () => {
         const info = String(await ask(masterPort, "INFO", "replication"));

@@ -1,19 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../postgres.ts";
-import { type RunningProcess, startProcess } from "../process.ts";
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../redis.ts";
 import { type ReplicaCluster, startReplicaCluster } from "../replica-cluster.ts";
+import { type ServiceProcess, smtpSinkEnv, startServiceProcess } from "../service-process.ts";
 import { receiptsByJob, type SmtpSink, startSmtpSink } from "../smtp-sink.ts";
 import { until } from "../until.ts";
-
-const entry = fileURLToPath(new URL("../../cmd/email-worker/main.ts", import.meta.url));
 
 /**
  * The PostgreSQL primary crashes and its streaming replica is promoted while jobs flow on the Redis
@@ -27,9 +21,8 @@ describe("email-worker through a PostgreSQL primary failover", () => {
   let cluster: ReplicaCluster;
   let sink: SmtpSink;
   let redis: Redis;
-  let service: RunningProcess;
+  let service: ServiceProcess;
   let base = "";
-  let cwd = "";
   let databaseName = "";
   const queueName = uniquePrefix("pg-failover");
 
@@ -39,45 +32,31 @@ describe("email-worker through a PostgreSQL primary failover", () => {
     databaseName = (await createTestDatabase("ew_failover", cluster.primaryUrl)).name;
     sink = await startSmtpSink({ dataDelayMs: 20 });
     redis = await connectRedis();
-    cwd = mkdtempSync(join(tmpdir(), "ew-pg-failover-"));
     const hosts = `127.0.0.1:${cluster.primaryPort},127.0.0.1:${cluster.replicaPort}`;
-    service = startProcess(entry, {
-      cwd,
-      env: {
-        QUEUE_DRIVER: "redis",
-        REDIS_URL: redisUrl(),
-        QUEUE_NAME: queueName,
-        QUEUE_POLL_INTERVAL: "200ms",
-        // Long enough that marks retried through the failover land before a claim runs out.
-        QUEUE_VISIBILITY_TIMEOUT: "40s",
-        WORKER_PROCESS_TIMEOUT: "5s",
-        WORKER_RECONCILE_INTERVAL: "1s",
-        WORKER_RECONCILE_GRACE: "3s",
-        DATABASE_URL: `postgres://postgres@${hosts}/${databaseName}?target_session_attrs=read-write`,
-        DB_CONNECT_TIMEOUT: "1s",
-        DB_QUERY_TIMEOUT: "2s",
-        EMAIL_DEFAULT_PROVIDER: "smtp",
-        SMTP_HOST: "127.0.0.1",
-        SMTP_PORT: String(sink.port),
-        SMTP_USE_TLS: "false",
-        SMTP_FROM_EMAIL: "noreply@shop.example",
-        PORT: "0",
-        GRPC_PORT: "0",
-        LOG_LEVEL: "info",
-      },
+    service = await startServiceProcess({
+      QUEUE_DRIVER: "redis",
+      REDIS_URL: redisUrl(),
+      QUEUE_NAME: queueName,
+      QUEUE_POLL_INTERVAL: "200ms",
+      // Long enough that marks retried through the failover land before a claim runs out.
+      QUEUE_VISIBILITY_TIMEOUT: "40s",
+      WORKER_PROCESS_TIMEOUT: "5s",
+      WORKER_RECONCILE_INTERVAL: "1s",
+      WORKER_RECONCILE_GRACE: "3s",
+      DATABASE_URL: `postgres://postgres@${hosts}/${databaseName}?target_session_attrs=read-write`,
+      DB_CONNECT_TIMEOUT: "1s",
+      DB_QUERY_TIMEOUT: "2s",
+      ...smtpSinkEnv(sink.port),
     });
-    await service.waitFor('"msg":"email-worker started"');
-    base = `http://127.0.0.1:${/"http_port":(\d+)/.exec(service.output())?.[1]}`;
+    base = service.base;
   });
 
   afterAll(async () => {
-    service?.child.kill("SIGKILL");
-    await service?.exit();
+    await service?.stop();
     await sink?.close();
     await deleteKeys(redis, queueName);
     redis?.disconnect();
     await cluster?.destroy();
-    rmSync(cwd, { recursive: true, force: true });
   });
 
   const post = (jobs: unknown[]) =>

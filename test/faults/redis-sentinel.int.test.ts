@@ -1,16 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../postgres.ts";
-import { type RunningProcess, startProcess } from "../process.ts";
 import { type RedisSentinelSetup, SENTINEL_MASTER, startRedisSentinel } from "../redis-sentinel.ts";
+import { type ServiceProcess, smtpSinkEnv, startServiceProcess } from "../service-process.ts";
 import { receiptsByJob, type SmtpSink, startSmtpSink } from "../smtp-sink.ts";
 import { until } from "../until.ts";
 
-const entry = fileURLToPath(new URL("../../cmd/email-worker/main.ts", import.meta.url));
 const WORKERS = 4;
 /** QUEUE_BATCH_SIZE: entries the service reads ahead and holds beyond what its workers send. */
 const READ_BATCH = 10;
@@ -19,9 +14,8 @@ interface Run {
   redis: RedisSentinelSetup;
   sink: SmtpSink;
   database: TestDatabase;
-  service: RunningProcess;
+  service: ServiceProcess;
   base: string;
-  cwd: string;
 }
 
 /** Polls /health until stopped, keeping each change of its `queue` answer. */
@@ -70,12 +64,10 @@ describe("email-worker through a Redis Sentinel failover", () => {
   let run: Run | undefined;
   afterEach(async () => {
     if (!run) return;
-    run.service.child.kill("SIGKILL");
-    await run.service.exit();
+    await run.service.stop();
     await run.sink.close();
     await run.redis.stop();
     await run.database.drop();
-    rmSync(run.cwd, { recursive: true, force: true });
     run = undefined;
   });
 
@@ -84,34 +76,24 @@ describe("email-worker through a Redis Sentinel failover", () => {
     // Slow enough that a backlog is still waiting in Redis when its master dies.
     const sink = await startSmtpSink({ dataDelayMs: 40 });
     const database = await createTestDatabase("ew_faults");
-    const cwd = mkdtempSync(join(tmpdir(), "ew-faults-"));
-    const service = startProcess(entry, {
-      cwd,
-      env: {
-        QUEUE_DRIVER: "redis",
-        REDIS_SENTINELS: redis.sentinels.join(","),
-        REDIS_SENTINEL_MASTER: SENTINEL_MASTER,
-        QUEUE_POLL_INTERVAL: "200ms",
-        QUEUE_VISIBILITY_TIMEOUT: "5s",
-        QUEUE_BATCH_SIZE: String(READ_BATCH),
-        WORKER_PROCESS_TIMEOUT: "4s",
-        WORKER_COUNT: String(WORKERS),
-        WORKER_RECONCILE_INTERVAL: "1s",
-        WORKER_RECONCILE_GRACE: "2s",
-        DATABASE_URL: database.url,
-        EMAIL_DEFAULT_PROVIDER: "smtp",
-        SMTP_HOST: "127.0.0.1",
-        SMTP_PORT: String(sink.port),
-        SMTP_USE_TLS: "false",
-        SMTP_FROM_EMAIL: "noreply@shop.example",
-        PORT: "0",
-        GRPC_PORT: "0",
-        LOG_LEVEL: "info",
-      },
+    const service = await startServiceProcess({
+      QUEUE_DRIVER: "redis",
+      REDIS_SENTINELS: redis.sentinels.join(","),
+      REDIS_SENTINEL_MASTER: SENTINEL_MASTER,
+      QUEUE_POLL_INTERVAL: "200ms",
+      QUEUE_VISIBILITY_TIMEOUT: "5s",
+      QUEUE_BATCH_SIZE: String(READ_BATCH),
+      WORKER_PROCESS_TIMEOUT: "4s",
+      WORKER_COUNT: String(WORKERS),
+      WORKER_RECONCILE_INTERVAL: "1s",
+      WORKER_RECONCILE_GRACE: "2s",
+      DATABASE_URL: database.url,
+      ...smtpSinkEnv(sink.port),
+    }).catch(async (error: unknown) => {
+      await Promise.all([sink.close(), redis.stop(), database.drop()]);
+      throw error;
     });
-    run = { redis, sink, database, service, base: "", cwd };
-    await service.waitFor('"msg":"email-worker started"');
-    run.base = `http://127.0.0.1:${/"http_port":(\d+)/.exec(service.output())?.[1]}`;
+    run = { redis, sink, database, service, base: service.base };
     return run;
   }
 
