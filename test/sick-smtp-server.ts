@@ -17,6 +17,8 @@ export type SickBehaviour =
   | "drop-mid-data"
   /** Offers STARTTLS, says go ahead, then sends bytes that are not TLS. */
   | "tls-garbage"
+  /** Offers STARTTLS, says go ahead, then never answers the TLS handshake. */
+  | "tls-silent"
   /** Answers everything, each reply `slowReplyMs` late. */
   | "slow";
 
@@ -92,12 +94,13 @@ export async function startSickSmtpServer(): Promise<SickSmtpServer> {
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === "EHLO")
           reply(
-            `250-sick.test${behaviour === "tls-garbage" ? "\r\n250-STARTTLS" : ""}\r\n250-PIPELINING\r\n250 8BITMIME`,
+            `250-sick.test${behaviour.startsWith("tls-") ? "\r\n250-STARTTLS" : ""}\r\n250-PIPELINING\r\n250 8BITMIME`,
           );
         else if (verb === "HELO") reply("250 sick.test");
         else if (verb === "STAR") {
           reply("220 2.0.0 Ready to start TLS");
-          setTimeout(() => socket.write("this is not a TLS server hello\r\n"), 10);
+          if (behaviour === "tls-garbage")
+            setTimeout(() => socket.write("this is not a TLS server hello\r\n"), 10);
         } else if (verb === "MAIL" || verb === "RCPT" || verb === "RSET" || verb === "NOOP")
           reply("250 2.1.0 Ok");
         else if (verb === "DATA") {

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { deliveryFailure } from "../../test/outgoing-email.ts";
 import { DeliveryError } from "./delivery-error.ts";
 import type { OutgoingEmail, Provider } from "./provider.ts";
 import { ProviderGate } from "./provider-gate.ts";
-import { type BreakerState, ProviderRouter } from "./provider-router.ts";
+import { type BreakerState, halfOpenPause, ProviderRouter } from "./provider-router.ts";
 
 /** A provider whose next answers are scripted: "ok", or an error to throw. */
 function scripted(name: string) {
@@ -98,18 +99,40 @@ describe("ProviderRouter", () => {
     await r.send(job, email);
     expect(primary.calls()).toBe(2);
     expect(backup.calls()).toBe(3);
-    await sleep(150);
+    await sleep(150); // the pause is 100 ms give or take 25
     expect(await r.send(job, email)).toMatchObject({ provider: "sendgrid" });
     expect(r.health().sendgrid).toBe("closed");
     expect(states).toEqual(["sendgrid:open", "sendgrid:half-open", "sendgrid:closed"]);
   });
 
-  it("hands the job back, attempts kept, when every provider's circuit is open", async () => {
+  it("varies the pause before each half-open trial by up to a quarter either way, so trials cannot fall into step with a recurring outage", () => {
+    const draws = [0, 0.5, 0.999_999];
+    const pause = halfOpenPause(30_000, () => draws.shift() ?? 0.5);
+    const first = pause.next(undefined);
+    const second = first.next(undefined);
+    const third = second.next(undefined);
+    expect([first.duration, second.duration, third.duration]).toEqual([22_500, 30_000, 37_500]);
+    const spread = new Set(Array.from({ length: 50 }, () => halfOpenPause(30_000).next(undefined).duration));
+    expect(spread.size).toBeGreaterThan(1);
+    for (const duration of spread) {
+      expect(duration).toBeGreaterThanOrEqual(22_500);
+      expect(duration).toBeLessThanOrEqual(37_500);
+    }
+  });
+
+  it("hands the job back, attempts kept, when every provider's circuit is open, until just after the first trial is due", async () => {
     const { r, primary, backup } = router({ threshold: 1, halfOpenAfterMs: 60_000 });
     primary.will(transient());
     backup.will(transient());
     await expect(r.send(job, email)).rejects.toMatchObject({ kind: "transient" });
-    await expect(r.send(job, email)).rejects.toMatchObject({ kind: "throttled", code: "circuit_open" });
+    const parked = await deliveryFailure(r.send(job, email));
+    expect(parked).toMatchObject({ kind: "throttled", code: "circuit_open" });
+    // Back just after the first trial is due (60 s give or take 15), not a fixed pause later.
+    expect(parked?.retryAfterMs).toBeGreaterThanOrEqual(45_000);
+    expect(parked?.retryAfterMs).toBeLessThanOrEqual(76_000);
+    await sleep(50);
+    const later = await deliveryFailure(r.send(job, email));
+    expect(later?.retryAfterMs).toBeLessThan(parked?.retryAfterMs ?? 0);
   });
 
   it("refuses a job whose providers are not configured, naming them", async () => {

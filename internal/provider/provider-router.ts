@@ -5,6 +5,7 @@ import {
   CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
+  DelegateBackoff,
   handleWhen,
 } from "cockatiel";
 import type { EmailRoute } from "../config/index.ts";
@@ -33,6 +34,25 @@ const STATES: Record<number, BreakerState> = {
   [CircuitState.Isolated]: "open",
 };
 
+/**
+ * The pause before an open circuit lets its trial send through: the configured pause, give or take
+ * a quarter at random. With a fixed pause the trials fall into step with an outage that recurs at
+ * about the same period (a relay that stalls every half minute, say) and every trial meets it, so
+ * the circuit never closes although the relay works most of the time. `onPause` hears each pause
+ * drawn, as the circuit opens.
+ */
+export function halfOpenPause(
+  pauseMs: number,
+  random: () => number = Math.random,
+  onPause?: (ms: number) => void,
+): DelegateBackoff<unknown> {
+  return new DelegateBackoff(() => {
+    const ms = Math.round(pauseMs * (0.75 + random() * 0.5));
+    onPause?.(ms);
+    return ms;
+  });
+}
+
 /** Provider trouble, as opposed to a bad message: counts against the breaker and allows failover. */
 function providerAtFault(error: DeliveryError): boolean {
   return error.kind === "config" || error.kind === "transient";
@@ -43,12 +63,14 @@ function providerAtFault(error: DeliveryError): boolean {
  * whose `job_type` glob matches, else the default followed by the fallbacks. A transient or
  * configuration failure moves on to the next provider — unless the outcome was ambiguous (the
  * request may have been delivered), which is retried later on the same one. Each provider has a
- * circuit breaker (open after consecutive such failures, half-open after a pause) and a gate for its
+ * circuit breaker (open after consecutive such failures, half-open after a jittered pause) and a gate for its
  * rate and concurrency limits.
  */
 export class ProviderRouter {
   readonly #options: ProviderRouterOptions;
   readonly #breakers = new Map<string, CircuitBreakerPolicy>();
+  /** When each open circuit lets its next trial through (epoch ms). */
+  readonly #trialAt = new Map<string, number>();
   /** The last outcomes per provider (true: the provider was at fault), for its recent error rate. */
   readonly #recent = new Map<string, boolean[]>();
 
@@ -59,7 +81,9 @@ export class ProviderRouter {
       const breaker = circuitBreaker(
         handleWhen((error) => isDeliveryError(error) && providerAtFault(error)),
         {
-          halfOpenAfter: halfOpenAfterMs,
+          halfOpenAfter: halfOpenPause(halfOpenAfterMs, Math.random, (ms) =>
+            this.#trialAt.set(name, Date.now() + ms),
+          ),
           breaker: new ConsecutiveBreaker(failureThreshold),
         },
       );
@@ -163,11 +187,20 @@ export class ProviderRouter {
         "throttled",
         "circuit_open",
         `every provider for this job is paused (${names.join(", ")})`,
-        {
-          retryAfterMs: this.#options.breaker.halfOpenAfterMs,
-        },
+        { retryAfterMs: this.#untilTrial(names) },
       )
     );
+  }
+
+  /**
+   * How long a job turned away by open circuits waits: until just after the first of their trials,
+   * so that once a trial has closed a circuit the jobs parked behind it follow within a second or
+   * two instead of a whole pause later.
+   */
+  #untilTrial(names: readonly string[]): number {
+    const now = Date.now();
+    const next = Math.min(...names.map((name) => this.#trialAt.get(name) ?? now));
+    return Math.max(next - now, 0) + 1_000;
   }
 
   async close(): Promise<void> {

@@ -42,14 +42,14 @@ describe("SMTP provider against a sick relay", () => {
     await server?.close();
   });
 
-  const provider = (options: { port?: number; useTls?: boolean } = {}) => {
+  const provider = (options: { port?: number; useTls?: boolean; poolSize?: number } = {}) => {
     const made = new SmtpProvider({
       host: "127.0.0.1",
       port: options.port ?? server.port,
       useTls: options.useTls ?? false,
       accounts: [],
       sender: { email: "noreply@shop.example" },
-      poolSize: POOL_SIZE,
+      poolSize: options.poolSize ?? POOL_SIZE,
       timeoutMs: TIMEOUT_MS,
     });
     providers.push(made);
@@ -86,10 +86,36 @@ describe("SMTP provider against a sick relay", () => {
     expect(ms).toBeLessThan(TIMEOUT_MS * 4);
   });
 
+  it("gives up on a TLS handshake the relay never answers within its timeout, and frees the pool's slot", async () => {
+    const smtp = provider({ useTls: true });
+    // More stalled handshakes than the pool has slots: each must end and give its slot back.
+    for (let i = 0; i < POOL_SIZE + 1; i++) {
+      const { error, ms } = await failure("tls-silent", smtp);
+      expect(error).toMatchObject({ kind: "transient", ambiguous: false });
+      expect(ms).toBeLessThan(TIMEOUT_MS * 4);
+    }
+  });
+
   it("waits out slow replies that stay within the timeout, and sends", async () => {
     server.behaviour = "slow";
     server.slowReplyMs = TIMEOUT_MS / 4;
     await expect(provider().send(email("ada@example.org"))).resolves.toMatchObject({ provider: "smtp" });
+  });
+
+  it("never starts a send whose job gave up while it waited for a pooled connection", async () => {
+    const smtp = provider({ poolSize: 1 });
+    server.behaviour = "slow";
+    server.slowReplyMs = TIMEOUT_MS / 4;
+    const accepted = server.accepted;
+    const first = smtp.send(email("first@example.org"));
+    const giveUp = new AbortController();
+    const second = smtp.send(email("second@example.org"), giveUp.signal);
+    setTimeout(() => giveUp.abort(), 20);
+    expect(await deliveryFailure(second)).toMatchObject({ kind: "transient", code: "send_timeout" });
+    await first;
+    // The connection the second send waited for is free now; it must not carry the abandoned message.
+    await smtp.send(email("third@example.org"));
+    expect(server.accepted - accepted).toBe(2);
   });
 
   it("fails a connection refused at once, and through a black hole within its timeout", async () => {

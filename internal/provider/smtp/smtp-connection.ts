@@ -389,13 +389,28 @@ function openSocket(o: SmtpConnectionOptions): Promise<Socket | TLSSocket> {
   });
 }
 
+/**
+ * The TLS handshake after STARTTLS, bounded like every other wait: the plain socket's idle timeout
+ * is detached by then, and a relay that said "go ahead" and went quiet would otherwise hold the
+ * connection's pool slot for good.
+ */
 function upgrade(socket: Socket | TLSSocket, o: SmtpConnectionOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = connectTls({ socket, ...tlsOptions(o) });
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(
+        new SmtpError("TLS handshake did not finish in time", { code: "ETIMEDOUT", command: "STARTTLS" }),
+      );
+    }, o.timeoutMs);
     secure.once("secureConnect", () => {
+      clearTimeout(timer);
       secure.removeAllListeners("error");
       resolve(secure);
     });
-    secure.once("error", (error: NodeJS.ErrnoException) => reject(socketError(error, "STARTTLS")));
+    secure.once("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(socketError(error, "STARTTLS"));
+    });
   });
 }

@@ -34,9 +34,21 @@ export class SmtpPool {
     this.#options = options;
   }
 
-  async send(envelope: { from: string; to: string[] }, message: Buffer): Promise<SmtpSendInfo> {
+  /**
+   * Sends over a pooled connection. `signal` is the caller giving up (the job's time limit): a send
+   * still waiting for a connection then never starts, so that the retry is not a second copy.
+   */
+  async send(
+    envelope: { from: string; to: string[] },
+    message: Buffer,
+    signal?: AbortSignal,
+  ): Promise<SmtpSendInfo> {
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#acquire();
+      if (signal?.aborted) {
+        this.#release(connection);
+        throw Object.assign(new Error("gave up waiting for an SMTP connection"), { code: "ETIMEDOUT" });
+      }
       let handedOn = false;
       try {
         // Once this message is written the connection takes the next one, while this one waits

@@ -99,7 +99,11 @@ export class SmtpProvider implements Provider {
     const from = email.from ?? this.#sender;
     // The message is composed once here; the pool only streams it.
     const raw = await signedWith(this.#dkim, await composeMessage(email, this.#sender), from.email);
-    const sending = account.pool.send({ from: this.#envelopeSender(email, from), to: [email.to.email] }, raw);
+    const sending = account.pool.send(
+      { from: this.#envelopeSender(email, from), to: [email.to.email] },
+      raw,
+      signal,
+    );
     let info: Awaited<typeof sending>;
     try {
       info = await abortable(sending, signal);
