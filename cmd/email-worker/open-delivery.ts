@@ -14,6 +14,7 @@ import { ProviderRouter } from "../../internal/provider/provider-router.ts";
 import { type OpenedQueue, openQueue } from "../../internal/queue/open-queue.ts";
 import { queueKeys, usesHashTags } from "../../internal/queue/redis/queue-keys.ts";
 import { EmailService } from "../../internal/service/email-service.ts";
+import { intakeCheck } from "../../internal/service/intake-check.ts";
 import { recordQueued } from "../../internal/service/queued-metrics.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { RenderPool } from "../../internal/template/render-pool.ts";
@@ -111,6 +112,7 @@ export async function openDelivery(
     suppressions: storage.suppressions,
     defaultMaxRetries: config.worker.max_retries,
     maxTemplateBytes,
+    check: intakeCheck(renderer, providers.names),
     logger: logger.child({ component: "service" }),
     onQueued: (job) => recordQueued(metrics, jobTypes, job),
   });

@@ -24,6 +24,7 @@ import type {
 } from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 import { refuseOversizedInlineTemplate } from "../template/template-size.ts";
+import type { IntakeCheck } from "./intake-check.ts";
 
 interface EmailServiceOptions {
   queue: JobQueue;
@@ -34,6 +35,8 @@ interface EmailServiceOptions {
   defaultMaxRetries: number;
   /** Largest inline template source (email.template_max_bytes); unset, not checked here. */
   maxTemplateBytes?: number;
+  /** Refuses what a worker would fail (template, provider); unset, jobs are checked only when sent. */
+  check?: IntakeCheck;
   logger: Logger;
   /** Told of each accepted job (metrics). */
   onQueued?: (job: EmailJob) => void;
@@ -94,6 +97,7 @@ export class EmailService {
     const job = parseJob(input);
     if (this.#options.maxTemplateBytes !== undefined)
       refuseOversizedInlineTemplate(job, this.#options.maxTemplateBytes);
+    await this.#options.check?.(job);
     await this.#refuseTrackedId(input, job);
     if (job.max_retries === undefined) job.max_retries = this.#options.defaultMaxRetries;
     const key = job.idempotency_key;

@@ -151,7 +151,7 @@ export class JobRepository {
       if (filter.status?.length) query = query.where("status", "in", [...filter.status]);
       if (filter.job_type !== undefined) query = query.where("job_type", "=", filter.job_type);
       if (filter.recipient_email !== undefined)
-        query = query.where("recipient_email", "=", filter.recipient_email);
+        query = query.where(sql`lower(recipient_email)`, "=", filter.recipient_email.toLowerCase());
       if (filter.created_after) query = query.where("created_at", ">=", filter.created_after);
       if (filter.created_before) query = query.where("created_at", "<", filter.created_before);
       if (after) {
@@ -301,7 +301,10 @@ export class JobRepository {
     const job = await this.#transition(id, CANCELLABLE_STATUSES, "cancelled", {});
     if (job) return { outcome: "cancelled", job };
     const current = await this.get(id, { consistency: "strong" });
-    return current ? { outcome: "not_cancellable", job: current } : { outcome: "not_found" };
+    if (!current) return { outcome: "not_found" };
+    // Cancelling twice (a client retrying after a lost answer) gets the same answer as the first time.
+    if (current.status === "cancelled") return { outcome: "cancelled", job: current };
+    return { outcome: "not_cancellable", job: current };
   }
 
   /** Records that the jobs' queue messages were published. */

@@ -76,6 +76,7 @@ describe("migrations", () => {
         "005_provider_events",
         "006_machine_opens",
         "007_unattributed_bounces",
+        "008_recipient_any_case",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));
