@@ -10,7 +10,7 @@ afterEach(() => {
 });
 
 describe("OutboxProvider", () => {
-  it("writes one RFC 5322 .eml file per job, and the same job again replaces it", async () => {
+  it("writes one RFC 5322 .eml file per job, and the same job again (even at the same moment) replaces it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ew-outbox-"));
     dirs.push(dir);
     const outbox = new OutboxProvider({
@@ -29,6 +29,8 @@ describe("OutboxProvider", () => {
     };
     const result = await outbox.send(email);
     await outbox.send(email);
+    // Two sends of the job at once (a redelivery racing the first) each finish with the whole file.
+    await Promise.all([outbox.send(email), outbox.send(email), outbox.send(email)]);
     expect(result).toEqual({
       provider: "outbox",
       message_id: "<11111111-2222-4333-8444-555555555555@localhost>",

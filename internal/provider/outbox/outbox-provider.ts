@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -52,8 +53,10 @@ export class OutboxProvider implements Provider {
       const message = await signedWith(this.#dkim, await composeMessage(email, this.#sender), from);
       await mkdir(this.#dir, { recursive: true });
       const file = join(this.#dir, `${email.job_id}.eml`);
-      // Written aside and renamed, so a reader never sees half a message.
-      const partial = `${file}.partial`;
+      // Written aside and renamed, so a reader never sees half a message; the aside name is this
+      // write's own, so two sends of one job id (a redelivery racing its first delivery) cannot
+      // rename each other's file away.
+      const partial = `${file}.${randomUUID()}.partial`;
       await writeFile(partial, message);
       await rename(partial, file);
       return { provider: this.name, message_id: messageIdFor(email, email.from ?? this.#sender) };
