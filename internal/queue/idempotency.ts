@@ -4,6 +4,10 @@ export interface IdempotencyRecord {
   /** The job that holds the key: the caller's own id when it has just reserved it. */
   job_id: string;
   state: IdempotencyState;
+  /** True when this call made the reservation (or took over an expired one). */
+  created: boolean;
+  /** The request the key was reserved for (see requestFingerprint); absent when none was given. */
+  fingerprint?: string | undefined;
 }
 
 /**
@@ -12,8 +16,11 @@ export interface IdempotencyRecord {
  * with a TTL, or a table in postgres mode.
  */
 export interface IdempotencyStore {
-  /** Reserves `key` for `jobId` unless a live reservation exists; returns whoever holds it. */
-  reserve(key: string, jobId: string, ttlMs: number): Promise<IdempotencyRecord>;
+  /**
+   * Reserves `key` for `jobId` (and the request's `fingerprint`) unless a live reservation exists;
+   * returns whoever holds it.
+   */
+  reserve(key: string, jobId: string, ttlMs: number, fingerprint?: string): Promise<IdempotencyRecord>;
   /** Records that the owner's email went out, so a redelivery of the same job sends nothing. */
   markSent(key: string, jobId: string): Promise<void>;
   /** Gives up `jobId`'s reservation (its job never made it onto the queue). */

@@ -89,12 +89,35 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
     expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "pending" });
   });
 
-  it("answers a repeated idempotency key with the first job, queueing nothing new", async () => {
-    const key = randomUUID();
-    const first = await service.send(input({ idempotency_key: key }));
-    const again = await service.send(input({ idempotency_key: key }));
+  it("answers a repeated request with its idempotency key with the first job, queueing nothing new", async () => {
+    const request = input({ idempotency_key: randomUUID() });
+    const first = await service.send(request);
+    const again = await service.send({ ...request });
     expect(again).toMatchObject({ job_id: first.job_id, duplicate: true });
     expect(waiting()).toHaveLength(1);
+  });
+
+  it("refuses an idempotency key reused for a different request, naming the first job", async () => {
+    const key = randomUUID();
+    for (const tracked of [false, true]) {
+      const request = input({ idempotency_key: `${key}-${tracked}`, tracked });
+      const first = await service.send(request);
+      const error = await service.send({ ...request, subject: "Something else" }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: "conflict", code: "idempotency_key_reused" });
+      expect((error as Error).message).toContain(first.job_id);
+    }
+  });
+
+  it("sends a fast job whose id the client chose once, however often the request comes", async () => {
+    const id = randomUUID();
+    const request = input({ id });
+    expect(await service.send(request)).toMatchObject({ job_id: id, duplicate: false });
+    expect(await service.send({ ...request })).toMatchObject({ job_id: id, duplicate: true });
+    expect(waiting()).toHaveLength(1);
+    await expect(service.send({ ...request, text: "Other" })).rejects.toMatchObject({
+      kind: "conflict",
+      code: "idempotency_key_reused",
+    });
   });
 
   it("frees a fast job's idempotency key when the queue refused it, so the caller can try again", async () => {

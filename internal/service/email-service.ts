@@ -25,6 +25,18 @@ import type {
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 import { refuseOversizedInlineTemplate } from "../template/template-size.ts";
 import type { IntakeCheck } from "./intake-check.ts";
+import { requestFingerprint } from "./request-fingerprint.ts";
+
+/**
+ * The idempotency key intake reserves for a job: its own `idempotency_key`, or, for a fast-path job
+ * whose id the client chose, that id (a tracked job's id is its row's primary key, which already
+ * refuses a second one). Either way a retried request sends nothing new within the key's lifetime.
+ */
+function intakeKeyOf(input: unknown, job: EmailJob): string | undefined {
+  if (job.idempotency_key !== undefined) return job.idempotency_key;
+  if (job.tracked || (input as { id?: unknown }).id === undefined) return undefined;
+  return `job-id:${job.id}`;
+}
 
 interface EmailServiceOptions {
   queue: JobQueue;
@@ -100,16 +112,26 @@ export class EmailService {
     await this.#options.check?.(job);
     await this.#refuseTrackedId(input, job);
     if (job.max_retries === undefined) job.max_retries = this.#options.defaultMaxRetries;
-    const key = job.idempotency_key;
+    const key = intakeKeyOf(input, job);
     if (key !== undefined) {
-      const holder = await this.#options.idempotency.reserve(key, job.id, IDEMPOTENCY_TTL_MS);
-      if (holder.job_id !== job.id)
+      const fingerprint = requestFingerprint(input);
+      const holder = await this.#options.idempotency.reserve(key, job.id, IDEMPOTENCY_TTL_MS, fingerprint);
+      if (!holder.created) {
+        if (holder.fingerprint !== undefined && holder.fingerprint !== fingerprint)
+          throw new KindedError(
+            "conflict",
+            job.idempotency_key !== undefined
+              ? `idempotency key "${job.idempotency_key}" was used for job ${holder.job_id} with a different request`
+              : `job id ${holder.job_id} was used for a different request`,
+            { code: "idempotency_key_reused" },
+          );
         return {
           job_id: holder.job_id,
           tracked: job.tracked,
           duplicate: true,
           scheduled_at: job.scheduled_at,
         };
+      }
     }
     try {
       if (job.tracked) await this.#enqueueTracked(job);

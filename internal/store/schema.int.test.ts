@@ -77,6 +77,7 @@ describe("migrations", () => {
         "006_machine_opens",
         "007_unattributed_bounces",
         "008_recipient_any_case",
+        "009_idempotency_fingerprint",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

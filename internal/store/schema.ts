@@ -90,6 +90,7 @@ interface EmailIdempotencyKeyTable {
   key: string;
   job_id: string;
   state: string;
+  fingerprint: string | null;
   expires_at: ColumnType<Date, Date | string, Date | string>;
 }
 
@@ -224,6 +225,7 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     key: "not null",
     job_id: "not null",
     state: "not null",
+    fingerprint: "null",
     expires_at: "not null",
   },
 };

@@ -9,7 +9,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     this.#db = db;
   }
 
-  async reserve(key: string, jobId: string, ttlMs: number): Promise<IdempotencyRecord> {
+  async reserve(key: string, jobId: string, ttlMs: number, fingerprint?: string): Promise<IdempotencyRecord> {
     // Insert, or take over a reservation that has expired; otherwise the row stays and is read back.
     const row = await this.#db
       .insertInto("email_idempotency_keys")
@@ -17,6 +17,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
         key,
         job_id: jobId,
         state: "queued",
+        fingerprint: fingerprint ?? null,
         expires_at: sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})`,
       })
       .onConflict((oc) =>
@@ -25,20 +26,26 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
           .doUpdateSet({
             job_id: jobId,
             state: "queued",
+            fingerprint: fingerprint ?? null,
             expires_at: sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})`,
           })
           .where("email_idempotency_keys.expires_at", "<", sql<Date>`now()`),
       )
-      .returning(["job_id", "state"])
+      .returning(["job_id", "state", "fingerprint"])
       .executeTakeFirst();
     const current =
       row ??
       (await this.#db
         .selectFrom("email_idempotency_keys")
-        .select(["job_id", "state"])
+        .select(["job_id", "state", "fingerprint"])
         .where("key", "=", key)
         .executeTakeFirstOrThrow());
-    return { job_id: current.job_id, state: current.state as IdempotencyState };
+    return {
+      job_id: current.job_id,
+      state: current.state as IdempotencyState,
+      created: row !== undefined,
+      ...(current.fingerprint !== null && { fingerprint: current.fingerprint }),
+    };
   }
 
   async markSent(key: string, jobId: string): Promise<void> {

@@ -3,18 +3,23 @@ import type { RedisClient } from "./connect-redis.ts";
 import { queueKeys } from "./queue-keys.ts";
 import { RedisScript } from "./redis-script.ts";
 
-/** SET NX, or the current holder. KEYS: the key. ARGV: job id, ttl ms. */
+/**
+ * SET NX, or the current holder; the value is `job id|state|fingerprint`. Returns 1 and the value
+ * when this call reserved the key, 0 and the holder's value otherwise. KEYS: the key. ARGV: job id,
+ * ttl ms, fingerprint ('' for none).
+ */
 const reserveScript = new RedisScript(`
-local created = redis.call('SET', KEYS[1], ARGV[1] .. '|queued', 'NX', 'PX', ARGV[2])
-if created then return ARGV[1] .. '|queued' end
-return redis.call('GET', KEYS[1])
+local value = ARGV[1] .. '|queued|' .. ARGV[3]
+if redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[2]) then return {1, value} end
+return {0, redis.call('GET', KEYS[1])}
 `);
 
 /** Marks sent only for the owner, keeping the TTL. KEYS: the key. ARGV: job id. */
 const markSentScript = new RedisScript(`
 local current = redis.call('GET', KEYS[1])
 if current and string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
-  redis.call('SET', KEYS[1], ARGV[1] .. '|sent', 'KEEPTTL')
+  local fingerprint = string.match(current, '^[^|]*|[^|]*|(.*)$') or ''
+  redis.call('SET', KEYS[1], ARGV[1] .. '|sent|' .. fingerprint, 'KEEPTTL')
 end
 return 1
 `);
@@ -36,10 +41,19 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.#prefix = queueKeys(queueName, hashTags).idempotencyPrefix;
   }
 
-  async reserve(key: string, jobId: string, ttlMs: number): Promise<IdempotencyRecord> {
-    const value = String(await reserveScript.run(this.#redis, [this.#prefix + key], [jobId, ttlMs]));
-    const [owner = jobId, state = "queued"] = value.split("|");
-    return { job_id: owner, state: state as IdempotencyState };
+  async reserve(key: string, jobId: string, ttlMs: number, fingerprint = ""): Promise<IdempotencyRecord> {
+    const [created, value] = (await reserveScript.run(
+      this.#redis,
+      [this.#prefix + key],
+      [jobId, ttlMs, fingerprint],
+    )) as [number, string];
+    const [owner = jobId, state = "queued", held = ""] = String(value).split("|");
+    return {
+      job_id: owner,
+      state: state as IdempotencyState,
+      created: created === 1,
+      ...(held !== "" && { fingerprint: held }),
+    };
   }
 
   async markSent(key: string, jobId: string): Promise<void> {
