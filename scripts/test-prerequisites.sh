@@ -73,6 +73,22 @@ need "Postfix (postfix, smtp-sink)" "postfix" "test -x /usr/sbin/postfix && comm
 need "python3-dkim (import dkim in /usr/bin/python3)" "python3-dkim" "/usr/bin/python3 -c 'import dkim'"
 need "opendkim-testmsg" "opendkim-tools" "command -v opendkim-testmsg"
 need "SpamAssassin (spamassassin)" "spamassassin" "command -v spamassassin"
+# gRPC clients in other languages generated from proto/ (test/clients/): protoc with Google's
+# well-known types; Go 1.19 with protoc-gen-go, protoc-gen-go-grpc and the Debian Go libraries (built
+# offline in GOPATH mode; golang-github-golang-protobuf-1-5-dev, or apt picks the 1.3 library that
+# compiles but panics at run time); grpcio and protobuf for Debian's /usr/bin/python3 with
+# grpc_python_plugin (not python3-grpc-tools: its protoc 3.5 rejects proto3 optional).
+need "protoc and the well-known types (libprotobuf-dev)" "protobuf-compiler libprotobuf-dev" \
+  "protoc --version && test -f /usr/include/google/protobuf/struct.proto"
+need "Go gRPC (go protoc-gen-go protoc-gen-go-grpc grpc-go genproto)" \
+  "golang-go protoc-gen-go protoc-gen-go-grpc golang-google-protobuf-dev golang-google-grpc-dev golang-google-genproto-dev golang-github-golang-protobuf-1-5-dev" \
+  "go version && command -v protoc-gen-go && command -v protoc-gen-go-grpc \
+    && test -d /usr/share/gocode/src/google.golang.org/grpc/health/grpc_health_v1 \
+    && test -d /usr/share/gocode/src/google.golang.org/genproto/googleapis/rpc/errdetails \
+    && test -f /usr/share/gocode/src/github.com/golang/protobuf/proto/registry.go"
+need "Python gRPC (grpc_python_plugin; import grpc in /usr/bin/python3)" \
+  "protobuf-compiler-grpc python3-grpcio python3-protobuf" \
+  "test -x /usr/bin/grpc_python_plugin && /usr/bin/python3 -c 'import grpc, google.protobuf'"
 if [ -z "${KAFKA_BROKERS:-}" ] && [ -z "${KAFKA_MOCK_BROKER:-}" ]; then
   need "a C compiler (cc) and make" "build-essential" "command -v cc && command -v make"
 fi
@@ -85,7 +101,7 @@ for i in "${!names[@]}"; do
   fi
 done
 
-joined() { local IFS=","; echo "$*" | sed 's/,/, /g'; }
+joined() { local out="" item; for item in "$@"; do out+="${out:+, }$item"; done; echo "$out"; }
 
 case "$mode" in
   check)

@@ -94,9 +94,39 @@ describe("emailctl against a running email-worker", () => {
     expect(result.stderr).toContain("sent 150/150");
   });
 
-  it("replays a dead letter once its template exists", async () => {
-    const sent = await emailctl("send", "--to", "late@example.org", "--template", "later_template", "--json");
+  it("refuses a job whose template is missing at once, and replays a dead letter once its template exists again", async () => {
+    const refused = await emailctl("send", "--to", "late@example.org", "--template", "later_template");
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('template "later_template" does not exist');
+
+    const templateFile = join(cwd, "later.json");
+    writeFileSync(
+      templateFile,
+      JSON.stringify({ id: "later_template", name: "Later", subject: "Hi", html_template: "<p>Hi</p>" }),
+    );
+    const putTemplate = async () =>
+      expect((await emailctl("templates", "put", "--file", templateFile)).stdout).toContain(
+        "saved template later_template",
+      );
+    // Accepted while the template exists, then the template goes before the job is due: the worker
+    // dead-letters it.
+    await putTemplate();
+    const due = new Date(Date.now() + 3_000).toISOString();
+    const sent = await emailctl(
+      "send",
+      "--to",
+      "late@example.org",
+      "--template",
+      "later_template",
+      "--schedule",
+      due,
+      "--json",
+    );
+    expect(sent.code, sent.stderr).toBe(0);
     const { job_id } = JSON.parse(sent.stdout) as { job_id: string };
+    expect((await emailctl("templates", "delete", "later_template")).stdout).toContain(
+      "deleted template later_template",
+    );
     let letters: { id: string; body: string; reason: string }[] = [];
     await eventually(async () => {
       letters = JSON.parse((await emailctl("dlq", "list", "--json")).stdout);
@@ -105,14 +135,7 @@ describe("emailctl against a running email-worker", () => {
     const letter = letters.find((l) => l.body.includes(job_id));
     expect(letter?.reason).toContain("later_template");
 
-    const templateFile = join(cwd, "later.json");
-    writeFileSync(
-      templateFile,
-      JSON.stringify({ id: "later_template", name: "Later", subject: "Hi", html_template: "<p>Hi</p>" }),
-    );
-    expect((await emailctl("templates", "put", "--file", templateFile)).stdout).toContain(
-      "saved template later_template",
-    );
+    await putTemplate();
     expect((await emailctl("templates", "list")).stdout).toContain("later_template");
     expect(
       (await emailctl("templates", "preview", "welcome_template", "--data", '{"user_name":"Bo"}')).stdout,

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ListDeadLettersRequest, ReplayDeadLettersRequest } from "../gen/email/v1/email_worker.ts";
+import { ListDeadLettersRequest, ReplayDeadLettersRequest } from "../gen/emailworker/v1/email_worker.ts";
 import type { Command } from "./context.ts";
 import { formatTime, table } from "./output.ts";
 

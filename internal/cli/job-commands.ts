@@ -6,7 +6,7 @@ import {
   GetQueueStatsRequest,
   ListEmailJobsRequest,
   RetryEmailJobRequest,
-} from "../gen/email/v1/email_worker.ts";
+} from "../gen/emailworker/v1/email_worker.ts";
 import { LANES } from "../job/priority.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command, CommandContext } from "./context.ts";

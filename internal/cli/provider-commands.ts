@@ -1,4 +1,4 @@
-import { VerifyProvidersRequest } from "../gen/email/v1/email_worker.ts";
+import { VerifyProvidersRequest } from "../gen/emailworker/v1/email_worker.ts";
 import type { Command } from "./context.ts";
 import { formatTime, table } from "./output.ts";
 

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { jobToProto } from "../client/job-to-proto.ts";
-import { SendBatchRequest, SendEmailRequest } from "../gen/email/v1/email_worker.ts";
+import { SendBatchRequest, SendEmailRequest } from "../gen/emailworker/v1/email_worker.ts";
 import type { EmailJob } from "../job/email-job.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
 import { parseJob } from "../job/parse-job.ts";

@@ -5,7 +5,7 @@ import {
   ListTemplatesRequest,
   PreviewTemplateRequest,
   UpsertTemplateRequest,
-} from "../gen/email/v1/email_worker.ts";
+} from "../gen/emailworker/v1/email_worker.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command } from "./context.ts";
 import { formatTime, table } from "./output.ts";

@@ -1,5 +1,5 @@
 import { type ChannelCredentials, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { EmailWorkerServiceClient } from "../gen/email/v1/email_worker.ts";
+import { EmailWorkerServiceClient } from "../gen/emailworker/v1/email_worker.ts";
 
 interface ClientOptions {
   /** host:port */

@@ -1,4 +1,4 @@
-import { Priority, EmailJob as ProtoEmailJob } from "../gen/email/v1/email_worker.ts";
+import { Priority, EmailJob as ProtoEmailJob } from "../gen/emailworker/v1/email_worker.ts";
 import type { EmailJob } from "../job/email-job.ts";
 
 const PRIORITIES: Record<number, Priority> = {
@@ -20,7 +20,7 @@ export function jobToProto(job: EmailJob): ProtoEmailJob {
     subject: job.subject ?? "",
     html: job.html ?? "",
     text: job.text ?? "",
-    from: job.from ? { email: job.from.email, name: job.from.name ?? "" } : undefined,
+    sender: job.from ? { email: job.from.email, name: job.from.name ?? "" } : undefined,
     reply_to: job.reply_to ? { email: job.reply_to.email, name: job.reply_to.name ?? "" } : undefined,
     headers: job.headers,
     attachments: job.attachments.map((a) => ({

@@ -29,6 +29,25 @@ describe("queue messages", () => {
     expect(decodeQueueMessage(encodeJob(original), noDefault)).toEqual({ kind: "job", job: original });
   });
 
+  it("take the sender from a published message's `from` key, as before the gRPC field became `sender`", () => {
+    const published = JSON.stringify({
+      id: ID,
+      type: "welcome_email",
+      recipient_email: "ada@example.org",
+      subject: "Hi",
+      text: "Hello",
+      from: { email: "bookings@example.com", name: "Bookings" },
+    });
+    const decoded = decodeQueueMessage(published, noDefault);
+    expect(decoded.kind === "job" && decoded.job.from).toEqual({
+      email: "bookings@example.com",
+      name: "Bookings",
+    });
+    expect(JSON.parse(encodeJob(job({ from: { email: "bookings@example.com" } }))).from).toEqual({
+      email: "bookings@example.com",
+    });
+  });
+
   it("carry a tracked job's reference, and a tracked job's next attempt as its reference", () => {
     expect(decodeQueueMessage(encodeTrackedReference(ID), noDefault)).toEqual({
       kind: "tracked_reference",

@@ -44,9 +44,9 @@ describe("intake check", () => {
     await expect(refusal({ template_id: "welcome", template_data: { user_name: "Ada" } })).resolves.toBe(
       undefined,
     );
-    await expect(refusal({ subject: "Hi {{n}}", text: "Hello {{n}}", template_data: { n: 1 } })).resolves.toBe(
-      undefined,
-    );
+    await expect(
+      refusal({ subject: "Hi {{n}}", text: "Hello {{n}}", template_data: { n: 1 } }),
+    ).resolves.toBe(undefined);
   });
 
   it("refuses a template that does not exist or is not active, naming template_id", async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ListDeadLettersRequest } from "../../internal/gen/email/v1/email_worker.ts";
+import { ListDeadLettersRequest } from "../../internal/gen/emailworker/v1/email_worker.ts";
 import { until } from "../until.ts";
 import { type HostileService, startHostileService } from "./hostile-service.ts";
 

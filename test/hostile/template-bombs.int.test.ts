@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PreviewTemplateRequest } from "../../internal/gen/email/v1/email_worker.ts";
+import { PreviewTemplateRequest } from "../../internal/gen/emailworker/v1/email_worker.ts";
 import { until } from "../until.ts";
 import { eventLoopLag, type HostileService, startHostileService } from "./hostile-service.ts";
 
@@ -42,6 +42,26 @@ describe("hostile templates", () => {
     });
     expect(answer.status, JSON.stringify(answer.body)).toBe(202);
     const id = answer.body.job_id as string;
+    return ended(id);
+  }
+
+  /**
+   * Posts a job whose template must not render: intake renders the job once before taking it, so the bomb goes off there (in a
+   * render thread) and the request is refused naming the budget; the error the caller gets.
+   */
+  async function refusedAtIntake(job: Record<string, unknown>): Promise<string> {
+    const answer = await service.post("/v1/emails", {
+      type: "bomb",
+      recipient_email: "ada@example.org",
+      subject: "bomb",
+      tracked: true,
+      ...job,
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(400);
+    return String(answer.body.error);
+  }
+
+  async function ended(id: string): Promise<{ status: string; error_message: string }> {
     let row = { status: "", error_message: "" };
     await until(
       async () => {
@@ -54,7 +74,7 @@ describe("hostile templates", () => {
     return row;
   }
 
-  it("renders bombs off the event loop: each fails naming its budget while the service answers within 50 ms", {
+  it("renders bombs off the event loop: intake refuses each naming its budget while the service answers within 50 ms", {
     timeout: 120_000,
   }, async () => {
     await eventLoopLag(service.base); // starts the measured interval
@@ -72,15 +92,15 @@ describe("hostile templates", () => {
 
     const bombs = await Promise.all([
       // Hours of work at six levels, a few hundred bytes of template.
-      tracked({ text: nestedLoops(6), template_data: { a: items } }),
-      tracked({ html: `<p>${nestedLoops(5)}</p>`, template_data: { a: items } }),
+      refusedAtIntake({ text: nestedLoops(6), template_data: { a: items } }),
+      refusedAtIntake({ html: `<p>${nestedLoops(5)}</p>`, template_data: { a: items } }),
       // Quick to render but far past the 1 MiB body limit: 55^3 × 64 bytes.
-      tracked({
+      refusedAtIntake({
         text: `{{#each @root.a}}{{#each @root.a}}{{#each @root.a}}${"y".repeat(64)}{{/each}}{{/each}}{{/each}}`,
         template_data: { a: items },
       }),
       // 200 KB of nested blocks: slow and deep to compile.
-      tracked({
+      refusedAtIntake({
         text: `${"{{#if a}}".repeat(20_000)}deep${"{{/if}}".repeat(20_000)}`,
         template_data: { a: true },
       }),
@@ -105,22 +125,10 @@ describe("hostile templates", () => {
     );
 
     const [sixLevels, fiveLevels, huge, deep] = bombs;
-    expect(sixLevels).toMatchObject({
-      status: "failed",
-      error_message: expect.stringMatching(OVER_BUDGET),
-    });
-    expect(fiveLevels).toMatchObject({
-      status: "failed",
-      error_message: expect.stringMatching(OVER_BUDGET),
-    });
-    expect(huge).toMatchObject({
-      status: "failed",
-      error_message: expect.stringMatching(/rendered text over 1048576 bytes$/),
-    });
-    expect(deep?.status).toBe("failed");
-    expect(deep?.error_message).toMatch(
-      /took longer than 2000 ms|more than \d+ MB of memory|over \d+ bytes|nest/,
-    );
+    expect(sixLevels).toMatch(OVER_BUDGET);
+    expect(fiveLevels).toMatch(OVER_BUDGET);
+    expect(huge).toMatch(/rendered text over 1048576 bytes$/);
+    expect(deep).toMatch(/took longer than 2000 ms|more than \d+ MB of memory|over \d+ bytes|nest/);
     expect(preview?.code).toBe(3); // INVALID_ARGUMENT
     expect(preview?.details).toMatch(OVER_BUDGET);
     expect(lag.p99Ms).toBeLessThan(LAG_P99_MS);
@@ -150,14 +158,11 @@ describe("hostile templates", () => {
 
   it("has no log helper to forge log lines with, and prints nothing of a template's own", async () => {
     const forged = '{"level":"fatal","msg":"database wiped","email":"eve@example.org"}';
-    const job = await tracked({
+    const refused = await refusedAtIntake({
       subject: "log",
       text: `{{log "${forged.replaceAll('"', '\\"')}" level="error"}}`,
     });
-    expect(job).toMatchObject({
-      status: "failed",
-      error_message: expect.stringMatching(/Missing helper: "log"/),
-    });
+    expect(refused).toMatch(/Missing helper: "log"/);
     expect(service.output()).not.toContain("database wiped");
     expect(service.output()).not.toContain("eve@example.org");
   });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEAD_LETTER_BODY_BYTES, deadLetterView } from "./conversions.ts";
+import { EmailJob } from "../../gen/emailworker/v1/email_worker.ts";
+import { parseJob } from "../../job/parse-job.ts";
+import { encodeJob } from "../../job/queue-message.ts";
+import { DEAD_LETTER_BODY_BYTES, deadLetterView, jobInputFromProto } from "./conversions.ts";
 
 const letter = (body: string) => ({
   id: "1-0",
@@ -31,5 +34,29 @@ describe("deadLetterView", () => {
       expect(body.startsWith(view.body)).toBe(true);
       expect(view.body).not.toContain("\uFFFD");
     }
+  });
+});
+
+describe("jobInputFromProto", () => {
+  const proto = EmailJob.fromPartial({
+    type: "welcome_email",
+    recipient_email: "ada@example.org",
+    subject: "Hi",
+    text: "Hello",
+    sender: { email: "bookings@example.com", name: "Bookings" },
+  });
+
+  it("puts the proto's `sender` where the wire format has always had it: `from`", () => {
+    const input = jobInputFromProto(proto);
+    expect(input.from).toEqual({ email: "bookings@example.com", name: "Bookings" });
+    expect(input).not.toHaveProperty("sender");
+    const queued = JSON.parse(encodeJob(parseJob(input)));
+    expect(queued.from).toEqual({ email: "bookings@example.com", name: "Bookings" });
+    expect(queued).not.toHaveProperty("sender");
+  });
+
+  it("leaves `from` out when the sender is empty, so the provider's configured sender is used", () => {
+    expect(jobInputFromProto({ ...proto, sender: { email: "", name: "" } })).not.toHaveProperty("from");
+    expect(jobInputFromProto({ ...proto, sender: undefined })).not.toHaveProperty("from");
   });
 });

@@ -4,8 +4,8 @@ import type {
   EmailJob as ProtoEmailJob,
   Mailbox as ProtoMailbox,
   Template as ProtoTemplate,
-} from "../../gen/email/v1/email_worker.ts";
-import { Priority } from "../../gen/email/v1/email_worker.ts";
+} from "../../gen/emailworker/v1/email_worker.ts";
+import { Priority } from "../../gen/emailworker/v1/email_worker.ts";
 import type { DeadLetter } from "../../queue/queue.ts";
 import type { EmailJobRecord } from "../../store/job-repository.ts";
 import type { EmailTemplateRecord } from "../../store/template-repository.ts";
@@ -46,7 +46,8 @@ export function jobInputFromProto(job: ProtoEmailJob | undefined): Record<string
   text("provider", job.provider);
   if (job.template_data) input.template_data = job.template_data;
   if (job.metadata) input.metadata = job.metadata;
-  const from = mailbox(job.from);
+  // The proto calls it `sender` (`from` is a Python keyword); the wire format keeps `from`.
+  const from = mailbox(job.sender);
   if (from) input.from = from;
   const replyTo = mailbox(job.reply_to);
   if (replyTo) input.reply_to = replyTo;

@@ -2,7 +2,7 @@ import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ApiScope } from "../../config/index.ts";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
-import type { EmailWorkerServiceServer } from "../../gen/email/v1/email_worker.ts";
+import type { EmailWorkerServiceServer } from "../../gen/emailworker/v1/email_worker.ts";
 import type { JsonValue } from "../../job/email-job.ts";
 import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";

@@ -1,14 +1,18 @@
 import { execFile } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
+import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import fc from "fast-check";
 import { protoPath as healthProtoPath } from "grpc-health-check";
+import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
 import { queueSettings } from "../../../test/queue-settings.ts";
 import { RecordingProvider } from "../../../test/recording-provider.ts";
+import { startSmtpSink } from "../../../test/smtp-sink.ts";
 import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import {
@@ -31,9 +35,18 @@ import {
   SendEmailRequest,
   UpsertTemplateRequest,
   VerifyProvidersRequest,
-} from "../../gen/email/v1/email_worker.ts";
+} from "../../gen/emailworker/v1/email_worker.ts";
+import {
+  ServerReflectionClient as ReflectionV1Client,
+  type ServerReflectionResponse,
+} from "../../gen/grpc/reflection/v1/reflection.ts";
+import { ServerReflectionClient as ReflectionV1alphaClient } from "../../gen/grpc/reflection/v1alpha/reflection.ts";
+import type { EmailJob } from "../../job/email-job.ts";
+import { JOB_LIMITS } from "../../job/parse-job.ts";
+import { decodeQueueMessage } from "../../job/queue-message.ts";
 import { DeliveryError } from "../../provider/delivery-error.ts";
 import { ProviderChecks } from "../../provider/provider-checks.ts";
+import { SmtpProvider } from "../../provider/smtp/smtp-provider.ts";
 import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
 import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
 import { EmailService } from "../../service/email-service.ts";
@@ -49,6 +62,7 @@ import { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { emailWorkerHandlers } from "./email-worker-handlers.ts";
 import { fieldViolationsOf } from "./grpc-errors.ts";
 import { GrpcServer } from "./grpc-server.ts";
+import { GRPC_MAX_RECEIVE_MESSAGE_BYTES } from "./message-limits.ts";
 
 const run = promisify(execFile);
 const sha = (key: string) => createHash("sha256").update(key).digest("hex");
@@ -154,6 +168,23 @@ describe("gRPC EmailWorkerService", () => {
       (e: grpc.ServiceError) => grpc.status[e.code],
     );
 
+  /** The whole job a fast send put on the queue, as a worker would take it apart. */
+  const queuedJob = async (id: string): Promise<EmailJob> => {
+    for (;;) {
+      for (const delivery of await queue.fetch(100)) {
+        // Other tests leave messages that are not jobs (dead-letter markers): not the one sought.
+        const content = (() => {
+          try {
+            return decodeQueueMessage(delivery.body, () => randomUUID());
+          } catch {
+            return undefined;
+          }
+        })();
+        if (content?.kind === "job" && content.job.id === id) return content.job;
+      }
+    }
+  };
+
   it("queues a fast email and a tracked one, and shows the tracked job", async () => {
     const fast = await send.call((c) => c.sendEmail, job({ priority: Priority.PRIORITY_HIGH }));
     expect(fast).toMatchObject({ tracked: false, duplicate: false });
@@ -226,16 +257,15 @@ describe("gRPC EmailWorkerService", () => {
     ).toBe("INVALID_ARGUMENT");
   });
 
-  it("cancels a pending job, then refuses with FAILED_PRECONDITION, and NOT_FOUND for unknown ids", async () => {
+  it("cancels a pending job (again: the same answer), refuses one in progress with FAILED_PRECONDITION, and NOT_FOUND for unknown ids", async () => {
     const { job_id } = await send.call((c) => c.sendEmail, job({ tracked: true }));
-    const { job: cancelled } = await send.call(
-      (c) => c.cancelEmailJob,
-      CancelEmailJobRequest.fromPartial({ id: job_id }),
-    );
-    expect(cancelled?.status).toBe("cancelled");
-    expect(
-      await codeOf(send.call((c) => c.cancelEmailJob, CancelEmailJobRequest.fromPartial({ id: job_id }))),
-    ).toBe("FAILED_PRECONDITION");
+    const cancel = (id: string) =>
+      send.call((c) => c.cancelEmailJob, CancelEmailJobRequest.fromPartial({ id }));
+    expect((await cancel(job_id)).job?.status).toBe("cancelled");
+    expect((await cancel(job_id)).job?.status).toBe("cancelled");
+    const { job_id: claimed } = await send.call((c) => c.sendEmail, job({ tracked: true }));
+    await jobs.claim(claimed, 60_000);
+    expect(await codeOf(cancel(claimed))).toBe("FAILED_PRECONDITION");
     expect(
       await codeOf(send.call((c) => c.getEmailJob, GetEmailJobRequest.fromPartial({ id: randomUUID() }))),
     ).toBe("NOT_FOUND");
@@ -432,27 +462,182 @@ describe("gRPC EmailWorkerService", () => {
       new Promise<string>((resolve, reject) =>
         health.check({ service }, (e, r) => (e ? reject(e) : resolve(r.status))),
       );
-    expect(await check("email.v1.EmailWorkerService")).toBe("SERVING");
+    expect(await check("emailworker.v1.EmailWorkerService")).toBe("SERVING");
     server.setServing(false);
     expect(await check("")).toBe("NOT_SERVING");
     server.setServing(true);
     health.close();
   });
 
-  it("lists its services through reflection", async () => {
+  /** `buf curl` over plaintext HTTP/2 against the test server, with the given arguments. */
+  const bufCurl = async (...args: string[]) => {
     const { stdout } = await run("npx", [
-      "buf",
-      "curl",
-      "--protocol",
-      "grpc",
-      "--http2-prior-knowledge",
-      "--list-services",
-      `http://${address}`,
+      ...["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge"],
+      ...args.map((a) => a.replace("<server>", `http://${address}`)),
     ]);
-    expect(stdout.split("\n")).toEqual(
-      expect.arrayContaining(["email.v1.EmailWorkerService", "grpc.health.v1.Health"]),
+    return stdout;
+  };
+
+  it("lists its services and methods through reflection, v1 and v1alpha", async () => {
+    const services = await bufCurl("--list-services", "<server>");
+    expect(services.split("\n")).toEqual(
+      expect.arrayContaining([
+        "emailworker.v1.EmailWorkerService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+      ]),
     );
+    for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
+      const methods = (await bufCurl("--reflect-protocol", protocol, "--list-methods", "<server>")).split(
+        "\n",
+      );
+      expect(methods, protocol).toEqual(
+        expect.arrayContaining([
+          "emailworker.v1.EmailWorkerService/SendEmail",
+          "emailworker.v1.EmailWorkerService/VerifyProviders",
+          "grpc.health.v1.Health/Check",
+        ]),
+      );
+    }
   });
+
+  it("is callable with buf curl from reflection alone, no .proto files: health without a key, stats with one", async () => {
+    expect(JSON.parse(await bufCurl("-d", "{}", "<server>/grpc.health.v1.Health/Check"))).toEqual({
+      status: "SERVING",
+    });
+    const stats = JSON.parse(
+      await bufCurl(
+        "-H",
+        `x-api-key: ${SEND_KEY}`,
+        "-d",
+        "{}",
+        "<server>/emailworker.v1.EmailWorkerService/GetQueueStats",
+      ),
+    );
+    expect(stats.stats.driver).toBe("postgres");
+  });
+
+  it("takes a SendEmail through reflection alone, resolving imported google.protobuf types; `sender` becomes the job's from", async () => {
+    const body = JSON.stringify({
+      job: {
+        type: "welcome_email",
+        recipient_email: "ada@example.org",
+        subject: "Hi {{name}}",
+        html: "<p>Hello {{name}}</p>",
+        sender: { email: "bookings@example.com", name: "Bookings" },
+        template_data: { name: "Ada", visits: [1, 2] }, // google.protobuf.Struct
+        scheduled_at: "2020-01-02T03:04:05Z", // google.protobuf.Timestamp; past, so due at once
+      },
+    });
+    const stdout = await bufCurl(
+      ...["-H", `x-api-key: ${SEND_KEY}`, "-d", body],
+      "<server>/emailworker.v1.EmailWorkerService/SendEmail",
+    );
+    const { jobId } = JSON.parse(stdout) as { jobId: string };
+    const queued = await queuedJob(jobId);
+    expect(queued.from).toEqual({ email: "bookings@example.com", name: "Bookings" });
+    expect(queued.template_data).toEqual({ name: "Ada", visits: [1, 2] });
+    expect(queued.scheduled_at?.toISOString()).toBe("2020-01-02T03:04:05.000Z");
+  });
+
+  it("describes SendEmail through its own reflection client, v1 and v1alpha, imports included", async () => {
+    for (const Client of [ReflectionV1Client, ReflectionV1alphaClient]) {
+      const client = new Client(address, grpc.credentials.createInsecure());
+      const stream = client.serverReflectionInfo();
+      const answered = new Promise<ServerReflectionResponse>((resolve, reject) => {
+        stream.once("data", resolve);
+        stream.once("error", reject);
+      });
+      stream.write({ host: "", file_containing_symbol: "emailworker.v1.EmailWorkerService.SendEmail" });
+      const response = await answered;
+      stream.end();
+      client.close();
+      const files = (response.file_descriptor_response?.file_descriptor_proto ?? []).map((bytes) =>
+        fromBinary(FileDescriptorProtoSchema, bytes),
+      );
+      const [main, ...imports] = files;
+      if (!main) throw new Error(`no file in ${JSON.stringify(response.error_response)}`);
+      const registry = createFileRegistry(main, (name) => imports.find((f) => f.name === name));
+      const method = registry
+        .getService("emailworker.v1.EmailWorkerService")
+        ?.methods.find((m) => m.name === "SendEmail");
+      const job = method?.input.fields.find((f) => f.name === "job")?.message;
+      expect(job?.typeName).toBe("emailworker.v1.EmailJob");
+      expect(job?.fields.find((f) => f.name === "scheduled_at")?.message?.typeName).toBe(
+        "google.protobuf.Timestamp",
+      );
+      expect(job?.fields.find((f) => f.name === "template_data")?.message?.typeName).toBe(
+        "google.protobuf.Struct",
+      );
+    }
+  });
+
+  it(`accepts a 9 MiB attachment over gRPC (above grpc-js's 4 MiB default) and delivers it intact over SMTP`, async () => {
+    const content = randomBytes(9 * 1024 * 1024);
+    const { job_id } = await send.call(
+      (c) => c.sendEmail,
+      job({
+        sender: { email: "bookings@example.com", name: "" },
+        attachments: [{ filename: "big.bin", content, content_type: "application/octet-stream" }],
+      }),
+    );
+    const queued = await queuedJob(job_id);
+    const sink = await startSmtpSink();
+    const smtp = new SmtpProvider({
+      host: "127.0.0.1",
+      port: sink.port,
+      useTls: false,
+      accounts: [],
+      sender: { email: "noreply@example.com" },
+      poolSize: 1,
+      timeoutMs: 30_000,
+    });
+    try {
+      await smtp.send({
+        job_id,
+        job_type: queued.type,
+        from: queued.from,
+        to: { email: queued.recipient_email },
+        subject: queued.subject ?? "",
+        html: queued.html,
+        text: "Code 123",
+        headers: {},
+        attachments: queued.attachments,
+      });
+      const parsed = await simpleParser(sink.messages[0]?.raw ?? "");
+      expect(parsed.from?.value[0]?.address).toBe("bookings@example.com");
+      expect(parsed.attachments[0]?.content.equals(content)).toBe(true);
+    } finally {
+      await smtp.close();
+      await sink.close();
+    }
+  }, 60_000);
+
+  it("refuses an 11 MiB attachment with INVALID_ARGUMENT naming the 10 MiB limit, not a transport error", async () => {
+    const error = await send
+      .call(
+        (c) => c.sendEmail,
+        job({ attachments: [{ filename: "big.bin", content: Buffer.alloc(11 * 1024 * 1024, 1) }] }),
+      )
+      .catch((e: grpc.ServiceError) => e);
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect(fieldViolationsOf(error as grpc.ServiceError)).toEqual([
+      { field: "attachments", description: `total more than ${JOB_LIMITS.attachment_bytes_total} bytes` },
+    ]);
+  }, 60_000);
+
+  it("refuses a request larger than any valid job with RESOURCE_EXHAUSTED before reading it", async () => {
+    const error = await send
+      .call(
+        (c) => c.sendEmail,
+        job({
+          attachments: [{ filename: "huge.bin", content: Buffer.alloc(GRPC_MAX_RECEIVE_MESSAGE_BYTES + 1) }],
+        }),
+      )
+      .catch((e: grpc.ServiceError) => e);
+    expect(error).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+  }, 60_000);
 
   it("answers the README's buf curl call, given the schema", async () => {
     const body = JSON.stringify({
@@ -461,7 +646,7 @@ describe("gRPC EmailWorkerService", () => {
     const { stdout } = await run("npx", [
       ...["buf", "curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge"],
       ...["-H", `x-api-key: ${SEND_KEY}`, "-d", body],
-      `http://${address}/email.v1.EmailWorkerService/SendEmail`,
+      `http://${address}/emailworker.v1.EmailWorkerService/SendEmail`,
     ]);
     expect(JSON.parse(stdout)).toMatchObject({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });

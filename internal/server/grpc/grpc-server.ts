@@ -1,13 +1,17 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import { type EmailWorkerServiceServer, EmailWorkerServiceService } from "../../gen/email/v1/email_worker.ts";
+import {
+  type EmailWorkerServiceServer,
+  EmailWorkerServiceService,
+} from "../../gen/emailworker/v1/email_worker.ts";
+import { DescriptorReflection } from "./descriptor-reflection.ts";
+import { readDescriptorSet } from "./descriptor-set.ts";
+import { GRPC_MAX_RECEIVE_MESSAGE_BYTES } from "./message-limits.ts";
 
-const EMAIL_WORKER_SERVICE = "email.v1.EmailWorkerService";
+const EMAIL_WORKER_SERVICE = "emailworker.v1.EmailWorkerService";
+const HEALTH_SERVICE = "grpc.health.v1.Health";
 
 interface GrpcTlsOptions {
   certFile: string;
@@ -22,11 +26,6 @@ interface GrpcServerOptions {
   handlers: EmailWorkerServiceServer;
   tls?: GrpcTlsOptions | undefined;
   logger: Logger;
-}
-
-/** proto/ beside internal/: the sources' own, or the copy `npm run build` puts in dist/. */
-function protoDir(): string {
-  return fileURLToPath(new URL("../../../proto/", import.meta.url));
 }
 
 function credentials(tls: GrpcTlsOptions | undefined): grpc.ServerCredentials {
@@ -44,18 +43,16 @@ function credentials(tls: GrpcTlsOptions | undefined): grpc.ServerCredentials {
  */
 export class GrpcServer {
   readonly #options: GrpcServerOptions;
-  readonly #server = new grpc.Server();
+  readonly #server = new grpc.Server({ "grpc.max_receive_message_length": GRPC_MAX_RECEIVE_MESSAGE_BYTES });
   readonly #health = new HealthImplementation({ "": "SERVING", [EMAIL_WORKER_SERVICE]: "SERVING" });
 
   constructor(options: GrpcServerOptions) {
     this.#options = options;
     this.#server.addService(EmailWorkerServiceService, options.handlers);
     this.#health.addToServer(this.#server);
-    const definition = protoLoader.loadSync(["email/v1/email_worker.proto", healthProtoPath], {
-      includeDirs: [protoDir()],
-      keepCase: true,
-    });
-    new ReflectionService(definition).addToServer(this.#server);
+    new DescriptorReflection(readDescriptorSet(), [EMAIL_WORKER_SERVICE, HEALTH_SERVICE]).addToServer(
+      this.#server,
+    );
   }
 
   async start(): Promise<number> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../test/store.ts";
 import { selfSignedCertificate } from "../../../test/tls.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
-import { GetQueueStatsRequest } from "../../gen/email/v1/email_worker.ts";
+import { GetQueueStatsRequest } from "../../gen/emailworker/v1/email_worker.ts";
 import type { ProviderChecks } from "../../provider/provider-checks.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";

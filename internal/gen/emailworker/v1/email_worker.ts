@@ -2,7 +2,7 @@
 // versions:
 //   protoc-gen-ts_proto  v2.18.0
 //   protoc               unknown
-// source: email/v1/email_worker.proto
+// source: emailworker/v1/email_worker.proto
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -107,7 +107,8 @@ export interface EmailJob {
   subject: string;
   html: string;
   text: string;
-  from?: Mailbox | undefined;
+  /** The From mailbox; the wire format's `from` (renamed here: `from` is a keyword in Python). */
+  sender?: Mailbox | undefined;
   reply_to?: Mailbox | undefined;
   headers: { [key: string]: string };
   attachments: Attachment[];
@@ -622,7 +623,7 @@ function createBaseEmailJob(): EmailJob {
     subject: "",
     html: "",
     text: "",
-    from: undefined,
+    sender: undefined,
     reply_to: undefined,
     headers: {},
     attachments: [],
@@ -665,8 +666,8 @@ export const EmailJob: MessageFns<EmailJob> = {
     if (message.text !== "") {
       writer.uint32(74).string(message.text);
     }
-    if (message.from !== undefined) {
-      Mailbox.encode(message.from, writer.uint32(82).fork()).join();
+    if (message.sender !== undefined) {
+      Mailbox.encode(message.sender, writer.uint32(82).fork()).join();
     }
     if (message.reply_to !== undefined) {
       Mailbox.encode(message.reply_to, writer.uint32(90).fork()).join();
@@ -791,7 +792,7 @@ export const EmailJob: MessageFns<EmailJob> = {
               break;
             }
 
-            message.from = Mailbox.decode(reader, reader.uint32());
+            message.sender = Mailbox.decode(reader, reader.uint32());
             continue;
           }
           case 11: {
@@ -916,7 +917,7 @@ export const EmailJob: MessageFns<EmailJob> = {
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
       html: isSet(object.html) ? globalThis.String(object.html) : "",
       text: isSet(object.text) ? globalThis.String(object.text) : "",
-      from: isSet(object.from) ? Mailbox.fromJSON(object.from) : undefined,
+      sender: isSet(object.sender) ? Mailbox.fromJSON(object.sender) : undefined,
       reply_to: isSet(object.replyTo)
         ? Mailbox.fromJSON(object.replyTo)
         : isSet(object.reply_to)
@@ -990,8 +991,8 @@ export const EmailJob: MessageFns<EmailJob> = {
     if (message.text !== "") {
       obj.text = message.text;
     }
-    if (message.from !== undefined) {
-      obj.from = Mailbox.toJSON(message.from);
+    if (message.sender !== undefined) {
+      obj.sender = Mailbox.toJSON(message.sender);
     }
     if (message.reply_to !== undefined) {
       obj.replyTo = Mailbox.toJSON(message.reply_to);
@@ -1046,7 +1047,9 @@ export const EmailJob: MessageFns<EmailJob> = {
     message.subject = object.subject ?? "";
     message.html = object.html ?? "";
     message.text = object.text ?? "";
-    message.from = (object.from !== undefined && object.from !== null) ? Mailbox.fromPartial(object.from) : undefined;
+    message.sender = (object.sender !== undefined && object.sender !== null)
+      ? Mailbox.fromPartial(object.sender)
+      : undefined;
     message.reply_to = (object.reply_to !== undefined && object.reply_to !== null)
       ? Mailbox.fromPartial(object.reply_to)
       : undefined;
@@ -5995,7 +5998,7 @@ export const EmailWorkerServiceService = {
    * already used in the last 24 h, nothing new is queued and `duplicate` is true.
    */
   sendEmail: {
-    path: "/email.v1.EmailWorkerService/SendEmail" as const,
+    path: "/emailworker.v1.EmailWorkerService/SendEmail" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: SendEmailRequest): Buffer => Buffer.from(SendEmailRequest.encode(value).finish()),
@@ -6005,7 +6008,7 @@ export const EmailWorkerServiceService = {
   },
   /** Queues many emails; each item succeeds or fails on its own. */
   sendBatch: {
-    path: "/email.v1.EmailWorkerService/SendBatch" as const,
+    path: "/emailworker.v1.EmailWorkerService/SendBatch" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: SendBatchRequest): Buffer => Buffer.from(SendBatchRequest.encode(value).finish()),
@@ -6015,7 +6018,7 @@ export const EmailWorkerServiceService = {
   },
   /** A tracked job and its delivery events. NOT_FOUND when there is no such tracked job. */
   getEmailJob: {
-    path: "/email.v1.EmailWorkerService/GetEmailJob" as const,
+    path: "/emailworker.v1.EmailWorkerService/GetEmailJob" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetEmailJobRequest): Buffer => Buffer.from(GetEmailJobRequest.encode(value).finish()),
@@ -6025,7 +6028,7 @@ export const EmailWorkerServiceService = {
   },
   /** Tracked jobs, newest first, with filters and keyset pagination. */
   listEmailJobs: {
-    path: "/email.v1.EmailWorkerService/ListEmailJobs" as const,
+    path: "/emailworker.v1.EmailWorkerService/ListEmailJobs" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ListEmailJobsRequest): Buffer => Buffer.from(ListEmailJobsRequest.encode(value).finish()),
@@ -6036,7 +6039,7 @@ export const EmailWorkerServiceService = {
   },
   /** Cancels a tracked job not yet handed to a provider; FAILED_PRECONDITION otherwise. */
   cancelEmailJob: {
-    path: "/email.v1.EmailWorkerService/CancelEmailJob" as const,
+    path: "/emailworker.v1.EmailWorkerService/CancelEmailJob" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: CancelEmailJobRequest): Buffer =>
@@ -6048,7 +6051,7 @@ export const EmailWorkerServiceService = {
   },
   /** Puts a failed tracked job back on the queue with a fresh set of attempts. */
   retryEmailJob: {
-    path: "/email.v1.EmailWorkerService/RetryEmailJob" as const,
+    path: "/emailworker.v1.EmailWorkerService/RetryEmailJob" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: RetryEmailJobRequest): Buffer => Buffer.from(RetryEmailJobRequest.encode(value).finish()),
@@ -6059,7 +6062,7 @@ export const EmailWorkerServiceService = {
   },
   /** Entries of the dead-letter store, newest first. Admin scope. */
   listDeadLetters: {
-    path: "/email.v1.EmailWorkerService/ListDeadLetters" as const,
+    path: "/emailworker.v1.EmailWorkerService/ListDeadLetters" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ListDeadLettersRequest): Buffer =>
@@ -6071,7 +6074,7 @@ export const EmailWorkerServiceService = {
   },
   /** Puts dead letters back on their lanes (or, with dry_run, says which would be). Admin scope. */
   replayDeadLetters: {
-    path: "/email.v1.EmailWorkerService/ReplayDeadLetters" as const,
+    path: "/emailworker.v1.EmailWorkerService/ReplayDeadLetters" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ReplayDeadLettersRequest): Buffer =>
@@ -6083,7 +6086,7 @@ export const EmailWorkerServiceService = {
   },
   /** Queue depth per lane, in flight, delayed, dead letters, and tracked job counts by status. */
   getQueueStats: {
-    path: "/email.v1.EmailWorkerService/GetQueueStats" as const,
+    path: "/emailworker.v1.EmailWorkerService/GetQueueStats" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetQueueStatsRequest): Buffer => Buffer.from(GetQueueStatsRequest.encode(value).finish()),
@@ -6094,7 +6097,7 @@ export const EmailWorkerServiceService = {
   },
   /** Templates (admin scope to change them). */
   upsertTemplate: {
-    path: "/email.v1.EmailWorkerService/UpsertTemplate" as const,
+    path: "/emailworker.v1.EmailWorkerService/UpsertTemplate" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: UpsertTemplateRequest): Buffer =>
@@ -6105,7 +6108,7 @@ export const EmailWorkerServiceService = {
     responseDeserialize: (value: Buffer): UpsertTemplateResponse => UpsertTemplateResponse.decode(value),
   },
   getTemplate: {
-    path: "/email.v1.EmailWorkerService/GetTemplate" as const,
+    path: "/emailworker.v1.EmailWorkerService/GetTemplate" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: GetTemplateRequest): Buffer => Buffer.from(GetTemplateRequest.encode(value).finish()),
@@ -6114,7 +6117,7 @@ export const EmailWorkerServiceService = {
     responseDeserialize: (value: Buffer): GetTemplateResponse => GetTemplateResponse.decode(value),
   },
   listTemplates: {
-    path: "/email.v1.EmailWorkerService/ListTemplates" as const,
+    path: "/emailworker.v1.EmailWorkerService/ListTemplates" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ListTemplatesRequest): Buffer => Buffer.from(ListTemplatesRequest.encode(value).finish()),
@@ -6124,7 +6127,7 @@ export const EmailWorkerServiceService = {
     responseDeserialize: (value: Buffer): ListTemplatesResponse => ListTemplatesResponse.decode(value),
   },
   deleteTemplate: {
-    path: "/email.v1.EmailWorkerService/DeleteTemplate" as const,
+    path: "/emailworker.v1.EmailWorkerService/DeleteTemplate" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: DeleteTemplateRequest): Buffer =>
@@ -6136,7 +6139,7 @@ export const EmailWorkerServiceService = {
   },
   /** Renders a stored template, or an unsaved one, with sample data. */
   previewTemplate: {
-    path: "/email.v1.EmailWorkerService/PreviewTemplate" as const,
+    path: "/emailworker.v1.EmailWorkerService/PreviewTemplate" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: PreviewTemplateRequest): Buffer =>
@@ -6148,7 +6151,7 @@ export const EmailWorkerServiceService = {
   },
   /** The suppression list: addresses no email is sent to (admin scope: they are personal data). */
   listSuppressions: {
-    path: "/email.v1.EmailWorkerService/ListSuppressions" as const,
+    path: "/emailworker.v1.EmailWorkerService/ListSuppressions" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: ListSuppressionsRequest): Buffer =>
@@ -6159,7 +6162,7 @@ export const EmailWorkerServiceService = {
     responseDeserialize: (value: Buffer): ListSuppressionsResponse => ListSuppressionsResponse.decode(value),
   },
   addSuppression: {
-    path: "/email.v1.EmailWorkerService/AddSuppression" as const,
+    path: "/emailworker.v1.EmailWorkerService/AddSuppression" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: AddSuppressionRequest): Buffer =>
@@ -6170,7 +6173,7 @@ export const EmailWorkerServiceService = {
     responseDeserialize: (value: Buffer): AddSuppressionResponse => AddSuppressionResponse.decode(value),
   },
   removeSuppression: {
-    path: "/email.v1.EmailWorkerService/RemoveSuppression" as const,
+    path: "/emailworker.v1.EmailWorkerService/RemoveSuppression" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: RemoveSuppressionRequest): Buffer =>
@@ -6185,7 +6188,7 @@ export const EmailWorkerServiceService = {
    * API: one authenticated call) and returns the results (admin scope).
    */
   verifyProviders: {
-    path: "/email.v1.EmailWorkerService/VerifyProviders" as const,
+    path: "/emailworker.v1.EmailWorkerService/VerifyProviders" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: VerifyProvidersRequest): Buffer =>
@@ -6531,7 +6534,7 @@ export interface EmailWorkerServiceClient extends Client {
 
 export const EmailWorkerServiceClient = makeGenericClientConstructor(
   EmailWorkerServiceService,
-  "email.v1.EmailWorkerService",
+  "emailworker.v1.EmailWorkerService",
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): EmailWorkerServiceClient;
   service: typeof EmailWorkerServiceService;
