@@ -1,4 +1,5 @@
 import type { DeliveryError } from "../internal/provider/delivery-error.ts";
+import { composeMessage } from "../internal/provider/mime/compose-message.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../internal/provider/provider.ts";
 
 /**
@@ -8,6 +9,8 @@ import type { OutgoingEmail, Provider, SendResult } from "../internal/provider/p
 export class RecordingProvider implements Provider {
   readonly name: string;
   readonly sent: OutgoingEmail[] = [];
+  /** What sandbox jobs had composed (the real composer), never sent. */
+  readonly composed: { email: OutgoingEmail; message: Buffer }[] = [];
   readonly #failures = new Map<string, { error: () => DeliveryError; times: number }>();
 
   constructor(name = "recording") {
@@ -21,6 +24,12 @@ export class RecordingProvider implements Provider {
 
   sentTo(recipient: string): OutgoingEmail[] {
     return this.sent.filter((email) => email.to.email === recipient);
+  }
+
+  async compose(email: OutgoingEmail): Promise<Buffer> {
+    const message = await composeMessage(email, { email: `noreply@${this.name}.test` });
+    this.composed.push({ email, message });
+    return message;
   }
 
   async send(email: OutgoingEmail): Promise<SendResult> {

@@ -7,6 +7,8 @@ export interface SendGridRequest {
     from?: { email?: string; name?: string };
     personalizations?: {
       to?: { email?: string; name?: string }[];
+      cc?: { email?: string; name?: string }[];
+      bcc?: { email?: string; name?: string }[];
       dynamic_template_data?: unknown;
       custom_args?: unknown;
     }[];
@@ -82,6 +84,18 @@ export async function startSendGridFake(apiKey: string): Promise<SendGridFake> {
       if (!body.content?.length) errors.push({ message: "Content is required", field: "content" });
       else if (body.content.length > 1 && body.content[0]?.type !== "text/plain")
         errors.push({ message: "text/plain must come first", field: "content.0.type" });
+    }
+    // SendGrid's own limits: ten categories, and each address once across a personalization.
+    if ((body.categories?.length ?? 0) > 10)
+      errors.push({ message: "Too many categories", field: "categories" });
+    for (const [i, p] of (body.personalizations ?? []).entries()) {
+      const emails = [...(p.to ?? []), ...(p.cc ?? []), ...(p.bcc ?? [])].map((m) => m.email?.toLowerCase());
+      if (new Set(emails).size !== emails.length)
+        errors.push({
+          message:
+            "Each email address in the personalization block should be unique between to, cc, and bcc.",
+          field: `personalizations.${i}`,
+        });
     }
     if (errors.length) return reply(400, { errors });
     if (state.mode === "500") return reply(503, { errors: [{ message: "service unavailable" }] });

@@ -31,7 +31,7 @@ describe("email-worker process", () => {
       await worker.waitFor('"msg":"email-worker started"');
       expect(existsSync(join(cwd, "data", "pg", "PG_VERSION"))).toBe(true);
       expect(worker.output()).toContain(
-        '"applied":["001_initial_schema","002_job_details","003_queue","004_suppressions","005_provider_events","006_machine_opens","007_unattributed_bounces","008_recipient_any_case","009_idempotency_fingerprint"]',
+        '"applied":["001_initial_schema","002_job_details","003_queue","004_suppressions","005_provider_events","006_machine_opens","007_unattributed_bounces","008_recipient_any_case","009_idempotency_fingerprint","010_job_recipients_tags_sandbox"]',
       );
       expect(worker.output()).toContain('"templates":["welcome_template"]');
       worker.child.kill(signal);
@@ -100,7 +100,7 @@ describe("email-worker process", () => {
   it("keeps its data across restarts and migrates only once", async () => {
     const cwd = workdir();
     for (const expected of [
-      '"applied":["001_initial_schema","002_job_details","003_queue","004_suppressions","005_provider_events","006_machine_opens","007_unattributed_bounces","008_recipient_any_case","009_idempotency_fingerprint"]',
+      '"applied":["001_initial_schema","002_job_details","003_queue","004_suppressions","005_provider_events","006_machine_opens","007_unattributed_bounces","008_recipient_any_case","009_idempotency_fingerprint","010_job_recipients_tags_sandbox"]',
       '"applied":[]',
     ]) {
       const worker = startProcess(entry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });

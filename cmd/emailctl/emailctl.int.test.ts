@@ -129,7 +129,7 @@ describe("emailctl against a running email-worker", () => {
     );
     let letters: { id: string; body: string; reason: string }[] = [];
     await eventually(async () => {
-      letters = JSON.parse((await emailctl("dlq", "list", "--json")).stdout);
+      letters = JSON.parse((await emailctl("dlq", "list", "--json")).stdout).dead_letters;
       return letters.some((l) => l.body.includes(job_id));
     });
     const letter = letters.find((l) => l.body.includes(job_id));

@@ -43,16 +43,18 @@ usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <
 
   status                               queue depth per lane, in flight, delayed, dead letters
   pending | failed [--type T]          tracked jobs waiting / failed
-  jobs list [--status S …] [--type T] [--recipient R] [--limit N] [--page-token T]
+  jobs list [--status S …] [--type T] [--tag T …] [--recipient R] [--limit N] [--page-token T]
   jobs get <job-id>                    one tracked job and its delivery events
   send --to ADDR (--template ID [--data JSON] | --subject S --html H/--text T)
        [--type T] [--tracked] [--priority low|normal|high|critical] [--schedule RFC3339]
        [--idempotency-key K] [--from "Name <addr>"] [--provider P]
+       [--cc ADDR …] [--bcc ADDR …] [--tag T …] [--sandbox]
   send --file jobs.jsonl               one JSON job per line (the wire format), with progress
   cancel <job-id> | retry <job-id>
-  dlq list [--reason TEXT] [--limit N] | dlq replay [ID …] [--reason TEXT] [--dry-run]
+  dlq list [--reason TEXT] [--limit N] [--page-token T]
+  dlq replay (ID … | --reason TEXT | --type TYPE | --failed-after TIME | --failed-before TIME | --all) [--limit N] [--dry-run]
   dkim dns <domain>                    DNS TXT records for the domain's DKIM keys (reads the service's config here)
-  templates list | get <id> | put --file template.json | preview <id> [--data JSON] | delete <id>
+  templates list [--active|--inactive] [--limit N] [--page-token T] | get <id> | put --file template.json | preview <id> [--data JSON] | delete <id>
   suppressions list [--contains TEXT] | add <email> [--reason R] [--details TEXT] | remove <email>
   providers verify                     check each provider's settings now (connect, TLS, auth); exit 1 if any fails
 

@@ -8,9 +8,21 @@ import {
   RetryEmailJobRequest,
 } from "../gen/emailworker/v1/email_worker.ts";
 import { LANES } from "../job/priority.ts";
+import { isJobStatus } from "../job/status.ts";
+import { eventTypeWord, jobStatusToProto, jobStatusWord, priorityWord } from "../proto/enums.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command, CommandContext } from "./context.ts";
 import { formatTime, table } from "./output.ts";
+
+/** A job view with its enums as the words the HTTP API and the wire format use, for printing. */
+function inWords(job: EmailJobView) {
+  return {
+    ...job,
+    status: jobStatusWord(job.status),
+    priority: priorityWord(job.priority),
+    events: job.events.map((e) => ({ ...e, status: eventTypeWord(e.status) })),
+  };
+}
 
 function jobRows(jobs: readonly EmailJobView[]) {
   return table(
@@ -18,7 +30,7 @@ function jobRows(jobs: readonly EmailJobView[]) {
     jobs.map((j) => [
       j.id,
       j.type,
-      j.status,
+      jobStatusWord(j.status),
       `${j.retry_count}/${j.max_retries}`,
       formatTime(j.created_at),
       j.error_message,
@@ -50,22 +62,27 @@ async function listJobs(context: CommandContext, preset: string[]): Promise<void
     options: {
       status: { type: "string", multiple: true },
       type: { type: "string" },
+      tag: { type: "string", multiple: true },
       recipient: { type: "string" },
       limit: { type: "string", default: "50" },
       "page-token": { type: "string" },
     },
   });
+  const statuses = values.status ?? preset;
+  const unknown = statuses.filter((s) => !isJobStatus(s));
+  if (unknown.length > 0) throw new UsageError(`unknown status ${unknown.join(", ")}`);
   const page = await context.client.call(
     (c) => c.listEmailJobs,
     ListEmailJobsRequest.fromPartial({
-      status: values.status ?? preset,
+      status: statuses.map(jobStatusToProto),
       type: values.type ?? "",
+      tags: values.tag ?? [],
       recipient_email: values.recipient ?? "",
       page_size: Number(values.limit),
       page_token: values["page-token"] ?? "",
     }),
   );
-  if (context.out.json) return context.out.data(page);
+  if (context.out.json) return context.out.data({ ...page, jobs: page.jobs.map(inWords) });
   context.out.print(page.jobs.length ? jobRows(page.jobs) : "no jobs");
   if (page.next_page_token) context.out.note(`more: --page-token ${page.next_page_token}`);
 }
@@ -83,7 +100,7 @@ function oneId(args: readonly string[], usage: string): string {
 function printJob(context: CommandContext, job: EmailJobView | undefined): void {
   if (!job) throw new Error("the service returned no job");
   if (context.out.json) {
-    context.out.data(job);
+    context.out.data(inWords(job));
     return;
   }
   context.out.print(
@@ -93,7 +110,7 @@ function printJob(context: CommandContext, job: EmailJobView | undefined): void 
         ["id", job.id],
         ["type", job.type],
         ["recipient", job.recipient_email],
-        ["status", job.status],
+        ["status", jobStatusWord(job.status)],
         ["tries", `${job.retry_count}/${job.max_retries}`],
         ["template", job.template_id],
         ["created", formatTime(job.created_at)],
@@ -107,7 +124,7 @@ function printJob(context: CommandContext, job: EmailJobView | undefined): void 
     context.out.print(
       table(
         ["event", "provider", "message id", "at"],
-        job.events.map((e) => [e.status, e.provider, e.message_id, formatTime(e.at)]),
+        job.events.map((e) => [eventTypeWord(e.status), e.provider, e.message_id, formatTime(e.at)]),
       ),
     );
   }

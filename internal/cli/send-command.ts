@@ -81,6 +81,10 @@ export const send: Command = async (context) => {
       html: { type: "string" },
       text: { type: "string" },
       from: { type: "string" },
+      cc: { type: "string", multiple: true },
+      bcc: { type: "string", multiple: true },
+      tag: { type: "string", multiple: true },
+      sandbox: { type: "boolean", default: false },
       priority: { type: "string" },
       schedule: { type: "string" },
       tracked: { type: "boolean", default: false },
@@ -105,6 +109,11 @@ export const send: Command = async (context) => {
     ...(values.html && { html: values.html }),
     ...(values.text && { text: values.text }),
     ...(values.from && { from: values.from }),
+    // "a@b.c" or "Name <a@b.c>", as --from takes them; repeat the option for more.
+    ...(values.cc && { cc: values.cc }),
+    ...(values.bcc && { bcc: values.bcc }),
+    ...(values.tag && { tags: values.tag }),
+    ...(values.sandbox && { sandbox: true }),
     ...(values.priority && {
       priority: /^-?\d+$/.test(values.priority) ? Number(values.priority) : values.priority,
     }),

@@ -10,9 +10,28 @@ import { UsageError } from "./cli-error.ts";
 import type { Command } from "./context.ts";
 import { formatTime, table } from "./output.ts";
 
-export const templatesList: Command = async ({ client, out }) => {
-  const { templates } = await client.call((c) => c.listTemplates, ListTemplatesRequest.fromPartial({}));
-  if (out.json) return out.data(templates);
+export const templatesList: Command = async ({ client, out, args }) => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      active: { type: "boolean" },
+      inactive: { type: "boolean" },
+      limit: { type: "string", default: "100" },
+      "page-token": { type: "string" },
+    },
+  });
+  if (values.active && values.inactive) throw new UsageError("give --active or --inactive, not both");
+  const active = values.active ? true : values.inactive ? false : undefined;
+  const page = await client.call(
+    (c) => c.listTemplates,
+    ListTemplatesRequest.fromPartial({
+      ...(active !== undefined && { active }),
+      page_size: Number(values.limit),
+      page_token: values["page-token"] ?? "",
+    }),
+  );
+  if (out.json) return out.data(page);
+  const { templates } = page;
   out.print(
     templates.length
       ? table(
@@ -27,6 +46,8 @@ export const templatesList: Command = async ({ client, out }) => {
         )
       : "no templates",
   );
+  if (page.next_page_token)
+    out.note(`more: --page-token ${page.next_page_token} (${page.total_count} in all)`);
 };
 
 export const templatesGet: Command = async ({ client, out, args }) => {

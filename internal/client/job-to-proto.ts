@@ -35,5 +35,9 @@ export function jobToProto(job: EmailJob): ProtoEmailJob {
     provider: job.provider ?? "",
     max_retries: job.max_retries,
     metadata: job.metadata,
+    cc: (job.cc ?? []).map((m) => ({ email: m.email, name: m.name ?? "" })),
+    bcc: (job.bcc ?? []).map((m) => ({ email: m.email, name: m.name ?? "" })),
+    tags: job.tags ?? [],
+    sandbox: job.sandbox ?? false,
   });
 }

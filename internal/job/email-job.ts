@@ -13,7 +13,7 @@ export interface Attachment {
 }
 
 /**
- * One email to one recipient, validated and normalised: the same shape on gRPC, Redis and Kafka
+ * One email to its recipient (`recipient_email`, plus any `cc` and `bcc`), validated and normalised: the same shape on gRPC, Redis and Kafka
  * (snake_case, as the Go services publish it; see the README's "The job"). Inside the service this
  * type is trusted.
  */
@@ -29,6 +29,14 @@ export interface EmailJob {
   text?: string;
   from?: Mailbox;
   reply_to?: Mailbox;
+  /** Shown in the Cc header. */
+  cc?: Mailbox[];
+  /** In the envelope only: never in any header. */
+  bcc?: Mailbox[];
+  /** The client's labels (SendGrid categories, SES message tags, a filter on tracked jobs). */
+  tags?: string[];
+  /** Rendered and composed as for a real send, but never handed to a provider. */
+  sandbox?: boolean;
   headers: Record<string, string>;
   attachments: Attachment[];
   priority: number;

@@ -160,9 +160,19 @@ describe("parseJob", () => {
     expect(violations({ ...base, recipient_email: longAddress }).recipient_email).toContain("254");
   });
 
-  it("caps attachments and checks they are base64", () => {
+  it("caps attachments at exactly 10 MiB decoded, padding not counted, and checks they are base64", () => {
     const big = Buffer.alloc(11 * 1024 * 1024).toString("base64");
     expect(violations({ ...base, attachments: [{ filename: "big.bin", content: big }] })).toHaveProperty(
+      "attachments",
+    );
+    // 10 MiB is not a multiple of 3: its base64 ends in padding, which must not count as bytes.
+    const limit = Buffer.alloc(10 * 1024 * 1024).toString("base64");
+    expect(limit.endsWith("=")).toBe(true);
+    expect(
+      parseJob({ ...base, attachments: [{ filename: "limit.bin", content: limit }] }).attachments,
+    ).toHaveLength(1);
+    const over = Buffer.alloc(10 * 1024 * 1024 + 1).toString("base64");
+    expect(violations({ ...base, attachments: [{ filename: "over.bin", content: over }] })).toHaveProperty(
       "attachments",
     );
     expect(violations({ ...base, attachments: [{ filename: "../etc/passwd", content: "***" }] })).toEqual({

@@ -16,6 +16,11 @@ export const JOB_LIMITS = {
   header_value_length: 998,
   metadata_bytes: 16 * 1024,
   max_retries: 25,
+  /** recipient_email, cc and bcc together: SES's cap per message (SendGrid's is higher). */
+  recipients: 50,
+  /** SendGrid's cap on categories per message. */
+  tags: 10,
+  tag_length: 100,
 } as const;
 
 /** Headers the service composes itself; letting a job set them would forge or break the message. */
@@ -210,6 +215,15 @@ const attachment = z.object({
     .optional(),
 });
 
+/** The job type's alphabet: SendGrid takes it as is, and it maps onto SES's tag alphabet plainly. */
+const TAG = /^[A-Za-z0-9_.:-]+$/;
+
+const tag = z
+  .string()
+  .min(1)
+  .max(JOB_LIMITS.tag_length, `must be at most ${JOB_LIMITS.tag_length} characters`)
+  .regex(TAG, "must be letters, digits, _ . : -");
+
 const priority = z.union([
   z.enum(["low", "normal", "high", "critical"]).transform((name) => PRIORITY_VALUES[name]),
   z
@@ -257,6 +271,11 @@ const jobSchema = z
       .optional(),
     from: mailbox.optional(),
     reply_to: mailbox.optional(),
+    // Capped here only against huge arrays; the recipients' shared cap is checked below.
+    cc: z.array(mailbox).max(JOB_LIMITS.recipients).optional(),
+    bcc: z.array(mailbox).max(JOB_LIMITS.recipients).optional(),
+    tags: z.array(tag).max(JOB_LIMITS.tags, `must be at most ${JOB_LIMITS.tags} tags`).optional(),
+    sandbox: z.boolean().optional(),
     headers: z
       // Counted before anything is checked per header: 100k of them would cost seconds of issues.
       .custom<unknown>(
@@ -329,10 +348,8 @@ const jobSchema = z
           ctx.addIssue({ code: "custom", path: ["headers", name], message: unfoldable });
       }
     }
-    const attachmentBytes = (job.attachments ?? []).reduce(
-      (sum, a) => sum + Math.floor((a.content.length * 3) / 4),
-      0,
-    );
+    checkRecipients(job, ctx);
+    const attachmentBytes = (job.attachments ?? []).reduce((sum, a) => sum + decodedLength(a.content), 0);
     if (attachmentBytes > JOB_LIMITS.attachment_bytes_total)
       ctx.addIssue({
         code: "custom",
@@ -340,6 +357,47 @@ const jobSchema = z
         message: `total more than ${JOB_LIMITS.attachment_bytes_total} bytes`,
       });
   });
+
+/**
+ * At most JOB_LIMITS.recipients in all, and each address once: SendGrid refuses a message naming an
+ * address twice across to, cc and bcc, and a relay would deliver it twice. Addresses compare without
+ * case, as the suppression list does.
+ */
+function checkRecipients(
+  job: { recipient_email: string; cc?: Mailbox[] | undefined; bcc?: Mailbox[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const cc = job.cc ?? [];
+  const bcc = job.bcc ?? [];
+  if (1 + cc.length + bcc.length > JOB_LIMITS.recipients) {
+    ctx.addIssue({
+      code: "custom",
+      path: [bcc.length > 0 ? "bcc" : "cc"],
+      message: `recipient_email, cc and bcc must be at most ${JOB_LIMITS.recipients} recipients in all`,
+    });
+    return;
+  }
+  // This runs even when some fields failed, so an address may be missing or not a string.
+  const seen = new Set([String(job.recipient_email).toLowerCase()]);
+  for (const [field, list] of [
+    ["cc", cc],
+    ["bcc", bcc],
+  ] as const) {
+    list.forEach((mailbox, i) => {
+      if (typeof mailbox?.email !== "string") return;
+      const key = mailbox.email.toLowerCase();
+      if (seen.has(key))
+        ctx.addIssue({ code: "custom", path: [field, i, "email"], message: "repeats another recipient" });
+      seen.add(key);
+    });
+  }
+}
+
+/** The bytes a (whitespace-free, padded) base64 string decodes to: its padding holds none. */
+function decodedLength(base64: string): number {
+  const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0;
+  return (base64.length / 4) * 3 - padding;
+}
 
 function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => {
@@ -387,6 +445,11 @@ export function parseJob(input: unknown, options: ParseJobOptions = {}): EmailJo
   if (data.text !== undefined) job.text = data.text;
   if (data.from !== undefined) job.from = data.from;
   if (data.reply_to !== undefined) job.reply_to = data.reply_to;
+  if (data.cc !== undefined && data.cc.length > 0) job.cc = data.cc;
+  if (data.bcc !== undefined && data.bcc.length > 0) job.bcc = data.bcc;
+  // A tag given twice is the same tag: kept once, in first-seen order.
+  if (data.tags !== undefined && data.tags.length > 0) job.tags = [...new Set(data.tags)];
+  if (data.sandbox === true) job.sandbox = true;
   if (data.scheduled_at !== undefined) job.scheduled_at = new Date(data.scheduled_at);
   if (data.idempotency_key !== undefined) job.idempotency_key = data.idempotency_key;
   if (data.provider !== undefined) job.provider = data.provider;

@@ -1,7 +1,8 @@
 /**
  * A tracked job's life: pending → processing → sent; processing → retrying → processing …;
  * processing → failed (permanent error or attempts exhausted); pending/retrying → cancelled;
- * processing → suppressed (recipient on the suppression list).
+ * processing → suppressed (recipient on the suppression list); processing → sandboxed (a sandbox
+ * job, composed and not sent).
  */
 const JOB_STATUSES = [
   "pending",
@@ -11,6 +12,7 @@ const JOB_STATUSES = [
   "failed",
   "cancelled",
   "suppressed",
+  "sandboxed",
 ] as const;
 
 export type JobStatus = (typeof JOB_STATUSES)[number];

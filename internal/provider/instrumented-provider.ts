@@ -12,7 +12,12 @@ export class InstrumentedProvider implements Provider {
     this.name = inner.name;
     this.#inner = inner;
     this.#metrics = metrics;
+    // Only where the inner provider has it; composing is not a request to the provider: not counted.
+    const compose = inner.compose?.bind(inner);
+    if (compose) this.compose = compose;
   }
+
+  readonly compose?: (email: OutgoingEmail) => Promise<Buffer>;
 
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
     const stop = this.#metrics.providerDuration.startTimer({ provider: this.name });

@@ -136,19 +136,42 @@ export class ProviderRouter {
       : [this.#options.defaultProvider, ...(this.#options.fallbackProviders ?? [])];
   }
 
+  /**
+   * A sandbox job's stand-in for `send`: the provider `send` would try first composes (and signs)
+   * the message, and nothing goes out. No breaker, gate or failover: nothing is asked of the
+   * provider, so nothing counts against it or waits for its turn.
+   */
+  async sandbox(
+    job: { type: string; provider?: string | undefined },
+    email: OutgoingEmail,
+  ): Promise<{ provider: string; message: Buffer | undefined }> {
+    const name = this.candidates(job).find((candidate) => this.#options.providers.has(candidate));
+    if (name === undefined) throw this.#notConfigured(job);
+    const provider = this.#options.providers.get(name) as Provider;
+    try {
+      return { provider: name, message: await provider.compose?.(email) };
+    } catch (caught) {
+      const error = asDeliveryError(caught);
+      error.provider ??= name;
+      throw error;
+    }
+  }
+
+  #notConfigured(job: { type: string; provider?: string | undefined }): DeliveryError {
+    return new DeliveryError(
+      "permanent",
+      "provider_not_configured",
+      `no configured provider among ${this.candidates(job).join(", ")} (configured: ${this.names.join(", ")})`,
+    );
+  }
+
   async send(
     job: { type: string; provider?: string | undefined },
     email: OutgoingEmail,
     signal?: AbortSignal,
   ): Promise<SendResult> {
     const names = this.candidates(job).filter((name) => this.#options.providers.has(name));
-    if (names.length === 0) {
-      throw new DeliveryError(
-        "permanent",
-        "provider_not_configured",
-        `no configured provider among ${this.candidates(job).join(", ")} (configured: ${this.names.join(", ")})`,
-      );
-    }
+    if (names.length === 0) throw this.#notConfigured(job);
     let last: DeliveryError | undefined;
     for (const name of names) {
       const provider = this.#options.providers.get(name) as Provider;

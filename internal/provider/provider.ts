@@ -7,6 +7,10 @@ export interface OutgoingEmail {
   /** Absent: the provider's configured sender. */
   from?: Mailbox | undefined;
   to: Mailbox;
+  /** Shown in the Cc header, and recipients of the same message. */
+  cc?: readonly Mailbox[] | undefined;
+  /** Recipients of the same message who appear in no header. */
+  bcc?: readonly Mailbox[] | undefined;
   reply_to?: Mailbox | undefined;
   subject: string;
   html?: string | undefined;
@@ -14,6 +18,8 @@ export interface OutgoingEmail {
   headers: Record<string, string>;
   attachments: readonly Attachment[];
   metadata?: Record<string, JsonValue> | undefined;
+  /** The job's tags (SendGrid categories, SES message tags). */
+  tags?: readonly string[] | undefined;
   /**
    * A template kept at the provider (a SendGrid dynamic template, `d-…`): the provider renders it
    * with `data`, and subject/html/text are not used. Providers without such templates refuse it.
@@ -25,6 +31,11 @@ export interface SendResult {
   provider: string;
   /** The provider's id for the message (Message-ID, SendGrid x-message-id, SES MessageId). */
   message_id: string;
+  /**
+   * Cc or Bcc recipients the provider refused while it took the message for the others (SMTP RCPT
+   * refusals). The send still counts: sending again would repeat the message to everyone else.
+   */
+  refused_recipients?: { email: string; reason: string }[] | undefined;
 }
 
 /**
@@ -35,6 +46,11 @@ export interface Provider {
   readonly name: string;
   /** Rejects with a DeliveryError. `signal` aborts a send that ran past the job's time limit. */
   send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult>;
+  /**
+   * The message `send` would hand over, composed (and DKIM-signed) the same way, but not sent: what a
+   * sandbox job goes through. Rejects as `send` would for a message this provider cannot take.
+   */
+  compose?(email: OutgoingEmail): Promise<Buffer>;
   /**
    * Checks that the configuration works, sending nothing (SMTP: connect, EHLO, STARTTLS, AUTH; an
    * API: one cheap authenticated call). Resolves with what was checked; rejects with a DeliveryError.

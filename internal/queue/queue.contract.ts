@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lane } from "../job/priority.ts";
-import type { Delivery, JobQueue } from "./queue.ts";
+import { DeadLetterPositionError, type Delivery, type JobQueue, positionOf } from "./queue.ts";
 
 interface QueueTimings {
   visibilityTimeoutMs: number;
@@ -203,6 +203,47 @@ export function queueContract(name: string, open: (timings: QueueTimings) => Pro
       const [replayed] = await drain(queue, 1);
       expect(replayed && numberOf(replayed)).toBe("bad");
       expect((await queue.stats()).dead).toBe(0);
+    });
+
+    it("pages through dead letters newest first, each once, while others arrive and one is replayed", async () => {
+      const { queue } = await start();
+      const bury = async (names: readonly string[]) => {
+        await queue.publish(names.map((n) => ({ body: body(n), lane: "normal" as Lane })));
+        const got = await drain(queue, names.length);
+        expect(got).toHaveLength(names.length);
+        for (const delivery of got) await queue.deadLetter(delivery, `failed ${numberOf(delivery)}`);
+      };
+      const first = ["d0", "d1", "d2", "d3", "d4", "d5", "d6"];
+      await bury(first);
+      const seen: string[] = [];
+      let after: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = await queue.listDeadLetters(3, after);
+        expect(page.length).toBeLessThanOrEqual(3);
+        seen.push(...page.map((l) => String(JSON.parse(l.body).n)));
+        const last = page[page.length - 1];
+        if (!last) break;
+        after = positionOf(last);
+        if (pages++ === 0) {
+          // Newer than every page: they come before the first one and move none of the others.
+          await bury(["late0", "late1"]);
+          // The letter a page ended on may go meanwhile; the next page still knows where it was.
+          expect(await queue.replayDeadLetter(last.id)).toBe(true);
+        }
+      }
+      expect(seen.toSorted()).toEqual(first);
+      expect(pages).toBe(3);
+      expect((await queue.stats()).dead).toBe(first.length + 2 - 1);
+      const newest = await queue.listDeadLetters(2);
+      expect(newest.map((l) => String(JSON.parse(l.body).n)).toSorted()).toEqual(["late0", "late1"]);
+    });
+
+    it("refuses a dead-letter position it never gave", async () => {
+      const { queue } = await start();
+      await expect(queue.listDeadLetters(10, "not a position")).rejects.toBeInstanceOf(
+        DeadLetterPositionError,
+      );
     });
 
     it("never hands one message to two consumers at once", async () => {

@@ -1,3 +1,4 @@
+import { KindedError } from "../errors/error-kind.ts";
 import type { Lane } from "../job/priority.ts";
 
 /** What a producer hands the queue. */
@@ -39,6 +40,28 @@ export interface DeadLetter {
   reason: string;
   attempt: number;
   failed_at: Date;
+  /**
+   * Where the letter stands in the newest-first order, for `listDeadLetters`'s `after`; absent: its
+   * id. A driver whose order is not its ids' (postgres, memory) says so here, so that a page can
+   * follow a letter that has been replayed meanwhile.
+   */
+  position?: string;
+}
+
+/** A letter's place in the dead-letter order, to continue a listing after it. */
+export function positionOf(letter: DeadLetter): string {
+  return letter.position ?? letter.id;
+}
+
+/** `after` is not a position this queue hands out (a mangled page token, another driver's). */
+export class DeadLetterPositionError extends KindedError<"invalid_argument"> {
+  override readonly name = "DeadLetterPositionError";
+
+  constructor(position: string) {
+    super("invalid_argument", `"${position}" is not a dead-letter position of this queue`, {
+      code: "invalid_cursor",
+    });
+  }
 }
 
 export interface QueueStats {
@@ -75,7 +98,13 @@ export interface JobQueue {
   /** Moves due delayed messages onto their lanes; safe on many replicas at once. */
   promoteDue(): Promise<number>;
   stats(): Promise<QueueStats>;
-  listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Up to `limit` dead letters, newest first, starting after the letter at position `after`
+   * (see positionOf; exclusive). Keyset, not offsets: letters that arrive meanwhile go before the
+   * first page, so walking the pages sees every older letter once. Throws DeadLetterPositionError
+   * for an `after` the driver never gave.
+   */
+  listDeadLetters(limit: number, after?: string): Promise<DeadLetter[]>;
   /** Puts a dead letter back on its lane as a fresh message; false when there is no such entry. */
   replayDeadLetter(id: string): Promise<boolean>;
   close(): Promise<void>;

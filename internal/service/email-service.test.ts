@@ -170,8 +170,8 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
     ]);
     for (const delivery of await queue.fetch(2))
       await queue.deadLetter(delivery, delivery.body === "a" ? "smtp_550: no such user" : "smtp_554: spam");
-    const spam = await service.listDeadLetters(10, "spam");
-    expect(spam.map((l) => l.body)).toEqual(["b"]);
+    const spam = await service.listDeadLetters({ limit: 10, reasonContains: "spam" });
+    expect(spam.letters.map((l) => l.body)).toEqual(["b"]);
     const dry = await service.replayDeadLetters({ ids: [], reasonContains: "550", limit: 10, dryRun: true });
     expect(dry.replayed).toHaveLength(1);
     expect((await queue.stats()).dead).toBe(2);

@@ -6,8 +6,9 @@ import type { JobValidationError } from "../job/job-validation-error.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { laneOf } from "../job/priority.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
+import { type DeadLetterScan, type DeadLetterScanPage, scanDeadLetters } from "../queue/dead-letter-scan.ts";
 import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
-import type { DeadLetter, JobQueue, QueueStats } from "../queue/queue.ts";
+import { type DeadLetter, DeadLetterPositionError, type JobQueue, type QueueStats } from "../queue/queue.ts";
 import { jobToRow } from "../store/job-mapping.ts";
 import type {
   CancelOutcome,
@@ -16,6 +17,8 @@ import type {
   JobPage,
   JobRepository,
 } from "../store/job-repository.ts";
+import { InvalidCursorError } from "../store/keyset-cursor.ts";
+import { decodePageToken, encodePageToken } from "../store/page-token.ts";
 import type {
   SuppressionList,
   SuppressionPage,
@@ -24,6 +27,7 @@ import type {
 } from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 import { refuseOversizedInlineTemplate } from "../template/template-size.ts";
+import { checkSelection, type DeadLetterSelection, letterFilter } from "./dead-letter-selection.ts";
 import type { IntakeCheck } from "./intake-check.ts";
 import { requestFingerprint } from "./request-fingerprint.ts";
 
@@ -52,6 +56,15 @@ interface EmailServiceOptions {
   logger: Logger;
   /** Told of each accepted job (metrics). */
   onQueued?: (job: EmailJob) => void;
+}
+
+/** One page of dead letters for the API. */
+export interface DeadLetterPage {
+  letters: DeadLetter[];
+  /** Absent on the last page. */
+  next_page_token: string | undefined;
+  /** Dead letters in all, whatever the filter. */
+  total_count: number;
 }
 
 /** What intake answers for one job it accepted. */
@@ -178,6 +191,12 @@ export class EmailService {
     }
   }
 
+  /** The tracked job sent with this idempotency key (the newest, should a key have outlived its 24 h). */
+  async getJobByIdempotencyKey(key: string): Promise<JobStatusView | undefined> {
+    const id = await this.#options.jobs.idForIdempotencyKey(key);
+    return id === undefined ? undefined : this.getJob(id);
+  }
+
   async getJob(id: string): Promise<JobStatusView | undefined> {
     // Read from the master: the caller has often just created the job, and a replica may lag.
     const job = await this.#options.jobs.get(id, { consistency: "strong" });
@@ -215,28 +234,53 @@ export class EmailService {
     return current ? { outcome: "not_retryable", job: current } : { outcome: "not_found" };
   }
 
-  async listDeadLetters(limit: number, reasonContains?: string): Promise<DeadLetter[]> {
-    // The filter is applied to a wider read so that `limit` matching entries can still be found.
-    const letters = await this.#options.queue.listDeadLetters(
-      reasonContains ? Math.min(limit * 10, 10_000) : limit,
-    );
-    const matching = reasonContains ? letters.filter((l) => l.reason.includes(reasonContains)) : letters;
-    return matching.slice(0, limit);
+  /**
+   * One page of dead letters, newest first. With `reasonContains` a request reads at most
+   * DEAD_LETTER_SCAN_LIMIT letters: a page may then come short, even empty, with a token to go on.
+   */
+  async listDeadLetters(options: {
+    limit: number;
+    reasonContains?: string | undefined;
+    pageToken?: string | undefined;
+  }): Promise<DeadLetterPage> {
+    const { reasonContains } = options;
+    const after = options.pageToken ? decodePageToken(options.pageToken) : undefined;
+    const [page, stats] = await Promise.all([
+      this.#scanDeadLetters({
+        limit: options.limit,
+        after,
+        matches: reasonContains ? (l: DeadLetter) => l.reason.includes(reasonContains) : undefined,
+      }),
+      this.#options.queue.stats(),
+    ]);
+    return {
+      letters: page.letters,
+      next_page_token: page.next === undefined ? undefined : encodePageToken(page.next),
+      total_count: stats.dead,
+    };
   }
 
-  /** Replays the given dead letters, or every one matching the filter; `dryRun` only says which. */
-  async replayDeadLetters(options: {
-    ids: readonly string[];
-    reasonContains?: string | undefined;
-    limit: number;
-    dryRun: boolean;
-  }): Promise<{ replayed: string[]; missing: string[] }> {
+  /**
+   * Replays the given dead letters, or up to `limit` of those the selection matches (newest first,
+   * reading at most DEAD_LETTER_SCAN_LIMIT); `dryRun` only says which. A selection naming nothing
+   * is refused (JobValidationError on `all`).
+   */
+  async replayDeadLetters(
+    options: DeadLetterSelection & { limit: number; dryRun: boolean },
+  ): Promise<{ replayed: string[]; missing: string[] }> {
+    checkSelection(options);
     let ids = [...options.ids];
     const missing: string[] = [];
     if (ids.length === 0) {
-      ids = (await this.listDeadLetters(options.limit, options.reasonContains)).map((l) => l.id);
+      const matches = letterFilter(options, async (id) => (await this.#options.jobs.get(id))?.job_type);
+      ids = (await this.#scanDeadLetters({ limit: options.limit, matches })).letters.map((l) => l.id);
     } else if (options.dryRun) {
-      const known = new Set((await this.#options.queue.listDeadLetters(10_000)).map((l) => l.id));
+      const wanted = new Set(ids);
+      const { letters } = await this.#scanDeadLetters({
+        limit: wanted.size,
+        matches: (l) => wanted.has(l.id),
+      });
+      const known = new Set(letters.map((l) => l.id));
       for (const id of ids) if (!known.has(id)) missing.push(id);
       ids = ids.filter((id) => known.has(id));
     }
@@ -248,6 +292,17 @@ export class EmailService {
     }
     if (replayed.length > 0) this.#options.logger.info({ count: replayed.length }, "dead letters replayed");
     return { replayed, missing };
+  }
+
+  /** A queue position that is not one (a token from another driver) is the client's bad token. */
+  async #scanDeadLetters(scan: DeadLetterScan): Promise<DeadLetterScanPage> {
+    try {
+      return await scanDeadLetters(this.#options.queue, scan);
+    } catch (error) {
+      if (error instanceof DeadLetterPositionError)
+        throw new InvalidCursorError("page_token is not one returned by a previous page");
+      throw error;
+    }
   }
 
   listSuppressions(options: {

@@ -1,6 +1,12 @@
 import { NotFoundError } from "../errors/error-kind.ts";
 import type { JsonValue } from "../job/email-job.ts";
-import type { EmailTemplateRecord, NewTemplate, TemplateRepository } from "../store/template-repository.ts";
+import type {
+  EmailTemplateRecord,
+  NewTemplate,
+  TemplateListFilter,
+  TemplatePage,
+  TemplateRepository,
+} from "../store/template-repository.ts";
 import type { RenderedEmail, TemplateDefinition, TemplateRenderer } from "../template/renderer.ts";
 
 interface TemplateServiceOptions {
@@ -32,8 +38,9 @@ export class TemplateService {
     return template;
   }
 
-  list(active?: boolean): Promise<EmailTemplateRecord[]> {
-    return this.#options.templates.list(active === undefined ? {} : { active });
+  /** One page by id; `cursor` is the previous page's `next_cursor` (a bad one: InvalidCursorError). */
+  list(filter: TemplateListFilter = {}): Promise<TemplatePage> {
+    return this.#options.templates.list(filter);
   }
 
   async delete(id: string): Promise<boolean> {

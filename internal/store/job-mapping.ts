@@ -1,4 +1,4 @@
-import type { Attachment, EmailJob, JsonValue } from "../job/email-job.ts";
+import type { Attachment, EmailJob, JsonValue, Mailbox } from "../job/email-job.ts";
 import type { EmailJobRecord, NewEmailJob } from "./job-repository.ts";
 
 /** The row a tracked job is stored as. */
@@ -24,7 +24,17 @@ export function jobToRow(job: EmailJob): NewEmailJob {
     provider: job.provider ?? null,
     idempotency_key: job.idempotency_key ?? null,
     metadata: job.metadata ?? null,
+    cc: (job.cc as unknown as JsonValue) ?? null,
+    bcc: (job.bcc as unknown as JsonValue) ?? null,
+    ...(job.tags !== undefined && { tags: job.tags }),
+    ...(job.sandbox && { sandbox: true }),
   };
+}
+
+/** Mailboxes stored as JSON (cc, bcc); anything else (a Go-written NULL) is none. */
+function mailboxes(value: unknown): Mailbox[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  return (value as Mailbox[]).map((m) => (m.name ? { email: m.email, name: m.name } : { email: m.email }));
 }
 
 function asRecord(value: unknown): Record<string, JsonValue> {
@@ -58,5 +68,12 @@ export function rowToJob(row: EmailJobRecord): EmailJob {
   if (row.provider) job.provider = row.provider;
   if (row.idempotency_key) job.idempotency_key = row.idempotency_key;
   if (row.metadata) job.metadata = asRecord(row.metadata);
+  const cc = mailboxes(row.cc);
+  if (cc) job.cc = cc;
+  const bcc = mailboxes(row.bcc);
+  if (bcc) job.bcc = bcc;
+  // Rows older than 010 read with the column defaults: no tags, not a sandbox job.
+  if (row.tags?.length) job.tags = [...row.tags];
+  if (row.sandbox) job.sandbox = true;
   return job;
 }

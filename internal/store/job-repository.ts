@@ -30,10 +30,16 @@ export interface NewEmailJob {
   provider?: string | null;
   idempotency_key?: string | null;
   metadata?: JsonValue | null;
+  cc?: JsonValue | null;
+  bcc?: JsonValue | null;
+  tags?: readonly string[];
+  sandbox?: boolean;
 }
 
 export interface JobListFilter {
   status?: readonly JobStatus[];
+  /** Jobs carrying every one of these tags. */
+  tags?: readonly string[];
   job_type?: string;
   recipient_email?: string;
   created_after?: Date;
@@ -68,6 +74,7 @@ interface TransitionChanges {
   next_attempt_at?: Date | null;
   retry_count?: number | RawBuilder<number>;
   sent_at?: RawBuilder<Date>;
+  provider?: string;
 }
 
 /**
@@ -114,6 +121,10 @@ export class JobRepository {
           provider: job.provider ?? null,
           idempotency_key: job.idempotency_key ?? null,
           metadata: toJson(job.metadata),
+          cc: toJson(job.cc),
+          bcc: toJson(job.bcc),
+          tags: [...(job.tags ?? [])],
+          sandbox: job.sandbox ?? false,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -139,6 +150,18 @@ export class JobRepository {
     return row !== undefined;
   }
 
+  /** The newest tracked job sent with this idempotency key, read on the master (it may be new). */
+  async idForIdempotencyKey(key: string): Promise<string | undefined> {
+    const row = await this.#router.master
+      .selectFrom("email_jobs")
+      .select("id")
+      .where("idempotency_key", "=", key)
+      .orderBy("created_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id;
+  }
+
   /** Newest first, by keyset on (created_at, id): stable while rows are being added. */
   async list(filter: JobListFilter = {}): Promise<JobPage> {
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
@@ -150,6 +173,8 @@ export class JobRepository {
         .select(sql<string>`created_at::text`.as("cursor_created_at"));
       if (filter.status?.length) query = query.where("status", "in", [...filter.status]);
       if (filter.job_type !== undefined) query = query.where("job_type", "=", filter.job_type);
+      // Containment, which the GIN index on tags serves.
+      if (filter.tags?.length) query = query.where(sql<boolean>`tags @> ${[...filter.tags]}::text[]`);
       if (filter.recipient_email !== undefined)
         query = query.where(sql`lower(recipient_email)`, "=", filter.recipient_email.toLowerCase());
       if (filter.created_after) query = query.where("created_at", ">=", filter.created_after);
@@ -233,11 +258,13 @@ export class JobRepository {
         ) with ordinality as t(id, provider, message_id, n)
       ),
       sent as (
-        update email_jobs
+        -- The row names the provider that sent it (the job may have asked for none, or failed over).
+        update email_jobs e
         set status = 'sent', sent_at = now(), error_message = null, locked_until = null,
-            next_attempt_at = null, updated_at = now()
-        where id in (select id from input) and status = 'processing'
-        returning id
+            next_attempt_at = null, updated_at = now(), provider = first.provider
+        from (select distinct on (id) id, provider from input order by id, n) first
+        where e.id = first.id and e.status = 'processing'
+        returning e.id
       )
       insert into email_tracking (job_id, provider, message_id, status, sent_at)
       select distinct on (input.id) input.id, input.provider, input.message_id, 'sent', now()
@@ -290,6 +317,11 @@ export class JobRepository {
 
   async markSuppressed(id: string, reason: string): Promise<EmailJobRecord | undefined> {
     return this.#transition(id, ["processing"], "suppressed", { error_message: reason });
+  }
+
+  /** A sandbox job went through everything but the provider: recorded with the provider it would use. */
+  async markSandboxed(id: string, provider: string): Promise<EmailJobRecord | undefined> {
+    return this.#transition(id, ["processing"], "sandboxed", { error_message: null, provider });
   }
 
   /** Puts a failed (or dead-lettered) job back in line, with a fresh set of attempts. */

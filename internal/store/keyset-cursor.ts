@@ -9,8 +9,11 @@ interface KeysetPosition {
 
 export class InvalidCursorError extends KindedError<"invalid_argument"> {
   override readonly name = "InvalidCursorError";
-  /** The request field at fault, for the caller's field violation. */
-  readonly field = "cursor";
+  /**
+   * The request field at fault, for the caller's field violation: every cursor reaches the store
+   * from an API's `page_token` (ListEmailJobs, ListSuppressions, ListDeadLetters, ListTemplates).
+   */
+  readonly field = "page_token";
 
   constructor(message: string) {
     super("invalid_argument", message, { code: "invalid_cursor" });

@@ -38,6 +38,18 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
     });
     afterAll(async () => harness?.close());
 
+    /** Every template id, walking all the pages. */
+    const templateIds = async (filter: { active?: boolean } = {}) => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await templates.list({ ...filter, limit: 500, ...(cursor && { cursor }) });
+        ids.push(...page.templates.map((t) => t.id));
+        cursor = page.next_cursor;
+      } while (cursor);
+      return ids;
+    };
+
     const newJob = (overrides: Partial<NewEmailJob> = {}): NewEmailJob => ({
       job_type: "welcome_email",
       recipient_email: "user@example.com",
@@ -101,15 +113,17 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         expect(await markJobSent(harness.router, job.id)).toBeUndefined();
       });
 
-      it("marks a claimed job sent together with its sent event, once", async () => {
+      it("marks a claimed job sent together with its sent event, once, naming the provider that sent it", async () => {
         const job = await jobs.create(newJob());
         expect(await jobs.markSentWithEvent(job.id, "smtp", "<m@x>")).toBe(false);
         await jobs.claim(job.id, 60_000);
         expect(await jobs.markSentWithEvent(job.id, "smtp", "<m@x>")).toBe(true);
         expect(await jobs.markSentWithEvent(job.id, "smtp", "<m@x>")).toBe(false);
+        // The row names the provider that sent it, though the job asked for none.
         expect(await jobs.get(job.id, { consistency: "strong" })).toMatchObject({
           status: "sent",
           locked_until: null,
+          provider: "smtp",
         });
         expect((await tracking.listForJob(job.id)).map((e) => [e.status, e.provider, e.message_id])).toEqual([
           ["sent", "smtp", "<m@x>"],
@@ -261,7 +275,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
           text_template: null,
         });
         expect(await templates.get(tid, { consistency: "strong" })).toEqual(created);
-        expect((await templates.list()).map((t) => t.id)).toContain(tid);
+        expect(await templateIds()).toContain(tid);
         await expect(createTemplate(harness.router, { id: tid, name: "again" })).rejects.toBeInstanceOf(
           ConflictError,
         );
@@ -279,9 +293,43 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         expect(updated).toMatchObject({ name: "Receipt", subject: "Your receipt" });
         expect(updated?.updated_at.getTime()).toBeGreaterThan(created.updated_at.getTime());
         await updateTemplate(harness.router, tid, { is_active: false });
-        expect((await templates.list({ active: false })).map((t) => t.id)).toContain(tid);
-        expect((await templates.list({ active: true })).map((t) => t.id)).not.toContain(tid);
+        expect(await templateIds({ active: false })).toContain(tid);
+        expect(await templateIds({ active: true })).not.toContain(tid);
         expect(await updateTemplate(harness.router, "missing_template", { subject: "x" })).toBeUndefined();
+      });
+
+      it("pages through the templates by id, each once, while others are added, with the total", async () => {
+        const prefix = `page_${randomUUID().slice(0, 8)}`;
+        for (let n = 0; n < 7; n++) await templates.upsert({ id: `${prefix}_${n}`, name: `T${n}` });
+        await templates.upsert({ id: `${prefix}_inactive`, name: "off", is_active: false });
+        const total = (await templates.list({ limit: 1 })).total_count;
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await templates.list({ limit: 3, ...(cursor && { cursor }) });
+          expect(page.templates.length).toBeLessThanOrEqual(3);
+          if (pages === 0) expect(page.total_count).toBe(total);
+          seen.push(...page.templates.map((t) => t.id));
+          // Added behind the pages already read: not seen, and nothing is seen twice for it.
+          if (pages === 0) await templates.upsert({ id: "0000_added_while_paging", name: "early" });
+          cursor = page.next_cursor;
+          pages++;
+        } while (cursor);
+        expect(new Set(seen).size).toBe(seen.length);
+        expect(seen).toEqual([...seen].sort());
+        expect(seen.filter((id) => id.startsWith(prefix))).toHaveLength(8);
+        expect(seen.length).toBe(total);
+        const active = await templates.list({ active: true, limit: 500 });
+        expect(active.total_count).toBe(active.templates.length);
+        expect(active.templates.map((t) => t.id)).not.toContain(`${prefix}_inactive`);
+        await templates.delete("0000_added_while_paging");
+      });
+
+      it("refuses a cursor it did not give, naming page_token", async () => {
+        const refusal = templates.list({ cursor: "not a token!" });
+        await expect(refusal).rejects.toBeInstanceOf(InvalidCursorError);
+        await expect(refusal).rejects.toMatchObject({ field: "page_token" });
       });
 
       it("upserts and deletes", async () => {

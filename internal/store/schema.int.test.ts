@@ -78,6 +78,7 @@ describe("migrations", () => {
         "007_unattributed_bounces",
         "008_recipient_any_case",
         "009_idempotency_fingerprint",
+        "010_job_recipients_tags_sandbox",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

@@ -41,6 +41,11 @@ export interface EmailJobTable {
   sent_at: NullableTimestamp;
   enqueued_at: NullableTimestamp;
   next_attempt_at: NullableTimestamp;
+  /** 010: the job's Cc and Bcc mailboxes (JSON arrays), tags and sandbox flag. */
+  cc: JsonColumn;
+  bcc: JsonColumn;
+  tags: Defaulted<string[]>;
+  sandbox: Defaulted<boolean>;
 }
 
 export interface EmailTemplateTable {
@@ -162,6 +167,10 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     sent_at: "null",
     enqueued_at: "null",
     next_attempt_at: "null",
+    cc: "null",
+    bcc: "null",
+    tags: "not null",
+    sandbox: "not null",
   },
   email_templates: {
     id: "not null",

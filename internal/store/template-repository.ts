@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { JsonValue } from "../job/email-job.ts";
 import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
+import { decodePageToken, encodePageToken } from "./page-token.ts";
 import { type Database, type EmailTemplateTable, toJson } from "./schema.ts";
 
 export type EmailTemplateRecord = Selectable<EmailTemplateTable>;
@@ -18,6 +19,24 @@ export interface TemplateFields {
 export interface NewTemplate extends TemplateFields {
   id: string;
 }
+
+export interface TemplateListFilter {
+  active?: boolean | undefined;
+  /** Default 100, at most MAX_TEMPLATE_PAGE. */
+  limit?: number | undefined;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | undefined;
+}
+
+export interface TemplatePage {
+  templates: EmailTemplateRecord[];
+  /** Absent on the last page. */
+  next_cursor: string | undefined;
+  /** Templates matching `active`, on every page. */
+  total_count: number;
+}
+
+export const MAX_TEMPLATE_PAGE = 500;
 
 /** `email_templates`. Every change moves `updated_at`, which is what caches key on. */
 export class TemplateRepository {
@@ -44,11 +63,29 @@ export class TemplateRepository {
     return options.consistency === "strong" ? query(this.#router.master) : this.#router.read(query);
   }
 
-  async list(filter: { active?: boolean } = {}): Promise<EmailTemplateRecord[]> {
-    return this.#router.read((db) => {
-      let query = db.selectFrom("email_templates").selectAll();
-      if (filter.active !== undefined) query = query.where("is_active", "=", filter.active);
-      return query.orderBy("id").execute();
+  /** By id, keyset on it: stable while templates are added or removed. */
+  async list(filter: TemplateListFilter = {}): Promise<TemplatePage> {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), MAX_TEMPLATE_PAGE);
+    const after = filter.cursor === undefined ? undefined : decodePageToken(filter.cursor);
+    return this.#router.read(async (db) => {
+      let matching = db.selectFrom("email_templates");
+      if (filter.active !== undefined) matching = matching.where("is_active", "=", filter.active);
+      let page = matching.selectAll();
+      if (after !== undefined) page = page.where("id", ">", after);
+      const [rows, count] = await Promise.all([
+        page
+          .orderBy("id")
+          .limit(limit + 1)
+          .execute(),
+        matching.select(sql<string>`count(*)`.as("n")).executeTakeFirstOrThrow(),
+      ]);
+      const templates = rows.slice(0, limit);
+      const last = templates[templates.length - 1];
+      return {
+        templates,
+        next_cursor: rows.length > limit && last ? encodePageToken(last.id) : undefined,
+        total_count: Number(count.n),
+      };
     });
   }
 

@@ -33,25 +33,33 @@ export function logEnding(logger: Logger, delivery: Delivery, decided: Decided, 
   };
   const failure = error && { err: error, kind: error.kind, code: error.code };
   switch (ending.kind) {
-    case "sent":
+    case "sent": {
+      // Sent, but not to every Cc/Bcc recipient: worth an operator's look.
+      const level = logFields?.refused_recipients ? "warn" : "info";
       // Checked first: building the line costs more than the send's own bookkeeping.
-      if (logger.isLevelEnabled("info"))
-        logger.info(
+      if (logger.isLevelEnabled(level))
+        logger[level](
           {
             ...fields,
             recipient: job.recipient_email,
             provider: ending.provider,
             status: "sent",
             duration: Math.round(durationMs),
+            ...logFields,
           },
           "email sent",
         );
       break;
+    }
     case "skipped":
       logger.info({ ...fields, ...logFields }, ending.reason);
       break;
     case "suppressed":
       logger.info({ ...fields, ...logFields }, "recipient suppressed: not sent");
+      break;
+    case "sandboxed":
+      // Client integration tests send these by the thousand; a tracked one is on record anyway.
+      logger.debug({ ...fields, ...logFields, provider: ending.provider }, "sandbox job: composed, not sent");
       break;
     case "retry":
       logger.warn(

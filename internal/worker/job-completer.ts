@@ -12,6 +12,8 @@ export type JobEnding =
   /** Nothing left to do: a duplicate idempotency key, or a tracked job that already finished. */
   | { kind: "skipped"; job: EmailJob | undefined; reason: string }
   | { kind: "suppressed"; job: EmailJob; reason: string }
+  /** A sandbox job, rendered and composed by `provider`'s rules and not sent. */
+  | { kind: "sandboxed"; job: EmailJob; provider: string }
   /** A failed attempt, tried again at `runAt` (see failure-decision.ts). */
   | { kind: "retry"; job: EmailJob; runAt: Date; attempt: number; usesAttempt: boolean; reason: string }
   /**
@@ -95,6 +97,14 @@ export class JobCompleter {
         if (job.tracked) {
           await this.#jobs.markSuppressed(job.id, reason);
           await this.#tracking.append({ job_id: job.id, status: "suppressed", error_message: reason });
+        }
+        return this.#queue.ack(delivery);
+      }
+      case "sandboxed": {
+        const { job, provider } = ending;
+        if (job.tracked) {
+          await this.#jobs.markSandboxed(job.id, provider);
+          await this.#tracking.append({ job_id: job.id, provider, status: "sandboxed" });
         }
         return this.#queue.ack(delivery);
       }

@@ -1,7 +1,7 @@
 import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { kindOf } from "../errors/error-kind.ts";
-import type { EmailJob } from "../job/email-job.ts";
+import type { EmailJob, Mailbox } from "../job/email-job.ts";
 import {
   decodeQueueMessage,
   encodeNextAttempt,
@@ -63,7 +63,8 @@ type JobOutcomeStatus =
   | "dead_lettered"
   | "skipped"
   | "deferred"
-  | "suppressed";
+  | "suppressed"
+  | "sandboxed";
 
 export interface JobOutcome {
   status: JobOutcomeStatus;
@@ -85,6 +86,7 @@ const STATUS_OF_ENDING: Readonly<Record<JobEnding["kind"], JobOutcomeStatus>> = 
   sent: "sent",
   skipped: "skipped",
   suppressed: "suppressed",
+  sandboxed: "sandboxed",
   retry: "retrying",
   defer: "deferred",
   fail: "failed",
@@ -193,7 +195,39 @@ export class JobProcessor {
       const reason = `recipient suppressed (${suppression.reason}, ${suppression.source})`;
       return { ending: { kind: "suppressed", job, reason }, job, logFields: { reason: suppression.reason } };
     }
-    return this.#send(delivery, job, signal);
+    const { kept, dropped } = await this.#withoutSuppressedCopies(job);
+    const decided = await this.#send(delivery, kept, signal);
+    return dropped.length === 0
+      ? decided
+      : { ...decided, logFields: { ...decided.logFields, suppressed_copies: dropped } };
+  }
+
+  /**
+   * The job without its suppressed Cc and Bcc addresses: the others still get the message (only a
+   * suppressed To stops the job). When the list cannot be read and the job may go unchecked (fast
+   * path, fail-open), every address is kept, as the To was.
+   */
+  async #withoutSuppressedCopies(job: EmailJob): Promise<{ kept: EmailJob; dropped: string[] }> {
+    const copies = [...(job.cc ?? []), ...(job.bcc ?? [])];
+    if (copies.length === 0) return { kept: job, dropped: [] };
+    const suppressed = await Promise.all(
+      copies.map((mailbox) =>
+        this.#suppressionOf({ ...job, recipient_email: mailbox.email }).then(
+          (found) => found !== undefined && found !== UNCHECKED,
+        ),
+      ),
+    );
+    const dropped = copies.filter((_, i) => suppressed[i]).map((mailbox) => mailbox.email);
+    if (dropped.length === 0) return { kept: job, dropped };
+    const keep = (list: Mailbox[] | undefined) => list?.filter((mailbox) => !dropped.includes(mailbox.email));
+    const kept: EmailJob = { ...job };
+    const cc = keep(job.cc);
+    const bcc = keep(job.bcc);
+    if (cc?.length) kept.cc = cc;
+    else delete kept.cc;
+    if (bcc?.length) kept.bcc = bcc;
+    else delete kept.bcc;
+    return { kept, dropped };
   }
 
   /** The address's suppression, or UNCHECKED for a fast-path job when the list cannot be read. */
@@ -210,11 +244,16 @@ export class JobProcessor {
     try {
       const rendered = await renderJob(job, this.#options.renderer);
       const email = this.#options.instrument ? this.#options.instrument(rendered) : rendered;
+      if (job.sandbox) {
+        const { provider } = await this.#options.router.sandbox(job, email);
+        return { ending: { kind: "sandboxed", job, provider }, job, provider };
+      }
       const result = await this.#options.router.send(job, email, signal);
       return {
         ending: { kind: "sent", job, provider: result.provider, messageId: result.message_id },
         job,
         provider: result.provider,
+        ...(result.refused_recipients && { logFields: { refused_recipients: result.refused_recipients } }),
       };
     } catch (caught) {
       const error = asDeliveryError(caught);

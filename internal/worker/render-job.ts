@@ -14,7 +14,10 @@ export async function renderJob(job: EmailJob, renderer: TemplateRenderer): Prom
     to: job.recipient_name
       ? { email: job.recipient_email, name: job.recipient_name }
       : { email: job.recipient_email },
+    cc: job.cc,
+    bcc: job.bcc,
     reply_to: job.reply_to,
+    tags: job.tags,
     headers: job.headers,
     attachments: job.attachments,
     metadata: job.metadata,

@@ -29,7 +29,7 @@ describe("poison messages on the queue", () => {
   async function deadLetters() {
     const { dead_letters } = await service.admin.call(
       (c) => c.listDeadLetters,
-      ListDeadLettersRequest.fromPartial({ limit: 1000 }),
+      ListDeadLettersRequest.fromPartial({ page_size: 1000 }),
     );
     return dead_letters;
   }

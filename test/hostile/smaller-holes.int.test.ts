@@ -145,7 +145,7 @@ describe("smaller holes", () => {
       expect(answer.headers.get("location") ?? "").not.toMatch(/[\r\n]/);
     }
 
-    const { events } = (await service.get(`/v1/emails/${id}`)).body as { events: { status: string }[] };
+    const { events } = (await service.get(`/v1/emails/${id}`)).body.job as { events: { status: string }[] };
     expect(events.filter((e) => e.status === "opened")).toHaveLength(1);
   });
 });

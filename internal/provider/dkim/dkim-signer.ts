@@ -11,6 +11,8 @@ import type { DkimKey } from "./dkim-keys.ts";
 const SIGNED_FIELDS = [
   "from",
   "to",
+  // Signed when present (RFC 6376 §5.4.1 recommends it): a Cc added in transit breaks the signature.
+  "cc",
   "subject",
   "date",
   "message-id",

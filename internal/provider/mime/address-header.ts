@@ -63,6 +63,19 @@ export function addressValue(field: string, mailbox: Mailbox): string {
   return field.length + 2 + value.length <= 78 ? value : `${words.join("\r\n ")}\r\n <${mailbox.email}>`;
 }
 
+/**
+ * The value of an address-list header (Cc) for several mailboxes: on one line when it fits in 78
+ * characters, else one mailbox per line (each folded as addressValue folds it), so no line comes
+ * near the 998-octet limit however many there are.
+ */
+export function addressListValue(field: string, mailboxes: readonly Mailbox[]): string {
+  const values = mailboxes.map((mailbox) => addressValue(field, mailbox));
+  const oneLine = values.join(", ");
+  return field.length + 2 + oneLine.length <= 78 && !oneLine.includes("\r\n")
+    ? oneLine
+    : values.join(",\r\n ");
+}
+
 /** The same mailbox unfolded, for an API that takes an address string (SES). */
 export function formatMailbox(mailbox: Mailbox): string {
   return mailbox.name ? `${displayName(mailbox.name).join(" ")} <${mailbox.email}>` : mailbox.email;

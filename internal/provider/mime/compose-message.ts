@@ -1,6 +1,6 @@
 import type { Mailbox } from "../../job/email-job.ts";
 import type { OutgoingEmail } from "../provider.ts";
-import { addressValue } from "./address-header.ts";
+import { addressListValue, addressValue } from "./address-header.ts";
 import { attachmentPart, type MimePart } from "./attachment-part.ts";
 import { encodeText } from "./body-encoding.ts";
 import { newBoundary } from "./boundary.ts";
@@ -34,11 +34,18 @@ function rfc5322Date(date: Date): string {
   return date.toUTCString().replace(/GMT$/, "+0000");
 }
 
-/** From, To and Reply-To (see addressValue). */
+/**
+ * From, To, Cc and Reply-To (see addressValue). Never Bcc: its recipients are in the envelope only,
+ * and a Bcc header would show them to every recipient (or, stripped by a relay, to none, unreliably).
+ */
 function addressHeaders(email: OutgoingEmail, sender: Mailbox): string[] {
-  const from = `From: ${addressValue("From", email.from ?? sender)}`;
-  const to = `To: ${addressValue("To", email.to)}`;
-  return email.reply_to ? [from, to, `Reply-To: ${addressValue("Reply-To", email.reply_to)}`] : [from, to];
+  const lines = [
+    `From: ${addressValue("From", email.from ?? sender)}`,
+    `To: ${addressValue("To", email.to)}`,
+  ];
+  if (email.cc !== undefined && email.cc.length > 0) lines.push(`Cc: ${addressListValue("Cc", email.cc)}`);
+  if (email.reply_to) lines.push(`Reply-To: ${addressValue("Reply-To", email.reply_to)}`);
+  return lines;
 }
 
 /** The message's content: text alone, text and HTML as alternatives, then any attachments after it. */

@@ -46,11 +46,16 @@ export class OutboxProvider implements Provider {
     return `writes to ${this.#dir}`;
   }
 
+  async compose(email: OutgoingEmail): Promise<Buffer> {
+    refuseProviderTemplate(email, this.name);
+    const from = (email.from ?? this.#sender).email;
+    return signedWith(this.#dkim, await composeMessage(email, this.#sender), from);
+  }
+
   async send(email: OutgoingEmail): Promise<SendResult> {
     refuseProviderTemplate(email, this.name);
     try {
-      const from = (email.from ?? this.#sender).email;
-      const message = await signedWith(this.#dkim, await composeMessage(email, this.#sender), from);
+      const message = await this.compose(email);
       await mkdir(this.#dir, { recursive: true });
       const file = join(this.#dir, `${email.job_id}.eml`);
       // Written aside and renamed, so a reader never sees half a message; the aside name is this

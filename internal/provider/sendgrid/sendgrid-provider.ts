@@ -39,6 +39,19 @@ function address(mailbox: Mailbox): { email: string; name?: string } {
   return mailbox.name ? { email: mailbox.email, name: mailbox.name } : { email: mailbox.email };
 }
 
+/** SendGrid's cap on categories per message. */
+const MAX_CATEGORIES = 10;
+
+/**
+ * The job type, then the job's tags, at most SendGrid's ten: with ten tags the job type gives way
+ * (it still travels in custom_args), as the tags are what the client chose to see in its stats.
+ */
+function categories(email: OutgoingEmail): string[] {
+  const tags = email.tags ?? [];
+  const all = [...new Set([email.job_type, ...tags])];
+  return all.length <= MAX_CATEGORIES ? all : tags.slice(0, MAX_CATEGORIES);
+}
+
 function singleLineValues(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, singleLine(value)]));
 }
@@ -46,7 +59,7 @@ function singleLineValues(headers: Record<string, string>): Record<string, strin
 /**
  * SendGrid's v3 Mail Send through @sendgrid/mail, on a client of its own (the package's default
  * client is shared process-wide). The job id travels in custom_args so webhook events map back, and
- * the job type as a category.
+ * the job type and the job's tags as categories.
  */
 export class SendGridProvider implements Provider {
   readonly name = "sendgrid";
@@ -66,15 +79,40 @@ export class SendGridProvider implements Provider {
     this.#sender = options.sender;
   }
 
+  /** SendGrid composes the MIME itself: what this provider hands over is the request, as JSON. */
+  async compose(email: OutgoingEmail): Promise<Buffer> {
+    return Buffer.from(JSON.stringify(this.#message(email)));
+  }
+
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
     const from = email.from ?? this.#sender;
-    const message = {
+    const message = this.#message(email);
+    try {
+      const [response] = await abortable(this.#mail.send(message), signal);
+      // x-message-id identifies the message in SendGrid's events and activity feed.
+      const id = response.headers["x-message-id"];
+      return {
+        provider: this.name,
+        message_id: typeof id === "string" && id ? id : messageIdFor(email, from),
+      };
+    } catch (error) {
+      if (isDeliveryError(error)) throw error;
+      throw classifySendGridError(error);
+    }
+  }
+
+  #message(email: OutgoingEmail): object {
+    const from = email.from ?? this.#sender;
+    return {
       from: address(from),
+      // One personalization: @sendgrid/mail puts to, cc and bcc in it together.
       to: address(email.to),
+      ...(email.cc?.length && { cc: email.cc.map(address) }),
+      ...(email.bcc?.length && { bcc: email.bcc.map(address) }),
       ...(email.reply_to && { replyTo: address(email.reply_to) }),
       // SendGrid writes the MIME from this JSON: header values stay on one line, text ends lines in CRLF.
       headers: { ...singleLineValues(email.headers), "Message-ID": messageIdFor(email, from) },
-      categories: [email.job_type],
+      categories: categories(email),
       customArgs: { job_id: email.job_id, job_type: email.job_type },
       ...(email.attachments.length > 0 && {
         attachments: email.attachments.map((a) => ({
@@ -99,18 +137,6 @@ export class SendGridProvider implements Provider {
             ],
           }),
     };
-    try {
-      const [response] = await abortable(this.#mail.send(message), signal);
-      // x-message-id identifies the message in SendGrid's events and activity feed.
-      const id = response.headers["x-message-id"];
-      return {
-        provider: this.name,
-        message_id: typeof id === "string" && id ? id : messageIdFor(email, from),
-      };
-    } catch (error) {
-      if (isDeliveryError(error)) throw error;
-      throw classifySendGridError(error);
-    }
   }
 
   /** The key works and may send: GET /v3/scopes lists what it is allowed, mail.send among them. */

@@ -38,6 +38,19 @@ function tagValue(value: string): string {
   return value.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 256);
 }
 
+/** SES's cap on tags per message; ours use 2 of them, a job's tags at most 10. */
+const MAX_SES_TAGS = 50;
+
+/**
+ * A job's tags as message tags: tag `t` is `tag_<t>` = `true`, its name in SES's alphabet (`.` and
+ * `:` become `_`). Names made equal by that are sent once. A tag as a name, not a value, lets a
+ * configuration set's event destination or CloudWatch dimension pick out one tag.
+ */
+function jobTags(tags: readonly string[] = []): { Name: string; Value: string }[] {
+  const names = [...new Set(tags.map((tag) => `tag_${tagValue(tag)}`))];
+  return names.slice(0, MAX_SES_TAGS - 2).map((Name) => ({ Name, Value: "true" }));
+}
+
 /**
  * Amazon SES through the v2 API: Simple content for text and HTML, Raw (our own MIME) when there are
  * attachments; the job id and type go along as message tags so SES events map back to the job.
@@ -60,28 +73,38 @@ export class SesProvider implements Provider {
     });
   }
 
+  /**
+   * The Raw message, as sent when there are attachments. A sandbox job gets it either way: Simple
+   * content is composed by SES, so this is the nearest thing to it on our side.
+   */
+  async compose(email: OutgoingEmail): Promise<Buffer> {
+    refuseProviderTemplate(email, this.name);
+    const from = email.from ?? this.#options.sender;
+    return signedWith(this.#options.dkim, await composeMessage(email, this.#options.sender), from.email);
+  }
+
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
     refuseProviderTemplate(email, this.name);
     const from = email.from ?? this.#options.sender;
     const input: SendEmailCommandInput = {
       FromEmailAddress: formatMailbox(from),
-      Destination: { ToAddresses: [formatMailbox(email.to)] },
+      // Raw content too: SES sends to the Destination, and Bcc addresses are in no header.
+      Destination: {
+        ToAddresses: [formatMailbox(email.to)],
+        ...(email.cc?.length && { CcAddresses: email.cc.map(formatMailbox) }),
+        ...(email.bcc?.length && { BccAddresses: email.bcc.map(formatMailbox) }),
+      },
       ...(email.reply_to && { ReplyToAddresses: [formatMailbox(email.reply_to)] }),
       ...(this.#options.configurationSet && { ConfigurationSetName: this.#options.configurationSet }),
       EmailTags: [
         { Name: "job_id", Value: tagValue(email.job_id) },
         { Name: "job_type", Value: tagValue(email.job_type) },
+        ...jobTags(email.tags),
       ],
       Content:
         email.attachments.length > 0
           ? {
-              Raw: {
-                Data: await signedWith(
-                  this.#options.dkim,
-                  await composeMessage(email, this.#options.sender),
-                  from.email,
-                ),
-              },
+              Raw: { Data: await this.compose(email) },
             }
           : {
               Simple: {

@@ -29,6 +29,16 @@ export interface SmtpConnectionOptions {
   name?: string | undefined;
 }
 
+export interface SmtpEnvelope {
+  from: string;
+  to: string[];
+  /**
+   * A recipient without whom the message must not go (a job's To): when it is refused the
+   * transaction is abandoned as if every recipient were, and the others get nothing either.
+   */
+  mustAccept?: string | undefined;
+}
+
 export interface SmtpSendInfo {
   accepted: string[];
   rejected: string[];
@@ -140,11 +150,7 @@ export class SmtpConnection {
    * called once the message is written, before its final reply: the session can take the next
    * message's envelope then (RFC 2920 lets MAIL follow the end of data without waiting).
    */
-  async send(
-    envelope: { from: string; to: string[] },
-    message: Buffer,
-    onDataSent?: () => void,
-  ): Promise<SmtpSendInfo> {
+  async send(envelope: SmtpEnvelope, message: Buffer, onDataSent?: () => void): Promise<SmtpSendInfo> {
     const commands = [
       { line: `MAIL FROM:<${envelope.from}>`, name: "MAIL FROM" },
       ...envelope.to.map((to) => ({ line: `RCPT TO:<${to}>`, name: "RCPT TO" })),
@@ -172,6 +178,7 @@ export class SmtpConnection {
         replies.push(reply);
         // Without pipelining, stop at the first refusal that ends the transaction.
         if (c.name === "MAIL FROM" && reply.code >= 300) break;
+        if (c.line === `RCPT TO:<${envelope.mustAccept}>` && reply.code >= 300) break;
       }
     }
 
@@ -192,10 +199,11 @@ export class SmtpConnection {
         rejectedErrors.push(this.#refused(`recipient ${to} refused`, "RCPT TO", reply, "EENVELOPE"));
       }
     });
-    if (accepted.length === 0) {
+    const required = envelope.mustAccept === undefined ? -1 : rejected.indexOf(envelope.mustAccept);
+    if (accepted.length === 0 || required >= 0) {
       // A server that still said 354 now waits for a message nobody should get: end the session.
       if (data?.code === 354) this.close();
-      throw rejectedErrors[0] ?? new SmtpError("no recipients", { code: "EENVELOPE" });
+      throw rejectedErrors[Math.max(required, 0)] ?? new SmtpError("no recipients", { code: "EENVELOPE" });
     }
     if (data === undefined || data.code !== 354)
       throw this.#refused("DATA refused", "DATA", data ?? { code: 503, text: "no DATA reply" }, "EMESSAGE");

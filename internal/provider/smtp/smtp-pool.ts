@@ -1,4 +1,9 @@
-import { SmtpConnection, type SmtpConnectionOptions, type SmtpSendInfo } from "./smtp-connection.ts";
+import {
+  SmtpConnection,
+  type SmtpConnectionOptions,
+  type SmtpEnvelope,
+  type SmtpSendInfo,
+} from "./smtp-connection.ts";
 import { isSmtpConnectionFailure } from "./smtp-errors.ts";
 
 interface SmtpPoolOptions {
@@ -38,11 +43,7 @@ export class SmtpPool {
    * Sends over a pooled connection. `signal` is the caller giving up (the job's time limit): a send
    * still waiting for a connection then never starts, so that the retry is not a second copy.
    */
-  async send(
-    envelope: { from: string; to: string[] },
-    message: Buffer,
-    signal?: AbortSignal,
-  ): Promise<SmtpSendInfo> {
+  async send(envelope: SmtpEnvelope, message: Buffer, signal?: AbortSignal): Promise<SmtpSendInfo> {
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#acquire();
       if (signal?.aborted) {

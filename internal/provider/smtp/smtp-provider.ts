@@ -93,14 +93,26 @@ export class SmtpProvider implements Provider {
     }));
   }
 
+  async compose(email: OutgoingEmail): Promise<Buffer> {
+    refuseProviderTemplate(email, this.name);
+    const from = email.from ?? this.#sender;
+    return signedWith(this.#dkim, await composeMessage(email, this.#sender), from.email);
+  }
+
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {
     refuseProviderTemplate(email, this.name);
     const account = this.#pickAccount();
     const from = email.from ?? this.#sender;
     // The message is composed once here; the pool only streams it.
-    const raw = await signedWith(this.#dkim, await composeMessage(email, this.#sender), from.email);
+    const raw = await this.compose(email);
+    const to = email.to.email;
     const sending = account.pool.send(
-      { from: this.#envelopeSender(email, from), to: [email.to.email] },
+      {
+        from: this.#envelopeSender(email, from),
+        // One message for every recipient: the Bcc ones are in the envelope and nowhere else.
+        to: [to, ...(email.cc ?? []).map((m) => m.email), ...(email.bcc ?? []).map((m) => m.email)],
+        mustAccept: to,
+      },
       raw,
       signal,
     );
@@ -111,17 +123,27 @@ export class SmtpProvider implements Provider {
       if (error instanceof DeliveryError) throw error;
       throw classifySmtpError(error);
     }
-    // SmtpConnection throws when every recipient is refused, and lists the refused ones here when
-    // some were accepted: with the one recipient sent here, this is a guard.
-    if (info.rejected.length > 0) {
-      const reason = info.rejectedErrors?.[0];
+    // SmtpConnection throws when the To recipient is refused (nothing is sent then), and lists here
+    // the Cc and Bcc recipients it refused while sending to the others: a sent message is not sent
+    // again for them (that would repeat it for everyone else), so they are only reported.
+    if (!info.accepted.includes(to)) {
+      const reason = info.rejectedErrors[info.rejected.indexOf(to)] ?? info.rejectedErrors[0];
       throw reason
         ? classifySmtpError(reason)
         : new DeliveryError("permanent", "smtp_rejected", "recipient rejected");
     }
     account.sentToday++;
     // The Message-ID is ours: it is in the composed message.
-    return { provider: this.name, message_id: messageIdFor(email, from) };
+    return {
+      provider: this.name,
+      message_id: messageIdFor(email, from),
+      ...(info.rejected.length > 0 && {
+        refused_recipients: info.rejected.map((email, i) => ({
+          email,
+          reason: info.rejectedErrors[i]?.message ?? "refused",
+        })),
+      }),
+    };
   }
 
   async verify(signal: AbortSignal): Promise<string> {

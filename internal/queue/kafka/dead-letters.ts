@@ -1,6 +1,6 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import type { Lane } from "../../job/priority.ts";
-import type { DeadLetter } from "../queue.ts";
+import { type DeadLetter, DeadLetterPositionError } from "../queue.ts";
 import { readTopic, type TopicRecord } from "./topic-reader.ts";
 import { headerText, type KafkaTopics } from "./topics.ts";
 
@@ -24,28 +24,46 @@ export class DeadLetters {
     this.#options = options;
   }
 
-  async list(limit: number): Promise<DeadLetter[]> {
+  /**
+   * Newest first, after the letter `after` (an id). The topic keeps replayed letters, so the order
+   * still knows where one stood; one that retention removed can no longer be continued from.
+   */
+  async list(limit: number, after?: string): Promise<DeadLetter[]> {
+    if (after !== undefined && !LETTER_ID.test(after)) throw new DeadLetterPositionError(after);
     const [letters, replayed] = await Promise.all([
       this.#read(this.#options.topics.dead),
       this.#replayedIds(),
     ]);
-    return letters
-      .filter((r) => !replayed.has(letterId(r)))
-      .sort((a, b) => Number(b.message.timestamp) - Number(a.message.timestamp) || b.offset - a.offset)
-      .slice(0, limit)
-      .map((r) => ({
+    const ordered = letters.sort(
+      (a, b) =>
+        Number(b.message.timestamp) - Number(a.message.timestamp) ||
+        b.offset - a.offset ||
+        b.partition - a.partition,
+    );
+    let start = 0;
+    if (after !== undefined) {
+      start = ordered.findIndex((r) => letterId(r) === after) + 1;
+      if (start === 0) throw new DeadLetterPositionError(after);
+    }
+    const page: DeadLetter[] = [];
+    for (let i = start; i < ordered.length && page.length < limit; i++) {
+      const r = ordered[i] as TopicRecord;
+      if (replayed.has(letterId(r))) continue;
+      page.push({
         id: letterId(r),
         lane: laneOf(r),
         body: r.message.value?.toString() ?? "",
         reason: headerText(r.message.headers, "reason") ?? "",
         attempt: Number(headerText(r.message.headers, "attempt") ?? 0) || 0,
         failed_at: new Date(headerText(r.message.headers, "failed_at") ?? Number(r.message.timestamp)),
-      }));
+      });
+    }
+    return page;
   }
 
   /** Puts the letter back on its lane as a fresh message; false when there is no such letter left. */
   async replay(id: string): Promise<boolean> {
-    const match = /^(\d+):(\d+)$/.exec(id);
+    const match = LETTER_ID.exec(id);
     if (!match) return false;
     const { topics, producer } = this.#options;
     const [letters, replayed] = await Promise.all([this.#read(topics.dead), this.#replayedIds()]);
@@ -74,6 +92,8 @@ export class DeadLetters {
     return new Set(records.map((r) => r.message.key?.toString() ?? ""));
   }
 }
+
+const LETTER_ID = /^(\d+):(\d+)$/;
 
 const letterId = (record: TopicRecord) => `${record.partition}:${record.offset}`;
 

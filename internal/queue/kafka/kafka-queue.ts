@@ -165,8 +165,8 @@ export class KafkaQueue implements JobQueue {
     return readQueueStats(this.#admin, this.topics, this.#options.groupId, this.#buffers.handedOut());
   }
 
-  listDeadLetters(limit: number): Promise<DeadLetter[]> {
-    return this.#deadLetters.list(limit);
+  listDeadLetters(limit: number, after?: string): Promise<DeadLetter[]> {
+    return this.#deadLetters.list(limit, after);
   }
 
   replayDeadLetter(id: string): Promise<boolean> {

@@ -1,7 +1,15 @@
 import { LANES, type Lane } from "../../job/priority.ts";
 import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
-import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import {
+  type DeadLetter,
+  DeadLetterPositionError,
+  type Delivery,
+  type JobQueue,
+  type QueueMessage,
+  type QueueStats,
+  type RetryRequest,
+} from "../queue.ts";
 import { Wakeup } from "../wakeup.ts";
 
 interface Entry {
@@ -31,9 +39,18 @@ export class MemoryQueueState {
   readonly dead = new Map<string, DeadLetter>();
   readonly arrivals = new Wakeup();
   #nextId = 0;
+  #nextDeadPosition = 0;
 
   newEntry(lane: Lane, body: string, attempt: number): Entry {
     return { id: String(++this.#nextId), lane, body, attempt, redelivered: false, deliveries: 0 };
+  }
+
+  /**
+   * The next dead letter's place in the order. Entry ids are handed out at publish, not at burial,
+   * so they do not order the dead letters; and a page must follow a letter replayed meanwhile.
+   */
+  newDeadPosition(): string {
+    return String(++this.#nextDeadPosition);
   }
 }
 
@@ -118,6 +135,7 @@ export class MemoryQueue implements JobQueue {
       reason,
       attempt: delivery.attempt,
       failed_at: new Date(),
+      position: this.state.newDeadPosition(),
     });
   }
 
@@ -147,8 +165,13 @@ export class MemoryQueue implements JobQueue {
     };
   }
 
-  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
-    return [...this.state.dead.values()].reverse().slice(0, limit);
+  async listDeadLetters(limit: number, after?: string): Promise<DeadLetter[]> {
+    if (after !== undefined && !/^\d+$/.test(after)) throw new DeadLetterPositionError(after);
+    // The map keeps burial order, which is also the order of the positions.
+    const newestFirst = [...this.state.dead.values()].reverse();
+    const older =
+      after === undefined ? newestFirst : newestFirst.filter((l) => Number(l.position) < Number(after));
+    return older.slice(0, limit);
   }
 
   async replayDeadLetter(id: string): Promise<boolean> {

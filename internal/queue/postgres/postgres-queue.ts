@@ -4,7 +4,15 @@ import type { Database } from "../../store/schema.ts";
 import { AckBatcher } from "../ack-batcher.ts";
 import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
-import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import {
+  type DeadLetter,
+  DeadLetterPositionError,
+  type Delivery,
+  type JobQueue,
+  type QueueMessage,
+  type QueueStats,
+  type RetryRequest,
+} from "../queue.ts";
 import { Wakeup } from "../wakeup.ts";
 
 export interface PostgresQueueOptions {
@@ -163,15 +171,26 @@ export class PostgresQueue implements JobQueue {
     return stats;
   }
 
-  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
-    const rows = await this.#db
+  async listDeadLetters(limit: number, after?: string): Promise<DeadLetter[]> {
+    const from = after === undefined ? undefined : decodeDeadPosition(after);
+    let query = this.#db
       .selectFrom("email_queue")
-      .select(["id", "lane", "body", "reason", "attempt", "failed_at"])
-      .where("dead", "=", true)
-      .orderBy("failed_at", "desc")
-      .orderBy("id", "desc")
-      .limit(limit)
-      .execute();
+      .select([
+        "id",
+        "lane",
+        "body",
+        "reason",
+        "attempt",
+        "failed_at",
+        sql<string>`failed_at::text`.as("failed_at_text"),
+      ])
+      .where("dead", "=", true);
+    // Keyset on the dead-letter index's own order, (failed_at, id) descending.
+    if (from)
+      query = query.where(
+        sql<boolean>`(failed_at, id) < (${from.failed_at}::timestamptz, ${from.id}::bigint)`,
+      );
+    const rows = await query.orderBy("failed_at", "desc").orderBy("id", "desc").limit(limit).execute();
     return rows.map((row) => ({
       id: String(row.id),
       lane: laneOf(row.lane),
@@ -179,6 +198,7 @@ export class PostgresQueue implements JobQueue {
       reason: row.reason ?? "",
       attempt: row.attempt,
       failed_at: row.failed_at ?? new Date(0),
+      position: JSON.stringify([row.failed_at_text, String(row.id)]),
     }));
   }
 
@@ -303,4 +323,32 @@ export class PostgresQueue implements JobQueue {
   async #flushAcks(ids: string[]): Promise<void> {
     await this.#db.deleteFrom("email_queue").where("id", "in", ids).execute();
   }
+}
+
+const TIMESTAMP_TEXT = /^\d{4,}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?([+-]\d\d(:\d\d)?)?$/;
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/**
+ * A dead letter's position: Postgres' own text of its failed_at (a JS Date would drop the
+ * microseconds and skip rows) and its id, so that the next page does not need the row itself, which
+ * may have been replayed since.
+ */
+function decodeDeadPosition(position: string): { failed_at: string; id: string } {
+  try {
+    const value: unknown = JSON.parse(position);
+    if (Array.isArray(value) && value.length === 2) {
+      const [failedAt, id] = value;
+      if (
+        typeof failedAt === "string" &&
+        TIMESTAMP_TEXT.test(failedAt) &&
+        typeof id === "string" &&
+        /^\d{1,19}$/.test(id) &&
+        BigInt(id) <= MAX_BIGINT
+      )
+        return { failed_at: failedAt, id };
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new DeadLetterPositionError(position);
 }

@@ -4,7 +4,15 @@ import { LANES, type Lane } from "../../job/priority.ts";
 import { AckBatcher } from "../ack-batcher.ts";
 import { deliveryCapReason } from "../delivery-cap.ts";
 import { FairShare } from "../fair-share.ts";
-import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
+import {
+  type DeadLetter,
+  DeadLetterPositionError,
+  type Delivery,
+  type JobQueue,
+  type QueueMessage,
+  type QueueStats,
+  type RetryRequest,
+} from "../queue.ts";
 import { BlockingInterrupter } from "./blocking-interrupter.ts";
 import type { RedisClient } from "./connect-redis.ts";
 import { queueKeys } from "./queue-keys.ts";
@@ -56,6 +64,8 @@ function isMissingGroup(error: unknown): boolean {
 }
 
 type StreamEntry = [id: string, fields: string[]];
+
+const STREAM_ID = /^\d+-\d+$/;
 
 function field(fields: readonly string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
@@ -270,8 +280,13 @@ export class RedisStreamsQueue implements JobQueue {
     return { lanes, in_flight: inFlight, delayed: Number(value(8) ?? 0), dead: Number(value(9) ?? 0) };
   }
 
-  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
-    const entries = (await this.#redis.xrevrange(this.#deadKey, "+", "-", "COUNT", limit)) as StreamEntry[];
+  async listDeadLetters(limit: number, after?: string): Promise<DeadLetter[]> {
+    if (after !== undefined && !STREAM_ID.test(after)) throw new DeadLetterPositionError(after);
+    // Nothing is older than the first possible id, and Redis refuses a range ending before it.
+    if (after === "0-0") return [];
+    // An exclusive range (Redis 6.2+) continues after the letter even once it has been replayed.
+    const end = after === undefined ? "+" : `(${after}`;
+    const entries = (await this.#redis.xrevrange(this.#deadKey, end, "-", "COUNT", limit)) as StreamEntry[];
     return entries.map(([id, fields]) => ({
       id,
       lane: (field(fields, "lane") ?? "normal") as Lane,

@@ -6,7 +6,9 @@ import type {
   Template as ProtoTemplate,
 } from "../../gen/emailworker/v1/email_worker.ts";
 import { Priority } from "../../gen/emailworker/v1/email_worker.ts";
+import { eventTypeToProto, jobStatusToProto, priorityToProto } from "../../proto/enums.ts";
 import type { DeadLetter } from "../../queue/queue.ts";
+import { jobView } from "../../service/job-view.ts";
 import type { EmailJobRecord } from "../../store/job-repository.ts";
 import type { EmailTemplateRecord } from "../../store/template-repository.ts";
 import type { TrackingRecord } from "../../store/tracking-repository.ts";
@@ -65,6 +67,11 @@ export function jobInputFromProto(job: ProtoEmailJob | undefined): Record<string
   if (job.scheduled_at) input.scheduled_at = job.scheduled_at.toISOString();
   if (job.tracked) input.tracked = true;
   if (job.max_retries !== undefined) input.max_retries = job.max_retries;
+  // A mailbox left empty stays in the list: validation then names it (cc[1].email), not skips it.
+  if (job.cc.length > 0) input.cc = job.cc.map((m) => mailbox(m) ?? { email: "" });
+  if (job.bcc.length > 0) input.bcc = job.bcc.map((m) => mailbox(m) ?? { email: "" });
+  if (job.tags.length > 0) input.tags = job.tags;
+  if (job.sandbox) input.sandbox = true;
   return input;
 }
 
@@ -74,29 +81,35 @@ function asStruct(value: unknown): { [key: string]: unknown } | undefined {
     : undefined;
 }
 
+/** The job view (see internal/service/job-view.ts) as protobuf: proto3 has no null, so empty strings. */
 export function jobViewFromRecord(job: EmailJobRecord, events: readonly TrackingRecord[] = []): EmailJobView {
+  const view = jobView(job, events);
   return {
-    id: job.id,
-    type: job.job_type,
-    recipient_email: job.recipient_email,
-    status: job.status,
-    priority: job.priority,
-    retry_count: job.retry_count,
-    max_retries: job.max_retries,
-    template_id: job.template_id ?? "",
-    subject: job.subject ?? "",
-    provider: job.provider ?? "",
-    error_message: job.error_message ?? "",
-    scheduled_at: job.scheduled_at ?? undefined,
-    created_at: job.created_at,
-    updated_at: job.updated_at,
-    sent_at: job.sent_at ?? undefined,
-    metadata: asStruct(job.metadata),
-    events: events.map((e) => ({
-      status: e.status ?? "",
+    id: view.id,
+    type: view.type,
+    recipient_email: view.recipient_email,
+    status: jobStatusToProto(view.status),
+    priority: priorityToProto(job.priority),
+    retry_count: view.retry_count,
+    max_retries: view.max_retries,
+    template_id: view.template_id ?? "",
+    subject: view.subject ?? "",
+    provider: view.provider ?? "",
+    error_message: view.error_message ?? "",
+    scheduled_at: view.scheduled_at ?? undefined,
+    created_at: view.created_at,
+    updated_at: view.updated_at,
+    sent_at: view.sent_at ?? undefined,
+    metadata: asStruct(view.metadata),
+    tags: view.tags,
+    sandbox: view.sandbox,
+    cc: view.cc,
+    bcc: view.bcc,
+    events: view.events.map((e) => ({
+      status: eventTypeToProto(e.status),
       provider: e.provider ?? "",
       message_id: e.message_id ?? "",
-      at: e.delivered_at ?? e.opened_at ?? e.clicked_at ?? e.sent_at ?? e.created_at,
+      at: e.at,
       error_message: e.error_message ?? "",
     })),
   };

@@ -7,7 +7,7 @@ import type { JsonValue } from "../../job/email-job.ts";
 import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { parseAddress } from "../../job/parse-job.ts";
-import { isJobStatus } from "../../job/status.ts";
+import { jobStatusFromProto } from "../../proto/enums.ts";
 import type { ProviderChecks } from "../../provider/provider-checks.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";
@@ -98,20 +98,34 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
     }),
 
     getEmailJob: unary("send", async (request) => {
+      if (request.idempotency_key) {
+        if (request.id)
+          throw new JobValidationError([
+            { field: "idempotency_key", description: "give either id or idempotency_key, not both" },
+          ]);
+        const view = await emails.getJobByIdempotencyKey(request.idempotency_key);
+        if (!view)
+          throw new NotFoundError(
+            `no tracked job was sent with idempotency key "${request.idempotency_key}"`,
+          );
+        return { job: jobViewFromRecord(view.job, view.events) };
+      }
       const view = await emails.getJob(requireJobId(request.id));
       if (!view) throw new NotFoundError(`no tracked job ${request.id}`);
       return { job: jobViewFromRecord(view.job, view.events) };
     }),
 
     listEmailJobs: unary("send", async (request) => {
-      const unknown = request.status.filter((s) => !isJobStatus(s));
+      const statuses = request.status.map(jobStatusFromProto);
+      const unknown = request.status.filter((_, i) => statuses[i] === undefined);
       if (unknown.length > 0)
         throw new JobValidationError([
           { field: "status", description: `unknown status ${unknown.join(", ")}` },
         ]);
       const page = await emails.listJobs({
-        ...(request.status.length > 0 && { status: request.status.filter(isJobStatus) }),
+        ...(statuses.length > 0 && { status: statuses.filter((s) => s !== undefined) }),
         ...(request.type && { job_type: request.type }),
+        ...(request.tags.length > 0 && { tags: request.tags }),
         ...(request.recipient_email && { recipient_email: request.recipient_email }),
         ...(request.created_after && { created_after: request.created_after }),
         ...(request.created_before && { created_before: request.created_before }),
@@ -145,15 +159,26 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
     }),
 
     listDeadLetters: unary("admin", async (request) => {
-      const limit = Math.min(request.limit > 0 ? request.limit : 50, 1_000);
-      const letters = await emails.listDeadLetters(limit, request.reason_contains || undefined);
-      return { dead_letters: letters.map(deadLetterView) };
+      const page = await emails.listDeadLetters({
+        limit: Math.min(request.page_size > 0 ? request.page_size : 50, 1_000),
+        reasonContains: request.reason_contains || undefined,
+        pageToken: request.page_token || undefined,
+      });
+      return {
+        dead_letters: page.letters.map(deadLetterView),
+        next_page_token: page.next_page_token ?? "",
+        total_count: page.total_count,
+      };
     }),
 
     replayDeadLetters: unary("admin", async (request) => {
       const result = await emails.replayDeadLetters({
         ids: request.ids,
         reasonContains: request.reason_contains || undefined,
+        type: request.type || undefined,
+        failedAfter: request.failed_after,
+        failedBefore: request.failed_before,
+        all: request.all,
         limit: Math.min(request.limit > 0 ? request.limit : 100, 1_000),
         dryRun: request.dry_run,
       });
@@ -189,7 +214,8 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
         html_template: t.html_template || null,
         text_template: t.text_template || null,
         variables: t.variables,
-        is_active: t.is_active,
+        // proto3 `optional`: a template upserted without saying is active, as a new one would be.
+        is_active: t.is_active ?? true,
       });
       return { template: templateFromRecord(saved) };
     }),
@@ -198,9 +224,18 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
       template: templateFromRecord(await templates.get(request.id)),
     })),
 
-    listTemplates: unary("send", async (request) => ({
-      templates: (await templates.list(request.active)).map(templateFromRecord),
-    })),
+    listTemplates: unary("send", async (request) => {
+      const page = await templates.list({
+        active: request.active,
+        limit: Math.min(request.page_size > 0 ? request.page_size : 100, 500),
+        cursor: request.page_token || undefined,
+      });
+      return {
+        templates: page.templates.map(templateFromRecord),
+        next_page_token: page.next_cursor ?? "",
+        total_count: page.total_count,
+      };
+    }),
 
     deleteTemplate: unary("admin", async (request) => ({ deleted: await templates.delete(request.id) })),
 

@@ -22,6 +22,7 @@ import {
   GetEmailJobRequest,
   GetQueueStatsRequest,
   GetTemplateRequest,
+  JobStatus,
   ListDeadLettersRequest,
   ListEmailJobsRequest,
   ListSuppressionsRequest,
@@ -185,24 +186,46 @@ describe("gRPC EmailWorkerService", () => {
     }
   };
 
-  it("queues a fast email and a tracked one, and shows the tracked job", async () => {
+  it("queues a fast email and a tracked one, and shows the tracked job with its enums as requested, also by its idempotency key", async () => {
     const fast = await send.call((c) => c.sendEmail, job({ priority: Priority.PRIORITY_HIGH }));
     expect(fast).toMatchObject({ tracked: false, duplicate: false });
     expect(fast.job_id).toMatch(/^[0-9a-f-]{36}$/);
     expect((await queue.stats()).lanes.high).toBeGreaterThanOrEqual(1);
 
-    const tracked = await send.call((c) => c.sendEmail, job({ tracked: true, metadata: { booking: 42 } }));
+    const key = `booking-${randomUUID()}`;
+    const tracked = await send.call(
+      (c) => c.sendEmail,
+      job({
+        tracked: true,
+        metadata: { booking: 42 },
+        priority: Priority.PRIORITY_HIGH,
+        idempotency_key: key,
+      }),
+    );
     const { job: view } = await send.call(
       (c) => c.getEmailJob,
       GetEmailJobRequest.fromPartial({ id: tracked.job_id }),
     );
+    // Enums as the request gave them, not the service's internal scale.
     expect(view).toMatchObject({
       id: tracked.job_id,
       type: "email_verification",
-      status: "pending",
+      status: JobStatus.JOB_STATUS_PENDING,
+      priority: Priority.PRIORITY_HIGH,
       max_retries: 3,
       metadata: { booking: 42 },
     });
+    // The same job, found by the idempotency key it was sent with.
+    const { job: byKey } = await send.call(
+      (c) => c.getEmailJob,
+      GetEmailJobRequest.fromPartial({ idempotency_key: key }),
+    );
+    expect(byKey?.id).toBe(tracked.job_id);
+    expect(
+      await codeOf(
+        send.call((c) => c.getEmailJob, GetEmailJobRequest.fromPartial({ idempotency_key: "never-used" })),
+      ),
+    ).toBe("NOT_FOUND");
   });
 
   it("refuses bad input with INVALID_ARGUMENT and a BadRequest naming each field", async () => {
@@ -241,7 +264,12 @@ describe("gRPC EmailWorkerService", () => {
     do {
       const page = await send.call(
         (c) => c.listEmailJobs,
-        ListEmailJobsRequest.fromPartial({ type, page_size: 2, page_token: token, status: ["pending"] }),
+        ListEmailJobsRequest.fromPartial({
+          type,
+          page_size: 2,
+          page_token: token,
+          status: [JobStatus.JOB_STATUS_PENDING],
+        }),
       );
       for (const j of page.jobs) seen.add(j.id);
       token = page.next_page_token;
@@ -253,7 +281,12 @@ describe("gRPC EmailWorkerService", () => {
       ),
     ).toBe("INVALID_ARGUMENT");
     expect(
-      await codeOf(send.call((c) => c.listEmailJobs, ListEmailJobsRequest.fromPartial({ status: ["nope"] }))),
+      await codeOf(
+        send.call(
+          (c) => c.listEmailJobs,
+          ListEmailJobsRequest.fromPartial({ status: [JobStatus.JOB_STATUS_UNSPECIFIED] }),
+        ),
+      ),
     ).toBe("INVALID_ARGUMENT");
   });
 
@@ -261,8 +294,8 @@ describe("gRPC EmailWorkerService", () => {
     const { job_id } = await send.call((c) => c.sendEmail, job({ tracked: true }));
     const cancel = (id: string) =>
       send.call((c) => c.cancelEmailJob, CancelEmailJobRequest.fromPartial({ id }));
-    expect((await cancel(job_id)).job?.status).toBe("cancelled");
-    expect((await cancel(job_id)).job?.status).toBe("cancelled");
+    expect((await cancel(job_id)).job?.status).toBe(JobStatus.JOB_STATUS_CANCELLED);
+    expect((await cancel(job_id)).job?.status).toBe(JobStatus.JOB_STATUS_CANCELLED);
     const { job_id: claimed } = await send.call((c) => c.sendEmail, job({ tracked: true }));
     await jobs.claim(claimed, 60_000);
     expect(await codeOf(cancel(claimed))).toBe("FAILED_PRECONDITION");
@@ -288,7 +321,7 @@ describe("gRPC EmailWorkerService", () => {
       (c) => c.retryEmailJob,
       RetryEmailJobRequest.fromPartial({ id: job_id }),
     );
-    expect(retried).toMatchObject({ status: "pending", retry_count: 0 });
+    expect(retried).toMatchObject({ status: JobStatus.JOB_STATUS_PENDING, retry_count: 0 });
   });
 
   it("lists and replays dead letters, with a dry run first", async () => {
@@ -355,8 +388,8 @@ describe("gRPC EmailWorkerService", () => {
       subject: "Receipt {{.order}}",
       html_template: "<p>{{.order}}</p>",
       variables: ["order"],
-      is_active: true,
     };
+    // Not saying whether it is active makes it active (proto3 `optional`), as a new template is.
     const { template: saved } = await admin.call(
       (c) => c.upsertTemplate,
       UpsertTemplateRequest.fromPartial({ template }),

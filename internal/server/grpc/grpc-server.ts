@@ -45,11 +45,13 @@ export class GrpcServer {
   readonly #options: GrpcServerOptions;
   readonly #server = new grpc.Server({ "grpc.max_receive_message_length": GRPC_MAX_RECEIVE_MESSAGE_BYTES });
   readonly #health = new HealthImplementation({ "": "SERVING", [EMAIL_WORKER_SERVICE]: "SERVING" });
+  /** Open Health.Watch streams: they never end by themselves, so stop() ends them. */
+  readonly #watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
 
   constructor(options: GrpcServerOptions) {
     this.#options = options;
     this.#server.addService(EmailWorkerServiceService, options.handlers);
-    this.#health.addToServer(this.#server);
+    this.#health.addToServer(this.#watchesKept());
     new DescriptorReflection(readDescriptorSet(), [EMAIL_WORKER_SERVICE, HEALTH_SERVICE]).addToServer(
       this.#server,
     );
@@ -71,8 +73,34 @@ export class GrpcServer {
     this.#health.setStatus(EMAIL_WORKER_SERVICE, value);
   }
 
-  /** Lets calls in progress finish until the deadline, then cancels them. */
+  /**
+   * The server as the health implementation sees it, with its Watch handler wrapped so the server
+   * knows the open streams.
+   */
+  #watchesKept(): grpc.Server {
+    const addService: grpc.Server["addService"] = (definition, handlers) => {
+      const watch = handlers.watch as grpc.handleServerStreamingCall<unknown, unknown>;
+      this.#server.addService(definition, {
+        ...handlers,
+        watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          this.#watches.add(call);
+          call.on("close", () => this.#watches.delete(call));
+          call.on("cancelled", () => this.#watches.delete(call));
+          watch(call);
+        },
+      });
+    };
+    return { addService } as grpc.Server;
+  }
+
+  /**
+   * Lets calls in progress finish until the deadline, then cancels them. Health.Watch streams are
+   * ended at once (with OK, after their NOT_SERVING update from draining): they would otherwise hold
+   * shutdown for the whole deadline, and their clients reconnect to another instance anyway.
+   */
   async stop(deadlineMs: number): Promise<void> {
+    for (const call of this.#watches) call.end();
+    this.#watches.clear();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.#options.logger.warn("gRPC calls still running at the deadline: cancelling them");

@@ -25,12 +25,12 @@ describe("readBody", () => {
   });
 
   it("takes a body of exactly MAX_BODY_BYTES", async () => {
-    const body = await readBody(chunks(...repeated(16, MAX_BODY_BYTES / 16)));
+    const body = await readBody(chunks(...repeated(8, MAX_BODY_BYTES / 8)));
     expect(body.length).toBe(MAX_BODY_BYTES);
   });
 
   it("answers 413 one byte over MAX_BODY_BYTES", async () => {
-    const over = readBody(chunks(...repeated(16, MAX_BODY_BYTES / 16), Buffer.from("x")));
+    const over = readBody(chunks(...repeated(8, MAX_BODY_BYTES / 8), Buffer.from("x")));
     await expect(over).rejects.toMatchObject({
       kind: "payload_too_large",
       message: `request body over ${MAX_BODY_BYTES} bytes`,
@@ -76,6 +76,20 @@ describe("parseJson and readJson", () => {
     expect(() => parseJson(Buffer.from("{"))).toThrow(
       expect.objectContaining({ kind: "invalid_argument", message: "request body is not JSON" }),
     );
+  });
+
+  it("answer 400 naming an integer JSON numbers cannot hold exactly, instead of changing it", () => {
+    expect(() => parseJson(Buffer.from('{"metadata":{"booking_id":9007199254740993}}'))).toThrow(
+      expect.objectContaining({
+        kind: "invalid_argument",
+        code: "inexact_number",
+        message: expect.stringContaining("9007199254740993"),
+      }),
+    );
+    // Exact ones pass: the largest safe integer, long digit runs in strings, and decimals.
+    expect(
+      parseJson(Buffer.from('{"a":9007199254740991,"b":"12345678901234567890","c":1234567890123456.5}')),
+    ).toEqual({ a: 9007199254740991, b: "12345678901234567890", c: 1234567890123456.5 });
   });
 
   it("answer 400 to invalid UTF-8 instead of replacing it, the sender's text unchanged or refused", () => {

@@ -1,8 +1,22 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { KindedError } from "../../errors/error-kind.ts";
+import { JOB_LIMITS } from "../../job/parse-job.ts";
 
-/** Big enough for a job with the largest attachments allowed (10 MiB, base64). */
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * The largest intake body read, derived from a job's own limits (JOB_LIMITS) as the gRPC limit is:
+ * attachments travel base64 in JSON (4 bytes for every 3), and JSON escaping can at worst double a
+ * string (every `"` becomes `\"`), so the largest valid job is
+ *
+ *   ⌈attachment_bytes_total / 3⌉ × 4 + 2 × (html_bytes + text_bytes + metadata_bytes) + 1 MiB
+ *   ≈ 13.3 MiB + 6 MiB + 1 MiB ≈ 20.4 MiB
+ *
+ * A body under it but over a job's limits reaches validation, which answers 400 naming the field and
+ * its limit; only a body larger than any valid job is refused unread, with 413 naming this limit.
+ */
+export const MAX_BODY_BYTES =
+  Math.ceil(JOB_LIMITS.attachment_bytes_total / 3) * 4 +
+  2 * (JOB_LIMITS.html_bytes + JOB_LIMITS.text_bytes + JOB_LIMITS.metadata_bytes) +
+  1024 * 1024;
 
 /** Provider webhooks post event batches of a few KiB; nothing legitimate comes near 1 MiB. */
 export const WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
@@ -60,11 +74,32 @@ export function parseJson(body: Buffer): unknown {
   } catch {
     throw new KindedError("invalid_argument", "request body is not valid UTF-8", { code: "not_utf8" });
   }
+  let inexact: string | undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    // Only a body with a run of 16 digits can hold an integer JavaScript cannot keep exactly.
+    parsed = /\d{16}/.test(text)
+      ? JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
+          if (
+            typeof value === "number" &&
+            !Number.isSafeInteger(value) &&
+            /^-?\d+$/.test(context?.source ?? "")
+          )
+            inexact ??= context?.source;
+          return value;
+        })
+      : JSON.parse(text);
   } catch {
     throw new KindedError("invalid_argument", "request body is not JSON", { code: "not_json" });
   }
+  // JSON.parse would quietly turn 9007199254740993 into …992: an id in metadata would change.
+  if (inexact !== undefined)
+    throw new KindedError(
+      "invalid_argument",
+      `the number ${inexact} is beyond what a JSON number holds exactly (integers up to ±2^53); send it as a string`,
+      { code: "inexact_number" },
+    );
+  return parsed;
 }
 
 export async function readJson(req: Body): Promise<unknown> {

@@ -6,6 +6,7 @@ import { JobValidationError } from "../../job/job-validation-error.ts";
 import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
 import { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
+import { MAX_BODY_BYTES } from "./http-io.ts";
 import { IntakeRoutes } from "./intake-routes.ts";
 
 const JOB_ID = "0b5a3c1e-8f2d-4e6a-9c7b-1d2e3f4a5b6c";
@@ -119,7 +120,7 @@ describe("IntakeRoutes", () => {
     const routes = setUp();
     await expect(
       routes.request("POST", "/v1/emails", "send-key", undefined, {
-        "content-length": String(17 * 1024 * 1024),
+        "content-length": String(MAX_BODY_BYTES + 1),
       }),
     ).rejects.toMatchObject({ kind: "payload_too_large" });
     expect(routes.service.send).not.toHaveBeenCalled();

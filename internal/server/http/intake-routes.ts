@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { KindedError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import { requireJobId } from "../../job/job-id.ts";
 import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
+import { jobView } from "../../service/job-view.ts";
 import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { errorResponse } from "./http-errors.ts";
@@ -73,7 +74,8 @@ export class IntakeRoutes implements RouteFamily {
   async #get(id: string, res: ServerResponse): Promise<void> {
     const view = await this.#options.service.getJob(id);
     if (!view) throw new NotFoundError(`no tracked job ${id}`);
-    sendJson(res, 200, view);
+    // The job view the gRPC API gives, in JSON words.
+    sendJson(res, 200, { job: jobView(view.job, view.events) });
   }
 }
 

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	emailworkerv1 "github.com/email-worker/email-worker/gen/go/emailworker/v1"
@@ -29,6 +30,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
+
+// word is an enum value's name as the JSON wire format spells it: JOB_STATUS_SENT -> sent.
+func word(name, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(name, prefix))
+}
 
 type violation struct {
 	Field       string `json:"field"`
@@ -141,15 +147,18 @@ func run(out *result) error {
 		if err != nil {
 			return fmt.Errorf("GetEmailJob: %w", err)
 		}
-		out.Status = got.GetJob().GetStatus()
+		job := got.GetJob()
+		out.Status = word(job.GetStatus().String(), "JOB_STATUS_")
 		out.Events = out.Events[:0]
-		for _, event := range got.GetJob().GetEvents() {
-			out.Events = append(out.Events, event.GetStatus())
+		for _, event := range job.GetEvents() {
+			out.Events = append(out.Events, word(event.GetStatus().String(), "EVENT_TYPE_"))
 		}
-		if out.Status == "sent" {
+		if job.GetStatus() == emailworkerv1.JobStatus_JOB_STATUS_SENT {
 			break
 		}
-		if out.Status == "failed" || out.Status == "cancelled" || out.Status == "suppressed" {
+		switch job.GetStatus() {
+		case emailworkerv1.JobStatus_JOB_STATUS_FAILED, emailworkerv1.JobStatus_JOB_STATUS_CANCELLED,
+			emailworkerv1.JobStatus_JOB_STATUS_SUPPRESSED:
 			return fmt.Errorf("GetEmailJob: the job ended %s: %s", out.Status, got.GetJob().GetErrorMessage())
 		}
 		select {

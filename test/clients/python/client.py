@@ -31,6 +31,11 @@ except ImportError:
     import health_pb2_grpc
 
 
+def word(name, prefix):
+    """An enum value's name as the JSON wire format spells it: JOB_STATUS_SENT -> sent."""
+    return name[len(prefix):].lower() if name.startswith(prefix) else name.lower()
+
+
 class Failure(Exception):
     pass
 
@@ -101,14 +106,15 @@ def run(out):
             job = client.GetEmailJob(
                 email_worker_pb2.GetEmailJobRequest(id=sent.job_id), metadata=auth, timeout=left()
             ).job
-            out["status"] = job.status
-            out["events"] = [event.status for event in job.events]
-            if job.status == "sent":
+            status = word(email_worker_pb2.JobStatus.Name(job.status), "JOB_STATUS_")
+            out["status"] = status
+            out["events"] = [word(email_worker_pb2.EventType.Name(e.status), "EVENT_TYPE_") for e in job.events]
+            if job.status == email_worker_pb2.JOB_STATUS_SENT:
                 break
-            if job.status in ("failed", "cancelled", "suppressed"):
-                raise Failure(f"GetEmailJob: the job ended {job.status}: {job.error_message}")
+            if status in ("failed", "cancelled", "suppressed"):
+                raise Failure(f"GetEmailJob: the job ended {status}: {job.error_message}")
             if ends - time.monotonic() < 0.2:
-                raise Failure(f"GetEmailJob: still {job.status} when the deadline passed")
+                raise Failure(f"GetEmailJob: still {status} when the deadline passed")
             time.sleep(0.2)
 
         # (c) A bad request: INVALID_ARGUMENT with a google.rpc.BadRequest in the status details.

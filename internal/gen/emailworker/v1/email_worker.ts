@@ -21,6 +21,237 @@ import {
 import { Struct } from "../../google/protobuf/struct.ts";
 import { Timestamp } from "../../google/protobuf/timestamp.ts";
 
+/**
+ * Where a tracked job is in its life. In JSON (the HTTP API, emailctl --json) the same values are the
+ * lower-case strings pending, processing, sent, retrying, failed, cancelled, suppressed, sandboxed.
+ */
+export const JobStatus = {
+  JOB_STATUS_UNSPECIFIED: 0,
+  /** JOB_STATUS_PENDING - waiting to be sent (or scheduled) */
+  JOB_STATUS_PENDING: 1,
+  /** JOB_STATUS_PROCESSING - a worker is sending it */
+  JOB_STATUS_PROCESSING: 2,
+  /** JOB_STATUS_SENT - a provider accepted it */
+  JOB_STATUS_SENT: 3,
+  /** JOB_STATUS_RETRYING - failed for now; another attempt is scheduled */
+  JOB_STATUS_RETRYING: 4,
+  /** JOB_STATUS_FAILED - given up: a permanent error, or every attempt used */
+  JOB_STATUS_FAILED: 5,
+  JOB_STATUS_CANCELLED: 6,
+  /** JOB_STATUS_SUPPRESSED - not sent: the recipient is on the suppression list */
+  JOB_STATUS_SUPPRESSED: 7,
+  /** JOB_STATUS_SANDBOXED - a sandbox job: rendered and composed, never handed to a provider */
+  JOB_STATUS_SANDBOXED: 8,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type JobStatus = typeof JobStatus[keyof typeof JobStatus];
+
+export namespace JobStatus {
+  export type JOB_STATUS_UNSPECIFIED = typeof JobStatus.JOB_STATUS_UNSPECIFIED;
+  export type JOB_STATUS_PENDING = typeof JobStatus.JOB_STATUS_PENDING;
+  export type JOB_STATUS_PROCESSING = typeof JobStatus.JOB_STATUS_PROCESSING;
+  export type JOB_STATUS_SENT = typeof JobStatus.JOB_STATUS_SENT;
+  export type JOB_STATUS_RETRYING = typeof JobStatus.JOB_STATUS_RETRYING;
+  export type JOB_STATUS_FAILED = typeof JobStatus.JOB_STATUS_FAILED;
+  export type JOB_STATUS_CANCELLED = typeof JobStatus.JOB_STATUS_CANCELLED;
+  export type JOB_STATUS_SUPPRESSED = typeof JobStatus.JOB_STATUS_SUPPRESSED;
+  export type JOB_STATUS_SANDBOXED = typeof JobStatus.JOB_STATUS_SANDBOXED;
+  export type UNRECOGNIZED = typeof JobStatus.UNRECOGNIZED;
+}
+
+export function jobStatusFromJSON(object: any): JobStatus {
+  switch (object) {
+    case 0:
+    case "JOB_STATUS_UNSPECIFIED":
+      return JobStatus.JOB_STATUS_UNSPECIFIED;
+    case 1:
+    case "JOB_STATUS_PENDING":
+      return JobStatus.JOB_STATUS_PENDING;
+    case 2:
+    case "JOB_STATUS_PROCESSING":
+      return JobStatus.JOB_STATUS_PROCESSING;
+    case 3:
+    case "JOB_STATUS_SENT":
+      return JobStatus.JOB_STATUS_SENT;
+    case 4:
+    case "JOB_STATUS_RETRYING":
+      return JobStatus.JOB_STATUS_RETRYING;
+    case 5:
+    case "JOB_STATUS_FAILED":
+      return JobStatus.JOB_STATUS_FAILED;
+    case 6:
+    case "JOB_STATUS_CANCELLED":
+      return JobStatus.JOB_STATUS_CANCELLED;
+    case 7:
+    case "JOB_STATUS_SUPPRESSED":
+      return JobStatus.JOB_STATUS_SUPPRESSED;
+    case 8:
+    case "JOB_STATUS_SANDBOXED":
+      return JobStatus.JOB_STATUS_SANDBOXED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return JobStatus.UNRECOGNIZED;
+  }
+}
+
+export function jobStatusToJSON(object: JobStatus): string {
+  switch (object) {
+    case JobStatus.JOB_STATUS_UNSPECIFIED:
+      return "JOB_STATUS_UNSPECIFIED";
+    case JobStatus.JOB_STATUS_PENDING:
+      return "JOB_STATUS_PENDING";
+    case JobStatus.JOB_STATUS_PROCESSING:
+      return "JOB_STATUS_PROCESSING";
+    case JobStatus.JOB_STATUS_SENT:
+      return "JOB_STATUS_SENT";
+    case JobStatus.JOB_STATUS_RETRYING:
+      return "JOB_STATUS_RETRYING";
+    case JobStatus.JOB_STATUS_FAILED:
+      return "JOB_STATUS_FAILED";
+    case JobStatus.JOB_STATUS_CANCELLED:
+      return "JOB_STATUS_CANCELLED";
+    case JobStatus.JOB_STATUS_SUPPRESSED:
+      return "JOB_STATUS_SUPPRESSED";
+    case JobStatus.JOB_STATUS_SANDBOXED:
+      return "JOB_STATUS_SANDBOXED";
+    case JobStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * What happened to a job's message, whichever provider reported it. In JSON: the lower-case names
+ * after EVENT_TYPE_ (sent, failed, suppressed, delivered, ...).
+ */
+export const EventType = {
+  EVENT_TYPE_UNSPECIFIED: 0,
+  EVENT_TYPE_SENT: 1,
+  EVENT_TYPE_FAILED: 2,
+  EVENT_TYPE_SUPPRESSED: 3,
+  EVENT_TYPE_DELIVERED: 4,
+  EVENT_TYPE_DEFERRED: 5,
+  EVENT_TYPE_BOUNCED_HARD: 6,
+  EVENT_TYPE_BOUNCED_SOFT: 7,
+  EVENT_TYPE_COMPLAINED: 8,
+  EVENT_TYPE_OPENED: 9,
+  EVENT_TYPE_CLICKED: 10,
+  EVENT_TYPE_DROPPED: 11,
+  EVENT_TYPE_UNSUBSCRIBED: 12,
+  /** EVENT_TYPE_SANDBOXED - a sandbox job was composed and not sent */
+  EVENT_TYPE_SANDBOXED: 13,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type EventType = typeof EventType[keyof typeof EventType];
+
+export namespace EventType {
+  export type EVENT_TYPE_UNSPECIFIED = typeof EventType.EVENT_TYPE_UNSPECIFIED;
+  export type EVENT_TYPE_SENT = typeof EventType.EVENT_TYPE_SENT;
+  export type EVENT_TYPE_FAILED = typeof EventType.EVENT_TYPE_FAILED;
+  export type EVENT_TYPE_SUPPRESSED = typeof EventType.EVENT_TYPE_SUPPRESSED;
+  export type EVENT_TYPE_DELIVERED = typeof EventType.EVENT_TYPE_DELIVERED;
+  export type EVENT_TYPE_DEFERRED = typeof EventType.EVENT_TYPE_DEFERRED;
+  export type EVENT_TYPE_BOUNCED_HARD = typeof EventType.EVENT_TYPE_BOUNCED_HARD;
+  export type EVENT_TYPE_BOUNCED_SOFT = typeof EventType.EVENT_TYPE_BOUNCED_SOFT;
+  export type EVENT_TYPE_COMPLAINED = typeof EventType.EVENT_TYPE_COMPLAINED;
+  export type EVENT_TYPE_OPENED = typeof EventType.EVENT_TYPE_OPENED;
+  export type EVENT_TYPE_CLICKED = typeof EventType.EVENT_TYPE_CLICKED;
+  export type EVENT_TYPE_DROPPED = typeof EventType.EVENT_TYPE_DROPPED;
+  export type EVENT_TYPE_UNSUBSCRIBED = typeof EventType.EVENT_TYPE_UNSUBSCRIBED;
+  export type EVENT_TYPE_SANDBOXED = typeof EventType.EVENT_TYPE_SANDBOXED;
+  export type UNRECOGNIZED = typeof EventType.UNRECOGNIZED;
+}
+
+export function eventTypeFromJSON(object: any): EventType {
+  switch (object) {
+    case 0:
+    case "EVENT_TYPE_UNSPECIFIED":
+      return EventType.EVENT_TYPE_UNSPECIFIED;
+    case 1:
+    case "EVENT_TYPE_SENT":
+      return EventType.EVENT_TYPE_SENT;
+    case 2:
+    case "EVENT_TYPE_FAILED":
+      return EventType.EVENT_TYPE_FAILED;
+    case 3:
+    case "EVENT_TYPE_SUPPRESSED":
+      return EventType.EVENT_TYPE_SUPPRESSED;
+    case 4:
+    case "EVENT_TYPE_DELIVERED":
+      return EventType.EVENT_TYPE_DELIVERED;
+    case 5:
+    case "EVENT_TYPE_DEFERRED":
+      return EventType.EVENT_TYPE_DEFERRED;
+    case 6:
+    case "EVENT_TYPE_BOUNCED_HARD":
+      return EventType.EVENT_TYPE_BOUNCED_HARD;
+    case 7:
+    case "EVENT_TYPE_BOUNCED_SOFT":
+      return EventType.EVENT_TYPE_BOUNCED_SOFT;
+    case 8:
+    case "EVENT_TYPE_COMPLAINED":
+      return EventType.EVENT_TYPE_COMPLAINED;
+    case 9:
+    case "EVENT_TYPE_OPENED":
+      return EventType.EVENT_TYPE_OPENED;
+    case 10:
+    case "EVENT_TYPE_CLICKED":
+      return EventType.EVENT_TYPE_CLICKED;
+    case 11:
+    case "EVENT_TYPE_DROPPED":
+      return EventType.EVENT_TYPE_DROPPED;
+    case 12:
+    case "EVENT_TYPE_UNSUBSCRIBED":
+      return EventType.EVENT_TYPE_UNSUBSCRIBED;
+    case 13:
+    case "EVENT_TYPE_SANDBOXED":
+      return EventType.EVENT_TYPE_SANDBOXED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EventType.UNRECOGNIZED;
+  }
+}
+
+export function eventTypeToJSON(object: EventType): string {
+  switch (object) {
+    case EventType.EVENT_TYPE_UNSPECIFIED:
+      return "EVENT_TYPE_UNSPECIFIED";
+    case EventType.EVENT_TYPE_SENT:
+      return "EVENT_TYPE_SENT";
+    case EventType.EVENT_TYPE_FAILED:
+      return "EVENT_TYPE_FAILED";
+    case EventType.EVENT_TYPE_SUPPRESSED:
+      return "EVENT_TYPE_SUPPRESSED";
+    case EventType.EVENT_TYPE_DELIVERED:
+      return "EVENT_TYPE_DELIVERED";
+    case EventType.EVENT_TYPE_DEFERRED:
+      return "EVENT_TYPE_DEFERRED";
+    case EventType.EVENT_TYPE_BOUNCED_HARD:
+      return "EVENT_TYPE_BOUNCED_HARD";
+    case EventType.EVENT_TYPE_BOUNCED_SOFT:
+      return "EVENT_TYPE_BOUNCED_SOFT";
+    case EventType.EVENT_TYPE_COMPLAINED:
+      return "EVENT_TYPE_COMPLAINED";
+    case EventType.EVENT_TYPE_OPENED:
+      return "EVENT_TYPE_OPENED";
+    case EventType.EVENT_TYPE_CLICKED:
+      return "EVENT_TYPE_CLICKED";
+    case EventType.EVENT_TYPE_DROPPED:
+      return "EVENT_TYPE_DROPPED";
+    case EventType.EVENT_TYPE_UNSUBSCRIBED:
+      return "EVENT_TYPE_UNSUBSCRIBED";
+    case EventType.EVENT_TYPE_SANDBOXED:
+      return "EVENT_TYPE_SANDBOXED";
+    case EventType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export const Priority = {
   /** PRIORITY_UNSPECIFIED - normal */
   PRIORITY_UNSPECIFIED: 0,
@@ -118,7 +349,22 @@ export interface EmailJob {
   idempotency_key: string;
   provider: string;
   max_retries?: number | undefined;
-  metadata?: { [key: string]: any } | undefined;
+  metadata?:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * More recipients of the same message, besides recipient_email: at most 50 recipients in all.
+   * Cc addresses are shown in the message's Cc header; Bcc addresses in no header at all.
+   */
+  cc: Mailbox[];
+  bcc: Mailbox[];
+  /** At most 10, each 1-100 letters, digits, _ . : - (SendGrid categories, SES message tags). */
+  tags: string[];
+  /**
+   * Validated, rendered and composed as for a real send, but no provider is called: the job ends
+   * JOB_STATUS_SANDBOXED. For client integration tests.
+   */
+  sandbox: boolean;
 }
 
 export interface EmailJob_HeadersEntry {
@@ -163,7 +409,7 @@ export interface SendBatchResponse {
 }
 
 export interface TrackingEvent {
-  status: string;
+  status: EventType;
   provider: string;
   message_id: string;
   at?: Date | undefined;
@@ -175,13 +421,14 @@ export interface EmailJobView {
   id: string;
   type: string;
   recipient_email: string;
-  /** pending, processing, sent, retrying, failed, cancelled, suppressed */
-  status: string;
-  priority: number;
+  status: JobStatus;
+  /** as the request gave it (PRIORITY_NORMAL when it gave none) */
+  priority: Priority;
   retry_count: number;
   max_retries: number;
   template_id: string;
   subject: string;
+  /** the provider asked for; once sent, the one that sent it */
   provider: string;
   error_message: string;
   scheduled_at?: Date | undefined;
@@ -190,10 +437,18 @@ export interface EmailJobView {
   sent_at?: Date | undefined;
   metadata?: { [key: string]: any } | undefined;
   events: TrackingEvent[];
+  tags: string[];
+  sandbox: boolean;
+  /** addresses only */
+  cc: string[];
+  /** addresses only; never in the message itself */
+  bcc: string[];
 }
 
+/** One of the two: the job's id, or the idempotency key it was sent with (within the key's 24 h). */
 export interface GetEmailJobRequest {
   id: string;
+  idempotency_key: string;
 }
 
 export interface GetEmailJobResponse {
@@ -201,7 +456,7 @@ export interface GetEmailJobResponse {
 }
 
 export interface ListEmailJobsRequest {
-  status: string[];
+  status: JobStatus[];
   type: string;
   recipient_email: string;
   created_after?: Date | undefined;
@@ -212,6 +467,8 @@ export interface ListEmailJobsRequest {
   page_size: number;
   /** next_page_token of the previous page */
   page_token: string;
+  /** jobs carrying every one of these tags */
+  tags: string[];
 }
 
 export interface ListEmailJobsResponse {
@@ -252,23 +509,42 @@ export interface DeadLetter {
   body_truncated: boolean;
 }
 
+/** Newest first. */
 export interface ListDeadLettersRequest {
   /** default 50, at most 1000 */
-  limit: number;
+  page_size: number;
   reason_contains: string;
+  /** next_page_token of the previous page */
+  page_token: string;
 }
 
 export interface ListDeadLettersResponse {
   dead_letters: DeadLetter[];
+  /** empty on the last page */
+  next_page_token: string;
+  /** dead letters in all, whatever the filter */
+  total_count: number;
 }
 
+/**
+ * Which dead letters to put back on their lanes: `ids`, or every entry matching the filters
+ * (reason_contains, type, failed_after/failed_before), or `all`. A request with none of these is
+ * refused rather than taken to mean everything.
+ */
 export interface ReplayDeadLettersRequest {
-  /** these entries; empty: every entry matching the filter */
   ids: string[];
   reason_contains: string;
   /** at most this many (default 100, at most 1000) */
   limit: number;
   dry_run: boolean;
+  /** the job's type */
+  type: string;
+  failed_after?: Date | undefined;
+  failed_before?:
+    | Date
+    | undefined;
+  /** every dead letter (up to limit) */
+  all: boolean;
 }
 
 export interface ReplayDeadLettersResponse {
@@ -312,7 +588,8 @@ export interface Template {
   text_template: string;
   /** required variable names */
   variables: string[];
-  is_active: boolean;
+  /** UpsertTemplate: true when not given */
+  is_active?: boolean | undefined;
   created_at?: Date | undefined;
   updated_at?: Date | undefined;
 }
@@ -333,12 +610,23 @@ export interface GetTemplateResponse {
   template?: Template | undefined;
 }
 
+/** By id. */
 export interface ListTemplatesRequest {
-  active?: boolean | undefined;
+  active?:
+    | boolean
+    | undefined;
+  /** default 100, at most 500 */
+  page_size: number;
+  /** next_page_token of the previous page */
+  page_token: string;
 }
 
 export interface ListTemplatesResponse {
   templates: Template[];
+  /** empty on the last page */
+  next_page_token: string;
+  /** templates matching `active` */
+  total_count: number;
 }
 
 export interface DeleteTemplateRequest {
@@ -634,6 +922,10 @@ function createBaseEmailJob(): EmailJob {
     provider: "",
     max_retries: undefined,
     metadata: undefined,
+    cc: [],
+    bcc: [],
+    tags: [],
+    sandbox: false,
   };
 }
 
@@ -698,6 +990,18 @@ export const EmailJob: MessageFns<EmailJob> = {
     }
     if (message.metadata !== undefined) {
       Struct.encode(Struct.wrap(message.metadata), writer.uint32(162).fork()).join();
+    }
+    for (const v of message.cc) {
+      Mailbox.encode(v!, writer.uint32(170).fork()).join();
+    }
+    for (const v of message.bcc) {
+      Mailbox.encode(v!, writer.uint32(178).fork()).join();
+    }
+    for (const v of message.tags) {
+      writer.uint32(186).string(v!);
+    }
+    if (message.sandbox !== false) {
+      writer.uint32(192).bool(message.sandbox);
     }
     return writer;
   },
@@ -878,6 +1182,38 @@ export const EmailJob: MessageFns<EmailJob> = {
             message.metadata = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.cc.push(Mailbox.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.bcc.push(Mailbox.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.sandbox = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -959,6 +1295,16 @@ export const EmailJob: MessageFns<EmailJob> = {
         ? globalThis.Number(object.max_retries)
         : undefined,
       metadata: isObject(object.metadata) ? object.metadata : undefined,
+      cc: globalThis.Array.isArray(object?.cc)
+        ? object.cc.map((e: any) => Mailbox.fromJSON(e))
+        : [],
+      bcc: globalThis.Array.isArray(object?.bcc)
+        ? object.bcc.map((e: any) => Mailbox.fromJSON(e))
+        : [],
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
+      sandbox: isSet(object.sandbox) ? globalThis.Boolean(object.sandbox) : false,
     };
   },
 
@@ -1030,6 +1376,18 @@ export const EmailJob: MessageFns<EmailJob> = {
     if (message.metadata !== undefined) {
       obj.metadata = message.metadata;
     }
+    if (message.cc?.length) {
+      obj.cc = message.cc.map((e) => Mailbox.toJSON(e));
+    }
+    if (message.bcc?.length) {
+      obj.bcc = message.bcc.map((e) => Mailbox.toJSON(e));
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.sandbox !== false) {
+      obj.sandbox = message.sandbox;
+    }
     return obj;
   },
 
@@ -1070,6 +1428,10 @@ export const EmailJob: MessageFns<EmailJob> = {
     message.provider = object.provider ?? "";
     message.max_retries = object.max_retries ?? undefined;
     message.metadata = object.metadata ?? undefined;
+    message.cc = object.cc?.map((e) => Mailbox.fromPartial(e)) || [];
+    message.bcc = object.bcc?.map((e) => Mailbox.fromPartial(e)) || [];
+    message.tags = object.tags?.map((e) => e) || [];
+    message.sandbox = object.sandbox ?? false;
     return message;
   },
 };
@@ -1781,13 +2143,13 @@ export const SendBatchResponse: MessageFns<SendBatchResponse> = {
 };
 
 function createBaseTrackingEvent(): TrackingEvent {
-  return { status: "", provider: "", message_id: "", at: undefined, error_message: "" };
+  return { status: 0, provider: "", message_id: "", at: undefined, error_message: "" };
 }
 
 export const TrackingEvent: MessageFns<TrackingEvent> = {
   encode(message: TrackingEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.status !== "") {
-      writer.uint32(10).string(message.status);
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
     }
     if (message.provider !== "") {
       writer.uint32(18).string(message.provider);
@@ -1818,11 +2180,11 @@ export const TrackingEvent: MessageFns<TrackingEvent> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 10) {
+            if (tag !== 8) {
               break;
             }
 
-            message.status = reader.string();
+            message.status = reader.int32() as any;
             continue;
           }
           case 2: {
@@ -1871,7 +2233,7 @@ export const TrackingEvent: MessageFns<TrackingEvent> = {
 
   fromJSON(object: any): TrackingEvent {
     return {
-      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      status: isSet(object.status) ? eventTypeFromJSON(object.status) : 0,
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
       message_id: isSet(object.messageId)
         ? globalThis.String(object.messageId)
@@ -1889,8 +2251,8 @@ export const TrackingEvent: MessageFns<TrackingEvent> = {
 
   toJSON(message: TrackingEvent): unknown {
     const obj: any = {};
-    if (message.status !== "") {
-      obj.status = message.status;
+    if (message.status !== 0) {
+      obj.status = eventTypeToJSON(message.status);
     }
     if (message.provider !== "") {
       obj.provider = message.provider;
@@ -1912,7 +2274,7 @@ export const TrackingEvent: MessageFns<TrackingEvent> = {
   },
   fromPartial<I extends Exact<DeepPartial<TrackingEvent>, I>>(object: I): TrackingEvent {
     const message = createBaseTrackingEvent();
-    message.status = object.status ?? "";
+    message.status = object.status ?? 0;
     message.provider = object.provider ?? "";
     message.message_id = object.message_id ?? "";
     message.at = object.at ?? undefined;
@@ -1926,7 +2288,7 @@ function createBaseEmailJobView(): EmailJobView {
     id: "",
     type: "",
     recipient_email: "",
-    status: "",
+    status: 0,
     priority: 0,
     retry_count: 0,
     max_retries: 0,
@@ -1940,6 +2302,10 @@ function createBaseEmailJobView(): EmailJobView {
     sent_at: undefined,
     metadata: undefined,
     events: [],
+    tags: [],
+    sandbox: false,
+    cc: [],
+    bcc: [],
   };
 }
 
@@ -1954,8 +2320,8 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     if (message.recipient_email !== "") {
       writer.uint32(26).string(message.recipient_email);
     }
-    if (message.status !== "") {
-      writer.uint32(34).string(message.status);
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
     }
     if (message.priority !== 0) {
       writer.uint32(40).int32(message.priority);
@@ -1995,6 +2361,18 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     }
     for (const v of message.events) {
       TrackingEvent.encode(v!, writer.uint32(138).fork()).join();
+    }
+    for (const v of message.tags) {
+      writer.uint32(146).string(v!);
+    }
+    if (message.sandbox !== false) {
+      writer.uint32(152).bool(message.sandbox);
+    }
+    for (const v of message.cc) {
+      writer.uint32(162).string(v!);
+    }
+    for (const v of message.bcc) {
+      writer.uint32(170).string(v!);
     }
     return writer;
   },
@@ -2037,11 +2415,11 @@ export const EmailJobView: MessageFns<EmailJobView> = {
             continue;
           }
           case 4: {
-            if (tag !== 34) {
+            if (tag !== 32) {
               break;
             }
 
-            message.status = reader.string();
+            message.status = reader.int32() as any;
             continue;
           }
           case 5: {
@@ -2049,7 +2427,7 @@ export const EmailJobView: MessageFns<EmailJobView> = {
               break;
             }
 
-            message.priority = reader.int32();
+            message.priority = reader.int32() as any;
             continue;
           }
           case 6: {
@@ -2148,6 +2526,38 @@ export const EmailJobView: MessageFns<EmailJobView> = {
             message.events.push(TrackingEvent.decode(reader, reader.uint32()));
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.sandbox = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.cc.push(reader.string());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.bcc.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2169,8 +2579,8 @@ export const EmailJobView: MessageFns<EmailJobView> = {
         : isSet(object.recipient_email)
         ? globalThis.String(object.recipient_email)
         : "",
-      status: isSet(object.status) ? globalThis.String(object.status) : "",
-      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      status: isSet(object.status) ? jobStatusFromJSON(object.status) : 0,
+      priority: isSet(object.priority) ? priorityFromJSON(object.priority) : 0,
       retry_count: isSet(object.retryCount)
         ? globalThis.Number(object.retryCount)
         : isSet(object.retry_count)
@@ -2217,6 +2627,16 @@ export const EmailJobView: MessageFns<EmailJobView> = {
       events: globalThis.Array.isArray(object?.events)
         ? object.events.map((e: any) => TrackingEvent.fromJSON(e))
         : [],
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
+      sandbox: isSet(object.sandbox) ? globalThis.Boolean(object.sandbox) : false,
+      cc: globalThis.Array.isArray(object?.cc)
+        ? object.cc.map((e: any) => globalThis.String(e))
+        : [],
+      bcc: globalThis.Array.isArray(object?.bcc)
+        ? object.bcc.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2231,11 +2651,11 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     if (message.recipient_email !== "") {
       obj.recipientEmail = message.recipient_email;
     }
-    if (message.status !== "") {
-      obj.status = message.status;
+    if (message.status !== 0) {
+      obj.status = jobStatusToJSON(message.status);
     }
     if (message.priority !== 0) {
-      obj.priority = Math.round(message.priority);
+      obj.priority = priorityToJSON(message.priority);
     }
     if (message.retry_count !== 0) {
       obj.retryCount = Math.round(message.retry_count);
@@ -2273,6 +2693,18 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     if (message.events?.length) {
       obj.events = message.events.map((e) => TrackingEvent.toJSON(e));
     }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.sandbox !== false) {
+      obj.sandbox = message.sandbox;
+    }
+    if (message.cc?.length) {
+      obj.cc = message.cc;
+    }
+    if (message.bcc?.length) {
+      obj.bcc = message.bcc;
+    }
     return obj;
   },
 
@@ -2284,7 +2716,7 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     message.id = object.id ?? "";
     message.type = object.type ?? "";
     message.recipient_email = object.recipient_email ?? "";
-    message.status = object.status ?? "";
+    message.status = object.status ?? 0;
     message.priority = object.priority ?? 0;
     message.retry_count = object.retry_count ?? 0;
     message.max_retries = object.max_retries ?? 0;
@@ -2298,18 +2730,25 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     message.sent_at = object.sent_at ?? undefined;
     message.metadata = object.metadata ?? undefined;
     message.events = object.events?.map((e) => TrackingEvent.fromPartial(e)) || [];
+    message.tags = object.tags?.map((e) => e) || [];
+    message.sandbox = object.sandbox ?? false;
+    message.cc = object.cc?.map((e) => e) || [];
+    message.bcc = object.bcc?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseGetEmailJobRequest(): GetEmailJobRequest {
-  return { id: "" };
+  return { id: "", idempotency_key: "" };
 }
 
 export const GetEmailJobRequest: MessageFns<GetEmailJobRequest> = {
   encode(message: GetEmailJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.id !== "") {
       writer.uint32(10).string(message.id);
+    }
+    if (message.idempotency_key !== "") {
+      writer.uint32(18).string(message.idempotency_key);
     }
     return writer;
   },
@@ -2335,6 +2774,14 @@ export const GetEmailJobRequest: MessageFns<GetEmailJobRequest> = {
             message.id = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.idempotency_key = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2348,13 +2795,23 @@ export const GetEmailJobRequest: MessageFns<GetEmailJobRequest> = {
   },
 
   fromJSON(object: any): GetEmailJobRequest {
-    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      idempotency_key: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
   },
 
   toJSON(message: GetEmailJobRequest): unknown {
     const obj: any = {};
     if (message.id !== "") {
       obj.id = message.id;
+    }
+    if (message.idempotency_key !== "") {
+      obj.idempotencyKey = message.idempotency_key;
     }
     return obj;
   },
@@ -2365,6 +2822,7 @@ export const GetEmailJobRequest: MessageFns<GetEmailJobRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetEmailJobRequest>, I>>(object: I): GetEmailJobRequest {
     const message = createBaseGetEmailJobRequest();
     message.id = object.id ?? "";
+    message.idempotency_key = object.idempotency_key ?? "";
     return message;
   },
 };
@@ -2445,13 +2903,18 @@ function createBaseListEmailJobsRequest(): ListEmailJobsRequest {
     created_before: undefined,
     page_size: 0,
     page_token: "",
+    tags: [],
   };
 }
 
 export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
   encode(message: ListEmailJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.status) {
-      writer.uint32(10).string(v!);
+    if (message.status.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.status) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     if (message.type !== "") {
       writer.uint32(18).string(message.type);
@@ -2471,6 +2934,9 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
     if (message.page_token !== "") {
       writer.uint32(58).string(message.page_token);
     }
+    for (const v of message.tags) {
+      writer.uint32(66).string(v!);
+    }
     return writer;
   },
 
@@ -2488,12 +2954,22 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 10) {
-              break;
+            if (tag === 8) {
+              message.status.push(reader.int32() as any);
+
+              continue;
             }
 
-            message.status.push(reader.string());
-            continue;
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.status.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
           }
           case 2: {
             if (tag !== 18) {
@@ -2543,6 +3019,14 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
             message.page_token = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2557,7 +3041,7 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
 
   fromJSON(object: any): ListEmailJobsRequest {
     return {
-      status: globalThis.Array.isArray(object?.status) ? object.status.map((e: any) => globalThis.String(e)) : [],
+      status: globalThis.Array.isArray(object?.status) ? object.status.map((e: any) => jobStatusFromJSON(e)) : [],
       type: isSet(object.type) ? globalThis.String(object.type) : "",
       recipient_email: isSet(object.recipientEmail)
         ? globalThis.String(object.recipientEmail)
@@ -2584,13 +3068,16 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
   toJSON(message: ListEmailJobsRequest): unknown {
     const obj: any = {};
     if (message.status?.length) {
-      obj.status = message.status;
+      obj.status = message.status.map((e) => jobStatusToJSON(e));
     }
     if (message.type !== "") {
       obj.type = message.type;
@@ -2610,6 +3097,9 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
     if (message.page_token !== "") {
       obj.pageToken = message.page_token;
     }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
     return obj;
   },
 
@@ -2625,6 +3115,7 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
     message.created_before = object.created_before ?? undefined;
     message.page_size = object.page_size ?? 0;
     message.page_token = object.page_token ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
     return message;
   },
 };
@@ -3189,16 +3680,19 @@ export const DeadLetter: MessageFns<DeadLetter> = {
 };
 
 function createBaseListDeadLettersRequest(): ListDeadLettersRequest {
-  return { limit: 0, reason_contains: "" };
+  return { page_size: 0, reason_contains: "", page_token: "" };
 }
 
 export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
   encode(message: ListDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.limit !== 0) {
-      writer.uint32(8).int32(message.limit);
+    if (message.page_size !== 0) {
+      writer.uint32(8).int32(message.page_size);
     }
     if (message.reason_contains !== "") {
       writer.uint32(18).string(message.reason_contains);
+    }
+    if (message.page_token !== "") {
+      writer.uint32(26).string(message.page_token);
     }
     return writer;
   },
@@ -3221,7 +3715,7 @@ export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
               break;
             }
 
-            message.limit = reader.int32();
+            message.page_size = reader.int32();
             continue;
           }
           case 2: {
@@ -3230,6 +3724,14 @@ export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
             }
 
             message.reason_contains = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page_token = reader.string();
             continue;
           }
         }
@@ -3246,22 +3748,34 @@ export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
 
   fromJSON(object: any): ListDeadLettersRequest {
     return {
-      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      page_size: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
       reason_contains: isSet(object.reasonContains)
         ? globalThis.String(object.reasonContains)
         : isSet(object.reason_contains)
         ? globalThis.String(object.reason_contains)
+        : "",
+      page_token: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
         : "",
     };
   },
 
   toJSON(message: ListDeadLettersRequest): unknown {
     const obj: any = {};
-    if (message.limit !== 0) {
-      obj.limit = Math.round(message.limit);
+    if (message.page_size !== 0) {
+      obj.pageSize = Math.round(message.page_size);
     }
     if (message.reason_contains !== "") {
       obj.reasonContains = message.reason_contains;
+    }
+    if (message.page_token !== "") {
+      obj.pageToken = message.page_token;
     }
     return obj;
   },
@@ -3271,20 +3785,27 @@ export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<ListDeadLettersRequest>, I>>(object: I): ListDeadLettersRequest {
     const message = createBaseListDeadLettersRequest();
-    message.limit = object.limit ?? 0;
+    message.page_size = object.page_size ?? 0;
     message.reason_contains = object.reason_contains ?? "";
+    message.page_token = object.page_token ?? "";
     return message;
   },
 };
 
 function createBaseListDeadLettersResponse(): ListDeadLettersResponse {
-  return { dead_letters: [] };
+  return { dead_letters: [], next_page_token: "", total_count: 0 };
 }
 
 export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
   encode(message: ListDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.dead_letters) {
       DeadLetter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.next_page_token !== "") {
+      writer.uint32(18).string(message.next_page_token);
+    }
+    if (message.total_count !== 0) {
+      writer.uint32(24).int64(message.total_count);
     }
     return writer;
   },
@@ -3310,6 +3831,22 @@ export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
             message.dead_letters.push(DeadLetter.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.next_page_token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total_count = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3329,6 +3866,16 @@ export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
         : globalThis.Array.isArray(object?.dead_letters)
         ? object.dead_letters.map((e: any) => DeadLetter.fromJSON(e))
         : [],
+      next_page_token: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      total_count: isSet(object.totalCount)
+        ? globalThis.Number(object.totalCount)
+        : isSet(object.total_count)
+        ? globalThis.Number(object.total_count)
+        : 0,
     };
   },
 
@@ -3336,6 +3883,12 @@ export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
     const obj: any = {};
     if (message.dead_letters?.length) {
       obj.deadLetters = message.dead_letters.map((e) => DeadLetter.toJSON(e));
+    }
+    if (message.next_page_token !== "") {
+      obj.nextPageToken = message.next_page_token;
+    }
+    if (message.total_count !== 0) {
+      obj.totalCount = Math.round(message.total_count);
     }
     return obj;
   },
@@ -3346,12 +3899,23 @@ export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListDeadLettersResponse>, I>>(object: I): ListDeadLettersResponse {
     const message = createBaseListDeadLettersResponse();
     message.dead_letters = object.dead_letters?.map((e) => DeadLetter.fromPartial(e)) || [];
+    message.next_page_token = object.next_page_token ?? "";
+    message.total_count = object.total_count ?? 0;
     return message;
   },
 };
 
 function createBaseReplayDeadLettersRequest(): ReplayDeadLettersRequest {
-  return { ids: [], reason_contains: "", limit: 0, dry_run: false };
+  return {
+    ids: [],
+    reason_contains: "",
+    limit: 0,
+    dry_run: false,
+    type: "",
+    failed_after: undefined,
+    failed_before: undefined,
+    all: false,
+  };
 }
 
 export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
@@ -3367,6 +3931,18 @@ export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
     }
     if (message.dry_run !== false) {
       writer.uint32(32).bool(message.dry_run);
+    }
+    if (message.type !== "") {
+      writer.uint32(42).string(message.type);
+    }
+    if (message.failed_after !== undefined) {
+      Timestamp.encode(toTimestamp(message.failed_after), writer.uint32(50).fork()).join();
+    }
+    if (message.failed_before !== undefined) {
+      Timestamp.encode(toTimestamp(message.failed_before), writer.uint32(58).fork()).join();
+    }
+    if (message.all !== false) {
+      writer.uint32(64).bool(message.all);
     }
     return writer;
   },
@@ -3416,6 +3992,38 @@ export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
             message.dry_run = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.failed_after = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.failed_before = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3442,6 +4050,18 @@ export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
         : isSet(object.dry_run)
         ? globalThis.Boolean(object.dry_run)
         : false,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      failed_after: isSet(object.failedAfter)
+        ? fromJsonTimestamp(object.failedAfter)
+        : isSet(object.failed_after)
+        ? fromJsonTimestamp(object.failed_after)
+        : undefined,
+      failed_before: isSet(object.failedBefore)
+        ? fromJsonTimestamp(object.failedBefore)
+        : isSet(object.failed_before)
+        ? fromJsonTimestamp(object.failed_before)
+        : undefined,
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
     };
   },
 
@@ -3459,6 +4079,18 @@ export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
     if (message.dry_run !== false) {
       obj.dryRun = message.dry_run;
     }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.failed_after !== undefined) {
+      obj.failedAfter = message.failed_after.toISOString();
+    }
+    if (message.failed_before !== undefined) {
+      obj.failedBefore = message.failed_before.toISOString();
+    }
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
     return obj;
   },
 
@@ -3471,6 +4103,10 @@ export const ReplayDeadLettersRequest: MessageFns<ReplayDeadLettersRequest> = {
     message.reason_contains = object.reason_contains ?? "";
     message.limit = object.limit ?? 0;
     message.dry_run = object.dry_run ?? false;
+    message.type = object.type ?? "";
+    message.failed_after = object.failed_after ?? undefined;
+    message.failed_before = object.failed_before ?? undefined;
+    message.all = object.all ?? false;
     return message;
   },
 };
@@ -4117,7 +4753,7 @@ function createBaseTemplate(): Template {
     html_template: "",
     text_template: "",
     variables: [],
-    is_active: false,
+    is_active: undefined,
     created_at: undefined,
     updated_at: undefined,
   };
@@ -4143,7 +4779,7 @@ export const Template: MessageFns<Template> = {
     for (const v of message.variables) {
       writer.uint32(50).string(v!);
     }
-    if (message.is_active !== false) {
+    if (message.is_active !== undefined) {
       writer.uint32(56).bool(message.is_active);
     }
     if (message.created_at !== undefined) {
@@ -4274,7 +4910,7 @@ export const Template: MessageFns<Template> = {
         ? globalThis.Boolean(object.isActive)
         : isSet(object.is_active)
         ? globalThis.Boolean(object.is_active)
-        : false,
+        : undefined,
       created_at: isSet(object.createdAt)
         ? fromJsonTimestamp(object.createdAt)
         : isSet(object.created_at)
@@ -4308,7 +4944,7 @@ export const Template: MessageFns<Template> = {
     if (message.variables?.length) {
       obj.variables = message.variables;
     }
-    if (message.is_active !== false) {
+    if (message.is_active !== undefined) {
       obj.isActive = message.is_active;
     }
     if (message.created_at !== undefined) {
@@ -4331,7 +4967,7 @@ export const Template: MessageFns<Template> = {
     message.html_template = object.html_template ?? "";
     message.text_template = object.text_template ?? "";
     message.variables = object.variables?.map((e) => e) || [];
-    message.is_active = object.is_active ?? false;
+    message.is_active = object.is_active ?? undefined;
     message.created_at = object.created_at ?? undefined;
     message.updated_at = object.updated_at ?? undefined;
     return message;
@@ -4613,13 +5249,19 @@ export const GetTemplateResponse: MessageFns<GetTemplateResponse> = {
 };
 
 function createBaseListTemplatesRequest(): ListTemplatesRequest {
-  return { active: undefined };
+  return { active: undefined, page_size: 0, page_token: "" };
 }
 
 export const ListTemplatesRequest: MessageFns<ListTemplatesRequest> = {
   encode(message: ListTemplatesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.active !== undefined) {
       writer.uint32(8).bool(message.active);
+    }
+    if (message.page_size !== 0) {
+      writer.uint32(16).int32(message.page_size);
+    }
+    if (message.page_token !== "") {
+      writer.uint32(26).string(message.page_token);
     }
     return writer;
   },
@@ -4645,6 +5287,22 @@ export const ListTemplatesRequest: MessageFns<ListTemplatesRequest> = {
             message.active = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.page_size = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page_token = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4658,13 +5316,31 @@ export const ListTemplatesRequest: MessageFns<ListTemplatesRequest> = {
   },
 
   fromJSON(object: any): ListTemplatesRequest {
-    return { active: isSet(object.active) ? globalThis.Boolean(object.active) : undefined };
+    return {
+      active: isSet(object.active) ? globalThis.Boolean(object.active) : undefined,
+      page_size: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      page_token: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListTemplatesRequest): unknown {
     const obj: any = {};
     if (message.active !== undefined) {
       obj.active = message.active;
+    }
+    if (message.page_size !== 0) {
+      obj.pageSize = Math.round(message.page_size);
+    }
+    if (message.page_token !== "") {
+      obj.pageToken = message.page_token;
     }
     return obj;
   },
@@ -4675,18 +5351,26 @@ export const ListTemplatesRequest: MessageFns<ListTemplatesRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListTemplatesRequest>, I>>(object: I): ListTemplatesRequest {
     const message = createBaseListTemplatesRequest();
     message.active = object.active ?? undefined;
+    message.page_size = object.page_size ?? 0;
+    message.page_token = object.page_token ?? "";
     return message;
   },
 };
 
 function createBaseListTemplatesResponse(): ListTemplatesResponse {
-  return { templates: [] };
+  return { templates: [], next_page_token: "", total_count: 0 };
 }
 
 export const ListTemplatesResponse: MessageFns<ListTemplatesResponse> = {
   encode(message: ListTemplatesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.templates) {
       Template.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.next_page_token !== "") {
+      writer.uint32(18).string(message.next_page_token);
+    }
+    if (message.total_count !== 0) {
+      writer.uint32(24).int64(message.total_count);
     }
     return writer;
   },
@@ -4712,6 +5396,22 @@ export const ListTemplatesResponse: MessageFns<ListTemplatesResponse> = {
             message.templates.push(Template.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.next_page_token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total_count = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4729,6 +5429,16 @@ export const ListTemplatesResponse: MessageFns<ListTemplatesResponse> = {
       templates: globalThis.Array.isArray(object?.templates)
         ? object.templates.map((e: any) => Template.fromJSON(e))
         : [],
+      next_page_token: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      total_count: isSet(object.totalCount)
+        ? globalThis.Number(object.totalCount)
+        : isSet(object.total_count)
+        ? globalThis.Number(object.total_count)
+        : 0,
     };
   },
 
@@ -4736,6 +5446,12 @@ export const ListTemplatesResponse: MessageFns<ListTemplatesResponse> = {
     const obj: any = {};
     if (message.templates?.length) {
       obj.templates = message.templates.map((e) => Template.toJSON(e));
+    }
+    if (message.next_page_token !== "") {
+      obj.nextPageToken = message.next_page_token;
+    }
+    if (message.total_count !== 0) {
+      obj.totalCount = Math.round(message.total_count);
     }
     return obj;
   },
@@ -4746,6 +5462,8 @@ export const ListTemplatesResponse: MessageFns<ListTemplatesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListTemplatesResponse>, I>>(object: I): ListTemplatesResponse {
     const message = createBaseListTemplatesResponse();
     message.templates = object.templates?.map((e) => Template.fromPartial(e)) || [];
+    message.next_page_token = object.next_page_token ?? "";
+    message.total_count = object.total_count ?? 0;
     return message;
   },
 };
