@@ -1,48 +1,23 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningProcess, startProcess } from "../../test/process.ts";
-
-const serviceEntry = fileURLToPath(new URL("../email-worker/main.ts", import.meta.url));
-const cliEntry = fileURLToPath(new URL("./main.ts", import.meta.url));
+import { type EmailctlTestService, eventually, startEmailctlTestService } from "../../test/emailctl.ts";
 
 /** The real emailctl against a real service on its embedded default, as a newcomer would use them. */
 describe("emailctl against a running email-worker", () => {
+  let cli: EmailctlTestService;
   let cwd: string;
-  let service: RunningProcess;
-  let address: string;
 
   beforeAll(async () => {
-    cwd = mkdtempSync(join(tmpdir(), "ew-cli-"));
-    service = startProcess(serviceEntry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
-    await service.waitFor('"msg":"email-worker started"');
-    address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(service.output())?.[1]}`;
+    cli = await startEmailctlTestService("ew-cli-");
+    cwd = cli.cwd;
   });
 
   afterAll(async () => {
-    service?.child.kill("SIGTERM");
-    await service?.exit();
-    rmSync(cwd, { recursive: true, force: true });
+    await cli?.close();
   });
 
-  function emailctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliEntry, ...args],
-        { cwd, env: { PATH: process.env.PATH ?? "", EMAILCTL_ADDRESS: address } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
-
-  async function eventually(check: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; i < 100 && !(await check()); i++) await sleep(100);
-  }
+  const emailctl = (...args: string[]) => cli.emailctl(...args);
 
   it("sends a tracked email from the sample template and shows it sent", async () => {
     const sent = await emailctl(

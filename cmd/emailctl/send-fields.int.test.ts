@@ -1,50 +1,25 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningProcess, startProcess } from "../../test/process.ts";
-
-const serviceEntry = fileURLToPath(new URL("../email-worker/main.ts", import.meta.url));
-const cliEntry = fileURLToPath(new URL("./main.ts", import.meta.url));
+import { type EmailctlTestService, eventually, startEmailctlTestService } from "../../test/emailctl.ts";
 
 /** emailctl send's --cc, --bcc, --tag and --sandbox against a running service on its embedded default. */
 describe("emailctl send with Cc, Bcc, tags and sandbox", () => {
+  let cli: EmailctlTestService;
   let cwd: string;
-  let service: RunningProcess;
-  let address: string;
 
   beforeAll(async () => {
-    cwd = mkdtempSync(join(tmpdir(), "ew-cli-fields-"));
-    service = startProcess(serviceEntry, { cwd, env: { PORT: "0", GRPC_PORT: "0" } });
-    await service.waitFor('"msg":"email-worker started"');
-    address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(service.output())?.[1]}`;
+    cli = await startEmailctlTestService("ew-cli-fields-");
+    cwd = cli.cwd;
   });
 
   afterAll(async () => {
-    service?.child.kill("SIGTERM");
-    await service?.exit();
-    rmSync(cwd, { recursive: true, force: true });
+    await cli?.close();
   });
 
-  function emailctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [cliEntry, ...args],
-        { cwd, env: { PATH: process.env.PATH ?? "", EMAILCTL_ADDRESS: address } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  }
+  const emailctl = (...args: string[]) => cli.emailctl(...args);
 
   const jobJson = async (id: string) => JSON.parse((await emailctl("jobs", "get", id, "--json")).stdout);
-
-  async function eventually(check: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; i < 100 && !(await check()); i++) await sleep(100);
-  }
 
   it("runs a tracked sandbox job to `sandboxed` with nothing written to the outbox, and finds it by tag", async () => {
     const sent = await emailctl(

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { embeddedEmailService, memoryQueueOptions } from "../../test/embedded-service.ts";
 import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
-import { silentLogger } from "../../test/store.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
 import { encodeTrackedReference } from "../job/queue-message.ts";
-import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
+import { MemoryQueue } from "../queue/memory/memory-queue.ts";
 import { InvalidCursorError } from "../store/keyset-cursor.ts";
 import { encodePageToken } from "../store/page-token.ts";
-import { EmailService } from "./email-service.ts";
+import type { EmailService } from "./email-service.ts";
 
 describe("EmailService dead letters (in-memory queue, embedded PostgreSQL)", () => {
   let store: EmbeddedStore;
@@ -19,21 +19,8 @@ describe("EmailService dead letters (in-memory queue, embedded PostgreSQL)", () 
   afterAll(() => store?.close());
 
   beforeEach(() => {
-    queue = new MemoryQueue({
-      state: new MemoryQueueState(),
-      visibilityTimeoutMs: 60_000,
-      pollIntervalMs: 10,
-      fairShare: 0,
-    });
-    service = new EmailService({
-      queue,
-      jobs: store.jobs,
-      tracking: store.tracking,
-      idempotency: store.idempotency,
-      suppressions: store.suppressions,
-      defaultMaxRetries: 3,
-      logger: silentLogger,
-    });
+    queue = new MemoryQueue(memoryQueueOptions());
+    service = embeddedEmailService(store, queue);
   });
 
   /** Dead-letters each body with its reason, oldest first; returns the letters' ids in that order. */

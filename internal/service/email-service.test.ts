@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { embeddedEmailService, memoryQueueOptions } from "../../test/embedded-service.ts";
 import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
-import { silentLogger } from "../../test/store.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
 import { decodeQueueMessage } from "../job/queue-message.ts";
-import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
+import { MemoryQueue } from "../queue/memory/memory-queue.ts";
 import type { QueueMessage } from "../queue/queue.ts";
-import { BatchInterruptedError, EmailService } from "./email-service.ts";
+import { BatchInterruptedError, type EmailService } from "./email-service.ts";
 
 /** A queue whose publishing fails while `down` is set, as a queue backend that went away. */
 class FlakyQueue extends MemoryQueue {
@@ -29,26 +29,12 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
   afterAll(() => store?.close());
 
   beforeEach(() => {
-    queue = new FlakyQueue({
-      state: new MemoryQueueState(),
-      visibilityTimeoutMs: 60_000,
-      pollIntervalMs: 10,
-      fairShare: 0,
-    });
+    queue = new FlakyQueue(memoryQueueOptions());
     service = serviceOn(queue);
   });
 
   const serviceOn = (on: FlakyQueue, onQueued?: () => void) =>
-    new EmailService({
-      queue: on,
-      jobs: store.jobs,
-      tracking: store.tracking,
-      idempotency: store.idempotency,
-      suppressions: store.suppressions,
-      defaultMaxRetries: 3,
-      logger: silentLogger,
-      ...(onQueued && { onQueued }),
-    });
+    embeddedEmailService(store, on, { ...(onQueued && { onQueued }) });
 
   const input = (fields: Record<string, unknown> = {}) => ({
     type: "welcome_email",

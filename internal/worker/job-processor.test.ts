@@ -1,21 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
-import { singleProviderRouter } from "../../test/providers.ts";
+import {
+  embeddedEmailService,
+  embeddedJobProcessor,
+  memoryQueueOptions,
+  openStoreWithWelcomeTemplate,
+  welcomeJob,
+} from "../../test/embedded-service.ts";
+import type { EmbeddedStore } from "../../test/embedded-store.ts";
 import { RecordingProvider } from "../../test/recording-provider.ts";
-import { silentLogger } from "../../test/store.ts";
-import { createTemplate } from "../../test/store-queries.ts";
 import { UnavailableError } from "../errors/error-kind.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import { DeliveryError } from "../provider/delivery-error.ts";
-import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
+import { MemoryQueue } from "../queue/memory/memory-queue.ts";
 import type { Delivery, RetryRequest } from "../queue/queue.ts";
-import { EmailService } from "../service/email-service.ts";
+import type { EmailService } from "../service/email-service.ts";
 import { RenderPool } from "../template/render-pool.ts";
-import { TemplateRenderer } from "../template/renderer.ts";
-import { JobProcessor } from "./job-processor.ts";
-import { RetryPolicy } from "./retry-policy.ts";
+import type { JobProcessor } from "./job-processor.ts";
 
 /** The queue operations each delivery ended with: the processor must make exactly one. */
 class CountingQueue extends MemoryQueue {
@@ -51,66 +53,26 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   let service: EmailService;
 
   beforeAll(async () => {
-    store = await openEmbeddedStore();
-    await createTemplate(store.router, {
-      id: "welcome_template",
-      name: "Welcome",
-      subject: "Welcome {{.user_name}}",
-      html_template: "<p>Hello {{.user_name}}</p>",
-      variables: ["user_name"],
-    });
+    store = await openStoreWithWelcomeTemplate();
   });
   const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
   afterAll(() => Promise.all([store?.close(), renderPool.stop()]));
 
-  /** What the service and the processor share. */
-  const common = () => ({
-    queue,
-    jobs: store.jobs,
-    tracking: store.tracking,
-    idempotency: store.idempotency,
-    defaultMaxRetries: 2,
-    logger: silentLogger,
-  });
-
   function processorWith(overrides: Partial<ConstructorParameters<typeof JobProcessor>[0]>): JobProcessor {
-    return new JobProcessor({
-      ...common(),
-      queueName: "unit",
-      suppressions: store.suppressions,
-      suppressionFailOpen: true,
-      renderer: new TemplateRenderer({
-        source: { get: (id) => store.templates.get(id) },
-        pool: renderPool,
-        maxTemplateBytes: 512 * 1024,
-      }),
-      router: singleProviderRouter(provider),
-      retryPolicy: new RetryPolicy({ baseDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 }),
-      claimLeaseMs: LEASE_MS,
-      ...overrides,
-    });
+    return embeddedJobProcessor(
+      { store, queue, provider, renderPool },
+      { queueName: "unit", defaultMaxRetries: 2, claimLeaseMs: LEASE_MS, ...overrides },
+    );
   }
 
   beforeEach(() => {
-    queue = new CountingQueue({
-      state: new MemoryQueueState(),
-      visibilityTimeoutMs: LEASE_MS,
-      pollIntervalMs: 10,
-      fairShare: 0.1,
-    });
+    queue = new CountingQueue(memoryQueueOptions({ visibilityTimeoutMs: LEASE_MS, fairShare: 0.1 }));
     provider = new RecordingProvider();
-    service = new EmailService({ ...common(), suppressions: store.suppressions });
+    service = embeddedEmailService(store, queue, { defaultMaxRetries: 2 });
     processor = processorWith({});
   });
 
   const address = () => `user-${randomUUID()}@example.org`;
-  const input = (to: string, fields: Record<string, unknown> = {}) => ({
-    type: "welcome_email",
-    recipient_email: to,
-    template_id: "welcome_template",
-    template_data: { user_name: "Ada" },
-    ...fields,
-  });
 
   /** Takes the next delivery off the queue and processes it. */
   async function processNext() {
@@ -123,7 +85,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
 
   it("sends a fast job rendered from its template and acknowledges it", async () => {
     const to = address();
-    await service.send(input(to));
+    await service.send(welcomeJob(to));
     const { outcome, operations } = await processNext();
     expect(outcome).toMatchObject({ status: "sent", provider: "recording", tracked: false });
     expect(operations).toEqual(["ack"]);
@@ -133,7 +95,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
 
   it("records a tracked job sent with the provider's message id, and drops a second message for it", async () => {
     const to = address();
-    const { job_id } = await service.send(input(to, { tracked: true }));
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true }));
     expect((await processNext()).outcome.status).toBe("sent");
     expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "sent" });
     expect(await store.tracking.listForJob(job_id)).toEqual([
@@ -153,13 +115,13 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   it("creates the row of a tracked job published straight to the queue", async () => {
     const to = address();
     const id = randomUUID();
-    await queue.publish([{ body: JSON.stringify({ id, ...input(to), tracked: true }), lane: "high" }]);
+    await queue.publish([{ body: JSON.stringify({ id, ...welcomeJob(to), tracked: true }), lane: "high" }]);
     expect((await processNext()).outcome.status).toBe("sent");
     expect(await store.jobs.get(id, { consistency: "strong" })).toMatchObject({ status: "sent" });
   });
 
   it("defers a tracked job another worker holds until that worker's claim runs out", async () => {
-    const { job_id } = await service.send(input(address(), { tracked: true }));
+    const { job_id } = await service.send(welcomeJob(address(), { tracked: true }));
     await store.jobs.claim(job_id, LEASE_MS);
     const before = Date.now();
     const { outcome, operations } = await processNext();
@@ -195,8 +157,8 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   it("sends one email for a repeated idempotency key on the fast path", async () => {
     const to = address();
     const key = randomUUID();
-    const first = parseJob(input(to, { idempotency_key: key }));
-    const second = parseJob(input(to, { idempotency_key: key }));
+    const first = parseJob(welcomeJob(to, { idempotency_key: key }));
+    const second = parseJob(welcomeJob(to, { idempotency_key: key }));
     await queue.publish([first, second].map((job) => ({ body: encodeJob(job), lane: "normal" as const })));
     const statuses = [(await processNext()).outcome.status, (await processNext()).outcome.status];
     expect(statuses).toEqual(["sent", "skipped"]);
@@ -206,7 +168,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   it("does not send to a suppressed address, and records why on a tracked job", async () => {
     const to = address();
     await store.suppressions.add({ email: to, reason: "hard_bounce", source: "smtp", details: null });
-    const { job_id } = await service.send(input(to, { tracked: true }));
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true }));
     const { outcome, operations } = await processNext();
     expect(outcome.status).toBe("suppressed");
     expect(operations).toEqual(["ack"]);
@@ -226,14 +188,14 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
       },
     };
     const to = address();
-    await service.send(input(to));
+    await service.send(welcomeJob(to));
     processor = processorWith({ suppressions: unavailable });
     const { outcome } = await processNext();
     expect(outcome.status).toBe("sent");
     expect(provider.sentTo(to)).toHaveLength(1);
 
     const held = address();
-    await service.send(input(held));
+    await service.send(welcomeJob(held));
     processor = processorWith({ suppressions: unavailable, suppressionFailOpen: false });
     await expect(processNext()).rejects.toThrow("unavailable");
     expect(provider.sentTo(held)).toHaveLength(0);
@@ -242,7 +204,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   it("retries a transient failure, counting the attempt, then fails and dead-letters it", async () => {
     const to = address();
     provider.failFor(to, () => new DeliveryError("transient", "smtp_451", "try later"));
-    const { job_id } = await service.send(input(to, { tracked: true, max_retries: 1 }));
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true, max_retries: 1 }));
     const first = await processNext();
     expect(first.outcome).toMatchObject({ status: "retrying", error_kind: "transient" });
     expect(first.operations).toEqual(["retry"]);
@@ -268,7 +230,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
       () => new DeliveryError("throttled", "smtp_421", "slow down", { retryAfterMs: 5_000 }),
       1,
     );
-    const { job_id } = await service.send(input(to, { tracked: true }));
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true }));
     const { outcome, operations } = await processNext();
     expect(outcome.status).toBe("retrying");
     expect(operations).toEqual(["retry"]);
@@ -282,8 +244,8 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
   it("fails a permanent error and a template that cannot render at once", async () => {
     const refused = address();
     provider.failFor(refused, () => new DeliveryError("permanent", "smtp_550", "no such user"));
-    await service.send(input(refused));
-    await service.send(input(address(), { template_id: "no_such_template" }));
+    await service.send(welcomeJob(refused));
+    await service.send(welcomeJob(address(), { template_id: "no_such_template" }));
     const results = [await processNext(), await processNext()];
     expect(results.map((r) => [r.outcome.status, r.operations])).toEqual([
       ["failed", ["deadLetter"]],
@@ -295,7 +257,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
 
   it("holds a scheduled job back as the same attempt, and releases a tracked job's claim", async () => {
     const later = new Date(Date.now() + 3_600_000);
-    const { job_id } = await service.send(input(address(), { tracked: true }));
+    const { job_id } = await service.send(welcomeJob(address(), { tracked: true }));
     // Scheduled after it was queued (as if its message came early): the claim must be let go.
     await store.router.master
       .updateTable("email_jobs")

@@ -2,20 +2,22 @@ import { randomUUID } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type EmbeddedStore, openEmbeddedStore } from "../../test/embedded-store.ts";
-import { singleProviderRouter } from "../../test/providers.ts";
+import {
+  embeddedEmailService,
+  embeddedJobProcessor,
+  memoryQueueOptions,
+  openStoreWithWelcomeTemplate,
+  welcomeJob,
+} from "../../test/embedded-service.ts";
+import type { EmbeddedStore } from "../../test/embedded-store.ts";
 import { RecordingProvider } from "../../test/recording-provider.ts";
-import { silentLogger } from "../../test/store.ts";
-import { createTemplate } from "../../test/store-queries.ts";
 import { LabelLimiter } from "../metrics/label-limiter.ts";
 import { createMetrics } from "../metrics/metrics.ts";
-import { MemoryQueue, MemoryQueueState } from "../queue/memory/memory-queue.ts";
-import { EmailService } from "../service/email-service.ts";
+import { MemoryQueue } from "../queue/memory/memory-queue.ts";
+import type { EmailService } from "../service/email-service.ts";
 import { RenderPool } from "../template/render-pool.ts";
-import { TemplateRenderer } from "../template/renderer.ts";
-import { type JobOutcome, JobProcessor } from "./job-processor.ts";
+import type { JobOutcome, JobProcessor } from "./job-processor.ts";
 import { recordOutcome } from "./outcome-metrics.ts";
-import { RetryPolicy } from "./retry-policy.ts";
 
 describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, embedded PostgreSQL)", () => {
   let store: EmbeddedStore;
@@ -26,58 +28,21 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
   const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
 
   beforeAll(async () => {
-    store = await openEmbeddedStore();
-    await createTemplate(store.router, {
-      id: "welcome_template",
-      name: "Welcome",
-      subject: "Welcome {{.user_name}}",
-      html_template: "<p>Hello {{.user_name}}</p>",
-      variables: ["user_name"],
-    });
+    store = await openStoreWithWelcomeTemplate();
   });
   afterAll(() => Promise.all([store?.close(), renderPool.stop()]));
 
   beforeEach(() => {
-    queue = new MemoryQueue({
-      state: new MemoryQueueState(),
-      visibilityTimeoutMs: 60_000,
-      pollIntervalMs: 10,
-      fairShare: 0.1,
-    });
+    queue = new MemoryQueue(memoryQueueOptions({ fairShare: 0.1 }));
     provider = new RecordingProvider();
-    const common = {
-      queue,
-      jobs: store.jobs,
-      tracking: store.tracking,
-      idempotency: store.idempotency,
-      defaultMaxRetries: 2,
-      logger: silentLogger,
-    };
-    service = new EmailService({ ...common, suppressions: store.suppressions });
-    processor = new JobProcessor({
-      ...common,
-      queueName: "sandbox",
-      suppressions: store.suppressions,
-      suppressionFailOpen: true,
-      renderer: new TemplateRenderer({
-        source: { get: (id) => store.templates.get(id) },
-        pool: renderPool,
-        maxTemplateBytes: 512 * 1024,
-      }),
-      router: singleProviderRouter(provider),
-      retryPolicy: new RetryPolicy({ baseDelayMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 }),
-      claimLeaseMs: 60_000,
-    });
+    service = embeddedEmailService(store, queue, { defaultMaxRetries: 2 });
+    processor = embeddedJobProcessor(
+      { store, queue, provider, renderPool },
+      { queueName: "sandbox", defaultMaxRetries: 2 },
+    );
   });
 
   const address = (prefix = "user") => `${prefix}-${randomUUID()}@example.org`;
-  const input = (to: string, fields: Record<string, unknown> = {}) => ({
-    type: "welcome_email",
-    recipient_email: to,
-    template_id: "welcome_template",
-    template_data: { user_name: "Ada" },
-    ...fields,
-  });
 
   async function processNext(): Promise<JobOutcome> {
     await queue.promoteDue();
@@ -90,7 +55,7 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
     const to = address();
     const cc = address("cc");
     const { job_id } = await service.send(
-      input(to, { tracked: true, sandbox: true, cc: [cc], tags: ["ci"] }),
+      welcomeJob(to, { tracked: true, sandbox: true, cc: [cc], tags: ["ci"] }),
     );
     const outcome = await processNext();
     expect(outcome).toMatchObject({ status: "sandboxed", provider: "recording", tracked: true });
@@ -117,7 +82,7 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
   it("acknowledges a fast-path sandbox job with nothing sent and counts it under its own status", async () => {
     const metrics = createMetrics(new Registry());
     const jobTypes = new LabelLimiter({ always: [], max: 10 });
-    await service.send(input(address(), { sandbox: true }));
+    await service.send(welcomeJob(address(), { sandbox: true }));
     const outcome = await processNext();
     recordOutcome(metrics, jobTypes, outcome);
     expect(outcome).toMatchObject({ status: "sandboxed", tracked: false });
@@ -132,7 +97,7 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
     const to = address();
     await queue.publish([
       {
-        body: JSON.stringify(input(to, { sandbox: true, template_data: {}, tracked: false })),
+        body: JSON.stringify(welcomeJob(to, { sandbox: true, template_data: {}, tracked: false })),
         lane: "normal",
       },
     ]);
@@ -146,7 +111,7 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
     const [keptCc, goneCc, keptBcc, goneBcc] = [address("cc"), address("cc"), address("bcc"), address("bcc")];
     await store.suppressions.add({ email: goneCc.toUpperCase(), reason: "hard_bounce", source: "test" });
     await store.suppressions.add({ email: goneBcc, reason: "complaint", source: "test" });
-    await service.send(input(to, { cc: [keptCc, goneCc], bcc: [goneBcc, keptBcc] }));
+    await service.send(welcomeJob(to, { cc: [keptCc, goneCc], bcc: [goneBcc, keptBcc] }));
     expect((await processNext()).status).toBe("sent");
     const [sent] = provider.sentTo(to);
     expect(sent?.cc).toEqual([{ email: keptCc }]);
@@ -156,7 +121,7 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
   it("still suppresses the whole job when its To address is suppressed", async () => {
     const to = address();
     await store.suppressions.add({ email: to, reason: "unsubscribe", source: "test" });
-    const { job_id } = await service.send(input(to, { tracked: true, cc: [address("cc")] }));
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true, cc: [address("cc")] }));
     expect((await processNext()).status).toBe("suppressed");
     expect(provider.sent).toEqual([]);
     expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "suppressed" });
@@ -165,7 +130,7 @@ describe("sandbox jobs and Cc/Bcc suppression in the worker (in-memory queue, em
   it("sends a tracked job's Cc, Bcc and tags from its row", async () => {
     const to = address();
     const { job_id } = await service.send(
-      input(to, {
+      welcomeJob(to, {
         tracked: true,
         cc: ["Bob <bob@example.org>"],
         bcc: ["audit@example.org"],

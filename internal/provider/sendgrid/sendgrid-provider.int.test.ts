@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliveryFailure, outgoingEmails } from "../../../test/outgoing-email.ts";
-import { type SendGridFake, startSendGridFake } from "../../../test/sendgrid-fake.ts";
+import type { SendGridFake } from "../../../test/sendgrid-fake.ts";
+import { SENDGRID_TEST_KEY as KEY, sendGridProviderOnFake } from "../../../test/sendgrid-provider.ts";
 import { SendGridProvider } from "./sendgrid-provider.ts";
 
-const KEY = "SG.test-key-not-a-secret";
 const email = outgoingEmails({
   job_type: "booking_confirmation",
   subject: "Your booking",
@@ -18,13 +18,10 @@ describe("SendGridProvider against a server speaking SendGrid's v3 API", () => {
   let provider: SendGridProvider;
 
   beforeAll(async () => {
-    fake = await startSendGridFake(KEY);
-    provider = new SendGridProvider({
-      apiKey: KEY,
-      baseUrl: fake.baseUrl,
-      timeoutMs: 1_000,
-      sender: { email: "noreply@example.com", name: "Booking System" },
-    });
+    ({ fake, provider } = await sendGridProviderOnFake({
+      email: "noreply@example.com",
+      name: "Booking System",
+    }));
   });
   afterAll(async () => fake?.close());
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outgoingEmails } from "../../../test/outgoing-email.ts";
-import { type SendGridFake, startSendGridFake } from "../../../test/sendgrid-fake.ts";
-import { SendGridProvider } from "./sendgrid-provider.ts";
+import type { SendGridFake } from "../../../test/sendgrid-fake.ts";
+import { sendGridProviderOnFake } from "../../../test/sendgrid-provider.ts";
+import type { SendGridProvider } from "./sendgrid-provider.ts";
 
-const KEY = "SG.test-key-not-a-secret";
 const email = outgoingEmails({
   job_type: "newsletter",
   subject: "News",
@@ -17,13 +17,7 @@ describe("SendGridProvider with Cc, Bcc and tags", () => {
   let provider: SendGridProvider;
 
   beforeAll(async () => {
-    fake = await startSendGridFake(KEY);
-    provider = new SendGridProvider({
-      apiKey: KEY,
-      baseUrl: fake.baseUrl,
-      timeoutMs: 1_000,
-      sender: { email: "noreply@example.com" },
-    });
+    ({ fake, provider } = await sendGridProviderOnFake({ email: "noreply@example.com" }));
   });
   afterAll(async () => fake?.close());
 

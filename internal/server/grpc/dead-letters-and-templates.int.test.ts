@@ -1,10 +1,7 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
-import { queueSettings } from "../../../test/queue-settings.ts";
-import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
-import { EmailWorkerClient } from "../../client/email-worker-client.ts";
+import { type GrpcTestService, startGrpcTestService } from "../../../test/grpc-service.ts";
 import {
   ListDeadLettersRequest,
   ListEmailJobsRequest,
@@ -12,84 +9,21 @@ import {
   ReplayDeadLettersRequest,
   UpsertTemplateRequest,
 } from "../../gen/emailworker/v1/email_worker.ts";
-import { ProviderChecks } from "../../provider/provider-checks.ts";
-import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
-import { EmailService } from "../../service/email-service.ts";
-import { TemplateService } from "../../service/template-service.ts";
-import type { DatabaseRouter } from "../../store/database-router.ts";
-import { JobRepository } from "../../store/job-repository.ts";
-import { SuppressionRepository } from "../../store/suppression-repository.ts";
-import { TemplateRepository } from "../../store/template-repository.ts";
-import { TrackingRepository } from "../../store/tracking-repository.ts";
-import { RenderPool } from "../../template/render-pool.ts";
-import { TemplateRenderer } from "../../template/renderer.ts";
-import { ApiKeyAuth } from "../auth/api-key-auth.ts";
-import { emailWorkerHandlers } from "./email-worker-handlers.ts";
 import { fieldViolationsOf } from "./grpc-errors.ts";
-import { GrpcServer } from "./grpc-server.ts";
-
-const sha = (key: string) => createHash("sha256").update(key).digest("hex");
-const ADMIN_KEY = "test-admin-key-not-a-secret";
 
 /** ListDeadLetters, ReplayDeadLetters and ListTemplates over a real port, on a real PostgreSQL. */
 describe("gRPC dead letters and templates", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let server: GrpcServer;
-  const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
-  let queue: PostgresQueue;
-  let admin: EmailWorkerClient;
+  let service: GrpcTestService;
+  let queue: GrpcTestService["queue"];
+  let admin: GrpcTestService["admin"];
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
-    queue = new PostgresQueue({
-      ...queueSettings().postgres,
-      db: router.master,
-      visibilityTimeoutMs: 60_000,
-      pollIntervalMs: 50,
-    });
-    const templates = new TemplateRepository(router);
-    const renderer = new TemplateRenderer({
-      source: { get: (id) => templates.get(id) },
-      pool: renderPool,
-      maxTemplateBytes: 512 * 1024,
-    });
-    server = new GrpcServer({
-      port: 0,
-      host: "127.0.0.1",
-      handlers: emailWorkerHandlers({
-        emails: new EmailService({
-          queue,
-          jobs: new JobRepository(router),
-          tracking: new TrackingRepository(router),
-          idempotency: new PostgresIdempotencyStore(router.master),
-          defaultMaxRetries: 3,
-          suppressions: new SuppressionRepository(router),
-          logger: silentLogger,
-        }),
-        templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
-        providerChecks: new ProviderChecks({ providers: new Map(), timeoutMs: 5_000, logger: silentLogger }),
-        auth: new ApiKeyAuth([{ name: "ops", sha256: sha(ADMIN_KEY), scopes: ["send", "admin"] }]),
-        draining: () => false,
-        logger: silentLogger,
-      }),
-      logger: silentLogger,
-    });
-    admin = new EmailWorkerClient({
-      address: `127.0.0.1:${await server.start()}`,
-      apiKey: ADMIN_KEY,
-      timeoutMs: 5_000,
-    });
+    service = await startGrpcTestService();
+    ({ queue, admin } = service);
   });
 
   afterAll(async () => {
-    admin?.close();
-    await server?.stop(1_000);
-    await renderPool.stop();
-    await router?.destroy();
-    await database?.drop();
+    await service?.close();
   });
 
   /** The code and the fields named of a refused call. */

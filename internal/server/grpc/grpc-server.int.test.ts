@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -9,11 +9,9 @@ import fc from "fast-check";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
-import { queueSettings } from "../../../test/queue-settings.ts";
+import { codeOf, type GrpcTestService, SEND_KEY, startGrpcTestService } from "../../../test/grpc-service.ts";
 import { RecordingProvider } from "../../../test/recording-provider.ts";
 import { startSmtpSink } from "../../../test/smtp-sink.ts";
-import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import {
   AddSuppressionRequest,
@@ -46,29 +44,11 @@ import type { EmailJob } from "../../job/email-job.ts";
 import { JOB_LIMITS } from "../../job/parse-job.ts";
 import { decodeQueueMessage } from "../../job/queue-message.ts";
 import { DeliveryError } from "../../provider/delivery-error.ts";
-import { ProviderChecks } from "../../provider/provider-checks.ts";
 import { SmtpProvider } from "../../provider/smtp/smtp-provider.ts";
-import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
-import { EmailService } from "../../service/email-service.ts";
-import { TemplateService } from "../../service/template-service.ts";
-import type { DatabaseRouter } from "../../store/database-router.ts";
-import { JobRepository } from "../../store/job-repository.ts";
-import { SuppressionRepository } from "../../store/suppression-repository.ts";
-import { TemplateRepository } from "../../store/template-repository.ts";
-import { TrackingRepository } from "../../store/tracking-repository.ts";
-import { RenderPool } from "../../template/render-pool.ts";
-import { TemplateRenderer } from "../../template/renderer.ts";
-import { ApiKeyAuth } from "../auth/api-key-auth.ts";
-import { emailWorkerHandlers } from "./email-worker-handlers.ts";
 import { fieldViolationsOf } from "./grpc-errors.ts";
-import { GrpcServer } from "./grpc-server.ts";
 import { GRPC_MAX_RECEIVE_MESSAGE_BYTES } from "./message-limits.ts";
 
 const run = promisify(execFile);
-const sha = (key: string) => createHash("sha256").update(key).digest("hex");
-const SEND_KEY = "test-send-key-not-a-secret";
-const ADMIN_KEY = "test-admin-key-not-a-secret";
 
 /** The gRPC API over a real port, with a real client, on a real PostgreSQL. */
 const misconfigured = new RecordingProvider("smtp");
@@ -79,76 +59,29 @@ misconfigured.verifyFailure = new DeliveryError(
 );
 
 describe("gRPC EmailWorkerService", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let server: GrpcServer;
-  const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
-  let queue: PostgresQueue;
-  let jobs: JobRepository;
+  let service: GrpcTestService;
+  let database: GrpcTestService["database"];
+  let server: GrpcTestService["server"];
+  let queue: GrpcTestService["queue"];
+  let jobs: GrpcTestService["jobs"];
   let address: string;
-  let send: EmailWorkerClient;
-  let admin: EmailWorkerClient;
+  let send: GrpcTestService["send"];
+  let admin: GrpcTestService["admin"];
   let draining = false;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
-    queue = new PostgresQueue({
-      ...queueSettings().postgres,
-      db: router.master,
-      visibilityTimeoutMs: 60_000,
-      pollIntervalMs: 50,
+    service = await startGrpcTestService({
+      providers: new Map([
+        ["recording", new RecordingProvider()],
+        ["smtp", misconfigured],
+      ]),
+      draining: () => draining,
     });
-    jobs = new JobRepository(router);
-    const templates = new TemplateRepository(router);
-    const renderer = new TemplateRenderer({
-      source: { get: (id) => templates.get(id) },
-      pool: renderPool,
-      maxTemplateBytes: 512 * 1024,
-    });
-    server = new GrpcServer({
-      port: 0,
-      host: "127.0.0.1",
-      handlers: emailWorkerHandlers({
-        emails: new EmailService({
-          queue,
-          jobs,
-          tracking: new TrackingRepository(router),
-          idempotency: new PostgresIdempotencyStore(router.master),
-          defaultMaxRetries: 3,
-          suppressions: new SuppressionRepository(router),
-          logger: silentLogger,
-        }),
-        templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
-        providerChecks: new ProviderChecks({
-          providers: new Map([
-            ["recording", new RecordingProvider()],
-            ["smtp", misconfigured],
-          ]),
-          timeoutMs: 5_000,
-          logger: silentLogger,
-        }),
-        auth: new ApiKeyAuth([
-          { name: "booking", sha256: sha(SEND_KEY), scopes: ["send"] },
-          { name: "ops", sha256: sha(ADMIN_KEY), scopes: ["send", "admin"] },
-        ]),
-        draining: () => draining,
-        logger: silentLogger,
-      }),
-      logger: silentLogger,
-    });
-    address = `127.0.0.1:${await server.start()}`;
-    send = new EmailWorkerClient({ address, apiKey: SEND_KEY, timeoutMs: 5_000 });
-    admin = new EmailWorkerClient({ address, apiKey: ADMIN_KEY, timeoutMs: 5_000 });
+    ({ database, server, queue, jobs, address, send, admin } = service);
   });
 
   afterAll(async () => {
-    send?.close();
-    admin?.close();
-    await server?.stop(1_000);
-    await renderPool.stop();
-    await router?.destroy();
-    await database?.drop();
+    await service?.close();
   });
 
   const job = (extra: Record<string, unknown> = {}) =>
@@ -162,12 +95,6 @@ describe("gRPC EmailWorkerService", () => {
         ...extra,
       },
     });
-
-  const codeOf = (promise: Promise<unknown>) =>
-    promise.then(
-      () => "OK",
-      (e: grpc.ServiceError) => grpc.status[e.code],
-    );
 
   /** The whole job a fast send put on the queue, as a worker would take it apart. */
   const queuedJob = async (id: string): Promise<EmailJob> => {

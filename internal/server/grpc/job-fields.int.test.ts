@@ -1,12 +1,10 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/postgres.ts";
+import { type GrpcTestService, startGrpcTestService } from "../../../test/grpc-service.ts";
 import { singleProviderRouter } from "../../../test/providers.ts";
-import { queueSettings } from "../../../test/queue-settings.ts";
 import { RecordingProvider } from "../../../test/recording-provider.ts";
-import { openMigratedRouter, silentLogger } from "../../../test/store.ts";
-import { EmailWorkerClient } from "../../client/email-worker-client.ts";
+import { silentLogger } from "../../../test/store.ts";
 import { jobToProto } from "../../client/job-to-proto.ts";
 import {
   EventType,
@@ -18,89 +16,22 @@ import {
 import type { EmailJob } from "../../job/email-job.ts";
 import { parseJob } from "../../job/parse-job.ts";
 import { decodeQueueMessage } from "../../job/queue-message.ts";
-import { ProviderChecks } from "../../provider/provider-checks.ts";
-import { PostgresIdempotencyStore } from "../../queue/postgres/postgres-idempotency-store.ts";
-import { PostgresQueue } from "../../queue/postgres/postgres-queue.ts";
-import { EmailService } from "../../service/email-service.ts";
-import { TemplateService } from "../../service/template-service.ts";
-import type { DatabaseRouter } from "../../store/database-router.ts";
-import { JobRepository } from "../../store/job-repository.ts";
-import { SuppressionRepository } from "../../store/suppression-repository.ts";
-import { TemplateRepository } from "../../store/template-repository.ts";
-import { TrackingRepository } from "../../store/tracking-repository.ts";
-import { RenderPool } from "../../template/render-pool.ts";
-import { TemplateRenderer } from "../../template/renderer.ts";
 import { JobProcessor } from "../../worker/job-processor.ts";
 import { RetryPolicy } from "../../worker/retry-policy.ts";
-import { ApiKeyAuth } from "../auth/api-key-auth.ts";
-import { emailWorkerHandlers } from "./email-worker-handlers.ts";
 import { fieldViolationsOf } from "./grpc-errors.ts";
-import { GrpcServer } from "./grpc-server.ts";
-
-const sha = (key: string) => createHash("sha256").update(key).digest("hex");
-const SEND_KEY = "test-send-key-not-a-secret";
 
 /** Cc, Bcc, tags and sandbox over the gRPC API: a real port, client and PostgreSQL, and a worker. */
 describe("gRPC EmailJob's cc, bcc, tags and sandbox", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let server: GrpcServer;
-  const renderPool = new RenderPool({ threads: 1, timeoutMs: 5_000 });
-  let queue: PostgresQueue;
-  let jobs: JobRepository;
-  let client: EmailWorkerClient;
+  let service: GrpcTestService;
+  let queue: GrpcTestService["queue"];
+  let client: GrpcTestService["send"];
   let processor: JobProcessor;
   const provider = new RecordingProvider();
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url, DB_CONNECT_TIMEOUT: "1s" });
-    queue = new PostgresQueue({
-      ...queueSettings().postgres,
-      db: router.master,
-      visibilityTimeoutMs: 60_000,
-      pollIntervalMs: 50,
-    });
-    jobs = new JobRepository(router);
-    const tracking = new TrackingRepository(router);
-    const templates = new TemplateRepository(router);
-    const renderer = new TemplateRenderer({
-      source: { get: (id) => templates.get(id) },
-      pool: renderPool,
-      maxTemplateBytes: 512 * 1024,
-    });
-    const idempotency = new PostgresIdempotencyStore(router.master);
-    const suppressions = new SuppressionRepository(router);
-    server = new GrpcServer({
-      port: 0,
-      host: "127.0.0.1",
-      handlers: emailWorkerHandlers({
-        emails: new EmailService({
-          queue,
-          jobs,
-          tracking,
-          idempotency,
-          defaultMaxRetries: 3,
-          suppressions,
-          logger: silentLogger,
-        }),
-        templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
-        providerChecks: new ProviderChecks({
-          providers: new Map([["recording", provider]]),
-          timeoutMs: 5_000,
-          logger: silentLogger,
-        }),
-        auth: new ApiKeyAuth([{ name: "booking", sha256: sha(SEND_KEY), scopes: ["send"] }]),
-        draining: () => false,
-        logger: silentLogger,
-      }),
-      logger: silentLogger,
-    });
-    client = new EmailWorkerClient({
-      address: `127.0.0.1:${await server.start()}`,
-      apiKey: SEND_KEY,
-      timeoutMs: 5_000,
-    });
+    service = await startGrpcTestService({ providers: new Map([["recording", provider]]) });
+    ({ queue, send: client } = service);
+    const { jobs, tracking, idempotency, suppressions, renderer } = service;
     processor = new JobProcessor({
       queue,
       queueName: "job-fields",
@@ -119,11 +50,7 @@ describe("gRPC EmailJob's cc, bcc, tags and sandbox", () => {
   });
 
   afterAll(async () => {
-    client?.close();
-    await server?.stop(1_000);
-    await renderPool.stop();
-    await router?.destroy();
-    await database?.drop();
+    await service?.close();
   });
 
   const wire = (fields: Record<string, unknown> = {}) => ({
