@@ -10,6 +10,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { queueKeys } from "../internal/queue/redis/queue-keys.ts";
 import { startPostgresServer } from "../test/postgres-server.ts";
 import { startRedisServer } from "../test/redis-server.ts";
 import { startSinkProcess } from "../test/smtp-sink-process.ts";
@@ -58,6 +60,11 @@ interface FaultRecord {
   fault: FaultName;
   at_s: number;
   took_ms: number;
+  /**
+   * From the fault's start until the sink received the next email; null when none came in 60 s, or
+   * when the fault began after the last job was offered (nothing new to deliver then).
+   */
+  recovered_ms: number | null;
   /** Messages the worker had taken and not finished just before: the most a fault can send twice. */
   in_flight: number;
 }
@@ -95,6 +102,8 @@ try {
   const tally: IntakeTally = { accepted: new Set(), refused: new Map(), resends: 0 };
   let finished = false;
   let delivered = 0;
+  /** Every job has been offered (and answered). */
+  let produced = false;
 
   const monitor = (async () => {
     while (!finished) {
@@ -105,6 +114,16 @@ try {
       await sleep(2_000);
     }
   })();
+
+  /** When the sink's count first passes `count` (ms after `since`), or null if it did not in 60 s. */
+  const firstDeliveryAfter = async (count: number, since: number): Promise<number | null> => {
+    const giveUp = performance.now() + 60_000;
+    while (!finished && performance.now() < giveUp) {
+      if ((await sink.count()) > count) return Math.round(performance.now() - since);
+      await sleep(50);
+    }
+    return null;
+  };
 
   const injector = (async () => {
     let lastEnded = started;
@@ -117,15 +136,21 @@ try {
       const text = await scrapeMetrics(worker.httpPort);
       const inFlight = (text && metricValue(text, "email_queue_in_flight")) || 0;
       const at = performance.now();
+      // Recovery shows in new arrivals only while jobs keep coming: after the last one is offered,
+      // the sink may wait for retries that are simply not due yet.
+      const measurable = !produced;
       await injectFault(fault, { redis, sink, postgres });
+      lastEnded = performance.now();
+      const took = Math.round(lastEnded - at);
       const record = {
         fault,
         at_s: elapsedS(),
-        took_ms: Math.round(performance.now() - at),
+        took_ms: took,
         in_flight: inFlight,
+        // From the fault's start to the first email the sink receives after its end.
+        recovered_ms: measurable ? await firstDeliveryAfter(await sink.count(), at) : null,
       };
       faults.push(record);
-      lastEnded = performance.now();
       if (!args.json) console.log(`  fault ${JSON.stringify(record)}`);
     }
   })();
@@ -142,7 +167,6 @@ try {
     },
     tally,
   );
-  let produced = false;
   void producing.then(() => {
     produced = true;
   });
@@ -179,6 +203,7 @@ try {
     dead_letters: metricValue(finalMetrics, "email_dead_letter_size") ?? 0,
     in_flight: metricValue(finalMetrics, "email_queue_in_flight") ?? 0,
   };
+  const deadLetterReasons = waiting.dead_letters > 0 ? await deadLetterReasonsIn(redis.url, queueName) : {};
   if (rss.middle === 0) rss.middle = rss.end;
   finished = true;
   await Promise.all([monitor, injector]);
@@ -208,6 +233,8 @@ try {
     /** Accepted and never received: still held by the worker (see waiting_at_end), or gone. */
     undelivered: missing.length,
     waiting_at_end: waiting,
+    /** Why the dead-lettered ones were given up, with how many each. */
+    dead_letter_reasons: deadLetterReasons,
     /** Undelivered beyond what the worker still holds (delayed, in flight or dead-lettered). */
     lost: Math.max(0, missing.length - waiting.delayed - waiting.in_flight - waiting.dead_letters),
     duplicates,
@@ -226,7 +253,19 @@ try {
       console.log(
         `  undelivered: ${missing.length} (e.g. ${missing.slice(0, 3).join(", ")}); the worker still holds ${JSON.stringify(waiting)}`,
       );
+    for (const [reason, count] of Object.entries(deadLetterReasons))
+      console.log(`  dead-lettered ${count}× because: ${reason}`);
     console.log(`  sent twice: ${duplicates} (bound: ${bound} in flight at the faults)`);
+    for (const name of FAULTS) {
+      const times = faults
+        .filter((f) => f.fault === name && f.recovered_ms !== null)
+        .map((f) => f.recovered_ms as number)
+        .sort((a, b) => a - b);
+      if (times.length > 0)
+        console.log(
+          `  ${name}: delivery again ${times[Math.floor((times.length - 1) / 2)]} ms after the fault began (median of ${times.length}; ${times[0]}–${times.at(-1)} ms)`,
+        );
+    }
     console.log(`  worker RSS: ${rss.start} MB at start, ${rss.middle} MB midway, ${rss.end} MB at the end`);
     console.log(
       `  event-loop lag p99 (per scrape): median ${report.eventloop_lag_p99_ms.median} ms, max ${report.eventloop_lag_p99_ms.max} ms over ${lagP99.length} scrapes`,
@@ -241,3 +280,19 @@ try {
   await redis.stop();
 }
 process.exit(exitCode);
+
+/** The reasons of the queue's dead letters (read straight from the bench's own Redis), counted. */
+async function deadLetterReasonsIn(url: string, queue: string): Promise<Record<string, number>> {
+  const client = new Redis(url);
+  try {
+    const entries = (await client.xrange(queueKeys(queue, false).dead, "-", "+")) as [string, string[]][];
+    const reasons: Record<string, number> = {};
+    for (const [, fields] of entries) {
+      const reason = fields[fields.indexOf("reason") + 1] ?? "(none)";
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+    return reasons;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ListDeadLettersRequest, ReplayDeadLettersRequest } from "../gen/emailworker/v1/email_worker.ts";
+import { deadLetterCauseWord } from "../proto/enums.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command } from "./context.ts";
 import { formatTime, table } from "./output.ts";
@@ -24,13 +25,24 @@ export const dlqList: Command = async ({ client, out, args }) => {
       page_token: values["page-token"] ?? "",
     }),
   );
-  if (out.json) return out.data(page);
+  if (out.json)
+    return out.data({
+      ...page,
+      dead_letters: page.dead_letters.map((l) => ({ ...l, cause: deadLetterCauseWord(l.cause) })),
+    });
   const { dead_letters } = page;
   out.print(
     dead_letters.length
       ? table(
-          ["id", "lane", "tries", "failed", "reason"],
-          dead_letters.map((l) => [l.id, l.lane, l.attempt, formatTime(l.failed_at), l.reason]),
+          ["id", "lane", "tries", "failed", "cause", "reason"],
+          dead_letters.map((l) => [
+            l.id,
+            l.lane,
+            l.attempt,
+            formatTime(l.failed_at),
+            deadLetterCauseWord(l.cause),
+            l.reason,
+          ]),
         )
       : page.total_count > 0
         ? "no dead letters on this page"

@@ -1,4 +1,5 @@
 import { KindedError } from "../errors/error-kind.ts";
+import { deadLetterReason } from "../queue/dead-letter-reason.ts";
 import type { EmailJob } from "./email-job.ts";
 import { isJobId } from "./job-id.ts";
 import { JobValidationError } from "./job-validation-error.ts";
@@ -16,7 +17,8 @@ export class MalformedMessageError extends KindedError<"malformed_message"> {
   override readonly name = "MalformedMessageError";
 
   constructor(reason: string) {
-    super("malformed_message", `malformed message: ${reason}`);
+    // The dead-letter reason's own words, so the cause reads back as "malformed".
+    super("malformed_message", deadLetterReason.malformed(reason));
   }
 }
 

@@ -1,4 +1,4 @@
-import { EventType, JobStatus, Priority } from "../gen/emailworker/v1/email_worker.ts";
+import { DeadLetterCause, EventType, JobStatus, Priority } from "../gen/emailworker/v1/email_worker.ts";
 import { laneOf } from "../job/priority.ts";
 import { isJobStatus, type JobStatus as JobStatusName } from "../job/status.ts";
 
@@ -24,6 +24,15 @@ function byWord<E extends Record<string, number>>(enumObject: E, prefix: string)
 const jobStatuses = byWord(JobStatus, "JOB_STATUS_");
 const eventTypes = byWord(EventType, "EVENT_TYPE_");
 const priorities = byWord(Priority, "PRIORITY_");
+const deadLetterCauses = byWord(DeadLetterCause, "DEAD_LETTER_CAUSE_");
+
+export function deadLetterCauseToProto(cause: string): DeadLetterCause {
+  return deadLetterCauses.toProto(cause);
+}
+
+export function deadLetterCauseWord(value: DeadLetterCause): string {
+  return deadLetterCauses.fromProto(value) ?? "unspecified";
+}
 
 export function jobStatusToProto(status: string): JobStatus {
   return jobStatuses.toProto(status);

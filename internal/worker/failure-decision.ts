@@ -1,4 +1,5 @@
 import type { DeliveryErrorKind } from "../provider/delivery-error.ts";
+import { deadLetterReason } from "../queue/dead-letter-reason.ts";
 
 /** A throttled or misconfigured provider is tried again at least this much later. */
 const MIN_DEFERRAL_MS = 1_000;
@@ -32,7 +33,7 @@ export function decideAfterFailure(
   now: number,
 ): FailureDecision {
   const attempt = failure.attemptsBefore + 1;
-  const reason = `${failure.code}: ${failure.message}`;
+  const reason = deadLetterReason.failed(failure.code, failure.message);
   if (failure.kind === "throttled" || failure.kind === "config") {
     const delay = Math.max(failure.retryAfterMs ?? delayMs(attempt), MIN_DEFERRAL_MS);
     return {
@@ -46,6 +47,9 @@ export function decideAfterFailure(
   if (failure.kind === "transient" && attempt <= failure.maxRetries) {
     return { action: "retry", runAt: new Date(now + delayMs(attempt)), attempt, usesAttempt: true, reason };
   }
-  const why = failure.kind === "transient" ? `gave up after ${attempt} attempts: ${reason}` : reason;
+  const why =
+    failure.kind === "transient"
+      ? deadLetterReason.attemptsExhausted(attempt, failure.code, failure.message)
+      : reason;
   return { action: "fail", attempt, reason: why };
 }

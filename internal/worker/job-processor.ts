@@ -12,6 +12,7 @@ import {
 import { asDeliveryError } from "../provider/delivery-error.ts";
 import type { OutgoingEmail } from "../provider/provider.ts";
 import type { ProviderRouter } from "../provider/provider-router.ts";
+import { deadLetterReason } from "../queue/dead-letter-reason.ts";
 import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
 import { ConflictError } from "../store/errors.ts";
@@ -165,7 +166,11 @@ export class JobProcessor {
       content = decodeQueueMessage(delivery.body, () => this.#stableId(delivery));
     } catch (error) {
       if (!(error instanceof MalformedMessageError)) throw error;
-      return { ending: { kind: "dead_letter", reason: error.message }, logFields: { err: error } };
+      return {
+        // Its message is already deadLetterReason.malformed's text.
+        ending: { kind: "dead_letter", reason: error.message },
+        logFields: { err: error },
+      };
     }
     let job: EmailJob;
     if (content.kind === "tracked_reference" || content.job.tracked) {
@@ -314,7 +319,7 @@ export class JobProcessor {
     }
     const current = await this.#options.jobs.get(id, { consistency: "strong" });
     if (current === undefined)
-      return { decided: { ending: { kind: "dead_letter", reason: `tracked job ${id} does not exist` } } };
+      return { decided: { ending: { kind: "dead_letter", reason: deadLetterReason.unknownTrackedJob(id) } } };
     const job = rowToJob(current);
     const lockedUntil = current.status === "processing" ? current.locked_until?.getTime() : undefined;
     if (lockedUntil !== undefined) {

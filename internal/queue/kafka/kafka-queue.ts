@@ -1,7 +1,7 @@
 import type { Admin, Consumer, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { LANES, type Lane } from "../../job/priority.ts";
-import { deliveryCapReason } from "../delivery-cap.ts";
+import { deadLetterReason } from "../dead-letter-reason.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 import { createBatchConsumer, runBatches } from "./batch-consumer.ts";
 import { DeadLetters } from "./dead-letters.ts";
@@ -221,7 +221,7 @@ export class KafkaQueue implements JobQueue {
    */
   async #deadLetterSpent(delivery: KafkaDelivery, deliveries: number): Promise<boolean> {
     try {
-      await this.deadLetter(delivery, deliveryCapReason(deliveries));
+      await this.deadLetter(delivery, deadLetterReason.deliveryCap(deliveries));
       return true;
     } catch (error) {
       this.#options.logger?.warn(

@@ -1,5 +1,5 @@
 import { LANES, type Lane } from "../../job/priority.ts";
-import { deliveryCapReason } from "../delivery-cap.ts";
+import { deadLetterReason } from "../dead-letter-reason.ts";
 import { FairShare } from "../fair-share.ts";
 import {
   type DeadLetter,
@@ -195,7 +195,7 @@ export class MemoryQueue implements JobQueue {
       if (out.length >= max) break;
       if (held.visibleAt > now) continue;
       if (held.entry.deliveries >= this.#maxDeliveries) {
-        this.#bury(held.entry, deliveryCapReason(held.entry.deliveries));
+        this.#bury(held.entry, deadLetterReason.deliveryCap(held.entry.deliveries));
         continue;
       }
       held.entry.redelivered = true;

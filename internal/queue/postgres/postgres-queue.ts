@@ -2,7 +2,7 @@ import { type Kysely, sql } from "kysely";
 import { LANES, type Lane, laneOf, PRIORITY_VALUES } from "../../job/priority.ts";
 import type { Database } from "../../store/schema.ts";
 import { AckBatcher } from "../ack-batcher.ts";
-import { deliveryCapReason } from "../delivery-cap.ts";
+import { deadLetterReason } from "../dead-letter-reason.ts";
 import { FairShare } from "../fair-share.ts";
 import {
   type DeadLetter,
@@ -285,7 +285,7 @@ export class PostgresQueue implements JobQueue {
           run_at = case when ${spent} then q.run_at else ${lease} end,
           deliveries = case when ${spent} then q.deliveries else q.deliveries + 1 end,
           dead = ${spent},
-          reason = case when ${spent} then ${deliveryCapReason(this.#maxDeliveries)} else q.reason end,
+          reason = case when ${spent} then ${deadLetterReason.deliveryCap(this.#maxDeliveries)} else q.reason end,
           failed_at = case when ${spent} then now() else q.failed_at end
       where q.id = any(array(
         select id from email_queue

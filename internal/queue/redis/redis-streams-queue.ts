@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { LANES, type Lane } from "../../job/priority.ts";
 import { AckBatcher } from "../ack-batcher.ts";
-import { deliveryCapReason } from "../delivery-cap.ts";
+import { deadLetterReason } from "../dead-letter-reason.ts";
 import { FairShare } from "../fair-share.ts";
 import {
   type DeadLetter,
@@ -428,7 +428,12 @@ export class RedisStreamsQueue implements JobQueue {
         [this.#streams[lane], this.#deadKey],
         [
           ...[this.#group, this.#consumer, this.#visibilityMs, this.#reclaimCursor[lane], max - out.length],
-          ...[this.#maxDeliveries, deliveryCapReason(this.#maxDeliveries), lane, new Date().toISOString()],
+          ...[
+            this.#maxDeliveries,
+            deadLetterReason.deliveryCap(this.#maxDeliveries),
+            lane,
+            new Date().toISOString(),
+          ],
         ],
       )) as [string, StreamEntry[], number];
       this.#reclaimCursor[lane] = cursor;

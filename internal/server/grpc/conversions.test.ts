@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EmailJob } from "../../gen/emailworker/v1/email_worker.ts";
+import { DeadLetterCause, EmailJob } from "../../gen/emailworker/v1/email_worker.ts";
 import { parseJob } from "../../job/parse-job.ts";
 import { encodeJob } from "../../job/queue-message.ts";
 import { DEAD_LETTER_BODY_BYTES, deadLetterView, jobInputFromProto } from "./conversions.ts";
@@ -19,6 +19,16 @@ describe("deadLetterView", () => {
       body: '{"a":"ü"}',
       body_bytes: 10,
       body_truncated: false,
+    });
+  });
+
+  it("says why the letter was given up as a cause, with the error code when there is one", () => {
+    expect(
+      deadLetterView({ ...letter("{}"), reason: "gave up after 4 attempts: smtp_421: try later" }),
+    ).toMatchObject({ cause: DeadLetterCause.DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED, error_code: "smtp_421" });
+    expect(deadLetterView({ ...letter("{}"), reason: "malformed message: body is not JSON" })).toMatchObject({
+      cause: DeadLetterCause.DEAD_LETTER_CAUSE_MALFORMED,
+      error_code: "",
     });
   });
 

@@ -6,7 +6,13 @@ import type {
   Template as ProtoTemplate,
 } from "../../gen/emailworker/v1/email_worker.ts";
 import { Priority } from "../../gen/emailworker/v1/email_worker.ts";
-import { eventTypeToProto, jobStatusToProto, priorityToProto } from "../../proto/enums.ts";
+import {
+  deadLetterCauseToProto,
+  eventTypeToProto,
+  jobStatusToProto,
+  priorityToProto,
+} from "../../proto/enums.ts";
+import { causeOf } from "../../queue/dead-letter-reason.ts";
 import type { DeadLetter } from "../../queue/queue.ts";
 import { jobView } from "../../service/job-view.ts";
 import type { EmailJobRecord } from "../../store/job-repository.ts";
@@ -137,11 +143,19 @@ export const DEAD_LETTER_BODY_BYTES = 3_072;
 
 /** A dead letter for a listing: its body cut at a character boundary, with its whole size. */
 export function deadLetterView(letter: DeadLetter): ProtoDeadLetter {
+  const { cause, code } = causeOf(letter.reason);
+  const why = { cause: deadLetterCauseToProto(cause), error_code: code ?? "" };
   const bytes = Buffer.byteLength(letter.body);
-  if (bytes <= DEAD_LETTER_BODY_BYTES) return { ...letter, body_bytes: bytes, body_truncated: false };
+  if (bytes <= DEAD_LETTER_BODY_BYTES) return { ...letter, ...why, body_bytes: bytes, body_truncated: false };
   const head = Buffer.from(letter.body.slice(0, DEAD_LETTER_BODY_BYTES));
   let end = DEAD_LETTER_BODY_BYTES;
   // Back off a cut through a multi-byte character: UTF-8 continuation bytes are 10xxxxxx.
   while (end > 0 && ((head[end] ?? 0) & 0xc0) === 0x80) end--;
-  return { ...letter, body: head.subarray(0, end).toString("utf8"), body_bytes: bytes, body_truncated: true };
+  return {
+    ...letter,
+    ...why,
+    body: head.subarray(0, end).toString("utf8"),
+    body_bytes: bytes,
+    body_truncated: true,
+  };
 }

@@ -315,6 +315,81 @@ export function priorityToJSON(object: Priority): string {
   }
 }
 
+/** Why a message was dead-lettered. In JSON: the lower-case names after DEAD_LETTER_CAUSE_. */
+export const DeadLetterCause = {
+  DEAD_LETTER_CAUSE_UNSPECIFIED: 0,
+  /** DEAD_LETTER_CAUSE_FAILED - a permanent failure: refused by the provider, or a template that cannot render */
+  DEAD_LETTER_CAUSE_FAILED: 1,
+  /** DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED - transient failures until no attempt was left */
+  DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED: 2,
+  /** DEAD_LETTER_CAUSE_MALFORMED - not a job: not JSON, not valid, too large */
+  DEAD_LETTER_CAUSE_MALFORMED: 3,
+  /** DEAD_LETTER_CAUSE_DELIVERY_CAP - taken queue.max_deliveries times and never finished */
+  DEAD_LETTER_CAUSE_DELIVERY_CAP: 4,
+  /** DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB - a tracked reference whose row does not exist */
+  DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB: 5,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type DeadLetterCause = typeof DeadLetterCause[keyof typeof DeadLetterCause];
+
+export namespace DeadLetterCause {
+  export type DEAD_LETTER_CAUSE_UNSPECIFIED = typeof DeadLetterCause.DEAD_LETTER_CAUSE_UNSPECIFIED;
+  export type DEAD_LETTER_CAUSE_FAILED = typeof DeadLetterCause.DEAD_LETTER_CAUSE_FAILED;
+  export type DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED = typeof DeadLetterCause.DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED;
+  export type DEAD_LETTER_CAUSE_MALFORMED = typeof DeadLetterCause.DEAD_LETTER_CAUSE_MALFORMED;
+  export type DEAD_LETTER_CAUSE_DELIVERY_CAP = typeof DeadLetterCause.DEAD_LETTER_CAUSE_DELIVERY_CAP;
+  export type DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB = typeof DeadLetterCause.DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB;
+  export type UNRECOGNIZED = typeof DeadLetterCause.UNRECOGNIZED;
+}
+
+export function deadLetterCauseFromJSON(object: any): DeadLetterCause {
+  switch (object) {
+    case 0:
+    case "DEAD_LETTER_CAUSE_UNSPECIFIED":
+      return DeadLetterCause.DEAD_LETTER_CAUSE_UNSPECIFIED;
+    case 1:
+    case "DEAD_LETTER_CAUSE_FAILED":
+      return DeadLetterCause.DEAD_LETTER_CAUSE_FAILED;
+    case 2:
+    case "DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED":
+      return DeadLetterCause.DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED;
+    case 3:
+    case "DEAD_LETTER_CAUSE_MALFORMED":
+      return DeadLetterCause.DEAD_LETTER_CAUSE_MALFORMED;
+    case 4:
+    case "DEAD_LETTER_CAUSE_DELIVERY_CAP":
+      return DeadLetterCause.DEAD_LETTER_CAUSE_DELIVERY_CAP;
+    case 5:
+    case "DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB":
+      return DeadLetterCause.DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DeadLetterCause.UNRECOGNIZED;
+  }
+}
+
+export function deadLetterCauseToJSON(object: DeadLetterCause): string {
+  switch (object) {
+    case DeadLetterCause.DEAD_LETTER_CAUSE_UNSPECIFIED:
+      return "DEAD_LETTER_CAUSE_UNSPECIFIED";
+    case DeadLetterCause.DEAD_LETTER_CAUSE_FAILED:
+      return "DEAD_LETTER_CAUSE_FAILED";
+    case DeadLetterCause.DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED:
+      return "DEAD_LETTER_CAUSE_ATTEMPTS_EXHAUSTED";
+    case DeadLetterCause.DEAD_LETTER_CAUSE_MALFORMED:
+      return "DEAD_LETTER_CAUSE_MALFORMED";
+    case DeadLetterCause.DEAD_LETTER_CAUSE_DELIVERY_CAP:
+      return "DEAD_LETTER_CAUSE_DELIVERY_CAP";
+    case DeadLetterCause.DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB:
+      return "DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB";
+    case DeadLetterCause.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Mailbox {
   email: string;
   name: string;
@@ -507,6 +582,10 @@ export interface DeadLetter {
   body_bytes: number;
   /** body holds only the first 3,072 bytes (at a character boundary) */
   body_truncated: boolean;
+  /** why it was given up; `reason` says it in words */
+  cause: DeadLetterCause;
+  /** the error's code when there was one (smtp_550, template_not_found, ...) */
+  error_code: string;
 }
 
 /** Newest first. */
@@ -3487,6 +3566,8 @@ function createBaseDeadLetter(): DeadLetter {
     failed_at: undefined,
     body_bytes: 0,
     body_truncated: false,
+    cause: 0,
+    error_code: "",
   };
 }
 
@@ -3515,6 +3596,12 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     }
     if (message.body_truncated !== false) {
       writer.uint32(64).bool(message.body_truncated);
+    }
+    if (message.cause !== 0) {
+      writer.uint32(72).int32(message.cause);
+    }
+    if (message.error_code !== "") {
+      writer.uint32(82).string(message.error_code);
     }
     return writer;
   },
@@ -3596,6 +3683,22 @@ export const DeadLetter: MessageFns<DeadLetter> = {
             message.body_truncated = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cause = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.error_code = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3630,6 +3733,12 @@ export const DeadLetter: MessageFns<DeadLetter> = {
         : isSet(object.body_truncated)
         ? globalThis.Boolean(object.body_truncated)
         : false,
+      cause: isSet(object.cause) ? deadLetterCauseFromJSON(object.cause) : 0,
+      error_code: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : "",
     };
   },
 
@@ -3659,6 +3768,12 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     if (message.body_truncated !== false) {
       obj.bodyTruncated = message.body_truncated;
     }
+    if (message.cause !== 0) {
+      obj.cause = deadLetterCauseToJSON(message.cause);
+    }
+    if (message.error_code !== "") {
+      obj.errorCode = message.error_code;
+    }
     return obj;
   },
 
@@ -3675,6 +3790,8 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     message.failed_at = object.failed_at ?? undefined;
     message.body_bytes = object.body_bytes ?? 0;
     message.body_truncated = object.body_truncated ?? false;
+    message.cause = object.cause ?? 0;
+    message.error_code = object.error_code ?? "";
     return message;
   },
 };
