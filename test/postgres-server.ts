@@ -49,7 +49,13 @@ export async function pg(bin: string, tool: string, args: string[]): Promise<voi
   }
 }
 
-/** initdb in a temporary directory and start on a free loopback port (trust auth, no fsync). */
+/**
+ * initdb in a temporary directory and start on a free loopback port (trust auth). No fsync: the
+ * tests kill PostgreSQL, never the machine, so what reached the OS survives. Commits stay synchronous
+ * (written to the OS before they are acknowledged) as in production: with synchronous_commit off, an
+ * immediate stop loses jobs the service had already accepted, which the fault tests and the soak
+ * would then count as lost.
+ */
 export async function startPostgresServer(): Promise<PostgresServer> {
   const bin = serverBinDir();
   const dir = mkdtempSync(join(tmpdir(), "ew-pg-"));
@@ -60,7 +66,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   }
   const data = join(dir, "data");
   const port = await freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
   const start = () => pg(bin, "pg_ctl", ["-D", data, "-l", `${data}.log`, "-o", options, "-w", "start"]);
   const stop = () => pg(bin, "pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
   try {
