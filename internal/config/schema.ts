@@ -397,7 +397,7 @@ export function configSchema() {
           env: "CIRCUIT_BREAKER_THRESHOLD",
         },
         half_open_after: {
-          doc: "How long an open circuit waits (give or take a quarter, at random) before letting one trial send through.",
+          doc: "The longest an open circuit waits before letting one trial send through: 5 s after it opens, doubling after each failed trial up to this, each give or take a quarter at random.",
           format: "duration",
           default: 30 * s,
           env: "CIRCUIT_BREAKER_HALF_OPEN_AFTER",

@@ -105,18 +105,22 @@ describe("ProviderRouter", () => {
     expect(states).toEqual(["sendgrid:open", "sendgrid:half-open", "sendgrid:closed"]);
   });
 
-  it("varies the pause before each half-open trial by up to a quarter either way, so trials cannot fall into step with a recurring outage", () => {
-    const draws = [0, 0.5, 0.999_999];
-    const pause = halfOpenPause(30_000, () => draws.shift() ?? 0.5);
-    const first = pause.next(undefined);
-    const second = first.next(undefined);
-    const third = second.next(undefined);
-    expect([first.duration, second.duration, third.duration]).toEqual([22_500, 30_000, 37_500]);
-    const spread = new Set(Array.from({ length: 50 }, () => halfOpenPause(30_000).next(undefined).duration));
+  it("pauses 5 s before the first trial, doubling after each failed one up to the configured pause, each give or take a quarter", () => {
+    const pause = halfOpenPause(30_000, () => 0.5);
+    const durations = [1, 2, 3, 4, 5].map((attempt) => pause.next({ attempt }).duration);
+    expect(durations).toEqual([5_000, 10_000, 20_000, 30_000, 30_000]);
+    const draws = [0, 0.999_999];
+    const jittered = halfOpenPause(30_000, () => draws.shift() ?? 0.5);
+    expect([jittered.next({ attempt: 4 }).duration, jittered.next({ attempt: 4 }).duration]).toEqual([
+      22_500, 37_500,
+    ]);
+    const spread = new Set(
+      Array.from({ length: 50 }, () => halfOpenPause(30_000).next({ attempt: 1 }).duration),
+    );
     expect(spread.size).toBeGreaterThan(1);
     for (const duration of spread) {
-      expect(duration).toBeGreaterThanOrEqual(22_500);
-      expect(duration).toBeLessThanOrEqual(37_500);
+      expect(duration).toBeGreaterThanOrEqual(3_750);
+      expect(duration).toBeLessThanOrEqual(6_250);
     }
   });
 
@@ -127,9 +131,10 @@ describe("ProviderRouter", () => {
     await expect(r.send(job, email)).rejects.toMatchObject({ kind: "transient" });
     const parked = await deliveryFailure(r.send(job, email));
     expect(parked).toMatchObject({ kind: "throttled", code: "circuit_open" });
-    // Back just after the first trial is due (60 s give or take 15), not a fixed pause later.
-    expect(parked?.retryAfterMs).toBeGreaterThanOrEqual(45_000);
-    expect(parked?.retryAfterMs).toBeLessThanOrEqual(76_000);
+    // Back just after the first trial is due (5 s give or take a quarter, plus a second), not the
+    // configured 60 s later.
+    expect(parked?.retryAfterMs).toBeGreaterThanOrEqual(4_700);
+    expect(parked?.retryAfterMs).toBeLessThanOrEqual(7_250);
     await sleep(50);
     const later = await deliveryFailure(r.send(job, email));
     expect(later?.retryAfterMs).toBeLessThan(parked?.retryAfterMs ?? 0);

@@ -34,20 +34,25 @@ const STATES: Record<number, BreakerState> = {
   [CircuitState.Isolated]: "open",
 };
 
+/** The first pause of an opened circuit: a relay back after a blip gets its trial within seconds. */
+const FIRST_TRIAL_MS = 5_000;
+
 /**
- * The pause before an open circuit lets its trial send through: the configured pause, give or take
- * a quarter at random. With a fixed pause the trials fall into step with an outage that recurs at
- * about the same period (a relay that stalls every half minute, say) and every trial meets it, so
- * the circuit never closes although the relay works most of the time. `onPause` hears each pause
- * drawn, as the circuit opens.
+ * The pause before an open circuit lets its trial send through: 5 s the first time (or the
+ * configured pause, if shorter), doubling after each failed trial up to the configured pause, and
+ * give or take a quarter at random. Short at first, so a relay that stalled for a few seconds is
+ * back in use soon after, not a whole pause later; long while it stays down. Jittered, because with
+ * a fixed pause the trials fall into step with an outage that recurs at about the same period and
+ * every trial meets it. `onPause` hears each pause drawn, as the circuit opens.
  */
 export function halfOpenPause(
   pauseMs: number,
   random: () => number = Math.random,
   onPause?: (ms: number) => void,
-): DelegateBackoff<unknown> {
-  return new DelegateBackoff(() => {
-    const ms = Math.round(pauseMs * (0.75 + random() * 0.5));
+): DelegateBackoff<{ attempt: number }> {
+  return new DelegateBackoff(({ attempt }: { attempt: number }) => {
+    const base = Math.min(pauseMs, FIRST_TRIAL_MS * 2 ** Math.max(0, attempt - 1));
+    const ms = Math.round(base * (0.75 + random() * 0.5));
     onPause?.(ms);
     return ms;
   });
