@@ -4,9 +4,9 @@ import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Mailbox } from "../../job/email-job.ts";
 import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
-import { type DkimSigner, signedWith } from "../dkim/dkim-signer.ts";
-import { composeMessage } from "../mime/compose-message.ts";
+import type { DkimSigner } from "../dkim/dkim-signer.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
+import { composeSigned } from "../mime/signed-message.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 
 interface OutboxProviderOptions {
@@ -48,8 +48,7 @@ export class OutboxProvider implements Provider {
 
   async compose(email: OutgoingEmail): Promise<Buffer> {
     refuseProviderTemplate(email, this.name);
-    const from = (email.from ?? this.#sender).email;
-    return signedWith(this.#dkim, await composeMessage(email, this.#sender), from);
+    return composeSigned(email, this.#sender, this.#dkim);
   }
 
   async send(email: OutgoingEmail): Promise<SendResult> {

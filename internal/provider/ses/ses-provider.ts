@@ -7,11 +7,11 @@ import {
 } from "@aws-sdk/client-sesv2";
 import type { Mailbox } from "../../job/email-job.ts";
 import { DeliveryError, isDeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
-import { type DkimSigner, signedWith } from "../dkim/dkim-signer.ts";
+import type { DkimSigner } from "../dkim/dkim-signer.ts";
 import { formatMailbox } from "../mime/address-header.ts";
-import { composeMessage } from "../mime/compose-message.ts";
 import { canonicalText, singleLine } from "../mime/line-endings.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
+import { composeSigned } from "../mime/signed-message.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySesError } from "./ses-errors.ts";
 
@@ -79,8 +79,7 @@ export class SesProvider implements Provider {
    */
   async compose(email: OutgoingEmail): Promise<Buffer> {
     refuseProviderTemplate(email, this.name);
-    const from = email.from ?? this.#options.sender;
-    return signedWith(this.#options.dkim, await composeMessage(email, this.#options.sender), from.email);
+    return composeSigned(email, this.#options.sender, this.#options.dkim);
   }
 
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {

@@ -2,9 +2,9 @@ import { envelopeSender } from "../../bounce/return-path.ts";
 import type { Mailbox } from "../../job/email-job.ts";
 import { abortable } from "../abortable.ts";
 import { DeliveryError, refuseProviderTemplate } from "../delivery-error.ts";
-import { type DkimSigner, signedWith } from "../dkim/dkim-signer.ts";
-import { composeMessage } from "../mime/compose-message.ts";
+import type { DkimSigner } from "../dkim/dkim-signer.ts";
 import { messageIdFor } from "../mime/mail-options.ts";
+import { composeSigned } from "../mime/signed-message.ts";
 import type { OutgoingEmail, Provider, SendResult } from "../provider.ts";
 import { classifySmtpError } from "./smtp-errors.ts";
 import { SmtpPool } from "./smtp-pool.ts";
@@ -95,8 +95,7 @@ export class SmtpProvider implements Provider {
 
   async compose(email: OutgoingEmail): Promise<Buffer> {
     refuseProviderTemplate(email, this.name);
-    const from = email.from ?? this.#sender;
-    return signedWith(this.#dkim, await composeMessage(email, this.#sender), from.email);
+    return composeSigned(email, this.#sender, this.#dkim);
   }
 
   async send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult> {

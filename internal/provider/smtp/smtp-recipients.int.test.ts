@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { deliveryFailure, outgoingEmails } from "../../../test/outgoing-email.ts";
+import { loopbackSmtpProvider } from "../../../test/providers.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../../../test/smtp-sink.ts";
-import { SmtpProvider } from "./smtp-provider.ts";
+import type { SmtpProvider } from "./smtp-provider.ts";
 
 const sinks: SmtpSink[] = [];
 const providers: SmtpProvider[] = [];
@@ -13,15 +14,7 @@ afterEach(async () => {
 async function setup(options: SmtpSinkOptions = {}) {
   const sink = await startSmtpSink(options);
   sinks.push(sink);
-  const provider = new SmtpProvider({
-    host: "127.0.0.1",
-    port: sink.port,
-    useTls: false,
-    accounts: [],
-    sender: { email: "noreply@example.com" },
-    poolSize: 1,
-    timeoutMs: 5_000,
-  });
+  const provider = loopbackSmtpProvider(sink.port, { poolSize: 1 });
   providers.push(provider);
   return { sink, provider };
 }

@@ -10,6 +10,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeOf, type GrpcTestService, SEND_KEY, startGrpcTestService } from "../../../test/grpc-service.ts";
+import { loopbackSmtpProvider } from "../../../test/providers.ts";
 import { RecordingProvider } from "../../../test/recording-provider.ts";
 import { startSmtpSink } from "../../../test/smtp-sink.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
@@ -44,7 +45,6 @@ import type { EmailJob } from "../../job/email-job.ts";
 import { JOB_LIMITS } from "../../job/parse-job.ts";
 import { decodeQueueMessage } from "../../job/queue-message.ts";
 import { DeliveryError } from "../../provider/delivery-error.ts";
-import { SmtpProvider } from "../../provider/smtp/smtp-provider.ts";
 import { fieldViolationsOf } from "./grpc-errors.ts";
 import { GRPC_MAX_RECEIVE_MESSAGE_BYTES } from "./message-limits.ts";
 
@@ -544,15 +544,7 @@ describe("gRPC EmailWorkerService", () => {
     );
     const queued = await queuedJob(job_id);
     const sink = await startSmtpSink();
-    const smtp = new SmtpProvider({
-      host: "127.0.0.1",
-      port: sink.port,
-      useTls: false,
-      accounts: [],
-      sender: { email: "noreply@example.com" },
-      poolSize: 1,
-      timeoutMs: 30_000,
-    });
+    const smtp = loopbackSmtpProvider(sink.port, { poolSize: 1, timeoutMs: 30_000 });
     try {
       await smtp.send({
         job_id,

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHttpServer, type TestHttpServer } from "../../../test/http-server.ts";
+import { loopbackSmtpProvider } from "../../../test/providers.ts";
 import { startSmtpSink } from "../../../test/smtp-sink.ts";
 import { JOB_LIMITS } from "../../job/parse-job.ts";
 import { decodeQueueMessage } from "../../job/queue-message.ts";
-import { SmtpProvider } from "../../provider/smtp/smtp-provider.ts";
 import { MAX_BODY_BYTES } from "./http-io.ts";
 
 /** The size limits of POST /v1/emails over real HTTP: the same job limits as gRPC, named when hit. */
@@ -40,15 +40,7 @@ describe("intake size limits over HTTP", () => {
     const message = decodeQueueMessage(delivery?.body ?? "", () => job_id);
     if (message.kind !== "job") throw new Error("expected the whole job on the queue");
     const sink = await startSmtpSink();
-    const smtp = new SmtpProvider({
-      host: "127.0.0.1",
-      port: sink.port,
-      useTls: false,
-      accounts: [],
-      sender: { email: "billing@example.com" },
-      poolSize: 1,
-      timeoutMs: 30_000,
-    });
+    const smtp = loopbackSmtpProvider(sink.port, { poolSize: 1, timeoutMs: 30_000 });
     try {
       const job = message.job;
       await smtp.send({
