@@ -250,6 +250,12 @@ export class RedisStreamsQueue implements JobQueue {
   }
 
   async stats(): Promise<QueueStats> {
+    // Commands wait in ioredis's offline queue while it reconnects, and a failover shorter than the
+    // health check's timeout would then read as "connected" throughout: the health checks built on
+    // this must see that the connection is down now.
+    if (this.#redis.status !== "ready") {
+      throw new Error(`the Redis connection is ${this.#redis.status}`);
+    }
     const stats = await this.#recovering(() => this.#stats());
     this.#lastStats = stats;
     return stats;
