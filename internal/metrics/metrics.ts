@@ -35,7 +35,7 @@ export function createMetrics(registry: Registry): Metrics {
     registry,
     jobsProcessed: new Counter({
       name: "email_jobs_processed_total",
-      help: "Email jobs finished by a worker, by how they ended (sent, retrying, failed, dead_lettered, skipped, deferred, suppressed, sandboxed).",
+      help: "Email jobs finished by a worker, by how they ended (sent, retrying, failed, dead_lettered, skipped, deferred, suppressed, sandboxed, parked).",
       labelNames: ["status", "job_type", "provider"],
       registers,
     }),

@@ -229,6 +229,11 @@ export class JobRepository {
             eb.and([eb("status", "=", "processing"), eb("locked_until", "<", sql<Date>`now()`)]),
           ]),
         )
+        // A campaign's job is sent only while its campaign runs: a pause stops sends at once.
+        .where(
+          sql<boolean>`(campaign_id is null or exists (
+            select 1 from email_campaigns c where c.id = email_jobs.campaign_id and c.status = 'running'))`,
+        )
         .returningAll()
         .execute();
       for (const row of rows) claimed.set(row.id, row);
@@ -324,6 +329,28 @@ export class JobRepository {
     return this.#transition(id, ["processing"], "sandboxed", { error_message: null, provider });
   }
 
+  /**
+   * Puts aside a campaign's job that came off the queue while its campaign was paused: pending and
+   * unpublished, so resuming publishes it again (CampaignRepository.takeParkedJobs) and the
+   * reconciler leaves it alone meanwhile. False when the job was no longer waiting.
+   */
+  async park(id: string): Promise<boolean> {
+    const result = await this.#router.master
+      .updateTable("email_jobs")
+      .set({
+        status: "pending",
+        enqueued_at: null,
+        next_attempt_at: null,
+        locked_until: null,
+        updated_at: sql<Date>`now()`,
+      })
+      .where("id", "=", id)
+      .where("campaign_id", "is not", null)
+      .where("status", "in", [...CLAIMABLE_STATUSES])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Puts a failed (or dead-lettered) job back in line, with a fresh set of attempts. */
   async requeue(id: string): Promise<EmailJobRecord | undefined> {
     return this.#transition(id, ["failed"], "pending", { error_message: null, retry_count: 0 });
@@ -382,9 +409,12 @@ export class JobRepository {
         updated_at = now()
       where id in (
         select id from email_jobs
-        where (status = 'pending' and enqueued_at is null and created_at < now() - make_interval(secs => ${grace}))
+        where ((status = 'pending' and enqueued_at is null and created_at < now() - make_interval(secs => ${grace}))
            or (status = 'retrying' and next_attempt_at < now() - make_interval(secs => ${grace}))
-           or (status = 'processing' and locked_until < now() - make_interval(secs => ${grace}))
+           or (status = 'processing' and locked_until < now() - make_interval(secs => ${grace})))
+          -- A paused campaign's jobs wait unpublished until it resumes.
+          and (campaign_id is null or exists (
+            select 1 from email_campaigns c where c.id = email_jobs.campaign_id and c.status = 'running'))
         order by created_at
         limit ${limit}
         for update skip locked)

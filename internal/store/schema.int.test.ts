@@ -79,6 +79,7 @@ describe("migrations", () => {
         "008_recipient_any_case",
         "009_idempotency_fingerprint",
         "010_job_recipients_tags_sandbox",
+        "011_campaigns",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

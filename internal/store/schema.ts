@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Selectable } from "kysely";
+import type { ColumnType, Generated, RawBuilder, Selectable } from "kysely";
 import type { JsonValue } from "../job/email-job.ts";
 
 /**
@@ -46,6 +46,8 @@ export interface EmailJobTable {
   bcc: JsonColumn;
   tags: Defaulted<string[]>;
   sandbox: Defaulted<boolean>;
+  /** 011: the campaign that made this job. */
+  campaign_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EmailTemplateTable {
@@ -120,7 +122,69 @@ export interface EmailUnattributedBounceTable {
   received_at: Timestamp;
 }
 
+/** BIGINT: node-postgres reads it as a string, PGlite as a number; read through Number(). */
+type Int8 = ColumnType<string | number | bigint, number | undefined, number | RawBuilder<number>>;
+
+/** `email_campaigns` (011): a campaign, its dispatch position and its counters. */
+export interface EmailCampaignTable {
+  id: Generated<string>;
+  name: string;
+  job_type: string;
+  status: Defaulted<string>;
+  template_id: string;
+  subject: string | null;
+  template_data: ColumnType<Record<string, JsonValue>, string | undefined, string>;
+  from_email: string | null;
+  from_name: string | null;
+  reply_to: string | null;
+  headers: JsonColumn;
+  provider: string | null;
+  priority: Defaulted<number>;
+  max_retries: Defaulted<number>;
+  tags: Defaulted<string[]>;
+  tracked: Defaulted<boolean>;
+  rate_limit: number | null;
+  scheduled_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  total: Int8;
+  duplicates: Int8;
+  invalid: Int8;
+  excluded: Int8;
+  dispatched: Int8;
+  sent: Int8;
+  failed: Int8;
+  suppressed: Int8;
+  cancelled: Int8;
+  delivered: Int8;
+  bounced: Int8;
+  complained: Int8;
+  opened: Int8;
+  clicked: Int8;
+  unsubscribed: Int8;
+  next_seq: Int8;
+  dispatch_credit: Defaulted<number>;
+  credit_at: NullableTimestamp;
+  window_start: NullableTimestamp;
+  window_count: Int8;
+  previous_window_count: Int8;
+}
+
+/** `email_campaign_recipients` (011): a campaign's audience, in upload order. */
+export interface EmailCampaignRecipientTable {
+  campaign_id: string;
+  seq: ColumnType<string | number | bigint, never, never>;
+  email: string;
+  name: string | null;
+  template_data: JsonColumn;
+  suppressed: Defaulted<boolean>;
+}
+
 export interface Database {
+  email_campaigns: EmailCampaignTable;
+  email_campaign_recipients: EmailCampaignRecipientTable;
   email_suppressions: EmailSuppressionTable;
   email_unattributed_bounces: EmailUnattributedBounceTable;
   email_jobs: EmailJobTable;
@@ -171,6 +235,60 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     bcc: "null",
     tags: "not null",
     sandbox: "not null",
+    campaign_id: "null",
+  },
+  email_campaigns: {
+    id: "not null",
+    name: "not null",
+    job_type: "not null",
+    status: "not null",
+    template_id: "not null",
+    subject: "null",
+    template_data: "not null",
+    from_email: "null",
+    from_name: "null",
+    reply_to: "null",
+    headers: "null",
+    provider: "null",
+    priority: "not null",
+    max_retries: "not null",
+    tags: "not null",
+    tracked: "not null",
+    rate_limit: "null",
+    scheduled_at: "null",
+    created_at: "not null",
+    updated_at: "not null",
+    started_at: "null",
+    finished_at: "null",
+    total: "not null",
+    duplicates: "not null",
+    invalid: "not null",
+    excluded: "not null",
+    dispatched: "not null",
+    sent: "not null",
+    failed: "not null",
+    suppressed: "not null",
+    cancelled: "not null",
+    delivered: "not null",
+    bounced: "not null",
+    complained: "not null",
+    opened: "not null",
+    clicked: "not null",
+    unsubscribed: "not null",
+    next_seq: "not null",
+    dispatch_credit: "not null",
+    credit_at: "null",
+    window_start: "null",
+    window_count: "not null",
+    previous_window_count: "not null",
+  },
+  email_campaign_recipients: {
+    campaign_id: "not null",
+    seq: "not null",
+    email: "not null",
+    name: "null",
+    template_data: "null",
+    suppressed: "not null",
   },
   email_templates: {
     id: "not null",

@@ -57,6 +57,9 @@ export function logEnding(logger: Logger, delivery: Delivery, decided: Decided, 
     case "suppressed":
       logger.info({ ...fields, ...logFields }, "recipient suppressed: not sent");
       break;
+    case "parked":
+      logger.debug({ ...fields, ...logFields }, ending.reason);
+      break;
     case "sandboxed":
       // Client integration tests send these by the thousand; a tracked one is on record anyway.
       logger.debug({ ...fields, ...logFields, provider: ending.provider }, "sandbox job: composed, not sent");

@@ -21,6 +21,8 @@ export type JobEnding =
    * same attempt comes back at `runAt` carrying `body`; a claim this worker took is released first.
    */
   | { kind: "defer"; body: string; runAt: Date; reason: string; releaseClaimOf?: string | undefined }
+  /** A job of a paused campaign: put aside unpublished until the campaign resumes. */
+  | { kind: "parked"; job: EmailJob; reason: string }
   /** Given up (permanent error, attempts used up): failed, and dead-lettered with the reason. */
   | { kind: "fail"; job: EmailJob; attempt: number; reason: string }
   /** Not a job at all (malformed, or a reference to a row that does not exist): dead-lettered. */
@@ -126,6 +128,9 @@ export class JobCompleter {
           attempt: delivery.attempt,
           error: ending.reason,
         });
+      case "parked":
+        await this.#jobs.park(ending.job.id);
+        return this.#queue.ack(delivery);
       case "fail": {
         const { job, attempt, reason } = ending;
         if (job.tracked) {

@@ -65,7 +65,8 @@ type JobOutcomeStatus =
   | "skipped"
   | "deferred"
   | "suppressed"
-  | "sandboxed";
+  | "sandboxed"
+  | "parked";
 
 export interface JobOutcome {
   status: JobOutcomeStatus;
@@ -88,6 +89,7 @@ const STATUS_OF_ENDING: Readonly<Record<JobEnding["kind"], JobOutcomeStatus>> = 
   skipped: "skipped",
   suppressed: "suppressed",
   sandboxed: "sandboxed",
+  parked: "parked",
   retry: "retrying",
   defer: "deferred",
   fail: "failed",
@@ -332,6 +334,15 @@ export class JobProcessor {
         reason: "claimed by another worker",
       };
       return { decided: { ending, job } };
+    }
+    if (current.campaign_id !== null && (current.status === "pending" || current.status === "retrying")) {
+      // Claimable but not claimed: its campaign is not running (paused). Resuming publishes it again.
+      const ending: JobEnding = {
+        kind: "parked",
+        job,
+        reason: "campaign paused: job put aside until it resumes",
+      };
+      return { decided: { ending, job, logFields: { campaign_id: current.campaign_id } } };
     }
     // Sent, failed, cancelled or suppressed: this message has nothing left to do.
     const ending: JobEnding = {

@@ -1,0 +1,413 @@
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import type { CampaignStatus } from "../campaign/campaign-status.ts";
+import { KindedError } from "../errors/error-kind.ts";
+import type { JsonValue } from "../job/email-job.ts";
+import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
+import { decodeCursor, encodeCursor } from "./keyset-cursor.ts";
+import { type Database, type EmailCampaignTable, toJson } from "./schema.ts";
+
+type CampaignRow = Selectable<EmailCampaignTable>;
+
+const COUNTERS = [
+  "total",
+  "duplicates",
+  "invalid",
+  "excluded",
+  "dispatched",
+  "sent",
+  "failed",
+  "suppressed",
+  "cancelled",
+  "delivered",
+  "bounced",
+  "complained",
+  "opened",
+  "clicked",
+  "unsubscribed",
+  "next_seq",
+  "window_count",
+  "previous_window_count",
+] as const;
+
+type Counter = (typeof COUNTERS)[number];
+
+/** A campaign as stored, its BIGINT counters read as numbers. */
+export type CampaignRecord = Omit<CampaignRow, Counter | "status"> & {
+  status: CampaignStatus;
+} & Record<Counter, number>;
+
+export interface NewCampaign {
+  id?: string;
+  name: string;
+  job_type: string;
+  template_id: string;
+  subject: string | null;
+  template_data: Record<string, JsonValue>;
+  from_email: string | null;
+  from_name: string | null;
+  reply_to: string | null;
+  headers: Record<string, string> | null;
+  provider: string | null;
+  priority: number;
+  max_retries: number;
+  tags: readonly string[];
+  tracked: boolean;
+  rate_limit: number | null;
+  scheduled_at: Date | null;
+}
+
+export interface CampaignListFilter {
+  status?: readonly CampaignStatus[];
+  job_type?: string;
+  /** Campaigns carrying this tag. */
+  tag?: string;
+  /** At most 500; 50 when absent. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface CampaignPage {
+  campaigns: CampaignRecord[];
+  next_cursor: string | undefined;
+}
+
+export interface RecipientRow {
+  email: string;
+  name?: string | undefined;
+  template_data: Record<string, JsonValue>;
+}
+
+/** What one page of an upload did to the audience. */
+export interface AddedRecipients {
+  added: number;
+  /** Addresses the campaign already had (or that came twice in this page): merged, not added. */
+  duplicates: number;
+  /** Added, and on the suppression list: counted, never dispatched. */
+  suppressed: number;
+}
+
+/** Jobs one dispatch slice created, to be published. */
+export interface DispatchedSlice {
+  jobs: { id: string; priority: number }[];
+  /** Recipients read (suppressed ones included). */
+  read: number;
+  /** The campaign ended with this slice: nothing left to dispatch and every job has ended. */
+  completed: boolean;
+}
+
+/** The campaign is not in a state that allows what was asked (adding recipients to an ended one). */
+export class CampaignStateError extends KindedError<"failed_precondition"> {
+  override readonly name = "CampaignStateError";
+  readonly status: CampaignStatus;
+
+  constructor(message: string, status: CampaignStatus) {
+    super("failed_precondition", message, { code: "campaign_state" });
+    this.status = status;
+  }
+}
+
+const MAX_PAGE = 500;
+
+function toRecord(row: CampaignRow): CampaignRecord {
+  const record = { ...row } as unknown as CampaignRecord;
+  for (const counter of COUNTERS) record[counter] = Number(row[counter]);
+  return record;
+}
+
+/**
+ * `email_campaigns` and their audiences. Counters of job outcomes are moved by triggers on the jobs
+ * (see migration 011), in the transaction that changes the job: this class reads them, and moves
+ * only the audience and dispatch counters.
+ */
+export class CampaignRepository {
+  readonly #router: DatabaseRouter;
+
+  constructor(router: DatabaseRouter) {
+    this.#router = router;
+  }
+
+  async create(campaign: NewCampaign, status: CampaignStatus = "draft"): Promise<CampaignRecord> {
+    const row = await this.#router.master
+      .insertInto("email_campaigns")
+      .values({
+        ...campaign,
+        status,
+        template_data: JSON.stringify(campaign.template_data),
+        headers: toJson(campaign.headers),
+        tags: [...campaign.tags],
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRecord(row);
+  }
+
+  async get(id: string, options: ReadOptions = {}): Promise<CampaignRecord | undefined> {
+    const query = (db: Kysely<Database>) =>
+      db.selectFrom("email_campaigns").selectAll().where("id", "=", id).executeTakeFirst();
+    const row =
+      options.consistency === "strong" ? await query(this.#router.master) : await this.#router.read(query);
+    return row && toRecord(row);
+  }
+
+  /** Newest first, by keyset on (created_at, id). */
+  async list(filter: CampaignListFilter = {}): Promise<CampaignPage> {
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
+    const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    const rows = await this.#router.read((db) => {
+      let query = db
+        .selectFrom("email_campaigns")
+        .selectAll()
+        .select(sql<string>`created_at::text`.as("cursor_created_at"));
+      if (filter.status?.length) query = query.where("status", "in", [...filter.status]);
+      if (filter.job_type !== undefined) query = query.where("job_type", "=", filter.job_type);
+      if (filter.tag !== undefined) query = query.where(sql<boolean>`tags @> ${[filter.tag]}::text[]`);
+      if (after)
+        query = query.where(
+          sql<boolean>`(created_at, id) < (${after.created_at}::timestamptz, ${after.id}::uuid)`,
+        );
+      return query
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(limit + 1)
+        .execute();
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      campaigns: page.map(({ cursor_created_at: _, ...row }) => toRecord(row)),
+      next_cursor:
+        rows.length > limit && last
+          ? encodeCursor({ created_at: last.cursor_created_at, id: last.id })
+          : undefined,
+    };
+  }
+
+  /**
+   * Adds one page of recipients, in one transaction holding the campaign's row: addresses it
+   * already has are merged (the first row wins), suppressed ones are stored flagged, and `invalid`
+   * (rows the caller refused) is counted. Undefined when there is no such campaign.
+   */
+  async addRecipients(
+    id: string,
+    recipients: readonly RecipientRow[],
+    invalid: number,
+  ): Promise<AddedRecipients | undefined> {
+    return this.#router.master.transaction().execute(async (trx) => {
+      // The lock orders this upload's seq values before any dispatch that comes after it.
+      const campaign = await trx
+        .selectFrom("email_campaigns")
+        .select(["status"])
+        .where("id", "=", id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!campaign) return undefined;
+      const status = campaign.status as CampaignStatus;
+      if (status === "completed" || status === "cancelled")
+        throw new CampaignStateError(`campaign ${id} is ${status}: it takes no more recipients`, status);
+      let added = 0;
+      let suppressed = 0;
+      if (recipients.length > 0) {
+        const { rows } = await sql<{ suppressed: boolean }>`
+          insert into email_campaign_recipients (campaign_id, email, name, template_data, suppressed)
+          select ${id}::uuid, r.email, r.name, r.data,
+                 exists (select 1 from email_suppressions s where s.email = lower(r.email))
+          from unnest(${recipients.map((r) => r.email)}::text[], ${recipients.map((r) => r.name ?? null)}::text[],
+                      ${recipients.map((r) => (Object.keys(r.template_data).length > 0 ? JSON.stringify(r.template_data) : null))}::jsonb[])
+               with ordinality as r(email, name, data, n)
+          order by r.n
+          on conflict (campaign_id, lower(email)) do nothing
+          returning suppressed`.execute(trx);
+        added = rows.length;
+        suppressed = rows.filter((row) => row.suppressed).length;
+      }
+      const duplicates = recipients.length - added;
+      await trx
+        .updateTable("email_campaigns")
+        .set({
+          total: sql<number>`total + ${added}`,
+          duplicates: sql<number>`duplicates + ${duplicates}`,
+          excluded: sql<number>`excluded + ${suppressed}`,
+          invalid: sql<number>`invalid + ${invalid}`,
+          updated_at: sql<Date>`now()`,
+        })
+        .where("id", "=", id)
+        .execute();
+      return { added, duplicates, suppressed };
+    });
+  }
+
+  /**
+   * Moves the campaign from one of `from` to `to`; undefined when it was in none of them (or does
+   * not exist). Leaving running or paused for good stamps `finished_at`; starting stamps `started_at`.
+   */
+  async transition(
+    id: string,
+    from: readonly CampaignStatus[],
+    to: CampaignStatus,
+    changes: { scheduled_at?: Date | null } = {},
+  ): Promise<CampaignRecord | undefined> {
+    const row = await this.#router.master
+      .updateTable("email_campaigns")
+      .set({
+        ...changes,
+        status: to,
+        updated_at: sql<Date>`now()`,
+        ...(to === "running" && { started_at: sql<Date>`coalesce(started_at, now())` }),
+        ...((to === "completed" || to === "cancelled") && { finished_at: sql<Date>`now()` }),
+      })
+      .where("id", "=", id)
+      .where("status", "in", [...from])
+      .returningAll()
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /**
+   * Starts every scheduled campaign whose time has come; safe on many replicas at once (each
+   * campaign is started by one). Returns them with how late each started.
+   */
+  async startDue(): Promise<{ id: string; job_type: string; late_ms: number }[]> {
+    const { rows } = await sql<{ id: string; job_type: string; late_ms: number }>`
+      update email_campaigns
+      set status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+      where status = 'scheduled' and scheduled_at <= now()
+      returning id, job_type,
+        (extract(epoch from (now() - scheduled_at)) * 1000)::float8 as late_ms`.execute(this.#router.master);
+    return rows.map((row) => ({ ...row, late_ms: Number(row.late_ms) }));
+  }
+
+  /** Running campaigns, oldest start first, for dispatch. */
+  async running(): Promise<{ id: string; priority: number }[]> {
+    return this.#router.master
+      .selectFrom("email_campaigns")
+      .select(["id", "priority"])
+      .where("status", "=", "running")
+      .orderBy("started_at")
+      .execute();
+  }
+
+  /**
+   * Turns up to `max` of a running campaign's next recipients into tracked jobs, within its rate
+   * limit, and marks the campaign completed once nothing is left to dispatch and every job has
+   * ended. Undefined when the campaign is not running or another replica is dispatching it right
+   * now: dispatch holds the campaign's row, so no recipient is ever dispatched twice.
+   */
+  async dispatchSlice(id: string, max: number): Promise<DispatchedSlice | undefined> {
+    return this.#router.master.transaction().execute(async (trx) => {
+      const { rows } = await sql<{
+        next_seq: string | number;
+        rate_limit: number | null;
+        credit: number;
+        queued: string | number;
+      }>`
+        select next_seq, rate_limit,
+               case when rate_limit is null then 0
+                    else least(greatest(rate_limit, 1),
+                               dispatch_credit + rate_limit * extract(epoch from (now() - coalesce(credit_at, now()))))
+               end::float8 as credit,
+               dispatched - sent - failed - suppressed - cancelled as queued
+        from email_campaigns where id = ${id} and status = 'running'
+        for update skip locked`.execute(trx);
+      const campaign = rows[0];
+      if (!campaign) return undefined;
+      const allowed = campaign.rate_limit === null ? max : Math.min(max, Math.floor(campaign.credit));
+      const nextSeq = Number(campaign.next_seq);
+      const last =
+        allowed <= 0
+          ? undefined
+          : (
+              await sql<{ seq: string | number | null; read: string | number }>`
+                select max(seq) as seq, count(*) as read from (
+                  select seq from email_campaign_recipients
+                  where campaign_id = ${id} and seq >= ${nextSeq}
+                  order by seq limit ${allowed}) picked`.execute(trx)
+            ).rows[0];
+      const read = Number(last?.read ?? 0);
+      const jobs =
+        read === 0
+          ? []
+          : (await this.#createJobs(trx, id, nextSeq, Number(last?.seq))).map((job) => ({
+              id: job.id,
+              priority: job.priority,
+            }));
+      // Nothing read: either nothing is left, or nothing was allowed (no room, no rate credit).
+      const audienceDone =
+        read === 0 &&
+        (allowed > 0 ||
+          (
+            await sql<{ left: boolean }>`
+              select exists (select 1 from email_campaign_recipients
+                             where campaign_id = ${id} and seq >= ${nextSeq}) as left`.execute(trx)
+          ).rows[0]?.left === false);
+      const completed = audienceDone && Number(campaign.queued) === 0;
+      await trx
+        .updateTable("email_campaigns")
+        .set({
+          ...(read > 0 && { next_seq: Number(last?.seq) + 1 }),
+          dispatched: sql<number>`dispatched + ${jobs.length}`,
+          ...(campaign.rate_limit !== null && {
+            dispatch_credit: campaign.credit - (allowed <= 0 ? 0 : read),
+            credit_at: sql<Date>`now()`,
+          }),
+          ...(completed && { status: "completed", finished_at: sql<Date>`now()` }),
+          updated_at: sql<Date>`now()`,
+        })
+        .where("id", "=", id)
+        .execute();
+      return { jobs, read, completed };
+    });
+  }
+
+  /** One job per unsuppressed recipient with seq in [from, to], its data merged over the campaign's. */
+  async #createJobs(
+    trx: Transaction<Database>,
+    id: string,
+    from: number,
+    to: number,
+  ): Promise<{ id: string; priority: number }[]> {
+    const { rows } = await sql<{ id: string; priority: number }>`
+      insert into email_jobs (job_type, recipient_email, recipient_name, subject, template_id,
+        template_data, from_email, from_name, reply_to, headers, provider, priority, max_retries,
+        tags, campaign_id)
+      select c.job_type, r.email, r.name, c.subject, c.template_id,
+        c.template_data || coalesce(r.template_data, '{}'::jsonb), c.from_email, c.from_name,
+        c.reply_to, c.headers, c.provider, c.priority, c.max_retries, c.tags, c.id
+      from email_campaign_recipients r join email_campaigns c on c.id = r.campaign_id
+      where r.campaign_id = ${id} and r.seq between ${from} and ${to} and not r.suppressed
+      order by r.seq
+      returning id, priority`.execute(trx);
+    return rows;
+  }
+
+  /**
+   * Cancels the campaign's jobs that have not been handed to a provider (pending, retrying), and
+   * returns how many. Run after the campaign is marked cancelled: no worker claims them meanwhile.
+   */
+  async cancelJobs(id: string): Promise<number> {
+    const result = await this.#router.master
+      .updateTable("email_jobs")
+      .set({ status: "cancelled", locked_until: null, next_attempt_at: null, updated_at: sql<Date>`now()` })
+      .where("campaign_id", "=", id)
+      .where((eb) =>
+        eb.or([
+          eb("status", "in", ["pending", "retrying"]),
+          // Claimed by a worker that died: nothing sends it now, and no claim on it will succeed.
+          eb.and([eb("status", "=", "processing"), eb("locked_until", "<", sql<Date>`now()`)]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /**
+   * The campaign's jobs a worker put aside while it was paused (see JobRepository.park), taken for
+   * publishing again now that it runs.
+   */
+  async takeParkedJobs(id: string): Promise<{ id: string; priority: number }[]> {
+    const { rows } = await sql<{ id: string; priority: number }>`
+      update email_jobs set enqueued_at = now(), updated_at = now()
+      where campaign_id = ${id} and status = 'pending' and enqueued_at is null
+      returning id, priority`.execute(this.#router.master);
+    return rows;
+  }
+}
