@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import { CampaignDispatcher } from "../internal/campaign/campaign-dispatcher.ts";
+import { CampaignService } from "../internal/campaign/campaign-service.ts";
 import { EmailWorkerClient } from "../internal/client/email-worker-client.ts";
 import type { Provider } from "../internal/provider/provider.ts";
 import { ProviderChecks } from "../internal/provider/provider-checks.ts";
@@ -10,6 +12,7 @@ import { emailWorkerHandlers } from "../internal/server/grpc/email-worker-handle
 import { GrpcServer } from "../internal/server/grpc/grpc-server.ts";
 import { EmailService } from "../internal/service/email-service.ts";
 import { TemplateService } from "../internal/service/template-service.ts";
+import { CampaignRepository } from "../internal/store/campaign-repository.ts";
 import type { DatabaseRouter } from "../internal/store/database-router.ts";
 import { JobRepository } from "../internal/store/job-repository.ts";
 import { SuppressionRepository } from "../internal/store/suppression-repository.ts";
@@ -25,6 +28,8 @@ import { openMigratedRouter, silentLogger } from "./store.ts";
 export const SEND_KEY = "test-send-key-not-a-secret";
 /** The API key with the send and admin scopes (key name "ops"). */
 export const ADMIN_KEY = "test-admin-key-not-a-secret";
+/** The API key with the campaign scope only (key name "marketing"). */
+export const CAMPAIGN_KEY = "test-campaign-key-not-a-secret";
 
 const sha = (key: string) => createHash("sha256").update(key).digest("hex");
 
@@ -41,6 +46,9 @@ export interface GrpcTestService {
   router: DatabaseRouter;
   queue: PostgresQueue;
   jobs: JobRepository;
+  campaigns: CampaignRepository;
+  /** Feeds running campaigns onto the queue when called (no timer runs it here). */
+  dispatcher: CampaignDispatcher;
   tracking: TrackingRepository;
   idempotency: PostgresIdempotencyStore;
   suppressions: SuppressionRepository;
@@ -52,6 +60,8 @@ export interface GrpcTestService {
   send: EmailWorkerClient;
   /** A client with ADMIN_KEY. */
   admin: EmailWorkerClient;
+  /** A client with CAMPAIGN_KEY. */
+  marketing: EmailWorkerClient;
   /** Closes the clients, stops the server and the render pool, and drops the database. */
   close(): Promise<void>;
 }
@@ -90,6 +100,16 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
       pool: renderPool,
       maxTemplateBytes: 512 * 1024,
     });
+    const campaigns = new CampaignRepository(router);
+    const templateService = new TemplateService({ templates, renderer, invalidate: () => {} });
+    const dispatcher = new CampaignDispatcher({
+      campaigns,
+      jobs,
+      queue,
+      laneDepth: 1_000,
+      sliceSize: 500,
+      logger: silentLogger,
+    });
     const server = new GrpcServer({
       port: 0,
       host: "127.0.0.1",
@@ -103,7 +123,14 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
           suppressions,
           logger: silentLogger,
         }),
-        templates: new TemplateService({ templates, renderer, invalidate: () => {} }),
+        campaigns: new CampaignService({
+          campaigns,
+          templates: templateService,
+          providers: ["smtp"],
+          dispatcher,
+          logger: silentLogger,
+        }),
+        templates: templateService,
         providerChecks: new ProviderChecks({
           providers: options.providers ?? new Map(),
           timeoutMs: 5_000,
@@ -112,6 +139,7 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
         auth: new ApiKeyAuth([
           { name: "booking", sha256: sha(SEND_KEY), scopes: ["send"] },
           { name: "ops", sha256: sha(ADMIN_KEY), scopes: ["send", "admin"] },
+          { name: "marketing", sha256: sha(CAMPAIGN_KEY), scopes: ["campaign"] },
         ]),
         draining: options.draining ?? (() => false),
         logger: silentLogger,
@@ -124,11 +152,15 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
     undo.push(() => send.close());
     const admin = new EmailWorkerClient({ address, apiKey: ADMIN_KEY, timeoutMs: 5_000 });
     undo.push(() => admin.close());
+    const marketing = new EmailWorkerClient({ address, apiKey: CAMPAIGN_KEY, timeoutMs: 5_000 });
+    undo.push(() => marketing.close());
     return {
       database,
       router,
       queue,
       jobs,
+      campaigns,
+      dispatcher,
       tracking,
       idempotency,
       suppressions,
@@ -137,6 +169,7 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
       address,
       send,
       admin,
+      marketing,
       close,
     };
   } catch (error) {

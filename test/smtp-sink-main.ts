@@ -1,7 +1,7 @@
 // An SMTP sink in its own process (so it does not share the worker's CPU in tests), with an HTTP
 // endpoint reporting what it received: GET /stats → { total, per_job: { <X-Email-Job-Id>: count },
-// received_at: { <X-Email-Job-Id>: epoch ms of the first copy } }; GET /count → { total } (cheap to
-// poll with 100,000 messages in).
+// per_recipient: { <envelope recipient, lower case>: count }, received_at: { <X-Email-Job-Id>: epoch
+// ms of the first copy } }; GET /count → { total } (cheap to poll with 100,000 messages in).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startSmtpSink } from "./smtp-sink.ts";
@@ -14,14 +14,23 @@ const http = createServer((req, res) => {
     return;
   }
   const perJob: Record<string, number> = {};
+  const perRecipient: Record<string, number> = {};
   const receivedAt: Record<string, number> = {};
   for (const message of sink.messages) {
     const id = message.header("X-Email-Job-Id") ?? "unknown";
     perJob[id] = (perJob[id] ?? 0) + 1;
     receivedAt[id] ??= message.received_at;
+    for (const to of message.to) perRecipient[to.toLowerCase()] = (perRecipient[to.toLowerCase()] ?? 0) + 1;
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ total: sink.messages.length, per_job: perJob, received_at: receivedAt }));
+  res.end(
+    JSON.stringify({
+      total: sink.messages.length,
+      per_job: perJob,
+      per_recipient: perRecipient,
+      received_at: receivedAt,
+    }),
+  );
 });
 // Never close an idle keep-alive connection first: a client reusing it at that moment gets ECONNRESET.
 http.keepAliveTimeout = 0;

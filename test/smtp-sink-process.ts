@@ -4,6 +4,8 @@ import { startProcess } from "./process.ts";
 export interface SinkStats {
   total: number;
   per_job: Record<string, number>;
+  /** Envelope recipients (lower case), with how many messages each got. */
+  per_recipient: Record<string, number>;
   received_at: Record<string, number>;
 }
 

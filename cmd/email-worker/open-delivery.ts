@@ -1,3 +1,5 @@
+import { CampaignDispatcher } from "../../internal/campaign/campaign-dispatcher.ts";
+import { CampaignService } from "../../internal/campaign/campaign-service.ts";
 import type { Config } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
@@ -16,6 +18,7 @@ import { queueKeys, usesHashTags } from "../../internal/queue/redis/queue-keys.t
 import { EmailService } from "../../internal/service/email-service.ts";
 import { intakeCheck } from "../../internal/service/intake-check.ts";
 import { recordQueued } from "../../internal/service/queued-metrics.ts";
+import { TemplateService } from "../../internal/service/template-service.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { RenderPool } from "../../internal/template/render-pool.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
@@ -42,6 +45,8 @@ export interface Delivery {
   /** The threads the renderer compiles and renders on; stopped after the worker pool. */
   renderPool: RenderPool;
   service: EmailService;
+  templates: TemplateService;
+  campaigns: CampaignService;
   /** Signs tracking links; absent without tracking.secret. */
   tokens: LinkTokens | undefined;
   pool: WorkerPool;
@@ -116,6 +121,27 @@ export async function openDelivery(
     logger: logger.child({ component: "service" }),
     onQueued: (job) => recordQueued(metrics, jobTypes, job),
   });
+  const templates = new TemplateService({
+    templates: storage.templates,
+    renderer,
+    invalidate: (id) => templateCache.invalidate(id),
+  });
+  const dispatcher = new CampaignDispatcher({
+    campaigns: storage.campaigns,
+    jobs: storage.jobs,
+    queue: opened.queue,
+    laneDepth: config.campaigns.lane_depth,
+    sliceSize: config.campaigns.slice_size,
+    logger: logger.child({ component: "campaigns" }),
+  });
+  const campaigns = new CampaignService({
+    campaigns: storage.campaigns,
+    templates,
+    providers: providers.names,
+    dispatcher,
+    uploadBatchSize: config.campaigns.upload_batch_size,
+    logger: logger.child({ component: "campaigns" }),
+  });
   // Tracking links: signed with tracking.secret, pointing at tracking.base_url.
   const tokens = config.tracking.secret
     ? new LinkTokens(config.tracking.secret, { ttlMs: config.tracking.link_ttl })
@@ -141,7 +167,12 @@ export async function openDelivery(
     onConsumerStateChange: (up) => metrics.consumerUp.set(up ? 1 : 0),
   });
   metrics.consumerUp.set(1);
-  const tasks = periodicWork(config, logger, metrics, storage, opened);
+  const tasks = [
+    ...periodicWork(config, logger, metrics, storage, opened),
+    periodicTask(logger, "campaign-dispatch", config.campaigns.dispatch_interval, () =>
+      dispatcher.dispatch(),
+    ),
+  ];
   const providerChecks = new ProviderChecks({
     providers: providers.providers,
     timeoutMs: PROVIDER_CHECK_TIMEOUT_MS,
@@ -157,6 +188,8 @@ export async function openDelivery(
     renderer,
     renderPool,
     service,
+    templates,
+    campaigns,
     tokens,
     pool,
     tasks,

@@ -9,7 +9,6 @@ import { emailWorkerHandlers } from "../../internal/server/grpc/email-worker-han
 import { GrpcServer } from "../../internal/server/grpc/grpc-server.ts";
 import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
 import { HttpServer } from "../../internal/server/http/http-server.ts";
-import { TemplateService } from "../../internal/service/template-service.ts";
 import { UnattributedBounceRepository } from "../../internal/store/unattributed-bounce-repository.ts";
 import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
 import { LinkEvents } from "../../internal/tracking/link-events.ts";
@@ -58,7 +57,7 @@ export async function openServers(
     logger: logger.child({ component: "health" }),
   });
   const auth = new ApiKeyAuth(config.server.api_keys);
-  const grpc = createGrpcServer(config, logger, storage, delivery, auth, health);
+  const grpc = createGrpcServer(config, logger, delivery, auth, health);
   const http = createHttpServer(config, logger, metrics, storage, delivery, auth, health);
   await using undo = new AsyncDisposableStack();
   const httpPort = await http.start();
@@ -111,7 +110,6 @@ function createBounceListener(
 function createGrpcServer(
   config: Config,
   logger: Logger,
-  storage: Storage,
   delivery: Delivery,
   auth: ApiKeyAuth,
   health: HealthMonitor,
@@ -120,12 +118,9 @@ function createGrpcServer(
     port: config.server.grpc_port,
     handlers: emailWorkerHandlers({
       emails: delivery.service,
+      campaigns: delivery.campaigns,
       providerChecks: delivery.providerChecks,
-      templates: new TemplateService({
-        templates: storage.templates,
-        renderer: delivery.renderer,
-        invalidate: (id) => delivery.templateCache.invalidate(id),
-      }),
+      templates: delivery.templates,
       auth,
       draining: () => health.draining,
       logger: logger.child({ component: "grpc" }),
@@ -154,6 +149,7 @@ function createHttpServer(
   return new HttpServer({
     port: config.server.port,
     service: delivery.service,
+    campaigns: delivery.campaigns,
     auth,
     health,
     registry: metrics.registry,

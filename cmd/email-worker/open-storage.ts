@@ -4,6 +4,7 @@ import type { Logger } from "../../internal/log/logger.ts";
 import { replicaUpValue } from "../../internal/metrics/delivery-gauges.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { CachedSuppressionList } from "../../internal/store/cached-suppression-list.ts";
+import { CampaignRepository } from "../../internal/store/campaign-repository.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
 import { migrateToLatest } from "../../internal/store/migrator.ts";
@@ -17,6 +18,7 @@ import { undoWith } from "./start-up.ts";
 export interface Storage {
   database: DatabaseRouter;
   jobs: JobRepository;
+  campaigns: CampaignRepository;
   templates: TemplateRepository;
   tracking: TrackingRepository;
   suppressions: CachedSuppressionList;
@@ -54,6 +56,7 @@ export async function openStorage(config: Config, logger: Logger, metrics: Metri
   return {
     database,
     jobs: new JobRepository(database),
+    campaigns: new CampaignRepository(database),
     templates,
     tracking: new TrackingRepository(database),
     suppressions,

@@ -1,4 +1,10 @@
-import { type ChannelCredentials, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials,
+  type ClientWritableStream,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { EmailWorkerServiceClient } from "../gen/emailworker/v1/email_worker.ts";
 
 interface ClientOptions {
@@ -52,6 +58,37 @@ export class EmailWorkerClient {
         error ? reject(error) : resolve(response),
       );
     });
+  }
+
+  /**
+   * A client-streaming call: writes every request `pages` yields (waiting whenever the stream asks
+   * it to), then resolves with the one answer. No deadline: an upload takes as long as it takes.
+   */
+  async stream<Req, Res>(
+    method: (
+      client: EmailWorkerServiceClient,
+    ) => (metadata: Metadata, callback: Callback<Res>) => ClientWritableStream<Req>,
+    pages: AsyncIterable<Req> | Iterable<Req>,
+  ): Promise<Res> {
+    const metadata = new Metadata();
+    if (this.#apiKey) metadata.set("x-api-key", this.#apiKey);
+    let settle: { resolve: (res: Res) => void; reject: (error: ServiceError) => void } | undefined;
+    const answer = new Promise<Res>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const call = method(this.raw).call(this.raw, metadata, (error, response) =>
+      error ? settle?.reject(error) : settle?.resolve(response),
+    );
+    let ended = false;
+    void answer.catch(() => {}).finally(() => (ended = true));
+    for await (const page of pages) {
+      // The server answered early (a refusal): what is left would go nowhere.
+      if (ended) break;
+      if (!call.write(page))
+        await Promise.race([new Promise((resolve) => call.once("drain", resolve)), answer.catch(() => {})]);
+    }
+    call.end();
+    return answer;
   }
 
   close(): void {

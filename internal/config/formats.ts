@@ -123,7 +123,11 @@ function validateDkimKeys(value: unknown): void {
   });
 }
 
-export const API_SCOPES = ["send", "admin"] as const;
+/**
+ * `send`: send email and read jobs and templates; `campaign`: create and run campaigns; `admin`:
+ * everything (templates, suppressions, dead letters, campaigns).
+ */
+export const API_SCOPES = ["send", "campaign", "admin"] as const;
 
 export type ApiScope = (typeof API_SCOPES)[number];
 

@@ -789,6 +789,32 @@ export function configSchema() {
         env: "WORKER_LIVENESS_TIMEOUT",
       },
     },
+    campaigns: {
+      dispatch_interval: {
+        doc: "How often each replica starts scheduled campaigns that are due and feeds running ones onto the queue.",
+        format: "duration",
+        default: 250,
+        env: "CAMPAIGN_DISPATCH_INTERVAL",
+      },
+      lane_depth: {
+        doc: "Campaign dispatch keeps a lane at most this many messages deep (waiting, not in flight), so a campaign never floods the queue and the lanes above keep their turn; raise it with many workers.",
+        format: "nat",
+        default: 2_000,
+        env: "CAMPAIGN_LANE_DEPTH",
+      },
+      slice_size: {
+        doc: "Most recipients one campaign dispatches per pass, in one transaction.",
+        format: "nat",
+        default: 1_000,
+        env: "CAMPAIGN_SLICE_SIZE",
+      },
+      upload_batch_size: {
+        doc: "Recipients stored per database round trip while an audience is uploaded (also what one upload holds in memory).",
+        format: "nat",
+        default: 1_000,
+        env: "CAMPAIGN_UPLOAD_BATCH_SIZE",
+      },
+    },
     server: {
       port: { doc: "HTTP port (/health, /metrics, webhooks).", format: "port", default: 8080, env: "PORT" },
       grpc_port: { doc: "gRPC port.", format: "port", default: 50060, env: "GRPC_PORT" },
@@ -812,7 +838,7 @@ export function configSchema() {
         env: "GRPC_TLS_CLIENT_CA_FILE",
       },
       api_keys: {
-        doc: "gRPC API keys: a list of {name, sha256 (hex of the key), scopes: [send, admin]}; JSON in the environment. Empty disables auth.",
+        doc: "gRPC API keys: a list of {name, sha256 (hex of the key), scopes: [send, campaign, admin]}; JSON in the environment. Empty disables auth.",
         format: "api-keys",
         default: [] as ApiKeyConfig[],
         env: "API_KEYS",

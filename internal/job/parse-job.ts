@@ -86,7 +86,7 @@ const address = z
     "local part must be at most 64 characters (RFC 5321)",
   );
 
-const displayName = z
+export const displayName = z
   .string()
   .max(255)
   .refine(noLineBreaks, LINE_BREAK)
@@ -180,7 +180,7 @@ function jsonProblem(value: unknown, depth = 0): JsonProblem | undefined {
  * named at the field itself, not 64 keys down). With `maxBytes`, its JSON is serialised, once the
  * walk has shown that is safe, and measured.
  */
-const jsonObject = (maxBytes?: number) =>
+export const jsonObject = (maxBytes?: number) =>
   z.custom<Record<string, JsonValue>>().superRefine((value, ctx) => {
     if (!isPlainObject(value)) {
       ctx.addIssue({ code: "custom", message: "must be an object" });

@@ -1,4 +1,11 @@
-import { DeadLetterCause, EventType, JobStatus, Priority } from "../gen/emailworker/v1/email_worker.ts";
+import { type CampaignStatus as CampaignStatusName, isCampaignStatus } from "../campaign/campaign-status.ts";
+import {
+  CampaignStatus,
+  DeadLetterCause,
+  EventType,
+  JobStatus,
+  Priority,
+} from "../gen/emailworker/v1/email_worker.ts";
 import { laneOf } from "../job/priority.ts";
 import { isJobStatus, type JobStatus as JobStatusName } from "../job/status.ts";
 
@@ -25,6 +32,21 @@ const jobStatuses = byWord(JobStatus, "JOB_STATUS_");
 const eventTypes = byWord(EventType, "EVENT_TYPE_");
 const priorities = byWord(Priority, "PRIORITY_");
 const deadLetterCauses = byWord(DeadLetterCause, "DEAD_LETTER_CAUSE_");
+const campaignStatuses = byWord(CampaignStatus, "CAMPAIGN_STATUS_");
+
+export function campaignStatusToProto(status: string): CampaignStatus {
+  return campaignStatuses.toProto(status);
+}
+
+/** The status a request names, or undefined for UNSPECIFIED or a value this server does not know. */
+export function campaignStatusFromProto(value: CampaignStatus): CampaignStatusName | undefined {
+  const word = campaignStatuses.fromProto(value);
+  return word !== undefined && isCampaignStatus(word) ? word : undefined;
+}
+
+export function campaignStatusWord(value: CampaignStatus): string {
+  return campaignStatuses.fromProto(value) ?? "unspecified";
+}
 
 export function deadLetterCauseToProto(cause: string): DeadLetterCause {
   return deadLetterCauses.toProto(cause);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { API_SCOPES, type ApiKeyConfig } from "../../config/index.ts";
+import { API_SCOPES, type ApiKeyConfig, type ApiScope } from "../../config/index.ts";
 
 interface Caller {
   name: string;
@@ -32,6 +32,11 @@ export class ApiKeyAuth {
     }
     return match;
   }
+}
+
+/** Whether a caller holding `scopes` may do what needs `needed`: `admin` may do everything but send. */
+export function permits(scopes: readonly string[], needed: ApiScope): boolean {
+  return scopes.includes(needed) || (needed === "campaign" && scopes.includes("admin"));
 }
 
 /** `authorization: Bearer <key>` or `x-api-key: <key>`. */

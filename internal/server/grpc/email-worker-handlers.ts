@@ -1,6 +1,5 @@
-import { type handleUnaryCall, type Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { ApiScope } from "../../config/index.ts";
+import type { CampaignService } from "../../campaign/campaign-service.ts";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import type { EmailWorkerServiceServer } from "../../gen/emailworker/v1/email_worker.ts";
 import type { JsonValue } from "../../job/email-job.ts";
@@ -17,12 +16,13 @@ import {
   type SuppressionRecord,
 } from "../../store/suppression-repository.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
-import { presentedKey } from "../auth/api-key-auth.ts";
+import { authorizedCalls } from "./authorized-calls.ts";
+import { campaignHandlers } from "./campaign-handlers.ts";
 import { deadLetterView, jobInputFromProto, jobViewFromRecord, templateFromRecord } from "./conversions.ts";
-import { toGrpcError } from "./grpc-errors.ts";
 
 interface HandlerDeps {
   emails: EmailService;
+  campaigns: CampaignService;
   templates: TemplateService;
   providerChecks: ProviderChecks;
   auth: ApiKeyAuth;
@@ -41,33 +41,11 @@ function suppressionView(record: SuppressionRecord) {
   };
 }
 
-function headersOf(metadata: Metadata): Record<string, string | undefined> {
-  const first = (key: string) => {
-    const value = metadata.get(key)[0];
-    return value === undefined ? undefined : String(value);
-  };
-  return { authorization: first("authorization"), "x-api-key": first("x-api-key") };
-}
-
 /** The EmailWorkerService methods: each checks the caller's key and scope, then calls the service. */
 export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer {
   const { emails, templates, providerChecks, logger } = deps;
 
-  function unary<Req, Res>(scope: ApiScope, run: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      const caller = deps.auth.authenticate(presentedKey(headersOf(call.metadata)));
-      if (!caller) return callback({ code: status.UNAUTHENTICATED, details: "missing or unknown API key" });
-      if (!caller.scopes.includes(scope))
-        return callback({
-          code: status.PERMISSION_DENIED,
-          details: `API key "${caller.name}" lacks the ${scope} scope`,
-        });
-      run(call.request).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toGrpcError(error, logger)),
-      );
-    };
-  }
+  const { unary } = authorizedCalls(deps.auth, logger);
 
   const refuseWhileDraining = () => {
     if (deps.draining())
@@ -75,6 +53,8 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
   };
 
   return {
+    ...campaignHandlers({ campaigns: deps.campaigns, auth: deps.auth, logger }),
+
     sendEmail: unary("send", async (request) => {
       refuseWhileDraining();
       return emails.send(jobInputFromProto(request.job));

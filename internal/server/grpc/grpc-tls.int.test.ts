@@ -5,6 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../test/store.ts";
 import { selfSignedCertificate } from "../../../test/tls.ts";
+import type { CampaignService } from "../../campaign/campaign-service.ts";
 import { EmailWorkerClient } from "../../client/email-worker-client.ts";
 import { GetQueueStatsRequest } from "../../gen/emailworker/v1/email_worker.ts";
 import type { ProviderChecks } from "../../provider/provider-checks.ts";
@@ -39,6 +40,7 @@ describe("gRPC over TLS and mutual TLS", () => {
     writeFileSync(join(dir, "client-ca.crt"), clientCert.cert);
     const handlers = emailWorkerHandlers({
       emails,
+      campaigns: {} as CampaignService,
       templates: {} as TemplateService,
       providerChecks: {} as ProviderChecks,
       auth: new ApiKeyAuth([]),

@@ -3,6 +3,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../../test/store.ts";
+import type { CampaignService } from "../../campaign/campaign-service.ts";
 import type { ProviderChecks } from "../../provider/provider-checks.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { TemplateService } from "../../service/template-service.ts";
@@ -23,6 +24,7 @@ describe("grpc.health.v1 Watch and shutdown", () => {
       host: "127.0.0.1",
       handlers: emailWorkerHandlers({
         emails: {} as EmailService,
+        campaigns: {} as CampaignService,
         templates: {} as TemplateService,
         providerChecks: {} as ProviderChecks,
         auth: new ApiKeyAuth([]),

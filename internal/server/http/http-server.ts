@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { CampaignService } from "../../campaign/campaign-service.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
+import { CampaignRoutes } from "./campaign-routes.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { errorResponse, noRoute } from "./http-errors.ts";
 import { type RouteFamily, sendJson } from "./http-io.ts";
@@ -16,6 +18,8 @@ export interface HttpServerOptions {
   port: number;
   host?: string;
   service: EmailService;
+  /** The campaign API; absent: /v1/campaigns answers 404. */
+  campaigns?: CampaignService | undefined;
   auth: ApiKeyAuth;
   health: HealthMonitor;
   registry: Registry;
@@ -41,6 +45,9 @@ export class HttpServer {
     this.#routes = [
       new ProbeRoutes({ health: options.health, registry: options.registry }),
       new IntakeRoutes({ service: options.service, auth: options.auth, health: options.health }),
+      ...(options.campaigns
+        ? [new CampaignRoutes({ campaigns: options.campaigns, auth: options.auth, health: options.health })]
+        : []),
       new WebhookRoutes({ webhooks: options.webhooks, logger: options.logger }),
       new TrackingRoutes({ links: options.links, logger: options.logger }),
     ];

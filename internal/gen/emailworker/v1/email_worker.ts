@@ -12,6 +12,8 @@ import {
   Client,
   type ClientOptions,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -385,6 +387,83 @@ export function deadLetterCauseToJSON(object: DeadLetterCause): string {
     case DeadLetterCause.DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB:
       return "DEAD_LETTER_CAUSE_UNKNOWN_TRACKED_JOB";
     case DeadLetterCause.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where a campaign is in its life. In JSON: the lower-case names after CAMPAIGN_STATUS_. */
+export const CampaignStatus = {
+  CAMPAIGN_STATUS_UNSPECIFIED: 0,
+  CAMPAIGN_STATUS_DRAFT: 1,
+  CAMPAIGN_STATUS_SCHEDULED: 2,
+  CAMPAIGN_STATUS_RUNNING: 3,
+  CAMPAIGN_STATUS_PAUSED: 4,
+  CAMPAIGN_STATUS_COMPLETED: 5,
+  CAMPAIGN_STATUS_CANCELLED: 6,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type CampaignStatus = typeof CampaignStatus[keyof typeof CampaignStatus];
+
+export namespace CampaignStatus {
+  export type CAMPAIGN_STATUS_UNSPECIFIED = typeof CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED;
+  export type CAMPAIGN_STATUS_DRAFT = typeof CampaignStatus.CAMPAIGN_STATUS_DRAFT;
+  export type CAMPAIGN_STATUS_SCHEDULED = typeof CampaignStatus.CAMPAIGN_STATUS_SCHEDULED;
+  export type CAMPAIGN_STATUS_RUNNING = typeof CampaignStatus.CAMPAIGN_STATUS_RUNNING;
+  export type CAMPAIGN_STATUS_PAUSED = typeof CampaignStatus.CAMPAIGN_STATUS_PAUSED;
+  export type CAMPAIGN_STATUS_COMPLETED = typeof CampaignStatus.CAMPAIGN_STATUS_COMPLETED;
+  export type CAMPAIGN_STATUS_CANCELLED = typeof CampaignStatus.CAMPAIGN_STATUS_CANCELLED;
+  export type UNRECOGNIZED = typeof CampaignStatus.UNRECOGNIZED;
+}
+
+export function campaignStatusFromJSON(object: any): CampaignStatus {
+  switch (object) {
+    case 0:
+    case "CAMPAIGN_STATUS_UNSPECIFIED":
+      return CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED;
+    case 1:
+    case "CAMPAIGN_STATUS_DRAFT":
+      return CampaignStatus.CAMPAIGN_STATUS_DRAFT;
+    case 2:
+    case "CAMPAIGN_STATUS_SCHEDULED":
+      return CampaignStatus.CAMPAIGN_STATUS_SCHEDULED;
+    case 3:
+    case "CAMPAIGN_STATUS_RUNNING":
+      return CampaignStatus.CAMPAIGN_STATUS_RUNNING;
+    case 4:
+    case "CAMPAIGN_STATUS_PAUSED":
+      return CampaignStatus.CAMPAIGN_STATUS_PAUSED;
+    case 5:
+    case "CAMPAIGN_STATUS_COMPLETED":
+      return CampaignStatus.CAMPAIGN_STATUS_COMPLETED;
+    case 6:
+    case "CAMPAIGN_STATUS_CANCELLED":
+      return CampaignStatus.CAMPAIGN_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CampaignStatus.UNRECOGNIZED;
+  }
+}
+
+export function campaignStatusToJSON(object: CampaignStatus): string {
+  switch (object) {
+    case CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED:
+      return "CAMPAIGN_STATUS_UNSPECIFIED";
+    case CampaignStatus.CAMPAIGN_STATUS_DRAFT:
+      return "CAMPAIGN_STATUS_DRAFT";
+    case CampaignStatus.CAMPAIGN_STATUS_SCHEDULED:
+      return "CAMPAIGN_STATUS_SCHEDULED";
+    case CampaignStatus.CAMPAIGN_STATUS_RUNNING:
+      return "CAMPAIGN_STATUS_RUNNING";
+    case CampaignStatus.CAMPAIGN_STATUS_PAUSED:
+      return "CAMPAIGN_STATUS_PAUSED";
+    case CampaignStatus.CAMPAIGN_STATUS_COMPLETED:
+      return "CAMPAIGN_STATUS_COMPLETED";
+    case CampaignStatus.CAMPAIGN_STATUS_CANCELLED:
+      return "CAMPAIGN_STATUS_CANCELLED";
+    case CampaignStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -787,6 +866,197 @@ export interface ProviderCheck {
 
 export interface VerifyProvidersResponse {
   checks: ProviderCheck[];
+}
+
+/** What every recipient of a campaign is sent: EmailJob's fields of the same names, same rules. */
+export interface CampaignSpec {
+  name: string;
+  type: string;
+  /** A stored template, or inline content (html and/or text, with subject). */
+  template_id: string;
+  subject: string;
+  html: string;
+  text: string;
+  /** Each recipient's own template_data is merged over this. */
+  template_data?: { [key: string]: any } | undefined;
+  sender?: Mailbox | undefined;
+  reply_to?: Mailbox | undefined;
+  headers: { [key: string]: string };
+  /** PRIORITY_UNSPECIFIED: low, leaving the other lanes to transactional mail */
+  priority: Priority;
+  provider: string;
+  max_retries?: number | undefined;
+  tags: string[];
+  /** started then, once started */
+  scheduled_at?:
+    | Date
+    | undefined;
+  /** emails per second for this campaign; 0: as fast as the queue takes them */
+  rate_limit: number;
+}
+
+export interface CampaignSpec_HeadersEntry {
+  key: string;
+  value: string;
+}
+
+export interface CampaignRecipient {
+  email: string;
+  name: string;
+  template_data?: { [key: string]: any } | undefined;
+}
+
+export interface CreateCampaignRequest {
+  campaign?:
+    | CampaignSpec
+    | undefined;
+  /** a first page of the audience, if any */
+  recipients: CampaignRecipient[];
+  /** start at once (or schedule) once created */
+  start: boolean;
+}
+
+export interface CreateCampaignResponse {
+  campaign?: Campaign | undefined;
+  recipients?: RecipientUpload | undefined;
+}
+
+export interface AddCampaignRecipientsRequest {
+  campaign_id: string;
+  recipients: CampaignRecipient[];
+}
+
+export interface AddCampaignRecipientsResponse {
+  result?: RecipientUpload | undefined;
+  campaign?: Campaign | undefined;
+}
+
+export interface StreamCampaignRecipientsRequest {
+  campaign_id: string;
+  recipients: CampaignRecipient[];
+}
+
+export interface StreamCampaignRecipientsResponse {
+  result?: RecipientUpload | undefined;
+  campaign?: Campaign | undefined;
+}
+
+/** What an upload did with its rows: each one was added, merged as a duplicate, or invalid. */
+export interface RecipientUpload {
+  added: number;
+  duplicates: number;
+  /** added, but on the suppression list: counted, never sent */
+  suppressed: number;
+  invalid: number;
+  /** the first 1,000 invalid rows */
+  errors: RowError[];
+}
+
+export interface RowError {
+  /** 1-based: the line of a CSV or JSON-lines upload, the position in a list */
+  line: number;
+  /** field: what is wrong */
+  reason: string;
+}
+
+export interface CampaignCounts {
+  /** recipients in the audience (duplicates merged, invalid rows left out) */
+  total: number;
+  /** not yet on the queue */
+  pending: number;
+  /** on the queue or being sent */
+  queued: number;
+  sent: number;
+  failed: number;
+  suppressed: number;
+  cancelled: number;
+  delivered: number;
+  bounced: number;
+  complained: number;
+  opened: number;
+  clicked: number;
+  unsubscribed: number;
+  duplicates: number;
+  invalid: number;
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  type: string;
+  status: CampaignStatus;
+  template_id: string;
+  subject: string;
+  priority: Priority;
+  tracked: boolean;
+  tags: string[];
+  rate_limit: number;
+  scheduled_at?: Date | undefined;
+  created_at?: Date | undefined;
+  started_at?: Date | undefined;
+  finished_at?: Date | undefined;
+  counts?:
+    | CampaignCounts
+    | undefined;
+  /** emails finished per second over the last minute */
+  rate: number;
+  /** when the rest should be done at that rate; unset when unknown */
+  eta?: Date | undefined;
+}
+
+export interface GetCampaignRequest {
+  id: string;
+}
+
+export interface GetCampaignResponse {
+  campaign?: Campaign | undefined;
+}
+
+export interface StartCampaignRequest {
+  id: string;
+}
+
+export interface StartCampaignResponse {
+  campaign?: Campaign | undefined;
+}
+
+export interface PauseCampaignRequest {
+  id: string;
+}
+
+export interface PauseCampaignResponse {
+  campaign?: Campaign | undefined;
+}
+
+export interface ResumeCampaignRequest {
+  id: string;
+}
+
+export interface ResumeCampaignResponse {
+  campaign?: Campaign | undefined;
+}
+
+export interface CancelCampaignRequest {
+  id: string;
+}
+
+export interface CancelCampaignResponse {
+  campaign?: Campaign | undefined;
+}
+
+export interface ListCampaignsRequest {
+  status: CampaignStatus[];
+  type: string;
+  tag: string;
+  /** default 50, at most 500 */
+  page_size: number;
+  page_token: string;
+}
+
+export interface ListCampaignsResponse {
+  campaigns: Campaign[];
+  /** empty on the last page */
+  next_page_token: string;
 }
 
 function createBaseMailbox(): Mailbox {
@@ -6826,6 +7096,2966 @@ export const VerifyProvidersResponse: MessageFns<VerifyProvidersResponse> = {
   },
 };
 
+function createBaseCampaignSpec(): CampaignSpec {
+  return {
+    name: "",
+    type: "",
+    template_id: "",
+    subject: "",
+    html: "",
+    text: "",
+    template_data: undefined,
+    sender: undefined,
+    reply_to: undefined,
+    headers: {},
+    priority: 0,
+    provider: "",
+    max_retries: undefined,
+    tags: [],
+    scheduled_at: undefined,
+    rate_limit: 0,
+  };
+}
+
+export const CampaignSpec: MessageFns<CampaignSpec> = {
+  encode(message: CampaignSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.template_id !== "") {
+      writer.uint32(26).string(message.template_id);
+    }
+    if (message.subject !== "") {
+      writer.uint32(34).string(message.subject);
+    }
+    if (message.html !== "") {
+      writer.uint32(42).string(message.html);
+    }
+    if (message.text !== "") {
+      writer.uint32(50).string(message.text);
+    }
+    if (message.template_data !== undefined) {
+      Struct.encode(Struct.wrap(message.template_data), writer.uint32(58).fork()).join();
+    }
+    if (message.sender !== undefined) {
+      Mailbox.encode(message.sender, writer.uint32(66).fork()).join();
+    }
+    if (message.reply_to !== undefined) {
+      Mailbox.encode(message.reply_to, writer.uint32(74).fork()).join();
+    }
+    globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
+      CampaignSpec_HeadersEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.priority !== 0) {
+      writer.uint32(88).int32(message.priority);
+    }
+    if (message.provider !== "") {
+      writer.uint32(98).string(message.provider);
+    }
+    if (message.max_retries !== undefined) {
+      writer.uint32(104).int32(message.max_retries);
+    }
+    for (const v of message.tags) {
+      writer.uint32(114).string(v!);
+    }
+    if (message.scheduled_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.scheduled_at), writer.uint32(122).fork()).join();
+    }
+    if (message.rate_limit !== 0) {
+      writer.uint32(129).double(message.rate_limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.template_id = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.html = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.template_data = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sender = Mailbox.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reply_to = Mailbox.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = CampaignSpec_HeadersEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.headers[entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.priority = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.max_retries = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.scheduled_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.rate_limit = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignSpec {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      template_id: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      html: isSet(object.html) ? globalThis.String(object.html) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      template_data: isObject(object.templateData)
+        ? object.templateData
+        : isObject(object.template_data)
+        ? object.template_data
+        : undefined,
+      sender: isSet(object.sender) ? Mailbox.fromJSON(object.sender) : undefined,
+      reply_to: isSet(object.replyTo)
+        ? Mailbox.fromJSON(object.replyTo)
+        : isSet(object.reply_to)
+        ? Mailbox.fromJSON(object.reply_to)
+        : undefined,
+      headers: isObject(object.headers)
+        ? (globalThis.Object.entries(object.headers) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      priority: isSet(object.priority) ? priorityFromJSON(object.priority) : 0,
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      max_retries: isSet(object.maxRetries)
+        ? globalThis.Number(object.maxRetries)
+        : isSet(object.max_retries)
+        ? globalThis.Number(object.max_retries)
+        : undefined,
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
+      scheduled_at: isSet(object.scheduledAt)
+        ? fromJsonTimestamp(object.scheduledAt)
+        : isSet(object.scheduled_at)
+        ? fromJsonTimestamp(object.scheduled_at)
+        : undefined,
+      rate_limit: isSet(object.rateLimit)
+        ? globalThis.Number(object.rateLimit)
+        : isSet(object.rate_limit)
+        ? globalThis.Number(object.rate_limit)
+        : 0,
+    };
+  },
+
+  toJSON(message: CampaignSpec): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.template_id !== "") {
+      obj.templateId = message.template_id;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.html !== "") {
+      obj.html = message.html;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.template_data !== undefined) {
+      obj.templateData = message.template_data;
+    }
+    if (message.sender !== undefined) {
+      obj.sender = Mailbox.toJSON(message.sender);
+    }
+    if (message.reply_to !== undefined) {
+      obj.replyTo = Mailbox.toJSON(message.reply_to);
+    }
+    if (message.headers) {
+      const entries = globalThis.Object.entries(message.headers) as [string, string][];
+      if (entries.length > 0) {
+        obj.headers = {};
+        entries.forEach(([k, v]) => {
+          obj.headers[k] = v;
+        });
+      }
+    }
+    if (message.priority !== 0) {
+      obj.priority = priorityToJSON(message.priority);
+    }
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.max_retries !== undefined) {
+      obj.maxRetries = Math.round(message.max_retries);
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.scheduled_at !== undefined) {
+      obj.scheduledAt = message.scheduled_at.toISOString();
+    }
+    if (message.rate_limit !== 0) {
+      obj.rateLimit = floatToJson(message.rate_limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignSpec>, I>>(base?: I): CampaignSpec {
+    return CampaignSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignSpec>, I>>(object: I): CampaignSpec {
+    const message = createBaseCampaignSpec();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.template_id = object.template_id ?? "";
+    message.subject = object.subject ?? "";
+    message.html = object.html ?? "";
+    message.text = object.text ?? "";
+    message.template_data = object.template_data ?? undefined;
+    message.sender = (object.sender !== undefined && object.sender !== null)
+      ? Mailbox.fromPartial(object.sender)
+      : undefined;
+    message.reply_to = (object.reply_to !== undefined && object.reply_to !== null)
+      ? Mailbox.fromPartial(object.reply_to)
+      : undefined;
+    message.headers = (globalThis.Object.entries(object.headers ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.priority = object.priority ?? 0;
+    message.provider = object.provider ?? "";
+    message.max_retries = object.max_retries ?? undefined;
+    message.tags = object.tags?.map((e) => e) || [];
+    message.scheduled_at = object.scheduled_at ?? undefined;
+    message.rate_limit = object.rate_limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseCampaignSpec_HeadersEntry(): CampaignSpec_HeadersEntry {
+  return { key: "", value: "" };
+}
+
+export const CampaignSpec_HeadersEntry: MessageFns<CampaignSpec_HeadersEntry> = {
+  encode(message: CampaignSpec_HeadersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignSpec_HeadersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignSpec_HeadersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignSpec_HeadersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CampaignSpec_HeadersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignSpec_HeadersEntry>, I>>(base?: I): CampaignSpec_HeadersEntry {
+    return CampaignSpec_HeadersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignSpec_HeadersEntry>, I>>(object: I): CampaignSpec_HeadersEntry {
+    const message = createBaseCampaignSpec_HeadersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCampaignRecipient(): CampaignRecipient {
+  return { email: "", name: "", template_data: undefined };
+}
+
+export const CampaignRecipient: MessageFns<CampaignRecipient> = {
+  encode(message: CampaignRecipient, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.template_data !== undefined) {
+      Struct.encode(Struct.wrap(message.template_data), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignRecipient {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignRecipient();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.template_data = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignRecipient {
+    return {
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      template_data: isObject(object.templateData)
+        ? object.templateData
+        : isObject(object.template_data)
+        ? object.template_data
+        : undefined,
+    };
+  },
+
+  toJSON(message: CampaignRecipient): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.template_data !== undefined) {
+      obj.templateData = message.template_data;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignRecipient>, I>>(base?: I): CampaignRecipient {
+    return CampaignRecipient.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignRecipient>, I>>(object: I): CampaignRecipient {
+    const message = createBaseCampaignRecipient();
+    message.email = object.email ?? "";
+    message.name = object.name ?? "";
+    message.template_data = object.template_data ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateCampaignRequest(): CreateCampaignRequest {
+  return { campaign: undefined, recipients: [], start: false };
+}
+
+export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
+  encode(message: CreateCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      CampaignSpec.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recipients) {
+      CampaignRecipient.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.start !== false) {
+      writer.uint32(24).bool(message.start);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = CampaignSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipients.push(CampaignRecipient.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.start = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCampaignRequest {
+    return {
+      campaign: isSet(object.campaign) ? CampaignSpec.fromJSON(object.campaign) : undefined,
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => CampaignRecipient.fromJSON(e))
+        : [],
+      start: isSet(object.start) ? globalThis.Boolean(object.start) : false,
+    };
+  },
+
+  toJSON(message: CreateCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = CampaignSpec.toJSON(message.campaign);
+    }
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => CampaignRecipient.toJSON(e));
+    }
+    if (message.start !== false) {
+      obj.start = message.start;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCampaignRequest>, I>>(base?: I): CreateCampaignRequest {
+    return CreateCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCampaignRequest>, I>>(object: I): CreateCampaignRequest {
+    const message = createBaseCreateCampaignRequest();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? CampaignSpec.fromPartial(object.campaign)
+      : undefined;
+    message.recipients = object.recipients?.map((e) => CampaignRecipient.fromPartial(e)) || [];
+    message.start = object.start ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateCampaignResponse(): CreateCampaignResponse {
+  return { campaign: undefined, recipients: undefined };
+}
+
+export const CreateCampaignResponse: MessageFns<CreateCampaignResponse> = {
+  encode(message: CreateCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    if (message.recipients !== undefined) {
+      RecipientUpload.encode(message.recipients, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipients = RecipientUpload.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCampaignResponse {
+    return {
+      campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined,
+      recipients: isSet(object.recipients) ? RecipientUpload.fromJSON(object.recipients) : undefined,
+    };
+  },
+
+  toJSON(message: CreateCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    if (message.recipients !== undefined) {
+      obj.recipients = RecipientUpload.toJSON(message.recipients);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCampaignResponse>, I>>(base?: I): CreateCampaignResponse {
+    return CreateCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCampaignResponse>, I>>(object: I): CreateCampaignResponse {
+    const message = createBaseCreateCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    message.recipients = (object.recipients !== undefined && object.recipients !== null)
+      ? RecipientUpload.fromPartial(object.recipients)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAddCampaignRecipientsRequest(): AddCampaignRecipientsRequest {
+  return { campaign_id: "", recipients: [] };
+}
+
+export const AddCampaignRecipientsRequest: MessageFns<AddCampaignRecipientsRequest> = {
+  encode(message: AddCampaignRecipientsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign_id !== "") {
+      writer.uint32(10).string(message.campaign_id);
+    }
+    for (const v of message.recipients) {
+      CampaignRecipient.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddCampaignRecipientsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddCampaignRecipientsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipients.push(CampaignRecipient.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddCampaignRecipientsRequest {
+    return {
+      campaign_id: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => CampaignRecipient.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AddCampaignRecipientsRequest): unknown {
+    const obj: any = {};
+    if (message.campaign_id !== "") {
+      obj.campaignId = message.campaign_id;
+    }
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => CampaignRecipient.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddCampaignRecipientsRequest>, I>>(base?: I): AddCampaignRecipientsRequest {
+    return AddCampaignRecipientsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddCampaignRecipientsRequest>, I>>(object: I): AddCampaignRecipientsRequest {
+    const message = createBaseAddCampaignRecipientsRequest();
+    message.campaign_id = object.campaign_id ?? "";
+    message.recipients = object.recipients?.map((e) => CampaignRecipient.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAddCampaignRecipientsResponse(): AddCampaignRecipientsResponse {
+  return { result: undefined, campaign: undefined };
+}
+
+export const AddCampaignRecipientsResponse: MessageFns<AddCampaignRecipientsResponse> = {
+  encode(message: AddCampaignRecipientsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      RecipientUpload.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddCampaignRecipientsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddCampaignRecipientsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = RecipientUpload.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddCampaignRecipientsResponse {
+    return {
+      result: isSet(object.result) ? RecipientUpload.fromJSON(object.result) : undefined,
+      campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined,
+    };
+  },
+
+  toJSON(message: AddCampaignRecipientsResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = RecipientUpload.toJSON(message.result);
+    }
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddCampaignRecipientsResponse>, I>>(base?: I): AddCampaignRecipientsResponse {
+    return AddCampaignRecipientsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddCampaignRecipientsResponse>, I>>(
+    object: I,
+  ): AddCampaignRecipientsResponse {
+    const message = createBaseAddCampaignRecipientsResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? RecipientUpload.fromPartial(object.result)
+      : undefined;
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStreamCampaignRecipientsRequest(): StreamCampaignRecipientsRequest {
+  return { campaign_id: "", recipients: [] };
+}
+
+export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipientsRequest> = {
+  encode(message: StreamCampaignRecipientsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign_id !== "") {
+      writer.uint32(10).string(message.campaign_id);
+    }
+    for (const v of message.recipients) {
+      CampaignRecipient.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamCampaignRecipientsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamCampaignRecipientsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recipients.push(CampaignRecipient.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamCampaignRecipientsRequest {
+    return {
+      campaign_id: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => CampaignRecipient.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: StreamCampaignRecipientsRequest): unknown {
+    const obj: any = {};
+    if (message.campaign_id !== "") {
+      obj.campaignId = message.campaign_id;
+    }
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => CampaignRecipient.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamCampaignRecipientsRequest>, I>>(base?: I): StreamCampaignRecipientsRequest {
+    return StreamCampaignRecipientsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamCampaignRecipientsRequest>, I>>(
+    object: I,
+  ): StreamCampaignRecipientsRequest {
+    const message = createBaseStreamCampaignRecipientsRequest();
+    message.campaign_id = object.campaign_id ?? "";
+    message.recipients = object.recipients?.map((e) => CampaignRecipient.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStreamCampaignRecipientsResponse(): StreamCampaignRecipientsResponse {
+  return { result: undefined, campaign: undefined };
+}
+
+export const StreamCampaignRecipientsResponse: MessageFns<StreamCampaignRecipientsResponse> = {
+  encode(message: StreamCampaignRecipientsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      RecipientUpload.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamCampaignRecipientsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamCampaignRecipientsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = RecipientUpload.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamCampaignRecipientsResponse {
+    return {
+      result: isSet(object.result) ? RecipientUpload.fromJSON(object.result) : undefined,
+      campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined,
+    };
+  },
+
+  toJSON(message: StreamCampaignRecipientsResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = RecipientUpload.toJSON(message.result);
+    }
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamCampaignRecipientsResponse>, I>>(
+    base?: I,
+  ): StreamCampaignRecipientsResponse {
+    return StreamCampaignRecipientsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamCampaignRecipientsResponse>, I>>(
+    object: I,
+  ): StreamCampaignRecipientsResponse {
+    const message = createBaseStreamCampaignRecipientsResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? RecipientUpload.fromPartial(object.result)
+      : undefined;
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecipientUpload(): RecipientUpload {
+  return { added: 0, duplicates: 0, suppressed: 0, invalid: 0, errors: [] };
+}
+
+export const RecipientUpload: MessageFns<RecipientUpload> = {
+  encode(message: RecipientUpload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.added !== 0) {
+      writer.uint32(8).int64(message.added);
+    }
+    if (message.duplicates !== 0) {
+      writer.uint32(16).int64(message.duplicates);
+    }
+    if (message.suppressed !== 0) {
+      writer.uint32(24).int64(message.suppressed);
+    }
+    if (message.invalid !== 0) {
+      writer.uint32(32).int64(message.invalid);
+    }
+    for (const v of message.errors) {
+      RowError.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecipientUpload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecipientUpload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.added = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.duplicates = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.suppressed = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.invalid = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errors.push(RowError.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecipientUpload {
+    return {
+      added: isSet(object.added) ? globalThis.Number(object.added) : 0,
+      duplicates: isSet(object.duplicates) ? globalThis.Number(object.duplicates) : 0,
+      suppressed: isSet(object.suppressed) ? globalThis.Number(object.suppressed) : 0,
+      invalid: isSet(object.invalid) ? globalThis.Number(object.invalid) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => RowError.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RecipientUpload): unknown {
+    const obj: any = {};
+    if (message.added !== 0) {
+      obj.added = Math.round(message.added);
+    }
+    if (message.duplicates !== 0) {
+      obj.duplicates = Math.round(message.duplicates);
+    }
+    if (message.suppressed !== 0) {
+      obj.suppressed = Math.round(message.suppressed);
+    }
+    if (message.invalid !== 0) {
+      obj.invalid = Math.round(message.invalid);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => RowError.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecipientUpload>, I>>(base?: I): RecipientUpload {
+    return RecipientUpload.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecipientUpload>, I>>(object: I): RecipientUpload {
+    const message = createBaseRecipientUpload();
+    message.added = object.added ?? 0;
+    message.duplicates = object.duplicates ?? 0;
+    message.suppressed = object.suppressed ?? 0;
+    message.invalid = object.invalid ?? 0;
+    message.errors = object.errors?.map((e) => RowError.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRowError(): RowError {
+  return { line: 0, reason: "" };
+}
+
+export const RowError: MessageFns<RowError> = {
+  encode(message: RowError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.line !== 0) {
+      writer.uint32(8).int64(message.line);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.line = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowError {
+    return {
+      line: isSet(object.line) ? globalThis.Number(object.line) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RowError): unknown {
+    const obj: any = {};
+    if (message.line !== 0) {
+      obj.line = Math.round(message.line);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowError>, I>>(base?: I): RowError {
+    return RowError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowError>, I>>(object: I): RowError {
+    const message = createBaseRowError();
+    message.line = object.line ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseCampaignCounts(): CampaignCounts {
+  return {
+    total: 0,
+    pending: 0,
+    queued: 0,
+    sent: 0,
+    failed: 0,
+    suppressed: 0,
+    cancelled: 0,
+    delivered: 0,
+    bounced: 0,
+    complained: 0,
+    opened: 0,
+    clicked: 0,
+    unsubscribed: 0,
+    duplicates: 0,
+    invalid: 0,
+  };
+}
+
+export const CampaignCounts: MessageFns<CampaignCounts> = {
+  encode(message: CampaignCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int64(message.total);
+    }
+    if (message.pending !== 0) {
+      writer.uint32(16).int64(message.pending);
+    }
+    if (message.queued !== 0) {
+      writer.uint32(24).int64(message.queued);
+    }
+    if (message.sent !== 0) {
+      writer.uint32(32).int64(message.sent);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(40).int64(message.failed);
+    }
+    if (message.suppressed !== 0) {
+      writer.uint32(48).int64(message.suppressed);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(56).int64(message.cancelled);
+    }
+    if (message.delivered !== 0) {
+      writer.uint32(64).int64(message.delivered);
+    }
+    if (message.bounced !== 0) {
+      writer.uint32(72).int64(message.bounced);
+    }
+    if (message.complained !== 0) {
+      writer.uint32(80).int64(message.complained);
+    }
+    if (message.opened !== 0) {
+      writer.uint32(88).int64(message.opened);
+    }
+    if (message.clicked !== 0) {
+      writer.uint32(96).int64(message.clicked);
+    }
+    if (message.unsubscribed !== 0) {
+      writer.uint32(104).int64(message.unsubscribed);
+    }
+    if (message.duplicates !== 0) {
+      writer.uint32(112).int64(message.duplicates);
+    }
+    if (message.invalid !== 0) {
+      writer.uint32(120).int64(message.invalid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pending = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.queued = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sent = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failed = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.suppressed = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cancelled = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.delivered = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.bounced = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.complained = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.opened = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.clicked = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.unsubscribed = longToNumber(reader.int64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.duplicates = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.invalid = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignCounts {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      pending: isSet(object.pending) ? globalThis.Number(object.pending) : 0,
+      queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0,
+      sent: isSet(object.sent) ? globalThis.Number(object.sent) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      suppressed: isSet(object.suppressed) ? globalThis.Number(object.suppressed) : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      delivered: isSet(object.delivered) ? globalThis.Number(object.delivered) : 0,
+      bounced: isSet(object.bounced) ? globalThis.Number(object.bounced) : 0,
+      complained: isSet(object.complained) ? globalThis.Number(object.complained) : 0,
+      opened: isSet(object.opened) ? globalThis.Number(object.opened) : 0,
+      clicked: isSet(object.clicked) ? globalThis.Number(object.clicked) : 0,
+      unsubscribed: isSet(object.unsubscribed) ? globalThis.Number(object.unsubscribed) : 0,
+      duplicates: isSet(object.duplicates) ? globalThis.Number(object.duplicates) : 0,
+      invalid: isSet(object.invalid) ? globalThis.Number(object.invalid) : 0,
+    };
+  },
+
+  toJSON(message: CampaignCounts): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.pending !== 0) {
+      obj.pending = Math.round(message.pending);
+    }
+    if (message.queued !== 0) {
+      obj.queued = Math.round(message.queued);
+    }
+    if (message.sent !== 0) {
+      obj.sent = Math.round(message.sent);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.suppressed !== 0) {
+      obj.suppressed = Math.round(message.suppressed);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    if (message.delivered !== 0) {
+      obj.delivered = Math.round(message.delivered);
+    }
+    if (message.bounced !== 0) {
+      obj.bounced = Math.round(message.bounced);
+    }
+    if (message.complained !== 0) {
+      obj.complained = Math.round(message.complained);
+    }
+    if (message.opened !== 0) {
+      obj.opened = Math.round(message.opened);
+    }
+    if (message.clicked !== 0) {
+      obj.clicked = Math.round(message.clicked);
+    }
+    if (message.unsubscribed !== 0) {
+      obj.unsubscribed = Math.round(message.unsubscribed);
+    }
+    if (message.duplicates !== 0) {
+      obj.duplicates = Math.round(message.duplicates);
+    }
+    if (message.invalid !== 0) {
+      obj.invalid = Math.round(message.invalid);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignCounts>, I>>(base?: I): CampaignCounts {
+    return CampaignCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignCounts>, I>>(object: I): CampaignCounts {
+    const message = createBaseCampaignCounts();
+    message.total = object.total ?? 0;
+    message.pending = object.pending ?? 0;
+    message.queued = object.queued ?? 0;
+    message.sent = object.sent ?? 0;
+    message.failed = object.failed ?? 0;
+    message.suppressed = object.suppressed ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.delivered = object.delivered ?? 0;
+    message.bounced = object.bounced ?? 0;
+    message.complained = object.complained ?? 0;
+    message.opened = object.opened ?? 0;
+    message.clicked = object.clicked ?? 0;
+    message.unsubscribed = object.unsubscribed ?? 0;
+    message.duplicates = object.duplicates ?? 0;
+    message.invalid = object.invalid ?? 0;
+    return message;
+  },
+};
+
+function createBaseCampaign(): Campaign {
+  return {
+    id: "",
+    name: "",
+    type: "",
+    status: 0,
+    template_id: "",
+    subject: "",
+    priority: 0,
+    tracked: false,
+    tags: [],
+    rate_limit: 0,
+    scheduled_at: undefined,
+    created_at: undefined,
+    started_at: undefined,
+    finished_at: undefined,
+    counts: undefined,
+    rate: 0,
+    eta: undefined,
+  };
+}
+
+export const Campaign: MessageFns<Campaign> = {
+  encode(message: Campaign, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
+    if (message.template_id !== "") {
+      writer.uint32(42).string(message.template_id);
+    }
+    if (message.subject !== "") {
+      writer.uint32(50).string(message.subject);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(56).int32(message.priority);
+    }
+    if (message.tracked !== false) {
+      writer.uint32(64).bool(message.tracked);
+    }
+    for (const v of message.tags) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.rate_limit !== 0) {
+      writer.uint32(81).double(message.rate_limit);
+    }
+    if (message.scheduled_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.scheduled_at), writer.uint32(90).fork()).join();
+    }
+    if (message.created_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.created_at), writer.uint32(98).fork()).join();
+    }
+    if (message.started_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.started_at), writer.uint32(106).fork()).join();
+    }
+    if (message.finished_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.finished_at), writer.uint32(114).fork()).join();
+    }
+    if (message.counts !== undefined) {
+      CampaignCounts.encode(message.counts, writer.uint32(122).fork()).join();
+    }
+    if (message.rate !== 0) {
+      writer.uint32(129).double(message.rate);
+    }
+    if (message.eta !== undefined) {
+      Timestamp.encode(toTimestamp(message.eta), writer.uint32(138).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Campaign {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaign();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.template_id = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.priority = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.tracked = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.rate_limit = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.scheduled_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.created_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.started_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.finished_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.counts = CampaignCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.rate = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.eta = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Campaign {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      status: isSet(object.status) ? campaignStatusFromJSON(object.status) : 0,
+      template_id: isSet(object.templateId)
+        ? globalThis.String(object.templateId)
+        : isSet(object.template_id)
+        ? globalThis.String(object.template_id)
+        : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      priority: isSet(object.priority) ? priorityFromJSON(object.priority) : 0,
+      tracked: isSet(object.tracked) ? globalThis.Boolean(object.tracked) : false,
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      rate_limit: isSet(object.rateLimit)
+        ? globalThis.Number(object.rateLimit)
+        : isSet(object.rate_limit)
+        ? globalThis.Number(object.rate_limit)
+        : 0,
+      scheduled_at: isSet(object.scheduledAt)
+        ? fromJsonTimestamp(object.scheduledAt)
+        : isSet(object.scheduled_at)
+        ? fromJsonTimestamp(object.scheduled_at)
+        : undefined,
+      created_at: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      started_at: isSet(object.startedAt)
+        ? fromJsonTimestamp(object.startedAt)
+        : isSet(object.started_at)
+        ? fromJsonTimestamp(object.started_at)
+        : undefined,
+      finished_at: isSet(object.finishedAt)
+        ? fromJsonTimestamp(object.finishedAt)
+        : isSet(object.finished_at)
+        ? fromJsonTimestamp(object.finished_at)
+        : undefined,
+      counts: isSet(object.counts) ? CampaignCounts.fromJSON(object.counts) : undefined,
+      rate: isSet(object.rate) ? globalThis.Number(object.rate) : 0,
+      eta: isSet(object.eta) ? fromJsonTimestamp(object.eta) : undefined,
+    };
+  },
+
+  toJSON(message: Campaign): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.status !== 0) {
+      obj.status = campaignStatusToJSON(message.status);
+    }
+    if (message.template_id !== "") {
+      obj.templateId = message.template_id;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.priority !== 0) {
+      obj.priority = priorityToJSON(message.priority);
+    }
+    if (message.tracked !== false) {
+      obj.tracked = message.tracked;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.rate_limit !== 0) {
+      obj.rateLimit = floatToJson(message.rate_limit);
+    }
+    if (message.scheduled_at !== undefined) {
+      obj.scheduledAt = message.scheduled_at.toISOString();
+    }
+    if (message.created_at !== undefined) {
+      obj.createdAt = message.created_at.toISOString();
+    }
+    if (message.started_at !== undefined) {
+      obj.startedAt = message.started_at.toISOString();
+    }
+    if (message.finished_at !== undefined) {
+      obj.finishedAt = message.finished_at.toISOString();
+    }
+    if (message.counts !== undefined) {
+      obj.counts = CampaignCounts.toJSON(message.counts);
+    }
+    if (message.rate !== 0) {
+      obj.rate = floatToJson(message.rate);
+    }
+    if (message.eta !== undefined) {
+      obj.eta = message.eta.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Campaign>, I>>(base?: I): Campaign {
+    return Campaign.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Campaign>, I>>(object: I): Campaign {
+    const message = createBaseCampaign();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.status = object.status ?? 0;
+    message.template_id = object.template_id ?? "";
+    message.subject = object.subject ?? "";
+    message.priority = object.priority ?? 0;
+    message.tracked = object.tracked ?? false;
+    message.tags = object.tags?.map((e) => e) || [];
+    message.rate_limit = object.rate_limit ?? 0;
+    message.scheduled_at = object.scheduled_at ?? undefined;
+    message.created_at = object.created_at ?? undefined;
+    message.started_at = object.started_at ?? undefined;
+    message.finished_at = object.finished_at ?? undefined;
+    message.counts = (object.counts !== undefined && object.counts !== null)
+      ? CampaignCounts.fromPartial(object.counts)
+      : undefined;
+    message.rate = object.rate ?? 0;
+    message.eta = object.eta ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetCampaignRequest(): GetCampaignRequest {
+  return { id: "" };
+}
+
+export const GetCampaignRequest: MessageFns<GetCampaignRequest> = {
+  encode(message: GetCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCampaignRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCampaignRequest>, I>>(base?: I): GetCampaignRequest {
+    return GetCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCampaignRequest>, I>>(object: I): GetCampaignRequest {
+    const message = createBaseGetCampaignRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCampaignResponse(): GetCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const GetCampaignResponse: MessageFns<GetCampaignResponse> = {
+  encode(message: GetCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: GetCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCampaignResponse>, I>>(base?: I): GetCampaignResponse {
+    return GetCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCampaignResponse>, I>>(object: I): GetCampaignResponse {
+    const message = createBaseGetCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartCampaignRequest(): StartCampaignRequest {
+  return { id: "" };
+}
+
+export const StartCampaignRequest: MessageFns<StartCampaignRequest> = {
+  encode(message: StartCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartCampaignRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: StartCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartCampaignRequest>, I>>(base?: I): StartCampaignRequest {
+    return StartCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartCampaignRequest>, I>>(object: I): StartCampaignRequest {
+    const message = createBaseStartCampaignRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseStartCampaignResponse(): StartCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const StartCampaignResponse: MessageFns<StartCampaignResponse> = {
+  encode(message: StartCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: StartCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartCampaignResponse>, I>>(base?: I): StartCampaignResponse {
+    return StartCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartCampaignResponse>, I>>(object: I): StartCampaignResponse {
+    const message = createBaseStartCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePauseCampaignRequest(): PauseCampaignRequest {
+  return { id: "" };
+}
+
+export const PauseCampaignRequest: MessageFns<PauseCampaignRequest> = {
+  encode(message: PauseCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseCampaignRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: PauseCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseCampaignRequest>, I>>(base?: I): PauseCampaignRequest {
+    return PauseCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseCampaignRequest>, I>>(object: I): PauseCampaignRequest {
+    const message = createBasePauseCampaignRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBasePauseCampaignResponse(): PauseCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const PauseCampaignResponse: MessageFns<PauseCampaignResponse> = {
+  encode(message: PauseCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: PauseCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseCampaignResponse>, I>>(base?: I): PauseCampaignResponse {
+    return PauseCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseCampaignResponse>, I>>(object: I): PauseCampaignResponse {
+    const message = createBasePauseCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResumeCampaignRequest(): ResumeCampaignRequest {
+  return { id: "" };
+}
+
+export const ResumeCampaignRequest: MessageFns<ResumeCampaignRequest> = {
+  encode(message: ResumeCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeCampaignRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ResumeCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeCampaignRequest>, I>>(base?: I): ResumeCampaignRequest {
+    return ResumeCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeCampaignRequest>, I>>(object: I): ResumeCampaignRequest {
+    const message = createBaseResumeCampaignRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeCampaignResponse(): ResumeCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const ResumeCampaignResponse: MessageFns<ResumeCampaignResponse> = {
+  encode(message: ResumeCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: ResumeCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeCampaignResponse>, I>>(base?: I): ResumeCampaignResponse {
+    return ResumeCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeCampaignResponse>, I>>(object: I): ResumeCampaignResponse {
+    const message = createBaseResumeCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCancelCampaignRequest(): CancelCampaignRequest {
+  return { id: "" };
+}
+
+export const CancelCampaignRequest: MessageFns<CancelCampaignRequest> = {
+  encode(message: CancelCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCampaignRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: CancelCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCampaignRequest>, I>>(base?: I): CancelCampaignRequest {
+    return CancelCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCampaignRequest>, I>>(object: I): CancelCampaignRequest {
+    const message = createBaseCancelCampaignRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelCampaignResponse(): CancelCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const CancelCampaignResponse: MessageFns<CancelCampaignResponse> = {
+  encode(message: CancelCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: CancelCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCampaignResponse>, I>>(base?: I): CancelCampaignResponse {
+    return CancelCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCampaignResponse>, I>>(object: I): CancelCampaignResponse {
+    const message = createBaseCancelCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCampaignsRequest(): ListCampaignsRequest {
+  return { status: [], type: "", tag: "", page_size: 0, page_token: "" };
+}
+
+export const ListCampaignsRequest: MessageFns<ListCampaignsRequest> = {
+  encode(message: ListCampaignsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.status) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.tag !== "") {
+      writer.uint32(26).string(message.tag);
+    }
+    if (message.page_size !== 0) {
+      writer.uint32(32).int32(message.page_size);
+    }
+    if (message.page_token !== "") {
+      writer.uint32(42).string(message.page_token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.status.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.status.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.page_size = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.page_token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignsRequest {
+    return {
+      status: globalThis.Array.isArray(object?.status) ? object.status.map((e: any) => campaignStatusFromJSON(e)) : [],
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+      page_size: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      page_token: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCampaignsRequest): unknown {
+    const obj: any = {};
+    if (message.status?.length) {
+      obj.status = message.status.map((e) => campaignStatusToJSON(e));
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    if (message.page_size !== 0) {
+      obj.pageSize = Math.round(message.page_size);
+    }
+    if (message.page_token !== "") {
+      obj.pageToken = message.page_token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignsRequest>, I>>(base?: I): ListCampaignsRequest {
+    return ListCampaignsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignsRequest>, I>>(object: I): ListCampaignsRequest {
+    const message = createBaseListCampaignsRequest();
+    message.status = object.status?.map((e) => e) || [];
+    message.type = object.type ?? "";
+    message.tag = object.tag ?? "";
+    message.page_size = object.page_size ?? 0;
+    message.page_token = object.page_token ?? "";
+    return message;
+  },
+};
+
+function createBaseListCampaignsResponse(): ListCampaignsResponse {
+  return { campaigns: [], next_page_token: "" };
+}
+
+export const ListCampaignsResponse: MessageFns<ListCampaignsResponse> = {
+  encode(message: ListCampaignsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.campaigns) {
+      Campaign.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.next_page_token !== "") {
+      writer.uint32(18).string(message.next_page_token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaigns.push(Campaign.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.next_page_token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignsResponse {
+    return {
+      campaigns: globalThis.Array.isArray(object?.campaigns)
+        ? object.campaigns.map((e: any) => Campaign.fromJSON(e))
+        : [],
+      next_page_token: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCampaignsResponse): unknown {
+    const obj: any = {};
+    if (message.campaigns?.length) {
+      obj.campaigns = message.campaigns.map((e) => Campaign.toJSON(e));
+    }
+    if (message.next_page_token !== "") {
+      obj.nextPageToken = message.next_page_token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignsResponse>, I>>(base?: I): ListCampaignsResponse {
+    return ListCampaignsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignsResponse>, I>>(object: I): ListCampaignsResponse {
+    const message = createBaseListCampaignsResponse();
+    message.campaigns = object.campaigns?.map((e) => Campaign.fromPartial(e)) || [];
+    message.next_page_token = object.next_page_token ?? "";
+    return message;
+  },
+};
+
 export type EmailWorkerServiceService = typeof EmailWorkerServiceService;
 export const EmailWorkerServiceService = {
   /**
@@ -7033,6 +10263,119 @@ export const EmailWorkerServiceService = {
       Buffer.from(VerifyProvidersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyProvidersResponse => VerifyProvidersResponse.decode(value),
   },
+  /**
+   * Campaigns: one email to each recipient of an audience, sent at the campaign's pace with live
+   * counts (campaign or admin scope). A campaign is created as a draft, given its recipients, and
+   * started (now, or at its scheduled_at).
+   */
+  createCampaign: {
+    path: "/emailworker.v1.EmailWorkerService/CreateCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCampaignRequest): Buffer =>
+      Buffer.from(CreateCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCampaignRequest => CreateCampaignRequest.decode(value),
+    responseSerialize: (value: CreateCampaignResponse): Buffer =>
+      Buffer.from(CreateCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCampaignResponse => CreateCampaignResponse.decode(value),
+  },
+  /**
+   * Adds one page of recipients. Addresses the campaign already has are merged; invalid ones are
+   * reported by position and do not stop the rest.
+   */
+  addCampaignRecipients: {
+    path: "/emailworker.v1.EmailWorkerService/AddCampaignRecipients" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddCampaignRecipientsRequest): Buffer =>
+      Buffer.from(AddCampaignRecipientsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddCampaignRecipientsRequest => AddCampaignRecipientsRequest.decode(value),
+    responseSerialize: (value: AddCampaignRecipientsResponse): Buffer =>
+      Buffer.from(AddCampaignRecipientsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddCampaignRecipientsResponse => AddCampaignRecipientsResponse.decode(value),
+  },
+  /**
+   * The same as a stream of pages, for audiences too large for one request: every page names the
+   * campaign (the first one decides); one answer when the stream ends. Positions count across pages.
+   */
+  streamCampaignRecipients: {
+    path: "/emailworker.v1.EmailWorkerService/StreamCampaignRecipients" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: StreamCampaignRecipientsRequest): Buffer =>
+      Buffer.from(StreamCampaignRecipientsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamCampaignRecipientsRequest =>
+      StreamCampaignRecipientsRequest.decode(value),
+    responseSerialize: (value: StreamCampaignRecipientsResponse): Buffer =>
+      Buffer.from(StreamCampaignRecipientsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamCampaignRecipientsResponse =>
+      StreamCampaignRecipientsResponse.decode(value),
+  },
+  getCampaign: {
+    path: "/emailworker.v1.EmailWorkerService/GetCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCampaignRequest): Buffer => Buffer.from(GetCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCampaignRequest => GetCampaignRequest.decode(value),
+    responseSerialize: (value: GetCampaignResponse): Buffer => Buffer.from(GetCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCampaignResponse => GetCampaignResponse.decode(value),
+  },
+  /** Newest first, with filters and keyset pagination. */
+  listCampaigns: {
+    path: "/emailworker.v1.EmailWorkerService/ListCampaigns" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCampaignsRequest): Buffer => Buffer.from(ListCampaignsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCampaignsRequest => ListCampaignsRequest.decode(value),
+    responseSerialize: (value: ListCampaignsResponse): Buffer =>
+      Buffer.from(ListCampaignsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCampaignsResponse => ListCampaignsResponse.decode(value),
+  },
+  /** draft → running (or scheduled, when its scheduled_at is ahead). */
+  startCampaign: {
+    path: "/emailworker.v1.EmailWorkerService/StartCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartCampaignRequest): Buffer => Buffer.from(StartCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartCampaignRequest => StartCampaignRequest.decode(value),
+    responseSerialize: (value: StartCampaignResponse): Buffer =>
+      Buffer.from(StartCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartCampaignResponse => StartCampaignResponse.decode(value),
+  },
+  /** No new sends within a second; emails already being sent finish. */
+  pauseCampaign: {
+    path: "/emailworker.v1.EmailWorkerService/PauseCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseCampaignRequest): Buffer => Buffer.from(PauseCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseCampaignRequest => PauseCampaignRequest.decode(value),
+    responseSerialize: (value: PauseCampaignResponse): Buffer =>
+      Buffer.from(PauseCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseCampaignResponse => PauseCampaignResponse.decode(value),
+  },
+  resumeCampaign: {
+    path: "/emailworker.v1.EmailWorkerService/ResumeCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeCampaignRequest): Buffer =>
+      Buffer.from(ResumeCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeCampaignRequest => ResumeCampaignRequest.decode(value),
+    responseSerialize: (value: ResumeCampaignResponse): Buffer =>
+      Buffer.from(ResumeCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeCampaignResponse => ResumeCampaignResponse.decode(value),
+  },
+  /** No recipient not yet handed to a provider is sent. */
+  cancelCampaign: {
+    path: "/emailworker.v1.EmailWorkerService/CancelCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelCampaignRequest): Buffer =>
+      Buffer.from(CancelCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelCampaignRequest => CancelCampaignRequest.decode(value),
+    responseSerialize: (value: CancelCampaignResponse): Buffer =>
+      Buffer.from(CancelCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelCampaignResponse => CancelCampaignResponse.decode(value),
+  },
 } as const;
 
 export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
@@ -7073,6 +10416,35 @@ export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
    * API: one authenticated call) and returns the results (admin scope).
    */
   verifyProviders: handleUnaryCall<VerifyProvidersRequest, VerifyProvidersResponse>;
+  /**
+   * Campaigns: one email to each recipient of an audience, sent at the campaign's pace with live
+   * counts (campaign or admin scope). A campaign is created as a draft, given its recipients, and
+   * started (now, or at its scheduled_at).
+   */
+  createCampaign: handleUnaryCall<CreateCampaignRequest, CreateCampaignResponse>;
+  /**
+   * Adds one page of recipients. Addresses the campaign already has are merged; invalid ones are
+   * reported by position and do not stop the rest.
+   */
+  addCampaignRecipients: handleUnaryCall<AddCampaignRecipientsRequest, AddCampaignRecipientsResponse>;
+  /**
+   * The same as a stream of pages, for audiences too large for one request: every page names the
+   * campaign (the first one decides); one answer when the stream ends. Positions count across pages.
+   */
+  streamCampaignRecipients: handleClientStreamingCall<
+    StreamCampaignRecipientsRequest,
+    StreamCampaignRecipientsResponse
+  >;
+  getCampaign: handleUnaryCall<GetCampaignRequest, GetCampaignResponse>;
+  /** Newest first, with filters and keyset pagination. */
+  listCampaigns: handleUnaryCall<ListCampaignsRequest, ListCampaignsResponse>;
+  /** draft → running (or scheduled, when its scheduled_at is ahead). */
+  startCampaign: handleUnaryCall<StartCampaignRequest, StartCampaignResponse>;
+  /** No new sends within a second; emails already being sent finish. */
+  pauseCampaign: handleUnaryCall<PauseCampaignRequest, PauseCampaignResponse>;
+  resumeCampaign: handleUnaryCall<ResumeCampaignRequest, ResumeCampaignResponse>;
+  /** No recipient not yet handed to a provider is sent. */
+  cancelCampaign: handleUnaryCall<CancelCampaignRequest, CancelCampaignResponse>;
 }
 
 export interface EmailWorkerServiceClient extends Client {
@@ -7365,6 +10737,159 @@ export interface EmailWorkerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyProvidersResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Campaigns: one email to each recipient of an audience, sent at the campaign's pace with live
+   * counts (campaign or admin scope). A campaign is created as a draft, given its recipients, and
+   * started (now, or at its scheduled_at).
+   */
+  createCampaign(
+    request: CreateCampaignRequest,
+    callback: (error: ServiceError | null, response: CreateCampaignResponse) => void,
+  ): ClientUnaryCall;
+  createCampaign(
+    request: CreateCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCampaignResponse) => void,
+  ): ClientUnaryCall;
+  createCampaign(
+    request: CreateCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds one page of recipients. Addresses the campaign already has are merged; invalid ones are
+   * reported by position and do not stop the rest.
+   */
+  addCampaignRecipients(
+    request: AddCampaignRecipientsRequest,
+    callback: (error: ServiceError | null, response: AddCampaignRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  addCampaignRecipients(
+    request: AddCampaignRecipientsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddCampaignRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  addCampaignRecipients(
+    request: AddCampaignRecipientsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddCampaignRecipientsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The same as a stream of pages, for audiences too large for one request: every page names the
+   * campaign (the first one decides); one answer when the stream ends. Positions count across pages.
+   */
+  streamCampaignRecipients(
+    callback: (error: ServiceError | null, response: StreamCampaignRecipientsResponse) => void,
+  ): ClientWritableStream<StreamCampaignRecipientsRequest>;
+  streamCampaignRecipients(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StreamCampaignRecipientsResponse) => void,
+  ): ClientWritableStream<StreamCampaignRecipientsRequest>;
+  streamCampaignRecipients(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StreamCampaignRecipientsResponse) => void,
+  ): ClientWritableStream<StreamCampaignRecipientsRequest>;
+  streamCampaignRecipients(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StreamCampaignRecipientsResponse) => void,
+  ): ClientWritableStream<StreamCampaignRecipientsRequest>;
+  getCampaign(
+    request: GetCampaignRequest,
+    callback: (error: ServiceError | null, response: GetCampaignResponse) => void,
+  ): ClientUnaryCall;
+  getCampaign(
+    request: GetCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCampaignResponse) => void,
+  ): ClientUnaryCall;
+  getCampaign(
+    request: GetCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** Newest first, with filters and keyset pagination. */
+  listCampaigns(
+    request: ListCampaignsRequest,
+    callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
+  ): ClientUnaryCall;
+  listCampaigns(
+    request: ListCampaignsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
+  ): ClientUnaryCall;
+  listCampaigns(
+    request: ListCampaignsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
+  ): ClientUnaryCall;
+  /** draft → running (or scheduled, when its scheduled_at is ahead). */
+  startCampaign(
+    request: StartCampaignRequest,
+    callback: (error: ServiceError | null, response: StartCampaignResponse) => void,
+  ): ClientUnaryCall;
+  startCampaign(
+    request: StartCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartCampaignResponse) => void,
+  ): ClientUnaryCall;
+  startCampaign(
+    request: StartCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** No new sends within a second; emails already being sent finish. */
+  pauseCampaign(
+    request: PauseCampaignRequest,
+    callback: (error: ServiceError | null, response: PauseCampaignResponse) => void,
+  ): ClientUnaryCall;
+  pauseCampaign(
+    request: PauseCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseCampaignResponse) => void,
+  ): ClientUnaryCall;
+  pauseCampaign(
+    request: PauseCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseCampaignResponse) => void,
+  ): ClientUnaryCall;
+  resumeCampaign(
+    request: ResumeCampaignRequest,
+    callback: (error: ServiceError | null, response: ResumeCampaignResponse) => void,
+  ): ClientUnaryCall;
+  resumeCampaign(
+    request: ResumeCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeCampaignResponse) => void,
+  ): ClientUnaryCall;
+  resumeCampaign(
+    request: ResumeCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** No recipient not yet handed to a provider is sent. */
+  cancelCampaign(
+    request: CancelCampaignRequest,
+    callback: (error: ServiceError | null, response: CancelCampaignResponse) => void,
+  ): ClientUnaryCall;
+  cancelCampaign(
+    request: CancelCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelCampaignResponse) => void,
+  ): ClientUnaryCall;
+  cancelCampaign(
+    request: CancelCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelCampaignResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const EmailWorkerServiceClient = makeGenericClientConstructor(
@@ -7382,6 +10907,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

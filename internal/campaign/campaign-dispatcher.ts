@@ -1,0 +1,96 @@
+import type { Logger } from "pino";
+import { LANES, type Lane, laneOf } from "../job/priority.ts";
+import { encodeTrackedReference } from "../job/queue-message.ts";
+import type { JobQueue } from "../queue/queue.ts";
+import type { CampaignRepository } from "../store/campaign-repository.ts";
+import type { JobRepository } from "../store/job-repository.ts";
+
+interface CampaignDispatcherOptions {
+  campaigns: CampaignRepository;
+  jobs: Pick<JobRepository, "markEnqueued">;
+  queue: Pick<JobQueue, "publish" | "stats">;
+  /**
+   * How many messages a lane may hold waiting before dispatch stops feeding it: campaigns fill
+   * their lane up to here and no further, so a million recipients never sit on the queue at once
+   * and the lanes above keep their turn.
+   */
+  laneDepth: number;
+  /** Most recipients one campaign dispatches per pass (one database transaction). */
+  sliceSize: number;
+  logger: Logger;
+  /** A scheduled campaign started, `lateMs` after its time. */
+  onStarted?: (campaign: { job_type: string; late_ms: number }) => void;
+  /** Jobs put on the queue for campaigns. */
+  onDispatched?: (count: number) => void;
+  onCompleted?: (campaignId: string) => void;
+}
+
+/**
+ * Feeds running campaigns onto the queue, run periodically on every replica: starts scheduled
+ * campaigns whose time has come, then turns each running campaign's next recipients into jobs, as
+ * many as its lane has room for (and its rate limit allows). A campaign's slice is taken under its
+ * row lock, so replicas dispatching at once never dispatch a recipient twice; a job whose message
+ * is lost between commit and publish is published again by the reconciler.
+ */
+export class CampaignDispatcher {
+  readonly #options: CampaignDispatcherOptions;
+
+  constructor(options: CampaignDispatcherOptions) {
+    this.#options = options;
+  }
+
+  /** One pass; returns how many jobs it put on the queue. */
+  async dispatch(): Promise<number> {
+    for (const started of await this.#options.campaigns.startDue()) {
+      this.#options.logger.info(
+        { campaign_id: started.id, late_ms: Math.round(started.late_ms) },
+        "scheduled campaign started",
+      );
+      this.#options.onStarted?.(started);
+    }
+    const running = await this.#options.campaigns.running();
+    if (running.length === 0) return 0;
+    const { lanes } = await this.#options.queue.stats();
+    const room = Object.fromEntries(
+      LANES.map((lane) => [lane, this.#options.laneDepth - lanes[lane]]),
+    ) as Record<Lane, number>;
+    let dispatched = 0;
+    for (const campaign of running) {
+      const lane = laneOf(campaign.priority);
+      // With no room, a pass still looks: a campaign whose last jobs have ended completes here.
+      const slice = await this.#options.campaigns.dispatchSlice(
+        campaign.id,
+        Math.max(Math.min(this.#options.sliceSize, room[lane]), 0),
+      );
+      if (!slice) continue;
+      room[lane] -= slice.jobs.length;
+      dispatched += slice.jobs.length;
+      await this.publish(slice.jobs);
+      if (slice.completed) {
+        this.#options.logger.info({ campaign_id: campaign.id }, "campaign completed");
+        this.#options.onCompleted?.(campaign.id);
+      }
+    }
+    if (dispatched > 0) this.#options.onDispatched?.(dispatched);
+    return dispatched;
+  }
+
+  /**
+   * Publishes campaign jobs already stored. A failure is left to the reconciler, which publishes
+   * stored jobs that were never marked published.
+   */
+  async publish(jobs: readonly { id: string; priority: number }[]): Promise<void> {
+    if (jobs.length === 0) return;
+    try {
+      await this.#options.queue.publish(
+        jobs.map((job) => ({ body: encodeTrackedReference(job.id), lane: laneOf(job.priority) })),
+      );
+      await this.#options.jobs.markEnqueued(jobs.map((job) => job.id));
+    } catch (error) {
+      this.#options.logger.warn(
+        { err: error, jobs: jobs.length },
+        "campaign jobs stored but not queued; the reconciler will queue them",
+      );
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import type { CampaignView } from "../../internal/campaign/campaign-view.ts";
+import { createTestDatabase, type TestDatabase } from "../postgres.ts";
+import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../redis.ts";
+import { type ServiceProcess, smtpSinkEnv, startServiceProcess } from "../service-process.ts";
+import { type SinkProcess, startSinkProcess } from "../smtp-sink-process.ts";
+import { until } from "../until.ts";
+
+const WORKERS = 8;
+
+type Driver = "redis" | "postgres";
+
+interface Run {
+  database: TestDatabase;
+  sink: SinkProcess;
+  services: ServiceProcess[];
+  env: Record<string, string>;
+  queuePrefix: string | undefined;
+}
+
+/** A CSV audience: `count` people, plus the rows an upload must cope with. */
+function audienceCsv(label: string, count: number, extras: string[] = []): { csv: string; emails: string[] } {
+  const emails = Array.from({ length: count }, (_, i) => `${label}-${i}@example.org`);
+  const rows = emails.map((email, i) => `${email},Person ${i},City ${i % 7}`);
+  return { csv: ["email,name,city", ...rows, ...extras].join("\n"), emails };
+}
+
+async function json<T>(response: Response | Promise<Response>, status = 200): Promise<T> {
+  const answer = await response;
+  const body = (await answer.json()) as T;
+  expect(answer.status, JSON.stringify(body)).toBe(status);
+  return body;
+}
+
+/**
+ * Campaigns through the whole service, run as processes of their own against an SMTP server in
+ * another process: every recipient gets exactly one email, pause and cancel stop sending within a
+ * second, and a worker killed mid-campaign loses no recipient.
+ */
+describe.each<Driver>(["redis", "postgres"])("campaigns on the %s queue", (driver) => {
+  let run: Run | undefined;
+  afterEach(async () => {
+    if (!run) return;
+    for (const service of run.services) await service.stop();
+    await run.sink.stop();
+    if (run.queuePrefix) {
+      const redis = await connectRedis();
+      await deleteKeys(redis, run.queuePrefix);
+      redis.disconnect();
+    }
+    await run.database.drop();
+    run = undefined;
+  });
+
+  async function start(instances: number): Promise<Run> {
+    const database = await createTestDatabase("ew_campaigns");
+    const sink = await startSinkProcess();
+    const queuePrefix = driver === "redis" ? uniquePrefix("campaigns") : undefined;
+    const env: Record<string, string> = {
+      QUEUE_DRIVER: driver,
+      ...(queuePrefix && { REDIS_URL: redisUrl(), QUEUE_NAME: queuePrefix }),
+      QUEUE_POLL_INTERVAL: "100ms",
+      QUEUE_VISIBILITY_TIMEOUT: "5s",
+      WORKER_PROCESS_TIMEOUT: "4s",
+      WORKER_COUNT: String(WORKERS),
+      WORKER_RECONCILE_INTERVAL: "1s",
+      WORKER_RECONCILE_GRACE: "3s",
+      CAMPAIGN_DISPATCH_INTERVAL: "100ms",
+      CAMPAIGN_LANE_DEPTH: "500",
+      DATABASE_URL: database.url,
+      ...smtpSinkEnv(sink.smtpPort),
+    };
+    run = { database, sink, services: [], env, queuePrefix };
+    for (let i = 0; i < instances; i++) run.services.push(await startServiceProcess(env));
+    return run;
+  }
+
+  async function createCampaign(base: string, extra: Record<string, unknown> = {}): Promise<CampaignView> {
+    return json<CampaignView>(
+      fetch(`${base}/v1/campaigns`, {
+        method: "POST",
+        body: JSON.stringify({
+          name: `Spring ${randomUUID().slice(0, 6)}`,
+          type: "newsletter",
+          subject: "Spring news for {{.name}}",
+          html: "<p>Hello {{.name}} in {{.city}}</p>",
+          text: "Hello {{.name}} in {{.city}}",
+          ...extra,
+        }),
+      }),
+      201,
+    );
+  }
+
+  async function upload(base: string, id: string, csv: string) {
+    return json<{
+      added: number;
+      duplicates: number;
+      suppressed: number;
+      invalid: number;
+      errors: unknown[];
+    }>(
+      fetch(`${base}/v1/campaigns/${id}/recipients`, {
+        method: "POST",
+        headers: { "content-type": "text/csv" },
+        body: csv,
+      }),
+    );
+  }
+
+  const campaignOf = (base: string, id: string) => json<CampaignView>(fetch(`${base}/v1/campaigns/${id}`));
+  const act = (base: string, id: string, action: string) =>
+    json<CampaignView>(fetch(`${base}/v1/campaigns/${id}/${action}`, { method: "POST" }));
+
+  /** Recipients of `emails` that got more than one email, and the ones that got none. */
+  async function receipts(sink: SinkProcess, emails: readonly string[]) {
+    const { per_recipient } = await sink.stats();
+    return {
+      twice: emails.filter((e) => (per_recipient[e] ?? 0) > 1),
+      none: emails.filter((e) => (per_recipient[e] ?? 0) === 0),
+      received: emails.filter((e) => (per_recipient[e] ?? 0) > 0).length,
+    };
+  }
+
+  it("delivers a 20,000-recipient CSV campaign, dispatched by two service processes, exactly once per recipient, with counts matching the SMTP server's, through a pause and a resume", {
+    timeout: 240_000,
+  }, async () => {
+    const { sink, services, database } = await start(2);
+    const base = services[0]?.base as string;
+    const suppressed = "suppressed-reader@example.org";
+    await withClient(database.url, (client) =>
+      client.query(
+        "insert into email_suppressions (email, reason, source) values ($1, 'complaint', 'test')",
+        [suppressed],
+      ),
+    );
+    const { csv, emails } = audienceCsv(`c20k-${driver}`, 20_000, [
+      // Merged into their first rows, whatever the case.
+      `C20K-${driver.toUpperCase()}-0@example.org,Again,Oslo`,
+      `c20k-${driver}-1@EXAMPLE.org,Again,Oslo`,
+      `${suppressed},Suppressed,Oslo`,
+      "not-an-email,Broken,Oslo",
+      "short-row@example.org",
+    ]);
+    const campaign = await createCampaign(base);
+    expect(campaign).toMatchObject({ status: "draft", priority: "low", tracked: true });
+    const uploaded = await upload(base, campaign.id, csv);
+    expect(uploaded).toMatchObject({ added: 20_001, duplicates: 2, suppressed: 1, invalid: 2 });
+    expect(uploaded.errors).toEqual([
+      { line: 20_005, reason: expect.stringContaining("email") },
+      { line: 20_006, reason: expect.stringContaining("the header has 3") },
+    ]);
+
+    await act(base, campaign.id, "start");
+    await until(async () => (await sink.count()) >= 3_000, 60_000, "the campaign to get going");
+    const paused = await act(base, campaign.id, "pause");
+    expect(paused.status).toBe("paused");
+    // Sends already under way finish; nothing new starts a second after the pause.
+    await sleep(1_000);
+    const settled = await sink.count();
+    await sleep(2_000);
+    expect(await sink.count()).toBe(settled);
+    expect(settled).toBeLessThan(20_000);
+    const whilePaused = await campaignOf(base, campaign.id);
+    expect(whilePaused.counts.sent).toBe(settled);
+
+    await act(base, campaign.id, "resume");
+    await until(
+      async () => (await campaignOf(base, campaign.id)).status === "completed",
+      180_000,
+      "the campaign to complete",
+    );
+    const { twice, none, received } = await receipts(sink, emails);
+    expect(twice).toEqual([]);
+    expect(none).toEqual([]);
+    expect(received).toBe(20_000);
+    const { per_recipient } = await sink.stats();
+    expect(per_recipient[suppressed]).toBeUndefined();
+    const done = await campaignOf(services[1]?.base as string, campaign.id);
+    expect(done.counts).toMatchObject({
+      total: 20_001,
+      pending: 0,
+      queued: 0,
+      sent: 20_000,
+      failed: 0,
+      suppressed: 1,
+      cancelled: 0,
+      duplicates: 2,
+      invalid: 2,
+    });
+    expect(done.finished_at).not.toBeNull();
+  });
+
+  it("sends nothing pending once cancelled", { timeout: 120_000 }, async () => {
+    const { sink, services } = await start(1);
+    const base = services[0]?.base as string;
+    const { csv, emails } = audienceCsv(`cancel-${driver}`, 5_000);
+    // Slow enough that most of the audience is still waiting when it is cancelled.
+    const campaign = await createCampaign(base, { rate_limit: 500 });
+    await upload(base, campaign.id, csv);
+    await act(base, campaign.id, "start");
+    await until(async () => (await sink.count()) >= 500, 60_000, "the campaign to get going");
+    const cancelled = await act(base, campaign.id, "cancel");
+    expect(cancelled.status).toBe("cancelled");
+    await sleep(1_000);
+    const settled = await sink.count();
+    await sleep(2_000);
+    expect(await sink.count()).toBe(settled);
+    const { twice, received } = await receipts(sink, emails);
+    expect(twice).toEqual([]);
+    const counts = (await campaignOf(base, campaign.id)).counts;
+    expect(counts.sent).toBe(received);
+    expect(counts.pending).toBe(0);
+    expect(counts.queued).toBe(0);
+    expect(counts.sent + counts.cancelled).toBe(5_000);
+    expect(counts.cancelled).toBeGreaterThan(0);
+  });
+
+  it("loses no recipient when the only service process is killed (SIGKILL) mid-campaign and another takes over", {
+    timeout: 180_000,
+  }, async () => {
+    const { sink, services, env } = await start(1);
+    const base = services[0]?.base as string;
+    const { csv, emails } = audienceCsv(`kill-${driver}`, 5_000);
+    const campaign = await createCampaign(base);
+    await upload(base, campaign.id, csv);
+    await act(base, campaign.id, "start");
+    await until(async () => (await sink.count()) >= 1_000, 60_000, "the campaign to get going");
+    await services[0]?.stop();
+    services.splice(0, 1);
+    const next = await startServiceProcess(env);
+    services.push(next);
+    await until(
+      async () => (await campaignOf(next.base, campaign.id)).status === "completed",
+      150_000,
+      "the campaign to complete after the restart",
+    );
+    const { twice, none } = await receipts(sink, emails);
+    expect(none).toEqual([]);
+    // What the killed process had claimed but not marked sent can go twice, and no more.
+    expect(twice.length).toBeLessThanOrEqual(WORKERS);
+    const counts = (await campaignOf(next.base, campaign.id)).counts;
+    expect(counts).toMatchObject({ sent: 5_000, pending: 0, queued: 0 });
+  });
+});
+
+async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
