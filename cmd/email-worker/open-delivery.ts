@@ -2,6 +2,7 @@ import { CampaignDispatcher } from "../../internal/campaign/campaign-dispatcher.
 import { CampaignService } from "../../internal/campaign/campaign-service.ts";
 import type { Config } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
+import { refreshCampaignGauges } from "../../internal/metrics/campaign-gauges.ts";
 import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
 import { LabelLimiter } from "../../internal/metrics/label-limiter.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
@@ -133,6 +134,13 @@ export async function openDelivery(
     laneDepth: config.campaigns.lane_depth,
     sliceSize: config.campaigns.slice_size,
     logger: logger.child({ component: "campaigns" }),
+    onStarted: (campaign) =>
+      metrics.campaignStartLateness.observe(
+        { type: jobTypes.label(campaign.job_type) },
+        campaign.late_ms / 1000,
+      ),
+    onDispatched: (campaign, count) =>
+      metrics.campaignDispatched.inc({ type: jobTypes.label(campaign.job_type) }, count),
   });
   const campaigns = new CampaignService({
     campaigns: storage.campaigns,
@@ -141,6 +149,11 @@ export async function openDelivery(
     dispatcher,
     uploadBatchSize: config.campaigns.upload_batch_size,
     logger: logger.child({ component: "campaigns" }),
+    onUploaded: (campaign, counts) => {
+      const type = jobTypes.label(campaign.job_type);
+      for (const [outcome, count] of Object.entries(counts))
+        if (count > 0) metrics.campaignRecipientsUploaded.inc({ type, outcome }, count);
+    },
   });
   // Tracking links: signed with tracking.secret, pointing at tracking.base_url.
   const tokens = config.tracking.secret
@@ -171,6 +184,9 @@ export async function openDelivery(
     ...periodicWork(config, logger, metrics, storage, opened),
     periodicTask(logger, "campaign-dispatch", config.campaigns.dispatch_interval, () =>
       dispatcher.dispatch(),
+    ),
+    periodicTask(logger, "campaign-gauges", 5_000, () =>
+      refreshCampaignGauges(metrics, storage.campaigns, jobTypes),
     ),
   ];
   const providerChecks = new ProviderChecks({

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { describeFailure, EXIT, UsageError } from "../../internal/cli/cli-error.ts";
 import { resolveCommand, USAGE } from "../../internal/cli/dispatch.ts";
@@ -43,7 +44,13 @@ async function main(): Promise<number> {
   });
   try {
     const { command, args } = resolveCommand(rest);
-    await command({ client, out, args, readFile: (path) => readFile(path, "utf8") });
+    await command({
+      client,
+      out,
+      args,
+      readFile: (path) => readFile(path, "utf8"),
+      openFile: async (path) => ({ size: (await stat(path)).size, chunks: createReadStream(path) }),
+    });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } finally {
     client.close();

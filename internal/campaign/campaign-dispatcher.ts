@@ -20,8 +20,8 @@ interface CampaignDispatcherOptions {
   logger: Logger;
   /** A scheduled campaign started, `lateMs` after its time. */
   onStarted?: (campaign: { job_type: string; late_ms: number }) => void;
-  /** Jobs put on the queue for campaigns. */
-  onDispatched?: (count: number) => void;
+  /** Jobs put on the queue for a campaign. */
+  onDispatched?: (campaign: { job_type: string }, count: number) => void;
   onCompleted?: (campaignId: string) => void;
 }
 
@@ -66,12 +66,12 @@ export class CampaignDispatcher {
       room[lane] -= slice.jobs.length;
       dispatched += slice.jobs.length;
       await this.publish(slice.jobs);
+      if (slice.jobs.length > 0) this.#options.onDispatched?.(campaign, slice.jobs.length);
       if (slice.completed) {
         this.#options.logger.info({ campaign_id: campaign.id }, "campaign completed");
         this.#options.onCompleted?.(campaign.id);
       }
     }
-    if (dispatched > 0) this.#options.onDispatched?.(dispatched);
     return dispatched;
   }
 

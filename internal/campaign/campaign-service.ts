@@ -27,6 +27,11 @@ interface CampaignServiceOptions {
   logger: Logger;
   /** Recipients per database page of an upload. */
   uploadBatchSize?: number;
+  /** Told what each page of an upload did (metrics). */
+  onUploaded?: (
+    campaign: { job_type: string },
+    counts: { added: number; duplicate: number; suppressed: number; invalid: number },
+  ) => void;
 }
 
 /** What an upload did: every row is one of added, duplicates or invalid. */
@@ -157,6 +162,12 @@ export class CampaignService {
     return result;
   }
 
+  /** Counts rows a client found invalid itself and did not send (it reports them by line). */
+  async countInvalid(id: string, rows: number, result: UploadResult = emptyResult()): Promise<UploadResult> {
+    await this.#store(id, [], rows, result);
+    return result;
+  }
+
   /** Adds recipients read from an uploaded CSV or JSON-lines stream, page by page. */
   async uploadRecipients(
     id: string,
@@ -224,6 +235,12 @@ export class CampaignService {
   async #store(id: string, rows: RecipientRow[], invalid: number, result: UploadResult): Promise<void> {
     const added = await this.#options.campaigns.addRecipients(id, rows, invalid);
     if (!added) throw new NotFoundError(`campaign ${id} does not exist`, "campaign_not_found");
+    this.#options.onUploaded?.(added, {
+      added: added.added - added.suppressed,
+      duplicate: added.duplicates,
+      suppressed: added.suppressed,
+      invalid,
+    });
     result.added += added.added;
     result.duplicates += added.duplicates;
     result.suppressed += added.suppressed;

@@ -103,7 +103,8 @@ export function parseCampaign(input: unknown): CampaignInput {
 
   const hasTemplate = fields.template_id !== undefined;
   const hasInline = fields.html !== undefined || fields.text !== undefined;
-  if (hasTemplate === hasInline)
+  // Neither is the job's own rule, reported with the shared fields below.
+  if (hasTemplate && hasInline)
     violations.push({
       field: "template_id",
       description: "give either template_id or inline content (html and/or text), not both",

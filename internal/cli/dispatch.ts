@@ -1,3 +1,14 @@
+import {
+  campaignsAdd,
+  campaignsCancel,
+  campaignsCreate,
+  campaignsGet,
+  campaignsList,
+  campaignsPause,
+  campaignsResume,
+  campaignsStart,
+  campaignsWatch,
+} from "./campaign-commands.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command } from "./context.ts";
 import { dkimDns } from "./dkim-commands.ts";
@@ -35,6 +46,15 @@ const COMMANDS: Record<string, Command> = {
   "suppressions add": suppressionsAdd,
   "suppressions remove": suppressionsRemove,
   "providers verify": providersVerify,
+  "campaigns create": campaignsCreate,
+  "campaigns add": campaignsAdd,
+  "campaigns get": campaignsGet,
+  "campaigns list": campaignsList,
+  "campaigns start": campaignsStart,
+  "campaigns pause": campaignsPause,
+  "campaigns resume": campaignsResume,
+  "campaigns cancel": campaignsCancel,
+  "campaigns watch": campaignsWatch,
 };
 
 export const USAGE = `emailctl — operate an email-worker over gRPC
@@ -57,6 +77,12 @@ usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <
   templates list [--active|--inactive] [--limit N] [--page-token T] | get <id> | put --file template.json | preview <id> [--data JSON] | delete <id>
   suppressions list [--contains TEXT] | add <email> [--reason R] [--details TEXT] | remove <email>
   providers verify                     check each provider's settings now (connect, TLS, auth); exit 1 if any fails
+  campaigns create --name N --type T (--template ID | --subject S --html H/--text T) [--data JSON]
+       [--recipients file.csv|file.jsonl] [--start] [--from "Name <addr>"] [--priority P]
+       [--rate EMAILS_PER_S] [--schedule RFC3339] [--tag T …] [--provider P]
+  campaigns add <id> --recipients file.csv|file.jsonl   streamed, with a progress bar
+  campaigns list [--status S …] [--type T] [--tag T] | get <id> | start|pause|resume|cancel <id>
+  campaigns watch <id> [--interval SECONDS]             live progress until it ends
 
 environment: EMAILCTL_ADDRESS (default localhost:50060), EMAILCTL_API_KEY
 exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 invalid input, 5 unavailable, 6 not allowed`;

@@ -26,6 +26,11 @@ export interface Metrics {
   bouncesReceived: Counter<"outcome">;
   queueRecreated: Counter<"data_lost">;
   consumerUp: Gauge;
+  campaigns: Gauge<"type" | "status">;
+  campaignRecipients: Gauge<"type" | "state">;
+  campaignDispatched: Counter<"type">;
+  campaignStartLateness: Histogram<"type">;
+  campaignRecipientsUploaded: Counter<"type" | "outcome">;
 }
 
 export function createMetrics(registry: Registry): Metrics {
@@ -144,6 +149,37 @@ export function createMetrics(registry: Registry): Metrics {
       name: "email_queue_recreated_total",
       help: "Times the queue's consumer group was gone and made again; data_lost=true when Redis had lost the queue's data (delayed jobs, dead letters, idempotency keys).",
       labelNames: ["data_lost"],
+      registers,
+    }),
+    campaigns: new Gauge({
+      name: "email_campaigns",
+      help: "Campaigns by job type and status, as the database holds them (the same on every replica: aggregate with max, not sum).",
+      labelNames: ["type", "status"],
+      registers,
+    }),
+    campaignRecipients: new Gauge({
+      name: "email_campaign_recipients",
+      help: "Recipients of campaigns not yet ended, by job type and where they are (pending, queued, sent, failed, suppressed, cancelled, bounced, complained, opened, clicked, unsubscribed); the same on every replica.",
+      labelNames: ["type", "state"],
+      registers,
+    }),
+    campaignDispatched: new Counter({
+      name: "email_campaign_dispatched_total",
+      help: "Campaign recipients this instance put on the queue as jobs, by job type.",
+      labelNames: ["type"],
+      registers,
+    }),
+    campaignStartLateness: new Histogram({
+      name: "email_campaign_start_lateness_seconds",
+      help: "How long after its scheduled time a scheduled campaign started, by job type.",
+      labelNames: ["type"],
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    campaignRecipientsUploaded: new Counter({
+      name: "email_campaign_recipients_uploaded_total",
+      help: "Audience rows this instance took, by job type and outcome (added, duplicate, suppressed, invalid).",
+      labelNames: ["type", "outcome"],
       registers,
     }),
     replicaUp: new Gauge({

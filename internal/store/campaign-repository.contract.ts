@@ -75,7 +75,7 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
         ],
         2,
       );
-      expect(first).toEqual({ added: 2, duplicates: 1, suppressed: 1 });
+      expect(first).toEqual({ job_type: "newsletter", added: 2, duplicates: 1, suppressed: 1 });
       const second = await campaigns.addRecipients(
         campaign.id,
         [
@@ -84,7 +84,7 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
         ],
         0,
       );
-      expect(second).toEqual({ added: 1, duplicates: 1, suppressed: 0 });
+      expect(second).toEqual({ job_type: "newsletter", added: 1, duplicates: 1, suppressed: 0 });
       expect(await campaigns.get(campaign.id)).toMatchObject({
         total: 3,
         duplicates: 2,
@@ -272,6 +272,26 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
       expect(started.map((s) => s.id)).not.toContain(later.id);
       expect((await campaigns.get(due.id))?.status).toBe("running");
       expect((await campaigns.get(later.id))?.status).toBe("scheduled");
+    });
+
+    it("sums the counters per job type and status", async () => {
+      const type = `sum_${randomUUID().slice(0, 8)}`;
+      for (const size of [2, 3]) {
+        const { campaign, start } = await running({ job_type: type });
+        await campaigns.addRecipients(campaign.id, people(size), 1);
+        await start();
+        await campaigns.dispatchSlice(campaign.id, 1);
+      }
+      await campaigns.create(campaignFields({ job_type: type }));
+      const mine = (await campaigns.summary()).filter((row) => row.job_type === type);
+      expect(mine).toHaveLength(2);
+      expect(mine.find((row) => row.status === "running")).toMatchObject({
+        campaigns: 2,
+        total: 5,
+        dispatched: 2,
+        sent: 0,
+      });
+      expect(mine.find((row) => row.status === "draft")).toMatchObject({ campaigns: 1, total: 0 });
     });
 
     it("lists newest first with filters and a cursor", async () => {

@@ -79,6 +79,8 @@ export interface RecipientRow {
 
 /** What one page of an upload did to the audience. */
 export interface AddedRecipients {
+  /** The campaign's job type (its metrics' label). */
+  job_type: string;
   added: number;
   /** Addresses the campaign already had (or that came twice in this page): merged, not added. */
   duplicates: number;
@@ -94,6 +96,27 @@ export interface DispatchedSlice {
   /** The campaign ended with this slice: nothing left to dispatch and every job has ended. */
   completed: boolean;
 }
+
+const SUMMED = [
+  "total",
+  "excluded",
+  "dispatched",
+  "sent",
+  "failed",
+  "suppressed",
+  "cancelled",
+  "bounced",
+  "complained",
+  "opened",
+  "clicked",
+  "unsubscribed",
+] as const satisfies readonly Counter[];
+
+/** Campaigns of one job type and status, their counters summed. */
+export type CampaignSummary = { job_type: string; status: CampaignStatus; campaigns: number } & Record<
+  (typeof SUMMED)[number],
+  number
+>;
 
 /** The campaign is not in a state that allows what was asked (adding recipients to an ended one). */
 export class CampaignStateError extends KindedError<"failed_precondition"> {
@@ -196,7 +219,7 @@ export class CampaignRepository {
       // The lock orders this upload's seq values before any dispatch that comes after it.
       const campaign = await trx
         .selectFrom("email_campaigns")
-        .select(["status"])
+        .select(["status", "job_type"])
         .where("id", "=", id)
         .forUpdate()
         .executeTakeFirst();
@@ -232,7 +255,7 @@ export class CampaignRepository {
         })
         .where("id", "=", id)
         .execute();
-      return { added, duplicates, suppressed };
+      return { job_type: campaign.job_type, added, duplicates, suppressed };
     });
   }
 
@@ -276,11 +299,35 @@ export class CampaignRepository {
     return rows.map((row) => ({ ...row, late_ms: Number(row.late_ms) }));
   }
 
+  /**
+   * Per job type and status: how many campaigns, and their counters summed (for the metrics). Read
+   * from the replica: one grouped scan of the campaigns, never of their recipients.
+   */
+  async summary(): Promise<CampaignSummary[]> {
+    const rows = await this.#router.read((db) =>
+      db
+        .selectFrom("email_campaigns")
+        .select(["job_type", "status"])
+        .select((eb) => [
+          eb.fn.countAll<string | number>().as("campaigns"),
+          ...SUMMED.map((counter) => eb.fn.sum<string | number>(counter).as(counter)),
+        ])
+        .groupBy(["job_type", "status"])
+        .execute(),
+    );
+    return rows.map((row) => {
+      const summary = { job_type: row.job_type, status: row.status as CampaignStatus } as CampaignSummary;
+      summary.campaigns = Number(row.campaigns);
+      for (const counter of SUMMED) summary[counter] = Number(row[counter] ?? 0);
+      return summary;
+    });
+  }
+
   /** Running campaigns, oldest start first, for dispatch. */
-  async running(): Promise<{ id: string; priority: number }[]> {
+  async running(): Promise<{ id: string; priority: number; job_type: string }[]> {
     return this.#router.master
       .selectFrom("email_campaigns")
-      .select(["id", "priority"])
+      .select(["id", "priority", "job_type"])
       .where("status", "=", "running")
       .orderBy("started_at")
       .execute();

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CampaignView } from "../../internal/campaign/campaign-view.ts";
+import { allTopics, kafkaTopics } from "../../internal/queue/kafka/topics.ts";
+import { type KafkaTestBroker, startKafkaBroker } from "../kafka-broker.ts";
 import { createTestDatabase, type TestDatabase } from "../postgres.ts";
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../redis.ts";
 import { type ServiceProcess, smtpSinkEnv, startServiceProcess } from "../service-process.ts";
@@ -11,7 +13,7 @@ import { until } from "../until.ts";
 
 const WORKERS = 8;
 
-type Driver = "redis" | "postgres";
+type Driver = "redis" | "postgres" | "kafka";
 
 interface Run {
   database: TestDatabase;
@@ -40,8 +42,15 @@ async function json<T>(response: Response | Promise<Response>, status = 200): Pr
  * another process: every recipient gets exactly one email, pause and cancel stop sending within a
  * second, and a worker killed mid-campaign loses no recipient.
  */
-describe.each<Driver>(["redis", "postgres"])("campaigns on the %s queue", (driver) => {
+describe.each<Driver>(["redis", "postgres", "kafka"])("campaigns on the %s queue", (driver) => {
   let run: Run | undefined;
+  let broker: KafkaTestBroker | undefined;
+  beforeAll(async () => {
+    if (driver === "kafka") broker = await startKafkaBroker();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
   afterEach(async () => {
     if (!run) return;
     for (const service of run.services) await service.stop();
@@ -59,9 +68,18 @@ describe.each<Driver>(["redis", "postgres"])("campaigns on the %s queue", (drive
     const database = await createTestDatabase("ew_campaigns");
     const sink = await startSinkProcess();
     const queuePrefix = driver === "redis" ? uniquePrefix("campaigns") : undefined;
+    const topicPrefix = `ew-campaigns-${randomUUID().slice(0, 8)}`;
+    if (broker)
+      await broker.createTopics(allTopics(kafkaTopics(topicPrefix)).map((name) => ({ name, partitions: 3 })));
     const env: Record<string, string> = {
       QUEUE_DRIVER: driver,
       ...(queuePrefix && { REDIS_URL: redisUrl(), QUEUE_NAME: queuePrefix }),
+      ...(broker && {
+        QUEUE_NAME: topicPrefix,
+        KAFKA_BROKERS: broker.brokers.join(","),
+        KAFKA_GROUP_ID: `${topicPrefix}-workers`,
+        KAFKA_SESSION_TIMEOUT: "6s",
+      }),
       QUEUE_POLL_INTERVAL: "100ms",
       QUEUE_VISIBILITY_TIMEOUT: "5s",
       WORKER_PROCESS_TIMEOUT: "4s",

@@ -83,6 +83,7 @@ export function campaignHandlers(deps: {
             result,
           );
           position += page.recipients.length;
+          if (page.invalid_rows > 0) await campaigns.countInvalid(id, page.invalid_rows, result);
         }
         if (id === undefined)
           throw new JobValidationError([{ field: "campaign_id", description: "the stream sent no page" }]);

@@ -934,6 +934,11 @@ export interface AddCampaignRecipientsResponse {
 export interface StreamCampaignRecipientsRequest {
   campaign_id: string;
   recipients: CampaignRecipient[];
+  /**
+   * Rows the client read from its file and found invalid itself (reporting them by their line),
+   * so not sent: counted in the campaign's invalid count all the same.
+   */
+  invalid_rows: number;
 }
 
 export interface StreamCampaignRecipientsResponse {
@@ -8049,7 +8054,7 @@ export const AddCampaignRecipientsResponse: MessageFns<AddCampaignRecipientsResp
 };
 
 function createBaseStreamCampaignRecipientsRequest(): StreamCampaignRecipientsRequest {
-  return { campaign_id: "", recipients: [] };
+  return { campaign_id: "", recipients: [], invalid_rows: 0 };
 }
 
 export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipientsRequest> = {
@@ -8059,6 +8064,9 @@ export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipient
     }
     for (const v of message.recipients) {
       CampaignRecipient.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.invalid_rows !== 0) {
+      writer.uint32(24).int64(message.invalid_rows);
     }
     return writer;
   },
@@ -8092,6 +8100,14 @@ export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipient
             message.recipients.push(CampaignRecipient.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.invalid_rows = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8114,6 +8130,11 @@ export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipient
       recipients: globalThis.Array.isArray(object?.recipients)
         ? object.recipients.map((e: any) => CampaignRecipient.fromJSON(e))
         : [],
+      invalid_rows: isSet(object.invalidRows)
+        ? globalThis.Number(object.invalidRows)
+        : isSet(object.invalid_rows)
+        ? globalThis.Number(object.invalid_rows)
+        : 0,
     };
   },
 
@@ -8124,6 +8145,9 @@ export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipient
     }
     if (message.recipients?.length) {
       obj.recipients = message.recipients.map((e) => CampaignRecipient.toJSON(e));
+    }
+    if (message.invalid_rows !== 0) {
+      obj.invalidRows = Math.round(message.invalid_rows);
     }
     return obj;
   },
@@ -8137,6 +8161,7 @@ export const StreamCampaignRecipientsRequest: MessageFns<StreamCampaignRecipient
     const message = createBaseStreamCampaignRecipientsRequest();
     message.campaign_id = object.campaign_id ?? "";
     message.recipients = object.recipients?.map((e) => CampaignRecipient.fromPartial(e)) || [];
+    message.invalid_rows = object.invalid_rows ?? 0;
     return message;
   },
 };
