@@ -21,6 +21,11 @@ export interface OutgoingEmail {
   /** The job's tags (SendGrid categories, SES message tags). */
   tags?: readonly string[] | undefined;
   /**
+   * The job's priority (−1 low … 2 critical): where sends wait for a shared resource (an SMTP
+   * connection), the more urgent go first. Absent: normal.
+   */
+  priority?: number | undefined;
+  /**
    * A template kept at the provider (a SendGrid dynamic template, `d-…`): the provider renders it
    * with `data`, and subject/html/text are not used. Providers without such templates refuse it.
    */

@@ -21,6 +21,7 @@ export async function renderJob(job: EmailJob, renderer: TemplateRenderer): Prom
     headers: job.headers,
     attachments: job.attachments,
     metadata: job.metadata,
+    priority: job.priority,
   };
   if (job.template_id?.startsWith("d-")) {
     // A SendGrid dynamic template: SendGrid renders it.

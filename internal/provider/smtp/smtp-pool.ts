@@ -30,8 +30,12 @@ export class SmtpPool {
   readonly #options: SmtpPoolOptions;
   readonly #idle: PooledConnection[] = [];
   readonly #all = new Set<PooledConnection>();
-  /** Sends waiting for a connection; they get one, or the error that prevented opening one. */
-  readonly #waiting: Array<(connection: PooledConnection | Error) => void> = [];
+  /**
+   * Sends waiting for a connection, the most urgent first and in arrival order within a priority:
+   * a critical email waiting behind a campaign's would wait for all of them. Each gets a
+   * connection, or the error that prevented opening one.
+   */
+  readonly #waiting: { priority: number; wake: (connection: PooledConnection | Error) => void }[] = [];
   #opening = 0;
   #closed = false;
 
@@ -43,9 +47,14 @@ export class SmtpPool {
    * Sends over a pooled connection. `signal` is the caller giving up (the job's time limit): a send
    * still waiting for a connection then never starts, so that the retry is not a second copy.
    */
-  async send(envelope: SmtpEnvelope, message: Buffer, signal?: AbortSignal): Promise<SmtpSendInfo> {
+  async send(
+    envelope: SmtpEnvelope,
+    message: Buffer,
+    signal?: AbortSignal,
+    priority = 0,
+  ): Promise<SmtpSendInfo> {
     for (let attempt = 0; ; attempt++) {
-      const connection = await this.#acquire();
+      const connection = await this.#acquire(priority);
       if (signal?.aborted) {
         this.#release(connection);
         throw Object.assign(new Error("gave up waiting for an SMTP connection"), { code: "ETIMEDOUT" });
@@ -95,18 +104,23 @@ export class SmtpPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const wake of this.#waiting.splice(0)) wake(closedError());
+    for (const { wake } of this.#waiting.splice(0)) wake(closedError());
     for (const connection of this.#all) connection.smtp.quit();
     this.#all.clear();
     this.#idle.length = 0;
   }
 
-  async #acquire(): Promise<PooledConnection> {
+  async #acquire(priority: number): Promise<PooledConnection> {
     if (this.#closed) throw closedError();
     const idle = this.#idle.pop();
     if (idle) return idle;
     if (this.#all.size + this.#opening < this.#options.size) return this.#open();
-    const connection = await new Promise<PooledConnection | Error>((resolve) => this.#waiting.push(resolve));
+    const connection = await new Promise<PooledConnection | Error>((wake) => {
+      // Behind every waiter of this priority or higher; a pool has as many waiters as workers.
+      let at = this.#waiting.length;
+      while (at > 0 && (this.#waiting[at - 1]?.priority ?? 0) < priority) at--;
+      this.#waiting.splice(at, 0, { priority, wake });
+    });
     if (connection instanceof Error) throw connection;
     return connection;
   }
@@ -117,7 +131,7 @@ export class SmtpPool {
       return;
     }
     const waiter = this.#waiting.shift();
-    if (waiter) waiter(connection);
+    if (waiter) waiter.wake(connection);
     else this.#idle.push(connection);
   }
 
@@ -130,7 +144,9 @@ export class SmtpPool {
     // A waiter gets a fresh connection in place of the one that went away.
     const waiter = this.#waiting.shift();
     if (waiter)
-      this.#open().then(waiter, (error: unknown) => waiter(error instanceof Error ? error : closedError()));
+      this.#open().then(waiter.wake, (error: unknown) =>
+        waiter.wake(error instanceof Error ? error : closedError()),
+      );
   }
 
   async #open(): Promise<PooledConnection> {

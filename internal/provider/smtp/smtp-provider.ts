@@ -114,6 +114,7 @@ export class SmtpProvider implements Provider {
       },
       raw,
       signal,
+      email.priority,
     );
     let info: Awaited<typeof sending>;
     try {

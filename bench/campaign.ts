@@ -1,0 +1,218 @@
+// npm run bench:campaign [-- --recipients 1000000 --json]
+// A campaign at scale: a CSV audience of --recipients rows uploaded over HTTP (streamed) to the
+// compiled service on Redis and PostgreSQL, then sent to an SMTP sink in another process. Prints
+// the upload rate, the send rate, the service's peak RSS, and how long `critical` emails sent
+// meanwhile took from the HTTP request to the SMTP server's acceptance, against the same emails
+// with no campaign running (measured first, in the same run).
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { createTestDatabase } from "../test/postgres.ts";
+import { connectRedis, deleteKeys } from "../test/redis.ts";
+import { startSinkProcess } from "../test/smtp-sink-process.ts";
+import { machineDescription } from "./machine.ts";
+import { peakRssMb, rssMb } from "./process-usage.ts";
+import { startEmailWorker } from "./worker-processes.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    recipients: { type: "string", default: "1000000" },
+    concurrency: { type: "string", default: "50" },
+    "read-batch": { type: "string", default: "500" },
+    /** The campaign's rate_limit (emails/s); 0: none. */
+    rate: { type: "string", default: "0" },
+    json: { type: "boolean", default: false },
+  },
+});
+const RECIPIENTS = Number(args.recipients);
+const CONCURRENCY = Number(args.concurrency);
+const READ_BATCH = Number(args["read-batch"]);
+const RATE = Number(args.rate);
+const TARGET_RSS_MB = 150;
+const TARGET_P99_MS = 50;
+/** One critical email every this many ms, while idle and while the campaign runs. */
+const CRITICAL_EVERY_MS = 50;
+const IDLE_CRITICALS = 200;
+
+interface CampaignView {
+  id: string;
+  status: string;
+  counts: Record<string, number>;
+  rate: number;
+}
+
+async function writeAudience(path: string): Promise<number> {
+  const out = createWriteStream(path);
+  out.write("email,name,city\n");
+  for (let i = 0; i < RECIPIENTS; i++) {
+    if (!out.write(`reader${i}@bench.example,Reader ${i},City ${i % 50}\n`))
+      await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+  }
+  out.end();
+  await finished(out);
+  return statSync(path).size;
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 10) / 10;
+};
+
+const directory = mkdtempSync(join(tmpdir(), "ew-bench-campaign-"));
+const database = await createTestDatabase("ew_bench_campaign");
+const sink = await startSinkProcess();
+const queueName = `ew-bench-campaign:${randomUUID().slice(0, 8)}`;
+const worker = await startEmailWorker({
+  queueName,
+  databaseUrl: database.url,
+  smtpPort: sink.smtpPort,
+  smtpPool: 10,
+  concurrency: CONCURRENCY,
+  readBatch: READ_BATCH,
+  env: { CAMPAIGN_LANE_DEPTH: "5000", CAMPAIGN_SLICE_SIZE: "2000" },
+});
+const base = `http://127.0.0.1:${worker.httpPort}`;
+
+/** Critical fast-path emails, one every CRITICAL_EVERY_MS until `keepGoing` says stop; their send times by id. */
+async function sendCriticals(keepGoing: (sent: number) => boolean): Promise<Map<string, number>> {
+  const sentAt = new Map<string, number>();
+  while (keepGoing(sentAt.size)) {
+    const id = randomUUID();
+    sentAt.set(id, Date.now());
+    const answer = await fetch(`${base}/v1/emails`, {
+      method: "POST",
+      body: JSON.stringify({
+        id,
+        type: "password_reset",
+        recipient_email: `critical-${sentAt.size}@bench.example`,
+        subject: "Your code",
+        text: "123456",
+        priority: "critical",
+      }),
+    });
+    if (answer.status !== 202)
+      throw new Error(`critical email refused: ${answer.status} ${await answer.text()}`);
+    await sleep(CRITICAL_EVERY_MS);
+  }
+  return sentAt;
+}
+
+/** Each critical email's time from the request to the SMTP server's acceptance. */
+async function latencies(sentAt: Map<string, number>): Promise<number[]> {
+  for (;;) {
+    const { received_at } = await sink.stats();
+    if ([...sentAt.keys()].every((id) => received_at[id] !== undefined))
+      return [...sentAt].map(([id, at]) => (received_at[id] as number) - at);
+    await sleep(500);
+  }
+}
+
+try {
+  const csv = join(directory, "audience.csv");
+  const bytes = await writeAudience(csv);
+
+  // Warm-up (connections opened, code compiled), then critical emails with nothing else going on:
+  // the baseline.
+  await latencies(await sendCriticals((sent) => sent < 20));
+  const idle = await latencies(await sendCriticals((sent) => sent < IDLE_CRITICALS));
+  const sinkBefore = await sink.count();
+
+  const created = (await (
+    await fetch(`${base}/v1/campaigns`, {
+      method: "POST",
+      body: JSON.stringify({
+        name: "Bench campaign",
+        type: "newsletter",
+        subject: "News for {{.name}}",
+        html: "<p>Hello {{.name}} in {{.city}}</p><p>{{.name}}, this week's news.</p>",
+        text: "Hello {{.name}} in {{.city}}",
+        ...(RATE > 0 && { rate_limit: RATE }),
+      }),
+    })
+  ).json()) as CampaignView;
+  const rssBeforeUpload = rssMb(worker.pid);
+  const uploadStarted = performance.now();
+  const upload = await fetch(`${base}/v1/campaigns/${created.id}/recipients`, {
+    method: "POST",
+    headers: { "content-type": "text/csv" },
+    body: Readable.toWeb(createReadStream(csv)) as ReadableStream,
+    duplex: "half",
+  } as RequestInit);
+  const uploaded = (await upload.json()) as { added: number; invalid: number };
+  const uploadSeconds = (performance.now() - uploadStarted) / 1000;
+  if (uploaded.added !== RECIPIENTS) throw new Error(`upload added ${JSON.stringify(uploaded)}`);
+  const rssAfterUpload = rssMb(worker.pid);
+
+  const sendStarted = performance.now();
+  await fetch(`${base}/v1/campaigns/${created.id}/start`, { method: "POST" });
+  let done = false;
+  let peakRate = 0;
+  const watch = (async () => {
+    while (!done) {
+      const campaign = (await (await fetch(`${base}/v1/campaigns/${created.id}`)).json()) as CampaignView;
+      peakRate = Math.max(peakRate, campaign.rate);
+      if (campaign.status === "completed") done = true;
+      else await sleep(1_000);
+    }
+  })();
+  const during = await sendCriticals(() => !done);
+  await watch;
+  const sendSeconds = (performance.now() - sendStarted) / 1000;
+  const busy = await latencies(during);
+  const delivered = (await sink.count()) - sinkBefore - during.size;
+
+  const report = {
+    date: new Date().toISOString(),
+    machine: machineDescription(),
+    scenario: "a campaign: CSV upload, then delivery, with critical emails meanwhile",
+    settings: {
+      recipients: RECIPIENTS,
+      concurrency: CONCURRENCY,
+      read_batch: READ_BATCH,
+      rate_limit: RATE || null,
+      critical_every_ms: CRITICAL_EVERY_MS,
+    },
+    results: {
+      csv_mb: Math.round(bytes / 1024 / 1024),
+      upload_seconds: Number(uploadSeconds.toFixed(1)),
+      upload_rows_per_second: Math.round(RECIPIENTS / uploadSeconds),
+      send_seconds: Number(sendSeconds.toFixed(1)),
+      emails_per_second: Math.round(delivered / sendSeconds),
+      campaign_rate_peak: peakRate,
+      delivered,
+      rss_mb: { before_upload: rssBeforeUpload, after_upload: rssAfterUpload, peak: peakRssMb(worker.pid) },
+      critical_idle_ms: { p50: percentile(idle, 0.5), p99: percentile(idle, 0.99), count: idle.length },
+      critical_during_ms: { p50: percentile(busy, 0.5), p99: percentile(busy, 0.99), count: busy.length },
+    },
+  };
+  if (args.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    const r = report.results;
+    console.log(`${report.date}  ${report.machine}  ${RECIPIENTS} recipients, concurrency ${CONCURRENCY}`);
+    console.log(`upload: ${r.csv_mb} MB CSV in ${r.upload_seconds} s = ${r.upload_rows_per_second} rows/s`);
+    console.log(
+      `send:   ${r.delivered} emails in ${r.send_seconds} s = ${r.emails_per_second}/s (campaign rate peak ${r.campaign_rate_peak}/s)`,
+    );
+    console.log(
+      `service RSS: ${r.rss_mb.before_upload} MB before upload, ${r.rss_mb.after_upload} MB after, peak ${r.rss_mb.peak} MB (target < ${TARGET_RSS_MB} MB)`,
+    );
+    console.log(
+      `critical request → SMTP acceptance: idle p50 ${r.critical_idle_ms.p50} / p99 ${r.critical_idle_ms.p99} ms; ` +
+        `during the campaign p50 ${r.critical_during_ms.p50} / p99 ${r.critical_during_ms.p99} ms ` +
+        `(${r.critical_during_ms.count} emails; target p99 ≤ ${TARGET_P99_MS} ms)`,
+    );
+  }
+} finally {
+  await worker.stop();
+  await sink.stop();
+  const redis = await connectRedis();
+  await deleteKeys(redis, queueName);
+  redis.disconnect();
+  await database.drop();
+  rmSync(directory, { recursive: true, force: true });
+}
