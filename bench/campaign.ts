@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
   options: {
     recipients: { type: "string", default: "1000000" },
     concurrency: { type: "string", default: "50" },
-    "read-batch": { type: "string", default: "500" },
+    "read-batch": { type: "string", default: "10" },
     /** The campaign's rate_limit (emails/s); 0: none. */
     rate: { type: "string", default: "0" },
     json: { type: "boolean", default: false },
