@@ -13,6 +13,7 @@ import { GrpcServer } from "../internal/server/grpc/grpc-server.ts";
 import { EmailService } from "../internal/service/email-service.ts";
 import { TemplateService } from "../internal/service/template-service.ts";
 import { CampaignRepository } from "../internal/store/campaign-repository.ts";
+import { CampaignScheduleRepository } from "../internal/store/campaign-schedule-repository.ts";
 import type { DatabaseRouter } from "../internal/store/database-router.ts";
 import { JobRepository } from "../internal/store/job-repository.ts";
 import { SuppressionRepository } from "../internal/store/suppression-repository.ts";
@@ -102,8 +103,10 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
     });
     const campaigns = new CampaignRepository(router);
     const templateService = new TemplateService({ templates, renderer, invalidate: () => {} });
+    const campaignSchedules = new CampaignScheduleRepository(router);
     const dispatcher = new CampaignDispatcher({
       campaigns,
+      schedules: campaignSchedules,
       jobs,
       queue,
       laneDepth: 1_000,
@@ -125,6 +128,7 @@ export async function startGrpcTestService(options: GrpcTestServiceOptions = {})
         }),
         campaigns: new CampaignService({
           campaigns,
+          schedules: campaignSchedules,
           templates: templateService,
           providers: ["smtp"],
           dispatcher,

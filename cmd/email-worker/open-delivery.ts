@@ -129,6 +129,7 @@ export async function openDelivery(
   });
   const dispatcher = new CampaignDispatcher({
     campaigns: storage.campaigns,
+    schedules: storage.campaignSchedules,
     jobs: storage.jobs,
     queue: opened.queue,
     laneDepth: config.campaigns.lane_depth,
@@ -144,6 +145,7 @@ export async function openDelivery(
   });
   const campaigns = new CampaignService({
     campaigns: storage.campaigns,
+    schedules: storage.campaignSchedules,
     templates,
     providers: providers.names,
     dispatcher,

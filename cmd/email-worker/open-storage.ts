@@ -5,6 +5,7 @@ import { replicaUpValue } from "../../internal/metrics/delivery-gauges.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { CachedSuppressionList } from "../../internal/store/cached-suppression-list.ts";
 import { CampaignRepository } from "../../internal/store/campaign-repository.ts";
+import { CampaignScheduleRepository } from "../../internal/store/campaign-schedule-repository.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
 import { JobRepository } from "../../internal/store/job-repository.ts";
 import { migrateToLatest } from "../../internal/store/migrator.ts";
@@ -19,6 +20,7 @@ export interface Storage {
   database: DatabaseRouter;
   jobs: JobRepository;
   campaigns: CampaignRepository;
+  campaignSchedules: CampaignScheduleRepository;
   templates: TemplateRepository;
   tracking: TrackingRepository;
   suppressions: CachedSuppressionList;
@@ -57,6 +59,7 @@ export async function openStorage(config: Config, logger: Logger, metrics: Metri
     database,
     jobs: new JobRepository(database),
     campaigns: new CampaignRepository(database),
+    campaignSchedules: new CampaignScheduleRepository(database),
     templates,
     tracking: new TrackingRepository(database),
     suppressions,

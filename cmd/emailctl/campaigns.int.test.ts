@@ -87,6 +87,38 @@ describe("emailctl campaigns", () => {
     expect((await emailctl("campaigns", "start", id)).stdout).toContain(`campaign ${id} is scheduled`);
     expect((await emailctl("campaigns", "pause", id)).stdout).toContain("is paused");
     expect((await emailctl("campaigns", "cancel", id)).stdout).toContain("is cancelled");
+    const draft = JSON.parse(
+      (
+        await emailctl(
+          "--json",
+          "campaigns",
+          "create",
+          "--name",
+          "Weekly",
+          "--type",
+          "newsletter",
+          "--template",
+          "welcome_template",
+        )
+      ).stdout,
+    ).campaign.id as string;
+    const scheduled = await emailctl(
+      "campaigns",
+      "schedule",
+      draft,
+      "--cron",
+      "0 9 * * MON",
+      "--timezone",
+      "Europe/Oslo",
+    );
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    const scheduleId =
+      /schedule ([0-9a-f-]{36}): 0 9 \* \* MON \(Europe\/Oslo\), next run \S+ 08:00:00Z/.exec(
+        scheduled.stdout,
+      )?.[1];
+    expect(scheduleId, scheduled.stdout).toBeDefined();
+    expect((await emailctl("campaigns", "schedules")).stdout).toContain(scheduleId);
+    expect((await emailctl("campaigns", "unschedule", scheduleId as string)).stdout).toContain("deleted");
     const refused = await emailctl("campaigns", "resume", id);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("cancelled: it cannot resume");

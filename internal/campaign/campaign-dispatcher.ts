@@ -3,10 +3,17 @@ import { LANES, type Lane, laneOf } from "../job/priority.ts";
 import { encodeTrackedReference } from "../job/queue-message.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import type { CampaignRepository } from "../store/campaign-repository.ts";
+import type { CampaignScheduleRepository } from "../store/campaign-schedule-repository.ts";
 import type { JobRepository } from "../store/job-repository.ts";
+import { nextOccurrence } from "./recurrence.ts";
+
+/** Schedule runs one pass starts at most: a backlog of due schedules never makes one pass long. */
+const MAX_RUNS_PER_PASS = 10;
 
 interface CampaignDispatcherOptions {
   campaigns: CampaignRepository;
+  /** Recurring schedules: each due occurrence starts a copy of its draft. */
+  schedules?: Pick<CampaignScheduleRepository, "startDueRun">;
   jobs: Pick<JobRepository, "markEnqueued">;
   queue: Pick<JobQueue, "publish" | "stats">;
   /**
@@ -41,6 +48,7 @@ export class CampaignDispatcher {
 
   /** One pass; returns how many jobs it put on the queue. */
   async dispatch(): Promise<number> {
+    await this.#startScheduledRuns();
     for (const started of await this.#options.campaigns.startDue()) {
       this.#options.logger.info(
         { campaign_id: started.id, late_ms: Math.round(started.late_ms) },
@@ -73,6 +81,23 @@ export class CampaignDispatcher {
       }
     }
     return dispatched;
+  }
+
+  /** Starts the runs of recurring schedules that are due (a few per pass; the next pass goes on). */
+  async #startScheduledRuns(): Promise<void> {
+    const { schedules } = this.#options;
+    if (!schedules) return;
+    for (let i = 0; i < MAX_RUNS_PER_PASS; i++) {
+      const run = await schedules.startDueRun((schedule) =>
+        nextOccurrence(schedule.cron, schedule.timezone, new Date()),
+      );
+      if (!run) return;
+      this.#options.logger.info(
+        { schedule_id: run.schedule_id, campaign_id: run.campaign_id, late_ms: Math.round(run.late_ms) },
+        "recurring campaign started",
+      );
+      this.#options.onStarted?.(run);
+    }
   }
 
   /**

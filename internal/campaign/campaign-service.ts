@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { NotFoundError } from "../errors/error-kind.ts";
+import { isJobId } from "../job/job-id.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
 import type { TemplateService } from "../service/template-service.ts";
 import type {
@@ -10,15 +11,18 @@ import type {
   RecipientRow,
 } from "../store/campaign-repository.ts";
 import { CampaignStateError } from "../store/campaign-repository.ts";
+import type { CampaignScheduleRepository } from "../store/campaign-schedule-repository.ts";
 import { type AudienceFormat, type AudienceRowError, readAudience } from "./audience-reader.ts";
 import type { CampaignDispatcher } from "./campaign-dispatcher.ts";
 import { type CampaignAction, type CampaignStatus, TRANSITIONS } from "./campaign-status.ts";
-import { type CampaignView, campaignView } from "./campaign-view.ts";
+import { type CampaignScheduleView, type CampaignView, campaignView, scheduleView } from "./campaign-view.ts";
 import { parseCampaign } from "./parse-campaign.ts";
 import { parseRecipient } from "./recipient.ts";
+import { nextOccurrence } from "./recurrence.ts";
 
 interface CampaignServiceOptions {
   campaigns: CampaignRepository;
+  schedules: CampaignScheduleRepository;
   templates: TemplateService;
   /** Providers configured here: a campaign naming another is refused at once. */
   providers: readonly string[];
@@ -44,6 +48,8 @@ export interface UploadResult {
   /** The invalid rows, each with its line (the first MAX_REPORTED_ERRORS of them). */
   errors: AudienceRowError[];
 }
+
+const SCHEDULE_FIELDS = ["campaign_id", "cron", "timezone", "name"];
 
 /** Row errors reported back in full; the count of invalid rows is always exact. */
 export const MAX_REPORTED_ERRORS = 1_000;
@@ -230,6 +236,55 @@ export class CampaignService {
       await this.#options.dispatcher.publish(await this.#options.campaigns.takeParkedJobs(id));
     }
     return campaignView(await this.#record(id));
+  }
+
+  /**
+   * Makes a draft recurring: on each time `cron` names (in `timezone`, UTC by default) a running
+   * copy of it, with its audience as it is then, starts. The draft itself stays a draft.
+   */
+  async createSchedule(input: unknown): Promise<CampaignScheduleView> {
+    const fields = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
+    const violations: { field: string; description: string }[] = [];
+    for (const key of Object.keys(fields))
+      if (!SCHEDULE_FIELDS.includes(key))
+        violations.push({ field: key, description: "is not a schedule field" });
+    const { campaign_id: campaignId, cron, timezone = "UTC", name } = fields;
+    if (typeof campaignId !== "string" || !isJobId(campaignId))
+      violations.push({ field: "campaign_id", description: "must be the UUID of a draft campaign" });
+    if (typeof cron !== "string" || cron.trim() === "")
+      violations.push({ field: "cron", description: 'is required (e.g. "0 9 * * MON")' });
+    if (typeof timezone !== "string")
+      violations.push({ field: "timezone", description: "must be an IANA time zone" });
+    if (name !== undefined && (typeof name !== "string" || name.trim() === "" || name.length > 255))
+      violations.push({ field: "name", description: "must be 1-255 characters" });
+    if (violations.length > 0) throw new JobValidationError(violations);
+    const next = nextOccurrence(cron as string, timezone as string, new Date());
+    const blueprint = await this.#record(campaignId as string);
+    if (blueprint.status !== "draft")
+      throw new CampaignStateError(
+        `campaign ${blueprint.id} is ${blueprint.status}: a schedule copies a draft, which it leaves as it is`,
+        blueprint.status,
+      );
+    const schedule = await this.#options.schedules.create({
+      name: typeof name === "string" ? name.trim() : blueprint.name,
+      blueprint_id: blueprint.id,
+      cron: cron as string,
+      timezone: timezone as string,
+      next_run_at: next,
+    });
+    this.#options.logger.info(
+      { schedule_id: schedule.id, campaign_id: blueprint.id, cron, next_run_at: next },
+      "campaign schedule created",
+    );
+    return scheduleView(schedule);
+  }
+
+  async listSchedules(): Promise<CampaignScheduleView[]> {
+    return (await this.#options.schedules.list()).map(scheduleView);
+  }
+
+  async deleteSchedule(id: string): Promise<boolean> {
+    return this.#options.schedules.delete(id);
   }
 
   async #store(id: string, rows: RecipientRow[], invalid: number, result: UploadResult): Promise<void> {

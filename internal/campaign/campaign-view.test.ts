@@ -50,6 +50,7 @@ function record(fields: Partial<CampaignRecord> = {}): CampaignRecord {
     window_start: null,
     window_count: 0,
     previous_window_count: 0,
+    schedule_id: null,
     ...fields,
   };
 }

@@ -1,5 +1,6 @@
 import { laneOf } from "../job/priority.ts";
 import type { CampaignRecord } from "../store/campaign-repository.ts";
+import type { CampaignScheduleRecord } from "../store/campaign-schedule-repository.ts";
 
 /** A campaign's counts: what its audience holds and how each recipient's email ended so far. */
 export interface CampaignCounts {
@@ -120,5 +121,36 @@ export function campaignView(record: CampaignRecord, now = Date.now()): Campaign
     counts,
     rate: Math.round(rate * 100) / 100,
     eta: record.status === "running" && rate > 0 ? new Date(now + (remaining / rate) * 1000) : null,
+  };
+}
+
+/** A recurring schedule as the API shows it. */
+export interface CampaignScheduleView {
+  id: string;
+  name: string;
+  /** The draft each run copies. */
+  campaign_id: string;
+  cron: string;
+  timezone: string;
+  next_run_at: Date;
+  last_run_at: Date | null;
+  /** The campaign the last run started. */
+  last_campaign_id: string | null;
+  runs: number;
+  created_at: Date;
+}
+
+export function scheduleView(record: CampaignScheduleRecord): CampaignScheduleView {
+  return {
+    id: record.id,
+    name: record.name,
+    campaign_id: record.blueprint_id,
+    cron: record.cron,
+    timezone: record.timezone,
+    next_run_at: record.next_run_at,
+    last_run_at: record.last_run_at,
+    last_campaign_id: record.last_campaign_id,
+    runs: record.runs,
+    created_at: record.created_at,
   };
 }

@@ -14,6 +14,7 @@ import {
 import { campaignStatusFromProto, campaignStatusWord, priorityWord } from "../proto/enums.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command, CommandContext } from "./context.ts";
+import { parseData } from "./json-flag.ts";
 import { formatTime, progressBar, table } from "./output.ts";
 
 const PRIORITIES: Record<string, Priority> = {
@@ -25,18 +26,6 @@ const PRIORITIES: Record<string, Priority> = {
 
 /** Row errors printed after an upload; the count is always complete. */
 const SHOWN_ERRORS = 20;
-
-function parseData(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === "object" && value !== null && !Array.isArray(value))
-      return value as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw new UsageError(`--data must be a JSON object, e.g. '{"shop":"Corner shop"}'`);
-}
 
 function mailbox(text: string | undefined) {
   if (text === undefined) return undefined;
@@ -202,7 +191,7 @@ export const campaignsCreate: Command = async (context) => {
         subject: values.subject ?? "",
         html: values.html ?? "",
         text: values.text ?? "",
-        template_data: parseData(values.data),
+        template_data: parseData(values.data, "--data"),
         sender: mailbox(values.from),
         reply_to: mailbox(values["reply-to"]),
         priority: (values.priority && PRIORITIES[values.priority]) || Priority.PRIORITY_UNSPECIFIED,
@@ -357,4 +346,56 @@ export const campaignsWatch: Command = async (context) => {
     if (ended) return;
     await sleep(intervalMs);
   }
+};
+
+/** Makes a draft recurring: each time the cron expression names, a running copy of it starts. */
+export const campaignsSchedule: Command = async (context) => {
+  const { values, positionals } = parseArgs({
+    args: context.args,
+    allowPositionals: true,
+    options: { cron: { type: "string" }, timezone: { type: "string" }, name: { type: "string" } },
+  });
+  const [id] = positionals;
+  if (!id || !values.cron)
+    throw new UsageError(
+      "usage: emailctl campaigns schedule <draft-campaign-id> --cron '0 9 * * MON' [--timezone Europe/Oslo] [--name N]",
+    );
+  const { schedule } = await context.client.call((c) => c.createCampaignSchedule, {
+    campaign_id: id,
+    cron: values.cron,
+    timezone: values.timezone ?? "",
+    name: values.name ?? "",
+  });
+  if (context.out.json) return context.out.data(schedule);
+  context.out.print(
+    `schedule ${schedule?.id}: ${schedule?.cron} (${schedule?.timezone}), next run ${formatTime(schedule?.next_run_at)}`,
+  );
+};
+
+export const campaignsSchedules: Command = async (context) => {
+  const { schedules } = await context.client.call((c) => c.listCampaignSchedules, {});
+  if (context.out.json) return context.out.data({ schedules });
+  context.out.print(
+    schedules.length
+      ? table(
+          ["id", "name", "cron", "timezone", "next run", "runs", "draft"],
+          schedules.map((s) => [
+            s.id,
+            s.name,
+            s.cron,
+            s.timezone,
+            formatTime(s.next_run_at),
+            s.runs,
+            s.campaign_id,
+          ]),
+        )
+      : "no campaign schedules",
+  );
+};
+
+export const campaignsUnschedule: Command = async (context) => {
+  const id = idArgument(context.args, "unschedule <schedule-id>");
+  const { deleted } = await context.client.call((c) => c.deleteCampaignSchedule, { id });
+  if (context.out.json) return context.out.data({ deleted });
+  context.out.print(deleted ? `schedule ${id} deleted` : `no schedule ${id}`);
 };

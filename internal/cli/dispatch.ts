@@ -6,7 +6,10 @@ import {
   campaignsList,
   campaignsPause,
   campaignsResume,
+  campaignsSchedule,
+  campaignsSchedules,
   campaignsStart,
+  campaignsUnschedule,
   campaignsWatch,
 } from "./campaign-commands.ts";
 import { UsageError } from "./cli-error.ts";
@@ -55,6 +58,9 @@ const COMMANDS: Record<string, Command> = {
   "campaigns resume": campaignsResume,
   "campaigns cancel": campaignsCancel,
   "campaigns watch": campaignsWatch,
+  "campaigns schedule": campaignsSchedule,
+  "campaigns schedules": campaignsSchedules,
+  "campaigns unschedule": campaignsUnschedule,
 };
 
 export const USAGE = `emailctl — operate an email-worker over gRPC
@@ -83,6 +89,8 @@ usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <
   campaigns add <id> --recipients file.csv|file.jsonl   streamed, with a progress bar
   campaigns list [--status S …] [--type T] [--tag T] | get <id> | start|pause|resume|cancel <id>
   campaigns watch <id> [--interval SECONDS]             live progress until it ends
+  campaigns schedule <draft-id> --cron '0 9 * * MON' [--timezone Europe/Oslo] [--name N]
+  campaigns schedules | unschedule <schedule-id>         recurring copies of a draft
 
 environment: EMAILCTL_ADDRESS (default localhost:50060), EMAILCTL_API_KEY
 exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 invalid input, 5 unavailable, 6 not allowed`;

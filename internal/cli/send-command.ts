@@ -6,20 +6,9 @@ import { JobValidationError } from "../job/job-validation-error.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { EXIT, InvalidInputError, UsageError } from "./cli-error.ts";
 import type { Command, CommandContext } from "./context.ts";
+import { parseData } from "./json-flag.ts";
 
 const BATCH = 100;
-
-function parseData(text: string | undefined, flag: string): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === "object" && value !== null && !Array.isArray(value))
-      return value as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  throw new UsageError(`${flag} must be a JSON object, e.g. '{"user_name":"Ada"}'`);
-}
 
 function validate(input: unknown, where: string): EmailJob {
   try {

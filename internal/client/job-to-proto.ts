@@ -39,5 +39,6 @@ export function jobToProto(job: EmailJob): ProtoEmailJob {
     bcc: (job.bcc ?? []).map((m) => ({ email: m.email, name: m.name ?? "" })),
     tags: job.tags ?? [],
     sandbox: job.sandbox ?? false,
+    batch_id: job.batch_id ?? "",
   });
 }

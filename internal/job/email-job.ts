@@ -46,4 +46,6 @@ export interface EmailJob {
   provider?: string;
   max_retries?: number;
   metadata?: Record<string, JsonValue>;
+  /** The batch it belongs to (tracked jobs only): listed, counted and cancelled with the others. */
+  batch_id?: string;
 }

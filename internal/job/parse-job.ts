@@ -218,6 +218,10 @@ const attachment = z.object({
 /** The job type's alphabet: SendGrid takes it as is, and it maps onto SES's tag alphabet plainly. */
 const TAG = /^[A-Za-z0-9_.:-]+$/;
 
+/** A batch's id (SendBatch's batch_id), as its jobs and the batch calls take it. */
+export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+export const BATCH_ID_RULE = "must be 1-100 letters, digits, _ . : -";
+
 const tag = z
   .string()
   .min(1)
@@ -294,6 +298,7 @@ const jobSchema = z
     provider: z.enum(PROVIDER_NAMES).optional(),
     max_retries: z.number().int().min(0).max(JOB_LIMITS.max_retries).optional(),
     metadata: jsonObject(JOB_LIMITS.metadata_bytes).optional(),
+    batch_id: z.string().regex(BATCH_ID, BATCH_ID_RULE).optional(),
   })
   .superRefine((job, ctx) => {
     const type = job.type ?? job.job_type;
@@ -348,6 +353,12 @@ const jobSchema = z
           ctx.addIssue({ code: "custom", path: ["headers", name], message: unfoldable });
       }
     }
+    if (job.batch_id !== undefined && job.tracked !== true)
+      ctx.addIssue({
+        code: "custom",
+        path: ["batch_id"],
+        message: "needs a tracked job: a batch is listed and cancelled through its jobs' records",
+      });
     checkRecipients(job, ctx);
     const attachmentBytes = (job.attachments ?? []).reduce((sum, a) => sum + decodedLength(a.content), 0);
     if (attachmentBytes > JOB_LIMITS.attachment_bytes_total)
@@ -455,6 +466,7 @@ export function parseJob(input: unknown, options: ParseJobOptions = {}): EmailJo
   if (data.provider !== undefined) job.provider = data.provider;
   if (data.max_retries !== undefined) job.max_retries = data.max_retries;
   if (data.metadata !== undefined) job.metadata = data.metadata;
+  if (data.batch_id !== undefined) job.batch_id = data.batch_id;
   return job;
 }
 

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import { KindedError, kindOf } from "../errors/error-kind.ts";
+import { KindedError, kindOf, NotFoundError } from "../errors/error-kind.ts";
 import { responseTo } from "../errors/error-responses.ts";
 import type { EmailJob } from "../job/email-job.ts";
-import type { JobValidationError } from "../job/job-validation-error.ts";
-import { parseJob } from "../job/parse-job.ts";
+import { JobValidationError } from "../job/job-validation-error.ts";
+import { BATCH_ID, BATCH_ID_RULE, parseJob } from "../job/parse-job.ts";
 import { laneOf } from "../job/priority.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import { type DeadLetterScan, type DeadLetterScanPage, scanDeadLetters } from "../queue/dead-letter-scan.ts";
@@ -100,6 +100,13 @@ export class BatchInterruptedError extends KindedError {
   }
 }
 
+/** A batch (SendBatch's batch_id): its jobs counted by status. */
+export interface BatchView {
+  batch_id: string;
+  total: number;
+  by_status: Record<string, number>;
+}
+
 interface JobStatusView {
   job: EmailJobRecord;
   events: TrackingRecord[];
@@ -165,10 +172,27 @@ export class EmailService {
   /**
    * Each item succeeds or fails on its own: a caller's mistake (a bad item, a taken id) is that
    * item's result. A server fault stops the batch with BatchInterruptedError naming what was queued.
+   * With `batchId`, every item is tracked and carries it (an item naming another batch is refused).
    */
-  async sendBatch(inputs: readonly unknown[]): Promise<BatchItemResult[]> {
+  async sendBatch(inputs: readonly unknown[], batchId?: string): Promise<BatchItemResult[]> {
+    if (batchId !== undefined && !BATCH_ID.test(batchId))
+      throw new JobValidationError([{ field: "batch_id", description: BATCH_ID_RULE }]);
     const results: BatchItemResult[] = [];
-    for (const input of inputs) {
+    for (const item of inputs) {
+      const isObject = typeof item === "object" && item !== null && !Array.isArray(item);
+      const input =
+        batchId !== undefined && isObject
+          ? { tracked: true, ...item, batch_id: (item as { batch_id?: unknown }).batch_id ?? batchId }
+          : item;
+      if (batchId !== undefined && isObject && (input as { batch_id?: unknown }).batch_id !== batchId) {
+        results.push({
+          ok: false,
+          error: new JobValidationError([
+            { field: "batch_id", description: `is not the request's batch_id "${batchId}"` },
+          ]),
+        });
+        continue;
+      }
       try {
         results.push(await this.#sendItem(input));
       } catch (error) {
@@ -189,6 +213,22 @@ export class EmailService {
       if (responseTo(error).http >= 500) throw error;
       return { ok: false, error: error as Error };
     }
+  }
+
+  /** A batch's jobs counted by status; NotFoundError when no job carries the batch_id. */
+  async getBatch(batchId: string): Promise<BatchView> {
+    const byStatus = await this.#options.jobs.countBatch(batchId);
+    const total = Object.values(byStatus).reduce((sum, n) => sum + n, 0);
+    if (total === 0) throw new NotFoundError(`no job carries batch_id "${batchId}"`, "batch_not_found");
+    return { batch_id: batchId, total, by_status: byStatus };
+  }
+
+  /** Cancels the batch's jobs not yet handed to a provider. */
+  async cancelBatch(batchId: string): Promise<{ batch: BatchView; cancelled: number }> {
+    const cancelled = await this.#options.jobs.cancelBatch(batchId);
+    const batch = await this.getBatch(batchId);
+    this.#options.logger.info({ batch_id: batchId, cancelled }, "batch cancelled");
+    return { batch, cancelled };
   }
 
   /** The tracked job sent with this idempotency key (the newest, should a key have outlived its 24 h). */

@@ -43,6 +43,9 @@ export interface JobView {
   bcc: string[];
   tags: string[];
   sandbox: boolean;
+  batch_id: string | null;
+  /** The campaign that made it. */
+  campaign_id: string | null;
   events: JobEventView[];
 }
 
@@ -74,6 +77,8 @@ export function jobView(job: EmailJobRecord, events: readonly TrackingRecord[] =
     bcc: addresses(job.bcc),
     tags: job.tags ?? [],
     sandbox: job.sandbox ?? false,
+    batch_id: job.batch_id ?? null,
+    campaign_id: job.campaign_id ?? null,
     events: events.map((e) => ({
       status: e.status ?? "",
       provider: e.provider,

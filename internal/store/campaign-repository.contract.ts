@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignRepository, CampaignStateError, type NewCampaign } from "./campaign-repository.ts";
+import { CampaignScheduleRepository } from "./campaign-schedule-repository.ts";
 import type { DatabaseRouter } from "./database-router.ts";
 import { JobRepository } from "./job-repository.ts";
 import { SuppressionRepository } from "./suppression-repository.ts";
@@ -292,6 +293,59 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
         sent: 0,
       });
       expect(mine.find((row) => row.status === "draft")).toMatchObject({ campaigns: 1, total: 0 });
+    });
+
+    it("starts each due occurrence of a schedule once, as a running copy of its draft with the audience as it is now", async () => {
+      const schedules = new CampaignScheduleRepository(opened.router);
+      const blueprint = await campaigns.create(
+        campaignFields({ job_type: `sched_${randomUUID().slice(0, 6)}` }),
+      );
+      const audience = people(4);
+      await campaigns.addRecipients(blueprint.id, audience, 0);
+      await new SuppressionRepository(opened.router).add({
+        email: audience[1]?.email as string,
+        reason: "unsubscribe",
+        source: "test",
+      });
+      const due = new Date(Date.now() - 90_000);
+      const schedule = await schedules.create({
+        name: "Weekly",
+        blueprint_id: blueprint.id,
+        cron: "0 9 * * MON",
+        timezone: "UTC",
+        next_run_at: due,
+      });
+      const next = new Date(Date.now() + 86_400_000);
+      // Replicas polling at once: one of them starts the run.
+      const runs = (await Promise.all([1, 2, 3].map(() => schedules.startDueRun(() => next)))).filter(
+        (run) => run !== undefined && run.schedule_id === schedule.id,
+      );
+      expect(runs).toHaveLength(1);
+      const run = runs[0];
+      expect(run?.late_ms).toBeGreaterThanOrEqual(89_000);
+      const copy = await campaigns.get(run?.campaign_id as string);
+      expect(copy).toMatchObject({
+        status: "running",
+        job_type: blueprint.job_type,
+        template_id: "welcome",
+        template_data: blueprint.template_data,
+        total: 4,
+        excluded: 1,
+        schedule_id: schedule.id,
+      });
+      expect(copy?.scheduled_at?.getTime()).toBe(due.getTime());
+      expect((await campaigns.get(blueprint.id))?.status).toBe("draft");
+      expect(await schedules.get(schedule.id)).toMatchObject({
+        next_run_at: next,
+        runs: 1,
+        last_campaign_id: run?.campaign_id,
+      });
+      const jobs = (await campaigns.dispatchSlice(run?.campaign_id as string, 10))?.jobs ?? [];
+      expect(jobs).toHaveLength(3);
+      expect((await schedules.startDueRun(() => next))?.schedule_id).not.toBe(schedule.id);
+      // The draft goes, and its schedule with it.
+      await opened.router.master.deleteFrom("email_campaigns").where("id", "=", blueprint.id).execute();
+      expect(await schedules.get(schedule.id)).toBeUndefined();
     });
 
     it("lists newest first with filters and a cursor", async () => {

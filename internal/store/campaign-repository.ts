@@ -3,7 +3,7 @@ import type { CampaignStatus } from "../campaign/campaign-status.ts";
 import { KindedError } from "../errors/error-kind.ts";
 import type { JsonValue } from "../job/email-job.ts";
 import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
-import { decodeCursor, encodeCursor } from "./keyset-cursor.ts";
+import { decodeCursor, keysetPage } from "./keyset-cursor.ts";
 import { type Database, type EmailCampaignTable, toJson } from "./schema.ts";
 
 type CampaignRow = Selectable<EmailCampaignTable>;
@@ -194,15 +194,8 @@ export class CampaignRepository {
         .limit(limit + 1)
         .execute();
     });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      campaigns: page.map(({ cursor_created_at: _, ...row }) => toRecord(row)),
-      next_cursor:
-        rows.length > limit && last
-          ? encodeCursor({ created_at: last.cursor_created_at, id: last.id })
-          : undefined,
-    };
+    const page = keysetPage(rows, limit);
+    return { campaigns: page.rows.map(toRecord), next_cursor: page.next_cursor };
   }
 
   /**

@@ -28,6 +28,7 @@ export function jobToRow(job: EmailJob): NewEmailJob {
     bcc: (job.bcc as unknown as JsonValue) ?? null,
     ...(job.tags !== undefined && { tags: job.tags }),
     ...(job.sandbox && { sandbox: true }),
+    ...(job.batch_id !== undefined && { batch_id: job.batch_id }),
   };
 }
 
@@ -75,5 +76,6 @@ export function rowToJob(row: EmailJobRecord): EmailJob {
   // Rows older than 010 read with the column defaults: no tags, not a sandbox job.
   if (row.tags?.length) job.tags = [...row.tags];
   if (row.sandbox) job.sandbox = true;
+  if (row.batch_id) job.batch_id = row.batch_id;
   return job;
 }

@@ -3,7 +3,7 @@ import type { JsonValue } from "../job/email-job.ts";
 import { CANCELLABLE_STATUSES, CLAIMABLE_STATUSES, type JobStatus } from "../job/status.ts";
 import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
 import { ConflictError, isUniqueViolation } from "./errors.ts";
-import { decodeCursor, encodeCursor } from "./keyset-cursor.ts";
+import { decodeCursor, keysetPage } from "./keyset-cursor.ts";
 import { type Database, type EmailJobTable, toJson } from "./schema.ts";
 import { StatementBatcher } from "./statement-batcher.ts";
 
@@ -34,10 +34,15 @@ export interface NewEmailJob {
   bcc?: JsonValue | null;
   tags?: readonly string[];
   sandbox?: boolean;
+  batch_id?: string | null;
 }
 
 export interface JobListFilter {
   status?: readonly JobStatus[];
+  /** Jobs of this batch (SendBatch's batch_id). */
+  batch_id?: string;
+  /** Jobs this campaign made. */
+  campaign_id?: string;
   /** Jobs carrying every one of these tags. */
   tags?: readonly string[];
   job_type?: string;
@@ -125,6 +130,7 @@ export class JobRepository {
           bcc: toJson(job.bcc),
           tags: [...(job.tags ?? [])],
           sandbox: job.sandbox ?? false,
+          batch_id: job.batch_id ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -173,6 +179,8 @@ export class JobRepository {
         .select(sql<string>`created_at::text`.as("cursor_created_at"));
       if (filter.status?.length) query = query.where("status", "in", [...filter.status]);
       if (filter.job_type !== undefined) query = query.where("job_type", "=", filter.job_type);
+      if (filter.batch_id !== undefined) query = query.where("batch_id", "=", filter.batch_id);
+      if (filter.campaign_id !== undefined) query = query.where("campaign_id", "=", filter.campaign_id);
       // Containment, which the GIN index on tags serves.
       if (filter.tags?.length) query = query.where(sql<boolean>`tags @> ${[...filter.tags]}::text[]`);
       if (filter.recipient_email !== undefined)
@@ -190,16 +198,8 @@ export class JobRepository {
         .limit(limit + 1)
         .execute();
     });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    const jobs = page.map(({ cursor_created_at: _, ...job }) => job);
-    return {
-      jobs,
-      next_cursor:
-        rows.length > limit && last
-          ? encodeCursor({ created_at: last.cursor_created_at, id: last.id })
-          : undefined,
-    };
+    const page = keysetPage(rows, limit);
+    return { jobs: page.rows, next_cursor: page.next_cursor };
   }
 
   /**
@@ -420,6 +420,28 @@ export class JobRepository {
         for update skip locked)
       returning id, priority, scheduled_at`.execute(this.#router.master);
     return rows;
+  }
+
+  /** A batch's jobs by status (its index holds them by batch and status). */
+  async countBatch(batchId: string): Promise<Record<string, number>> {
+    const rows = await this.#router.master
+      .selectFrom("email_jobs")
+      .select(["status", sql<number>`count(*)::int`.as("count")])
+      .where("batch_id", "=", batchId)
+      .groupBy("status")
+      .execute();
+    return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+  }
+
+  /** Cancels the batch's jobs not yet handed to a provider; returns how many. */
+  async cancelBatch(batchId: string): Promise<number> {
+    const result = await this.#router.master
+      .updateTable("email_jobs")
+      .set({ status: "cancelled", locked_until: null, next_attempt_at: null, updated_at: sql<Date>`now()` })
+      .where("batch_id", "=", batchId)
+      .where("status", "in", [...CANCELLABLE_STATUSES])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /** Status counts, for `emailctl status` and the stats API. */

@@ -38,3 +38,23 @@ export function decodeCursor(cursor: string): KeysetPosition {
   }
   throw new InvalidCursorError("cursor is not one returned by a previous page");
 }
+
+/**
+ * One page of rows read newest first by (created_at, id), `limit + 1` of them: the extra row only
+ * says that another page follows. Each row carries Postgres' own text of its created_at as
+ * `cursor_created_at`, which the cursor keeps and the page leaves out.
+ */
+export function keysetPage<T extends { id: string; cursor_created_at: string }>(
+  rows: readonly T[],
+  limit: number,
+): { rows: Omit<T, "cursor_created_at">[]; next_cursor: string | undefined } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    rows: page.map(({ cursor_created_at: _, ...row }) => row),
+    next_cursor:
+      rows.length > limit && last
+        ? encodeCursor({ created_at: last.cursor_created_at, id: last.id })
+        : undefined,
+  };
+}

@@ -80,6 +80,8 @@ describe("migrations", () => {
         "009_idempotency_fingerprint",
         "010_job_recipients_tags_sandbox",
         "011_campaigns",
+        "012_batches",
+        "013_campaign_schedules",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

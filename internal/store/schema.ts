@@ -48,6 +48,8 @@ export interface EmailJobTable {
   sandbox: Defaulted<boolean>;
   /** 011: the campaign that made this job. */
   campaign_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 012: the batch it was sent in (SendBatch's batch_id). */
+  batch_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EmailTemplateTable {
@@ -170,6 +172,22 @@ export interface EmailCampaignTable {
   window_start: NullableTimestamp;
   window_count: Int8;
   previous_window_count: Int8;
+  /** 013: the recurring schedule that made it. */
+  schedule_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** `email_campaign_schedules` (013): a cron schedule that starts a copy of a draft on each occurrence. */
+export interface EmailCampaignScheduleTable {
+  id: Generated<string>;
+  name: string;
+  blueprint_id: string;
+  cron: string;
+  timezone: Defaulted<string>;
+  next_run_at: ColumnType<Date, Date, Date>;
+  last_run_at: NullableTimestamp;
+  last_campaign_id: string | null;
+  runs: Int8;
+  created_at: Timestamp;
 }
 
 /** `email_campaign_recipients` (011): a campaign's audience, in upload order. */
@@ -184,6 +202,7 @@ export interface EmailCampaignRecipientTable {
 
 export interface Database {
   email_campaigns: EmailCampaignTable;
+  email_campaign_schedules: EmailCampaignScheduleTable;
   email_campaign_recipients: EmailCampaignRecipientTable;
   email_suppressions: EmailSuppressionTable;
   email_unattributed_bounces: EmailUnattributedBounceTable;
@@ -236,6 +255,7 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     tags: "not null",
     sandbox: "not null",
     campaign_id: "null",
+    batch_id: "null",
   },
   email_campaigns: {
     id: "not null",
@@ -281,6 +301,19 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     window_start: "null",
     window_count: "not null",
     previous_window_count: "not null",
+    schedule_id: "null",
+  },
+  email_campaign_schedules: {
+    id: "not null",
+    name: "not null",
+    blueprint_id: "not null",
+    cron: "not null",
+    timezone: "not null",
+    next_run_at: "not null",
+    last_run_at: "null",
+    last_campaign_id: "null",
+    runs: "not null",
+    created_at: "not null",
   },
   email_campaign_recipients: {
     campaign_id: "not null",

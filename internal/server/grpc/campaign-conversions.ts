@@ -1,13 +1,15 @@
 import type { UploadResult } from "../../campaign/campaign-service.ts";
-import type { CampaignView } from "../../campaign/campaign-view.ts";
+import type { CampaignScheduleView, CampaignView } from "../../campaign/campaign-view.ts";
 import {
   Priority,
   type Campaign as ProtoCampaign,
   type CampaignRecipient as ProtoCampaignRecipient,
+  type CampaignSchedule as ProtoCampaignSchedule,
   type CampaignSpec as ProtoCampaignSpec,
   type RecipientUpload as ProtoRecipientUpload,
 } from "../../gen/emailworker/v1/email_worker.ts";
 import { campaignStatusToProto } from "../../proto/enums.ts";
+
 import { jobInputFromProto } from "./conversions.ts";
 
 /**
@@ -41,6 +43,7 @@ export function campaignInputFromProto(spec: ProtoCampaignSpec | undefined): Rec
     bcc: [],
     tags: spec.tags,
     sandbox: false,
+    batch_id: "",
   });
   return {
     ...job,
@@ -54,6 +57,21 @@ export function recipientInputFromProto(recipient: ProtoCampaignRecipient): Reco
     email: recipient.email,
     ...(recipient.name !== "" && { name: recipient.name }),
     ...(recipient.template_data && { template_data: recipient.template_data }),
+  };
+}
+
+export function scheduleToProto(schedule: CampaignScheduleView): ProtoCampaignSchedule {
+  return {
+    id: schedule.id,
+    name: schedule.name,
+    campaign_id: schedule.campaign_id,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    next_run_at: schedule.next_run_at,
+    last_run_at: schedule.last_run_at ?? undefined,
+    last_campaign_id: schedule.last_campaign_id ?? "",
+    runs: schedule.runs,
+    created_at: schedule.created_at,
   };
 }
 

@@ -15,6 +15,7 @@ import {
   campaignInputFromProto,
   campaignToProto,
   recipientInputFromProto,
+  scheduleToProto,
   uploadToProto,
 } from "./campaign-conversions.ts";
 
@@ -29,6 +30,9 @@ type CampaignHandlers = Pick<
   | "pauseCampaign"
   | "resumeCampaign"
   | "cancelCampaign"
+  | "createCampaignSchedule"
+  | "listCampaignSchedules"
+  | "deleteCampaignSchedule"
 >;
 
 /** The campaign methods: `campaign` scope (or `admin`). */
@@ -111,6 +115,25 @@ export function campaignHandlers(deps: {
       });
       return { campaigns: page.campaigns.map(campaignToProto), next_page_token: page.next_cursor ?? "" };
     }),
+
+    createCampaignSchedule: unary("campaign", async (request) => ({
+      schedule: scheduleToProto(
+        await campaigns.createSchedule({
+          campaign_id: request.campaign_id,
+          cron: request.cron,
+          ...(request.timezone !== "" && { timezone: request.timezone }),
+          ...(request.name !== "" && { name: request.name }),
+        }),
+      ),
+    })),
+
+    listCampaignSchedules: unary("campaign", async () => ({
+      schedules: (await campaigns.listSchedules()).map(scheduleToProto),
+    })),
+
+    deleteCampaignSchedule: unary("campaign", async (request) => ({
+      deleted: await campaigns.deleteSchedule(requireJobId(request.id, "id")),
+    })),
 
     startCampaign: action("start"),
     pauseCampaign: action("pause"),

@@ -200,6 +200,79 @@ describe("gRPC campaigns", () => {
     ).toMatchObject({ code: "FAILED_PRECONDITION" });
   });
 
+  it("makes a draft recurring: each due occurrence starts a running copy, dispatched like any campaign", async () => {
+    const { campaign } = await create({}, [person(1, "weekly"), person(2, "weekly")]);
+    const blueprint = campaign?.id as string;
+    expect(
+      await refusal(
+        service.marketing.call((c) => c.createCampaignSchedule, {
+          campaign_id: blueprint,
+          cron: "every monday",
+          timezone: "",
+          name: "",
+        }),
+      ),
+    ).toEqual({ code: "INVALID_ARGUMENT", fields: ["cron"] });
+    expect(
+      await refusal(
+        service.marketing.call((c) => c.createCampaignSchedule, {
+          campaign_id: blueprint,
+          cron: "0 9 * * MON",
+          timezone: "Mars/Olympus",
+          name: "",
+        }),
+      ),
+    ).toEqual({ code: "INVALID_ARGUMENT", fields: ["timezone"] });
+    const { schedule } = await service.marketing.call((c) => c.createCampaignSchedule, {
+      campaign_id: blueprint,
+      cron: "0 9 * * MON",
+      timezone: "Europe/Oslo",
+      name: "Monday letter",
+    });
+    expect(schedule).toMatchObject({ name: "Monday letter", campaign_id: blueprint, runs: 0 });
+    // Every Monday at 09:00 Oslo time, which is 08:00 UTC in winter.
+    expect(schedule?.next_run_at?.getUTCDay()).toBe(1);
+    expect(schedule?.next_run_at?.getUTCHours()).toBe(8);
+    const listed = await service.marketing.call((c) => c.listCampaignSchedules, {});
+    expect(listed.schedules.map((s) => s.id)).toContain(schedule?.id);
+
+    // Its time has come (as if the service had been down over it).
+    await service.router.master
+      .updateTable("email_campaign_schedules")
+      .set({ next_run_at: new Date(Date.now() - 1_000) })
+      .where("id", "=", schedule?.id as string)
+      .execute();
+    await service.dispatcher.dispatch();
+    const [after] = (await service.marketing.call((c) => c.listCampaignSchedules, {})).schedules.filter(
+      (s) => s.id === schedule?.id,
+    );
+    expect(after).toMatchObject({ runs: 1 });
+    expect(after?.next_run_at?.getTime()).toBeGreaterThan(Date.now());
+    const run = await get(after?.last_campaign_id as string);
+    expect(run).toMatchObject({
+      status: CampaignStatus.CAMPAIGN_STATUS_RUNNING,
+      counts: { total: 2, queued: 2 },
+    });
+    expect((await get(blueprint))?.status).toBe(CampaignStatus.CAMPAIGN_STATUS_DRAFT);
+
+    const started = await service.marketing.call((c) => c.startCampaign, {
+      id: after?.last_campaign_id as string,
+    });
+    expect(
+      await refusal(
+        service.marketing.call((c) => c.createCampaignSchedule, {
+          campaign_id: started.campaign?.id as string,
+          cron: "0 9 * * MON",
+          timezone: "",
+          name: "",
+        }),
+      ),
+    ).toMatchObject({ code: "FAILED_PRECONDITION" });
+    expect(
+      (await service.marketing.call((c) => c.deleteCampaignSchedule, { id: schedule?.id as string })).deleted,
+    ).toBe(true);
+  });
+
   it("schedules a campaign whose time is ahead instead of starting it", async () => {
     const at = new Date(Date.now() + 3_600_000);
     const { campaign } = await create({ scheduled_at: at });

@@ -52,6 +52,7 @@ export function jobInputFromProto(job: ProtoEmailJob | undefined): Record<string
   text("text", job.text);
   text("idempotency_key", job.idempotency_key);
   text("provider", job.provider);
+  text("batch_id", job.batch_id);
   if (job.template_data) input.template_data = job.template_data;
   if (job.metadata) input.metadata = job.metadata;
   // The proto calls it `sender` (`from` is a Python keyword); the wire format keeps `from`.
@@ -109,6 +110,8 @@ export function jobViewFromRecord(job: EmailJobRecord, events: readonly Tracking
     metadata: asStruct(view.metadata),
     tags: view.tags,
     sandbox: view.sandbox,
+    batch_id: view.batch_id ?? "",
+    campaign_id: view.campaign_id ?? "",
     cc: view.cc,
     bcc: view.bcc,
     events: view.events.map((e) => ({

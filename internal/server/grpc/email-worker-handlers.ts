@@ -62,7 +62,10 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
 
     sendBatch: unary("send", async (request) => {
       refuseWhileDraining();
-      const results = await emails.sendBatch(request.jobs.map(jobInputFromProto));
+      const results = await emails.sendBatch(
+        request.jobs.map(jobInputFromProto),
+        request.batch_id || undefined,
+      );
       const items = results.map((r) =>
         r.ok
           ? { accepted: r.result }
@@ -74,8 +77,12 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
             },
       );
       const accepted = results.filter((r) => r.ok).length;
-      return { items, accepted, rejected: results.length - accepted };
+      return { items, accepted, rejected: results.length - accepted, batch_id: request.batch_id };
     }),
+
+    getBatch: unary("send", async (request) => ({ batch: await emails.getBatch(request.batch_id) })),
+
+    cancelBatch: unary("send", async (request) => emails.cancelBatch(request.batch_id)),
 
     getEmailJob: unary("send", async (request) => {
       if (request.idempotency_key) {
@@ -105,6 +112,8 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
       const page = await emails.listJobs({
         ...(statuses.length > 0 && { status: statuses.filter((s) => s !== undefined) }),
         ...(request.type && { job_type: request.type }),
+        ...(request.batch_id && { batch_id: request.batch_id }),
+        ...(request.campaign_id && { campaign_id: requireJobId(request.campaign_id, "campaign_id") }),
         ...(request.tags.length > 0 && { tags: request.tags }),
         ...(request.recipient_email && { recipient_email: request.recipient_email }),
         ...(request.created_after && { created_after: request.created_after }),

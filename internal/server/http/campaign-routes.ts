@@ -23,6 +23,7 @@ export interface CampaignRoutesOptions {
 const CAMPAIGN_PATH = /^\/v1\/campaigns\/([^/]+)$/;
 const RECIPIENTS_PATH = /^\/v1\/campaigns\/([^/]+)\/recipients$/;
 const ACTION_PATH = /^\/v1\/campaigns\/([^/]+)\/(start|pause|resume|cancel)$/;
+const SCHEDULE_PATH = /^\/v1\/campaign-schedules\/([^/]+)$/;
 
 /**
  * The campaign JSON API (`campaign` or `admin` scope): `POST /v1/campaigns` creates one (recipients
@@ -40,6 +41,8 @@ export class CampaignRoutes implements RouteFamily {
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     const { pathname } = url;
+    if (pathname === "/v1/campaign-schedules" || pathname.startsWith("/v1/campaign-schedules/"))
+      return this.#schedules(req, res, pathname);
     if (pathname !== "/v1/campaigns" && !pathname.startsWith("/v1/campaigns/")) return false;
     this.#admit(req);
     const { campaigns } = this.#options;
@@ -76,6 +79,22 @@ export class CampaignRoutes implements RouteFamily {
       return true;
     }
     return false;
+  }
+
+  /** `POST`/`GET /v1/campaign-schedules`, `DELETE /v1/campaign-schedules/<id>`. */
+  async #schedules(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+    this.#admit(req);
+    const { campaigns } = this.#options;
+    if (pathname === "/v1/campaign-schedules") {
+      if (req.method === "POST") sendJson(res, 201, await campaigns.createSchedule(await readJson(req)));
+      else if (req.method === "GET") sendJson(res, 200, { schedules: await campaigns.listSchedules() });
+      else return false;
+      return true;
+    }
+    const id = SCHEDULE_PATH.exec(pathname)?.[1];
+    if (id === undefined || req.method !== "DELETE") return false;
+    sendJson(res, 200, { deleted: await campaigns.deleteSchedule(idFrom(id)) });
+    return true;
   }
 
   /** Draining turns away changes only: callers can still watch their campaigns. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KindedError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import { requireJobId } from "../../job/job-id.ts";
+import { JobValidationError } from "../../job/job-validation-error.ts";
 import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
 import { jobView } from "../../service/job-view.ts";
 import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
@@ -16,6 +17,7 @@ export interface IntakeRoutesOptions {
 }
 
 const JOB_PATH = /^\/v1\/emails\/([^/]+)$/;
+const BATCH_PATH = /^\/v1\/batches\/([^/]+)(\/cancel)?$/;
 
 /**
  * The JSON intake. `POST /v1/emails` takes one job (or `{"jobs": [...]}`) in the wire format and
@@ -31,6 +33,8 @@ export class IntakeRoutes implements RouteFamily {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const batch = BATCH_PATH.exec(url.pathname);
+    if (batch) return this.#batch(req, res, decodeURIComponent(batch[1] as string), batch[2] !== undefined);
     if (url.pathname !== "/v1/emails" && !url.pathname.startsWith("/v1/emails/")) return false;
     this.#admit(req);
     if (url.pathname === "/v1/emails" && req.method === "POST") {
@@ -47,19 +51,36 @@ export class IntakeRoutes implements RouteFamily {
   #admit(req: IncomingMessage): void {
     if (this.#options.health.draining && req.method === "POST")
       throw new UnavailableError("shutting down; send to another instance", { code: "draining" });
+    this.#authorize(req);
+  }
+
+  #authorize(req: IncomingMessage): void {
     const caller = this.#options.auth.authenticate(presentedKey(req.headers));
     if (!caller) throw new KindedError("unauthenticated", "missing or unknown API key");
     if (!caller.scopes.includes("send"))
       throw new KindedError("permission_denied", `API key "${caller.name}" lacks the send scope`);
   }
 
+  /** `GET /v1/batches/<id>`: its jobs by status; `POST /v1/batches/<id>/cancel`. */
+  async #batch(req: IncomingMessage, res: ServerResponse, id: string, cancel: boolean): Promise<boolean> {
+    if (req.method !== (cancel ? "POST" : "GET")) return false;
+    // Cancelling is allowed while draining: it queues nothing.
+    this.#authorize(req);
+    const { service } = this.#options;
+    sendJson(res, 200, cancel ? await service.cancelBatch(id) : await service.getBatch(id));
+    return true;
+  }
+
   async #post(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJson(req);
     const batch = (body as { jobs?: unknown } | null)?.jobs;
     if (!Array.isArray(batch)) return sendJson(res, 202, await this.#options.service.send(body));
+    const batchId = (body as { batch_id?: unknown }).batch_id;
+    if (batchId !== undefined && typeof batchId !== "string")
+      throw new JobValidationError([{ field: "batch_id", description: "must be a string" }]);
     let results: BatchItemResult[];
     try {
-      results = await this.#options.service.sendBatch(batch);
+      results = await this.#options.service.sendBatch(batch, batchId);
     } catch (error) {
       if (!(error instanceof BatchInterruptedError)) throw error;
       // A server fault stopped the batch: its status, and the items before it (queued or refused),
@@ -68,7 +89,10 @@ export class IntakeRoutes implements RouteFamily {
       return sendJson(res, status, { ...body, results: error.results.map(itemResult) });
     }
     // Each job succeeds or fails on its own: a failed one reads as it would have alone.
-    sendJson(res, 207, { results: results.map(itemResult) });
+    sendJson(res, 207, {
+      results: results.map(itemResult),
+      ...(batchId !== undefined && { batch_id: batchId }),
+    });
   }
 
   async #get(id: string, res: ServerResponse): Promise<void> {

@@ -519,6 +519,8 @@ export interface EmailJob {
    * JOB_STATUS_SANDBOXED. For client integration tests.
    */
   sandbox: boolean;
+  /** The batch it belongs to (1-100 letters, digits, _ . : -); tracked jobs only. */
+  batch_id: string;
 }
 
 export interface EmailJob_HeadersEntry {
@@ -539,6 +541,11 @@ export interface SendEmailResponse {
 
 export interface SendBatchRequest {
   jobs: EmailJob[];
+  /**
+   * Every job of the request belongs to this batch and is tracked (SendGrid's batch_id); the same
+   * batch_id may be used by several requests.
+   */
+  batch_id: string;
 }
 
 export interface FieldViolation {
@@ -560,6 +567,39 @@ export interface SendBatchResponse {
   items: SendBatchItem[];
   accepted: number;
   rejected: number;
+  batch_id: string;
+}
+
+export interface GetBatchRequest {
+  batch_id: string;
+}
+
+export interface GetBatchResponse {
+  batch?: Batch | undefined;
+}
+
+export interface CancelBatchRequest {
+  batch_id: string;
+}
+
+export interface CancelBatchResponse {
+  batch?:
+    | Batch
+    | undefined;
+  /** jobs this call cancelled */
+  cancelled: number;
+}
+
+export interface Batch {
+  batch_id: string;
+  total: number;
+  /** pending, processing, sent, retrying, failed, cancelled, ... */
+  by_status: { [key: string]: number };
+}
+
+export interface Batch_ByStatusEntry {
+  key: string;
+  value: number;
 }
 
 export interface TrackingEvent {
@@ -597,6 +637,9 @@ export interface EmailJobView {
   cc: string[];
   /** addresses only; never in the message itself */
   bcc: string[];
+  batch_id: string;
+  /** the campaign that made it */
+  campaign_id: string;
 }
 
 /** One of the two: the job's id, or the idempotency key it was sent with (within the key's 24 h). */
@@ -623,6 +666,8 @@ export interface ListEmailJobsRequest {
   page_token: string;
   /** jobs carrying every one of these tags */
   tags: string[];
+  batch_id: string;
+  campaign_id: string;
 }
 
 export interface ListEmailJobsResponse {
@@ -1064,6 +1109,53 @@ export interface ListCampaignsResponse {
   next_page_token: string;
 }
 
+export interface CampaignSchedule {
+  id: string;
+  name: string;
+  /** the draft each run copies */
+  campaign_id: string;
+  /** five fields, minute first (or six, seconds first) */
+  cron: string;
+  /** IANA name */
+  timezone: string;
+  next_run_at?: Date | undefined;
+  last_run_at?:
+    | Date
+    | undefined;
+  /** the campaign the last run started */
+  last_campaign_id: string;
+  runs: number;
+  created_at?: Date | undefined;
+}
+
+export interface CreateCampaignScheduleRequest {
+  campaign_id: string;
+  cron: string;
+  /** default UTC */
+  timezone: string;
+  /** default the draft's name */
+  name: string;
+}
+
+export interface CreateCampaignScheduleResponse {
+  schedule?: CampaignSchedule | undefined;
+}
+
+export interface ListCampaignSchedulesRequest {
+}
+
+export interface ListCampaignSchedulesResponse {
+  schedules: CampaignSchedule[];
+}
+
+export interface DeleteCampaignScheduleRequest {
+  id: string;
+}
+
+export interface DeleteCampaignScheduleResponse {
+  deleted: boolean;
+}
+
 function createBaseMailbox(): Mailbox {
   return { email: "", name: "" };
 }
@@ -1280,6 +1372,7 @@ function createBaseEmailJob(): EmailJob {
     bcc: [],
     tags: [],
     sandbox: false,
+    batch_id: "",
   };
 }
 
@@ -1356,6 +1449,9 @@ export const EmailJob: MessageFns<EmailJob> = {
     }
     if (message.sandbox !== false) {
       writer.uint32(192).bool(message.sandbox);
+    }
+    if (message.batch_id !== "") {
+      writer.uint32(202).string(message.batch_id);
     }
     return writer;
   },
@@ -1568,6 +1664,14 @@ export const EmailJob: MessageFns<EmailJob> = {
             message.sandbox = reader.bool();
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1659,6 +1763,11 @@ export const EmailJob: MessageFns<EmailJob> = {
         ? object.tags.map((e: any) => globalThis.String(e))
         : [],
       sandbox: isSet(object.sandbox) ? globalThis.Boolean(object.sandbox) : false,
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
     };
   },
 
@@ -1742,6 +1851,9 @@ export const EmailJob: MessageFns<EmailJob> = {
     if (message.sandbox !== false) {
       obj.sandbox = message.sandbox;
     }
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
     return obj;
   },
 
@@ -1786,6 +1898,7 @@ export const EmailJob: MessageFns<EmailJob> = {
     message.bcc = object.bcc?.map((e) => Mailbox.fromPartial(e)) || [];
     message.tags = object.tags?.map((e) => e) || [];
     message.sandbox = object.sandbox ?? false;
+    message.batch_id = object.batch_id ?? "";
     return message;
   },
 };
@@ -2068,13 +2181,16 @@ export const SendEmailResponse: MessageFns<SendEmailResponse> = {
 };
 
 function createBaseSendBatchRequest(): SendBatchRequest {
-  return { jobs: [] };
+  return { jobs: [], batch_id: "" };
 }
 
 export const SendBatchRequest: MessageFns<SendBatchRequest> = {
   encode(message: SendBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.jobs) {
       EmailJob.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.batch_id !== "") {
+      writer.uint32(18).string(message.batch_id);
     }
     return writer;
   },
@@ -2100,6 +2216,14 @@ export const SendBatchRequest: MessageFns<SendBatchRequest> = {
             message.jobs.push(EmailJob.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2113,13 +2237,23 @@ export const SendBatchRequest: MessageFns<SendBatchRequest> = {
   },
 
   fromJSON(object: any): SendBatchRequest {
-    return { jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => EmailJob.fromJSON(e)) : [] };
+    return {
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => EmailJob.fromJSON(e)) : [],
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
   },
 
   toJSON(message: SendBatchRequest): unknown {
     const obj: any = {};
     if (message.jobs?.length) {
       obj.jobs = message.jobs.map((e) => EmailJob.toJSON(e));
+    }
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
     }
     return obj;
   },
@@ -2130,6 +2264,7 @@ export const SendBatchRequest: MessageFns<SendBatchRequest> = {
   fromPartial<I extends Exact<DeepPartial<SendBatchRequest>, I>>(object: I): SendBatchRequest {
     const message = createBaseSendBatchRequest();
     message.jobs = object.jobs?.map((e) => EmailJob.fromPartial(e)) || [];
+    message.batch_id = object.batch_id ?? "";
     return message;
   },
 };
@@ -2396,7 +2531,7 @@ export const BatchItemError: MessageFns<BatchItemError> = {
 };
 
 function createBaseSendBatchResponse(): SendBatchResponse {
-  return { items: [], accepted: 0, rejected: 0 };
+  return { items: [], accepted: 0, rejected: 0, batch_id: "" };
 }
 
 export const SendBatchResponse: MessageFns<SendBatchResponse> = {
@@ -2409,6 +2544,9 @@ export const SendBatchResponse: MessageFns<SendBatchResponse> = {
     }
     if (message.rejected !== 0) {
       writer.uint32(24).int32(message.rejected);
+    }
+    if (message.batch_id !== "") {
+      writer.uint32(34).string(message.batch_id);
     }
     return writer;
   },
@@ -2450,6 +2588,14 @@ export const SendBatchResponse: MessageFns<SendBatchResponse> = {
             message.rejected = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2467,6 +2613,11 @@ export const SendBatchResponse: MessageFns<SendBatchResponse> = {
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => SendBatchItem.fromJSON(e)) : [],
       accepted: isSet(object.accepted) ? globalThis.Number(object.accepted) : 0,
       rejected: isSet(object.rejected) ? globalThis.Number(object.rejected) : 0,
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
     };
   },
 
@@ -2481,6 +2632,9 @@ export const SendBatchResponse: MessageFns<SendBatchResponse> = {
     if (message.rejected !== 0) {
       obj.rejected = Math.round(message.rejected);
     }
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
     return obj;
   },
 
@@ -2492,6 +2646,538 @@ export const SendBatchResponse: MessageFns<SendBatchResponse> = {
     message.items = object.items?.map((e) => SendBatchItem.fromPartial(e)) || [];
     message.accepted = object.accepted ?? 0;
     message.rejected = object.rejected ?? 0;
+    message.batch_id = object.batch_id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBatchRequest(): GetBatchRequest {
+  return { batch_id: "" };
+}
+
+export const GetBatchRequest: MessageFns<GetBatchRequest> = {
+  encode(message: GetBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch_id !== "") {
+      writer.uint32(10).string(message.batch_id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBatchRequest {
+    return {
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBatchRequest): unknown {
+    const obj: any = {};
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBatchRequest>, I>>(base?: I): GetBatchRequest {
+    return GetBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBatchRequest>, I>>(object: I): GetBatchRequest {
+    const message = createBaseGetBatchRequest();
+    message.batch_id = object.batch_id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBatchResponse(): GetBatchResponse {
+  return { batch: undefined };
+}
+
+export const GetBatchResponse: MessageFns<GetBatchResponse> = {
+  encode(message: GetBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      Batch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = Batch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBatchResponse {
+    return { batch: isSet(object.batch) ? Batch.fromJSON(object.batch) : undefined };
+  },
+
+  toJSON(message: GetBatchResponse): unknown {
+    const obj: any = {};
+    if (message.batch !== undefined) {
+      obj.batch = Batch.toJSON(message.batch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBatchResponse>, I>>(base?: I): GetBatchResponse {
+    return GetBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBatchResponse>, I>>(object: I): GetBatchResponse {
+    const message = createBaseGetBatchResponse();
+    message.batch = (object.batch !== undefined && object.batch !== null) ? Batch.fromPartial(object.batch) : undefined;
+    return message;
+  },
+};
+
+function createBaseCancelBatchRequest(): CancelBatchRequest {
+  return { batch_id: "" };
+}
+
+export const CancelBatchRequest: MessageFns<CancelBatchRequest> = {
+  encode(message: CancelBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch_id !== "") {
+      writer.uint32(10).string(message.batch_id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelBatchRequest {
+    return {
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelBatchRequest): unknown {
+    const obj: any = {};
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelBatchRequest>, I>>(base?: I): CancelBatchRequest {
+    return CancelBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelBatchRequest>, I>>(object: I): CancelBatchRequest {
+    const message = createBaseCancelBatchRequest();
+    message.batch_id = object.batch_id ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelBatchResponse(): CancelBatchResponse {
+  return { batch: undefined, cancelled: 0 };
+}
+
+export const CancelBatchResponse: MessageFns<CancelBatchResponse> = {
+  encode(message: CancelBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      Batch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(16).int64(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = Batch.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cancelled = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelBatchResponse {
+    return {
+      batch: isSet(object.batch) ? Batch.fromJSON(object.batch) : undefined,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+    };
+  },
+
+  toJSON(message: CancelBatchResponse): unknown {
+    const obj: any = {};
+    if (message.batch !== undefined) {
+      obj.batch = Batch.toJSON(message.batch);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelBatchResponse>, I>>(base?: I): CancelBatchResponse {
+    return CancelBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelBatchResponse>, I>>(object: I): CancelBatchResponse {
+    const message = createBaseCancelBatchResponse();
+    message.batch = (object.batch !== undefined && object.batch !== null) ? Batch.fromPartial(object.batch) : undefined;
+    message.cancelled = object.cancelled ?? 0;
+    return message;
+  },
+};
+
+function createBaseBatch(): Batch {
+  return { batch_id: "", total: 0, by_status: {} };
+}
+
+export const Batch: MessageFns<Batch> = {
+  encode(message: Batch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch_id !== "") {
+      writer.uint32(10).string(message.batch_id);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).int64(message.total);
+    }
+    globalThis.Object.entries(message.by_status).forEach(([key, value]: [string, number]) => {
+      Batch_ByStatusEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Batch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = Batch_ByStatusEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.by_status[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Batch {
+    return {
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      by_status: isObject(object.byStatus)
+        ? (globalThis.Object.entries(object.byStatus) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.by_status)
+        ? (globalThis.Object.entries(object.by_status) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: Batch): unknown {
+    const obj: any = {};
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.by_status) {
+      const entries = globalThis.Object.entries(message.by_status) as [string, number][];
+      if (entries.length > 0) {
+        obj.byStatus = {};
+        entries.forEach(([k, v]) => {
+          obj.byStatus[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Batch>, I>>(base?: I): Batch {
+    return Batch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Batch>, I>>(object: I): Batch {
+    const message = createBaseBatch();
+    message.batch_id = object.batch_id ?? "";
+    message.total = object.total ?? 0;
+    message.by_status = (globalThis.Object.entries(object.by_status ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseBatch_ByStatusEntry(): Batch_ByStatusEntry {
+  return { key: "", value: 0 };
+}
+
+export const Batch_ByStatusEntry: MessageFns<Batch_ByStatusEntry> = {
+  encode(message: Batch_ByStatusEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Batch_ByStatusEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatch_ByStatusEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Batch_ByStatusEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: Batch_ByStatusEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Batch_ByStatusEntry>, I>>(base?: I): Batch_ByStatusEntry {
+    return Batch_ByStatusEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Batch_ByStatusEntry>, I>>(object: I): Batch_ByStatusEntry {
+    const message = createBaseBatch_ByStatusEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -2660,6 +3346,8 @@ function createBaseEmailJobView(): EmailJobView {
     sandbox: false,
     cc: [],
     bcc: [],
+    batch_id: "",
+    campaign_id: "",
   };
 }
 
@@ -2727,6 +3415,12 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     }
     for (const v of message.bcc) {
       writer.uint32(170).string(v!);
+    }
+    if (message.batch_id !== "") {
+      writer.uint32(178).string(message.batch_id);
+    }
+    if (message.campaign_id !== "") {
+      writer.uint32(186).string(message.campaign_id);
     }
     return writer;
   },
@@ -2912,6 +3606,22 @@ export const EmailJobView: MessageFns<EmailJobView> = {
             message.bcc.push(reader.string());
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.campaign_id = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2991,6 +3701,16 @@ export const EmailJobView: MessageFns<EmailJobView> = {
       bcc: globalThis.Array.isArray(object?.bcc)
         ? object.bcc.map((e: any) => globalThis.String(e))
         : [],
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      campaign_id: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
     };
   },
 
@@ -3059,6 +3779,12 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     if (message.bcc?.length) {
       obj.bcc = message.bcc;
     }
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
+    if (message.campaign_id !== "") {
+      obj.campaignId = message.campaign_id;
+    }
     return obj;
   },
 
@@ -3088,6 +3814,8 @@ export const EmailJobView: MessageFns<EmailJobView> = {
     message.sandbox = object.sandbox ?? false;
     message.cc = object.cc?.map((e) => e) || [];
     message.bcc = object.bcc?.map((e) => e) || [];
+    message.batch_id = object.batch_id ?? "";
+    message.campaign_id = object.campaign_id ?? "";
     return message;
   },
 };
@@ -3258,6 +3986,8 @@ function createBaseListEmailJobsRequest(): ListEmailJobsRequest {
     page_size: 0,
     page_token: "",
     tags: [],
+    batch_id: "",
+    campaign_id: "",
   };
 }
 
@@ -3290,6 +4020,12 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
     }
     for (const v of message.tags) {
       writer.uint32(66).string(v!);
+    }
+    if (message.batch_id !== "") {
+      writer.uint32(74).string(message.batch_id);
+    }
+    if (message.campaign_id !== "") {
+      writer.uint32(82).string(message.campaign_id);
     }
     return writer;
   },
@@ -3381,6 +4117,22 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
             message.tags.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.batch_id = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.campaign_id = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3425,6 +4177,16 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
       tags: globalThis.Array.isArray(object?.tags)
         ? object.tags.map((e: any) => globalThis.String(e))
         : [],
+      batch_id: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      campaign_id: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
     };
   },
 
@@ -3454,6 +4216,12 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
     if (message.tags?.length) {
       obj.tags = message.tags;
     }
+    if (message.batch_id !== "") {
+      obj.batchId = message.batch_id;
+    }
+    if (message.campaign_id !== "") {
+      obj.campaignId = message.campaign_id;
+    }
     return obj;
   },
 
@@ -3470,6 +4238,8 @@ export const ListEmailJobsRequest: MessageFns<ListEmailJobsRequest> = {
     message.page_size = object.page_size ?? 0;
     message.page_token = object.page_token ?? "";
     message.tags = object.tags?.map((e) => e) || [];
+    message.batch_id = object.batch_id ?? "";
+    message.campaign_id = object.campaign_id ?? "";
     return message;
   },
 };
@@ -10081,6 +10851,707 @@ export const ListCampaignsResponse: MessageFns<ListCampaignsResponse> = {
   },
 };
 
+function createBaseCampaignSchedule(): CampaignSchedule {
+  return {
+    id: "",
+    name: "",
+    campaign_id: "",
+    cron: "",
+    timezone: "",
+    next_run_at: undefined,
+    last_run_at: undefined,
+    last_campaign_id: "",
+    runs: 0,
+    created_at: undefined,
+  };
+}
+
+export const CampaignSchedule: MessageFns<CampaignSchedule> = {
+  encode(message: CampaignSchedule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.campaign_id !== "") {
+      writer.uint32(26).string(message.campaign_id);
+    }
+    if (message.cron !== "") {
+      writer.uint32(34).string(message.cron);
+    }
+    if (message.timezone !== "") {
+      writer.uint32(42).string(message.timezone);
+    }
+    if (message.next_run_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.next_run_at), writer.uint32(50).fork()).join();
+    }
+    if (message.last_run_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.last_run_at), writer.uint32(58).fork()).join();
+    }
+    if (message.last_campaign_id !== "") {
+      writer.uint32(66).string(message.last_campaign_id);
+    }
+    if (message.runs !== 0) {
+      writer.uint32(72).int64(message.runs);
+    }
+    if (message.created_at !== undefined) {
+      Timestamp.encode(toTimestamp(message.created_at), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignSchedule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignSchedule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.campaign_id = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cron = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.timezone = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.next_run_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.last_run_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.last_campaign_id = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.runs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.created_at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignSchedule {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      campaign_id: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      cron: isSet(object.cron) ? globalThis.String(object.cron) : "",
+      timezone: isSet(object.timezone) ? globalThis.String(object.timezone) : "",
+      next_run_at: isSet(object.nextRunAt)
+        ? fromJsonTimestamp(object.nextRunAt)
+        : isSet(object.next_run_at)
+        ? fromJsonTimestamp(object.next_run_at)
+        : undefined,
+      last_run_at: isSet(object.lastRunAt)
+        ? fromJsonTimestamp(object.lastRunAt)
+        : isSet(object.last_run_at)
+        ? fromJsonTimestamp(object.last_run_at)
+        : undefined,
+      last_campaign_id: isSet(object.lastCampaignId)
+        ? globalThis.String(object.lastCampaignId)
+        : isSet(object.last_campaign_id)
+        ? globalThis.String(object.last_campaign_id)
+        : "",
+      runs: isSet(object.runs) ? globalThis.Number(object.runs) : 0,
+      created_at: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CampaignSchedule): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.campaign_id !== "") {
+      obj.campaignId = message.campaign_id;
+    }
+    if (message.cron !== "") {
+      obj.cron = message.cron;
+    }
+    if (message.timezone !== "") {
+      obj.timezone = message.timezone;
+    }
+    if (message.next_run_at !== undefined) {
+      obj.nextRunAt = message.next_run_at.toISOString();
+    }
+    if (message.last_run_at !== undefined) {
+      obj.lastRunAt = message.last_run_at.toISOString();
+    }
+    if (message.last_campaign_id !== "") {
+      obj.lastCampaignId = message.last_campaign_id;
+    }
+    if (message.runs !== 0) {
+      obj.runs = Math.round(message.runs);
+    }
+    if (message.created_at !== undefined) {
+      obj.createdAt = message.created_at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignSchedule>, I>>(base?: I): CampaignSchedule {
+    return CampaignSchedule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignSchedule>, I>>(object: I): CampaignSchedule {
+    const message = createBaseCampaignSchedule();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.campaign_id = object.campaign_id ?? "";
+    message.cron = object.cron ?? "";
+    message.timezone = object.timezone ?? "";
+    message.next_run_at = object.next_run_at ?? undefined;
+    message.last_run_at = object.last_run_at ?? undefined;
+    message.last_campaign_id = object.last_campaign_id ?? "";
+    message.runs = object.runs ?? 0;
+    message.created_at = object.created_at ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateCampaignScheduleRequest(): CreateCampaignScheduleRequest {
+  return { campaign_id: "", cron: "", timezone: "", name: "" };
+}
+
+export const CreateCampaignScheduleRequest: MessageFns<CreateCampaignScheduleRequest> = {
+  encode(message: CreateCampaignScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign_id !== "") {
+      writer.uint32(10).string(message.campaign_id);
+    }
+    if (message.cron !== "") {
+      writer.uint32(18).string(message.cron);
+    }
+    if (message.timezone !== "") {
+      writer.uint32(26).string(message.timezone);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCampaignScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCampaignScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign_id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cron = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timezone = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCampaignScheduleRequest {
+    return {
+      campaign_id: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      cron: isSet(object.cron) ? globalThis.String(object.cron) : "",
+      timezone: isSet(object.timezone) ? globalThis.String(object.timezone) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: CreateCampaignScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.campaign_id !== "") {
+      obj.campaignId = message.campaign_id;
+    }
+    if (message.cron !== "") {
+      obj.cron = message.cron;
+    }
+    if (message.timezone !== "") {
+      obj.timezone = message.timezone;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCampaignScheduleRequest>, I>>(base?: I): CreateCampaignScheduleRequest {
+    return CreateCampaignScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCampaignScheduleRequest>, I>>(
+    object: I,
+  ): CreateCampaignScheduleRequest {
+    const message = createBaseCreateCampaignScheduleRequest();
+    message.campaign_id = object.campaign_id ?? "";
+    message.cron = object.cron ?? "";
+    message.timezone = object.timezone ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateCampaignScheduleResponse(): CreateCampaignScheduleResponse {
+  return { schedule: undefined };
+}
+
+export const CreateCampaignScheduleResponse: MessageFns<CreateCampaignScheduleResponse> = {
+  encode(message: CreateCampaignScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schedule !== undefined) {
+      CampaignSchedule.encode(message.schedule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCampaignScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCampaignScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedule = CampaignSchedule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCampaignScheduleResponse {
+    return { schedule: isSet(object.schedule) ? CampaignSchedule.fromJSON(object.schedule) : undefined };
+  },
+
+  toJSON(message: CreateCampaignScheduleResponse): unknown {
+    const obj: any = {};
+    if (message.schedule !== undefined) {
+      obj.schedule = CampaignSchedule.toJSON(message.schedule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCampaignScheduleResponse>, I>>(base?: I): CreateCampaignScheduleResponse {
+    return CreateCampaignScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCampaignScheduleResponse>, I>>(
+    object: I,
+  ): CreateCampaignScheduleResponse {
+    const message = createBaseCreateCampaignScheduleResponse();
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? CampaignSchedule.fromPartial(object.schedule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCampaignSchedulesRequest(): ListCampaignSchedulesRequest {
+  return {};
+}
+
+export const ListCampaignSchedulesRequest: MessageFns<ListCampaignSchedulesRequest> = {
+  encode(_: ListCampaignSchedulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignSchedulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignSchedulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListCampaignSchedulesRequest {
+    return {};
+  },
+
+  toJSON(_: ListCampaignSchedulesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignSchedulesRequest>, I>>(base?: I): ListCampaignSchedulesRequest {
+    return ListCampaignSchedulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignSchedulesRequest>, I>>(_: I): ListCampaignSchedulesRequest {
+    const message = createBaseListCampaignSchedulesRequest();
+    return message;
+  },
+};
+
+function createBaseListCampaignSchedulesResponse(): ListCampaignSchedulesResponse {
+  return { schedules: [] };
+}
+
+export const ListCampaignSchedulesResponse: MessageFns<ListCampaignSchedulesResponse> = {
+  encode(message: ListCampaignSchedulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.schedules) {
+      CampaignSchedule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignSchedulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignSchedulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedules.push(CampaignSchedule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignSchedulesResponse {
+    return {
+      schedules: globalThis.Array.isArray(object?.schedules)
+        ? object.schedules.map((e: any) => CampaignSchedule.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListCampaignSchedulesResponse): unknown {
+    const obj: any = {};
+    if (message.schedules?.length) {
+      obj.schedules = message.schedules.map((e) => CampaignSchedule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignSchedulesResponse>, I>>(base?: I): ListCampaignSchedulesResponse {
+    return ListCampaignSchedulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignSchedulesResponse>, I>>(
+    object: I,
+  ): ListCampaignSchedulesResponse {
+    const message = createBaseListCampaignSchedulesResponse();
+    message.schedules = object.schedules?.map((e) => CampaignSchedule.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteCampaignScheduleRequest(): DeleteCampaignScheduleRequest {
+  return { id: "" };
+}
+
+export const DeleteCampaignScheduleRequest: MessageFns<DeleteCampaignScheduleRequest> = {
+  encode(message: DeleteCampaignScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteCampaignScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteCampaignScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteCampaignScheduleRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: DeleteCampaignScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteCampaignScheduleRequest>, I>>(base?: I): DeleteCampaignScheduleRequest {
+    return DeleteCampaignScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteCampaignScheduleRequest>, I>>(
+    object: I,
+  ): DeleteCampaignScheduleRequest {
+    const message = createBaseDeleteCampaignScheduleRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteCampaignScheduleResponse(): DeleteCampaignScheduleResponse {
+  return { deleted: false };
+}
+
+export const DeleteCampaignScheduleResponse: MessageFns<DeleteCampaignScheduleResponse> = {
+  encode(message: DeleteCampaignScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== false) {
+      writer.uint32(8).bool(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteCampaignScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteCampaignScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteCampaignScheduleResponse {
+    return { deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false };
+  },
+
+  toJSON(message: DeleteCampaignScheduleResponse): unknown {
+    const obj: any = {};
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteCampaignScheduleResponse>, I>>(base?: I): DeleteCampaignScheduleResponse {
+    return DeleteCampaignScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteCampaignScheduleResponse>, I>>(
+    object: I,
+  ): DeleteCampaignScheduleResponse {
+    const message = createBaseDeleteCampaignScheduleResponse();
+    message.deleted = object.deleted ?? false;
+    return message;
+  },
+};
+
 export type EmailWorkerServiceService = typeof EmailWorkerServiceService;
 export const EmailWorkerServiceService = {
   /**
@@ -10096,7 +11567,10 @@ export const EmailWorkerServiceService = {
     responseSerialize: (value: SendEmailResponse): Buffer => Buffer.from(SendEmailResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SendEmailResponse => SendEmailResponse.decode(value),
   },
-  /** Queues many emails; each item succeeds or fails on its own. */
+  /**
+   * Queues many emails; each item succeeds or fails on its own. With a batch_id every job is
+   * tracked and belongs to that batch, to be counted (GetBatch) and cancelled (CancelBatch) together.
+   */
   sendBatch: {
     path: "/emailworker.v1.EmailWorkerService/SendBatch" as const,
     requestStream: false as const,
@@ -10105,6 +11579,26 @@ export const EmailWorkerServiceService = {
     requestDeserialize: (value: Buffer): SendBatchRequest => SendBatchRequest.decode(value),
     responseSerialize: (value: SendBatchResponse): Buffer => Buffer.from(SendBatchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SendBatchResponse => SendBatchResponse.decode(value),
+  },
+  /** A batch's jobs counted by status. NOT_FOUND when no job carries the batch_id. */
+  getBatch: {
+    path: "/emailworker.v1.EmailWorkerService/GetBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBatchRequest): Buffer => Buffer.from(GetBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBatchRequest => GetBatchRequest.decode(value),
+    responseSerialize: (value: GetBatchResponse): Buffer => Buffer.from(GetBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBatchResponse => GetBatchResponse.decode(value),
+  },
+  /** Cancels every job of the batch not yet handed to a provider. */
+  cancelBatch: {
+    path: "/emailworker.v1.EmailWorkerService/CancelBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelBatchRequest): Buffer => Buffer.from(CancelBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelBatchRequest => CancelBatchRequest.decode(value),
+    responseSerialize: (value: CancelBatchResponse): Buffer => Buffer.from(CancelBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelBatchResponse => CancelBatchResponse.decode(value),
   },
   /** A tracked job and its delivery events. NOT_FOUND when there is no such tracked job. */
   getEmailJob: {
@@ -10401,6 +11895,45 @@ export const EmailWorkerServiceService = {
       Buffer.from(CancelCampaignResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelCampaignResponse => CancelCampaignResponse.decode(value),
   },
+  /**
+   * Makes a draft recurring: on each time a cron expression names, a running copy of it (with its
+   * audience as it is then) starts. The draft stays a draft.
+   */
+  createCampaignSchedule: {
+    path: "/emailworker.v1.EmailWorkerService/CreateCampaignSchedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCampaignScheduleRequest): Buffer =>
+      Buffer.from(CreateCampaignScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCampaignScheduleRequest => CreateCampaignScheduleRequest.decode(value),
+    responseSerialize: (value: CreateCampaignScheduleResponse): Buffer =>
+      Buffer.from(CreateCampaignScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCampaignScheduleResponse =>
+      CreateCampaignScheduleResponse.decode(value),
+  },
+  listCampaignSchedules: {
+    path: "/emailworker.v1.EmailWorkerService/ListCampaignSchedules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCampaignSchedulesRequest): Buffer =>
+      Buffer.from(ListCampaignSchedulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCampaignSchedulesRequest => ListCampaignSchedulesRequest.decode(value),
+    responseSerialize: (value: ListCampaignSchedulesResponse): Buffer =>
+      Buffer.from(ListCampaignSchedulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCampaignSchedulesResponse => ListCampaignSchedulesResponse.decode(value),
+  },
+  deleteCampaignSchedule: {
+    path: "/emailworker.v1.EmailWorkerService/DeleteCampaignSchedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteCampaignScheduleRequest): Buffer =>
+      Buffer.from(DeleteCampaignScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteCampaignScheduleRequest => DeleteCampaignScheduleRequest.decode(value),
+    responseSerialize: (value: DeleteCampaignScheduleResponse): Buffer =>
+      Buffer.from(DeleteCampaignScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteCampaignScheduleResponse =>
+      DeleteCampaignScheduleResponse.decode(value),
+  },
 } as const;
 
 export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
@@ -10409,8 +11942,15 @@ export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
    * already used in the last 24 h, nothing new is queued and `duplicate` is true.
    */
   sendEmail: handleUnaryCall<SendEmailRequest, SendEmailResponse>;
-  /** Queues many emails; each item succeeds or fails on its own. */
+  /**
+   * Queues many emails; each item succeeds or fails on its own. With a batch_id every job is
+   * tracked and belongs to that batch, to be counted (GetBatch) and cancelled (CancelBatch) together.
+   */
   sendBatch: handleUnaryCall<SendBatchRequest, SendBatchResponse>;
+  /** A batch's jobs counted by status. NOT_FOUND when no job carries the batch_id. */
+  getBatch: handleUnaryCall<GetBatchRequest, GetBatchResponse>;
+  /** Cancels every job of the batch not yet handed to a provider. */
+  cancelBatch: handleUnaryCall<CancelBatchRequest, CancelBatchResponse>;
   /** A tracked job and its delivery events. NOT_FOUND when there is no such tracked job. */
   getEmailJob: handleUnaryCall<GetEmailJobRequest, GetEmailJobResponse>;
   /** Tracked jobs, newest first, with filters and keyset pagination. */
@@ -10470,6 +12010,13 @@ export interface EmailWorkerServiceServer extends UntypedServiceImplementation {
   resumeCampaign: handleUnaryCall<ResumeCampaignRequest, ResumeCampaignResponse>;
   /** No recipient not yet handed to a provider is sent. */
   cancelCampaign: handleUnaryCall<CancelCampaignRequest, CancelCampaignResponse>;
+  /**
+   * Makes a draft recurring: on each time a cron expression names, a running copy of it (with its
+   * audience as it is then) starts. The draft stays a draft.
+   */
+  createCampaignSchedule: handleUnaryCall<CreateCampaignScheduleRequest, CreateCampaignScheduleResponse>;
+  listCampaignSchedules: handleUnaryCall<ListCampaignSchedulesRequest, ListCampaignSchedulesResponse>;
+  deleteCampaignSchedule: handleUnaryCall<DeleteCampaignScheduleRequest, DeleteCampaignScheduleResponse>;
 }
 
 export interface EmailWorkerServiceClient extends Client {
@@ -10492,7 +12039,10 @@ export interface EmailWorkerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SendEmailResponse) => void,
   ): ClientUnaryCall;
-  /** Queues many emails; each item succeeds or fails on its own. */
+  /**
+   * Queues many emails; each item succeeds or fails on its own. With a batch_id every job is
+   * tracked and belongs to that batch, to be counted (GetBatch) and cancelled (CancelBatch) together.
+   */
   sendBatch(
     request: SendBatchRequest,
     callback: (error: ServiceError | null, response: SendBatchResponse) => void,
@@ -10507,6 +12057,38 @@ export interface EmailWorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SendBatchResponse) => void,
+  ): ClientUnaryCall;
+  /** A batch's jobs counted by status. NOT_FOUND when no job carries the batch_id. */
+  getBatch(
+    request: GetBatchRequest,
+    callback: (error: ServiceError | null, response: GetBatchResponse) => void,
+  ): ClientUnaryCall;
+  getBatch(
+    request: GetBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBatchResponse) => void,
+  ): ClientUnaryCall;
+  getBatch(
+    request: GetBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBatchResponse) => void,
+  ): ClientUnaryCall;
+  /** Cancels every job of the batch not yet handed to a provider. */
+  cancelBatch(
+    request: CancelBatchRequest,
+    callback: (error: ServiceError | null, response: CancelBatchResponse) => void,
+  ): ClientUnaryCall;
+  cancelBatch(
+    request: CancelBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelBatchResponse) => void,
+  ): ClientUnaryCall;
+  cancelBatch(
+    request: CancelBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelBatchResponse) => void,
   ): ClientUnaryCall;
   /** A tracked job and its delivery events. NOT_FOUND when there is no such tracked job. */
   getEmailJob(
@@ -10914,6 +12496,55 @@ export interface EmailWorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a draft recurring: on each time a cron expression names, a running copy of it (with its
+   * audience as it is then) starts. The draft stays a draft.
+   */
+  createCampaignSchedule(
+    request: CreateCampaignScheduleRequest,
+    callback: (error: ServiceError | null, response: CreateCampaignScheduleResponse) => void,
+  ): ClientUnaryCall;
+  createCampaignSchedule(
+    request: CreateCampaignScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCampaignScheduleResponse) => void,
+  ): ClientUnaryCall;
+  createCampaignSchedule(
+    request: CreateCampaignScheduleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCampaignScheduleResponse) => void,
+  ): ClientUnaryCall;
+  listCampaignSchedules(
+    request: ListCampaignSchedulesRequest,
+    callback: (error: ServiceError | null, response: ListCampaignSchedulesResponse) => void,
+  ): ClientUnaryCall;
+  listCampaignSchedules(
+    request: ListCampaignSchedulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCampaignSchedulesResponse) => void,
+  ): ClientUnaryCall;
+  listCampaignSchedules(
+    request: ListCampaignSchedulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCampaignSchedulesResponse) => void,
+  ): ClientUnaryCall;
+  deleteCampaignSchedule(
+    request: DeleteCampaignScheduleRequest,
+    callback: (error: ServiceError | null, response: DeleteCampaignScheduleResponse) => void,
+  ): ClientUnaryCall;
+  deleteCampaignSchedule(
+    request: DeleteCampaignScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteCampaignScheduleResponse) => void,
+  ): ClientUnaryCall;
+  deleteCampaignSchedule(
+    request: DeleteCampaignScheduleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteCampaignScheduleResponse) => void,
   ): ClientUnaryCall;
 }
 
