@@ -169,6 +169,15 @@ try {
   const sendSeconds = (performance.now() - sendStarted) / 1000;
   const busy = await latencies(during);
   const delivered = (await sink.count()) - sinkBefore - during.size;
+  // Per address: the campaign's recipients are reader<i>@bench.example, each due one email.
+  const { per_recipient } = await sink.stats();
+  let missing = 0;
+  let sentTwice = 0;
+  for (let i = 0; i < RECIPIENTS; i++) {
+    const copies = per_recipient[`reader${i}@bench.example`] ?? 0;
+    if (copies === 0) missing++;
+    else if (copies > 1) sentTwice++;
+  }
 
   const report = {
     date: new Date().toISOString(),
@@ -189,6 +198,8 @@ try {
       emails_per_second: Math.round(delivered / sendSeconds),
       campaign_rate_peak: peakRate,
       delivered,
+      recipients_missing: missing,
+      recipients_sent_twice: sentTwice,
       rss_mb: { before_upload: rssBeforeUpload, after_upload: rssAfterUpload, peak: peakRssMb(worker.pid) },
       critical_idle_ms: { p50: percentile(idle, 0.5), p99: percentile(idle, 0.99), count: idle.length },
       critical_during_ms: { p50: percentile(busy, 0.5), p99: percentile(busy, 0.99), count: busy.length },
@@ -200,7 +211,8 @@ try {
     console.log(`${report.date}  ${report.machine}  ${RECIPIENTS} recipients, concurrency ${CONCURRENCY}`);
     console.log(`upload: ${r.csv_mb} MB CSV in ${r.upload_seconds} s = ${r.upload_rows_per_second} rows/s`);
     console.log(
-      `send:   ${r.delivered} emails in ${r.send_seconds} s = ${r.emails_per_second}/s (campaign rate peak ${r.campaign_rate_peak}/s)`,
+      `send:   ${r.delivered} emails in ${r.send_seconds} s = ${r.emails_per_second}/s (campaign rate peak ${r.campaign_rate_peak}/s); ` +
+        `recipients missing ${r.recipients_missing}, sent twice ${r.recipients_sent_twice}`,
     );
     console.log(
       `service RSS: ${r.rss_mb.before_upload} MB before upload, ${r.rss_mb.after_upload} MB after, peak ${r.rss_mb.peak} MB (target < ${TARGET_RSS_MB} MB)`,
