@@ -205,6 +205,13 @@ try {
       critical_during_ms: { p50: percentile(busy, 0.5), p99: percentile(busy, 0.99), count: busy.length },
     },
   };
+  // What the service warned about meanwhile, by message: where doubled or missing emails come from.
+  const warnings = new Map<string, number>();
+  for (const line of worker.output().split("\n")) {
+    const message = /"msg":"([^"]*)"/.exec(line)?.[1];
+    if (message) warnings.set(message, (warnings.get(message) ?? 0) + 1);
+  }
+  Object.assign(report.results, { service_warnings: Object.fromEntries(warnings) });
   if (args.json) console.log(JSON.stringify(report, null, 2));
   else {
     const r = report.results;
@@ -222,6 +229,7 @@ try {
         `during the campaign p50 ${r.critical_during_ms.p50} / p99 ${r.critical_during_ms.p99} ms ` +
         `(${r.critical_during_ms.count} emails; target p99 ≤ ${TARGET_P99_MS} ms)`,
     );
+    console.log(`service warnings and errors, by message: ${JSON.stringify(Object.fromEntries(warnings))}`);
   }
 } finally {
   await worker.stop();

@@ -18,6 +18,8 @@ export interface WorkerProcess {
   httpPort: number;
   /** The Node flags it runs with. */
   nodeFlags: string[];
+  /** Everything it printed (its logs: ours logs warnings and errors in the benches). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -108,7 +110,7 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
     }
     await sleep(100);
   }
-  return { pid: worker.child.pid as number, httpPort: port, nodeFlags, stop };
+  return { pid: worker.child.pid as number, httpPort: port, nodeFlags, output: worker.output, stop };
 }
 
 export interface BullmqWorkerSettings {
@@ -137,5 +139,11 @@ export async function startBullmqWorker(settings: BullmqWorkerSettings): Promise
     },
   });
   await worker.waitFor("ready", 30_000);
-  return { pid: worker.child.pid as number, httpPort: 0, nodeFlags, stop: () => stopProcess(worker) };
+  return {
+    pid: worker.child.pid as number,
+    httpPort: 0,
+    nodeFlags,
+    output: worker.output,
+    stop: () => stopProcess(worker),
+  };
 }
