@@ -49,7 +49,8 @@ export interface CampaignInput {
 
 /**
  * Validates a campaign request. The shared fields follow exactly a job's rules, and are reported
- * under the same names: they are checked by parsing them as one job to a placeholder address.
+ * under the same names: they are checked by parsing them as one job addressed to
+ * recipient@campaign.invalid, which is never stored or sent.
  * A campaign defaults to the `low` lane, leaving the others to transactional mail.
  */
 export function parseCampaign(input: unknown): CampaignInput {

@@ -11,18 +11,17 @@ import {
   type StreamCampaignRecipientsRequest,
   type StreamCampaignRecipientsResponse,
 } from "../gen/emailworker/v1/email_worker.ts";
-import { campaignStatusFromProto, campaignStatusWord, priorityWord } from "../proto/enums.ts";
+import { isLane } from "../job/priority.ts";
+import {
+  campaignStatusFromProto,
+  campaignStatusWord,
+  priorityFromWord,
+  priorityWord,
+} from "../proto/enums.ts";
 import { UsageError } from "./cli-error.ts";
 import type { Command, CommandContext } from "./context.ts";
 import { parseData } from "./json-flag.ts";
 import { formatTime, progressBar, table } from "./output.ts";
-
-const PRIORITIES: Record<string, Priority> = {
-  low: Priority.PRIORITY_LOW,
-  normal: Priority.PRIORITY_NORMAL,
-  high: Priority.PRIORITY_HIGH,
-  critical: Priority.PRIORITY_CRITICAL,
-};
 
 /** Row errors printed after an upload; the count is always complete. */
 const SHOWN_ERRORS = 20;
@@ -172,7 +171,7 @@ export const campaignsCreate: Command = async (context) => {
     throw new UsageError(
       "usage: emailctl campaigns create --name N --type T (--template ID | --subject S --html H/--text T) [--recipients file.csv|file.jsonl] [--start] [options]",
     );
-  if (values.priority !== undefined && PRIORITIES[values.priority] === undefined)
+  if (values.priority !== undefined && !isLane(values.priority))
     throw new UsageError("--priority must be low, normal, high or critical");
   const rate = values.rate === undefined ? 0 : Number(values.rate);
   if (!Number.isFinite(rate) || rate < 0)
@@ -194,7 +193,8 @@ export const campaignsCreate: Command = async (context) => {
         template_data: parseData(values.data, "--data"),
         sender: mailbox(values.from),
         reply_to: mailbox(values["reply-to"]),
-        priority: (values.priority && PRIORITIES[values.priority]) || Priority.PRIORITY_UNSPECIFIED,
+        priority:
+          values.priority === undefined ? Priority.PRIORITY_UNSPECIFIED : priorityFromWord(values.priority),
         rate_limit: rate,
         scheduled_at: schedule,
         tags: values.tag ?? [],

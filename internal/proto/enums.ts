@@ -83,6 +83,11 @@ export function priorityWord(value: Priority): string {
   return priorities.fromProto(value) ?? "normal";
 }
 
+/** A lane's word (low, normal, high, critical) as the request's enum; UNSPECIFIED for another word. */
+export function priorityFromWord(word: string): Priority {
+  return priorities.toProto(word);
+}
+
 /** A stored priority (−1 low … 2 critical) as the request's enum. */
 export function priorityToProto(priority: number): Priority {
   return priorities.toProto(laneOf(priority));

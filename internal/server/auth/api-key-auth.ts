@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { API_SCOPES, type ApiKeyConfig, type ApiScope } from "../../config/index.ts";
+import { KindedError } from "../../errors/error-kind.ts";
 
 interface Caller {
   name: string;
@@ -37,6 +38,21 @@ export class ApiKeyAuth {
 /** Whether a caller holding `scopes` may do what needs `needed`: `admin` may do everything but send. */
 export function permits(scopes: readonly string[], needed: ApiScope): boolean {
   return scopes.includes(needed) || (needed === "campaign" && scopes.includes("admin"));
+}
+
+/**
+ * The caller of an HTTP request, who must hold a key permitting `scope`; throws the refusal
+ * (unauthenticated, permission_denied) the error table answers with 401 / 403.
+ */
+export function authorizeRequest(
+  auth: ApiKeyAuth,
+  headers: Record<string, string | string[] | undefined>,
+  scope: ApiScope,
+): void {
+  const caller = auth.authenticate(presentedKey(headers));
+  if (!caller) throw new KindedError("unauthenticated", "missing or unknown API key");
+  if (!permits(caller.scopes, scope))
+    throw new KindedError("permission_denied", `API key "${caller.name}" lacks the ${scope} scope`);
 }
 
 /** `authorization: Bearer <key>` or `x-api-key: <key>`. */

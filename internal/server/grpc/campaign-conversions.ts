@@ -8,7 +8,7 @@ import {
   type CampaignSpec as ProtoCampaignSpec,
   type RecipientUpload as ProtoRecipientUpload,
 } from "../../gen/emailworker/v1/email_worker.ts";
-import { campaignStatusToProto } from "../../proto/enums.ts";
+import { campaignStatusToProto, priorityFromWord } from "../../proto/enums.ts";
 
 import { jobInputFromProto } from "./conversions.ts";
 
@@ -79,13 +79,6 @@ export function uploadToProto(result: UploadResult): ProtoRecipientUpload {
   return { ...result, errors: result.errors.map((e) => ({ line: e.line, reason: e.reason })) };
 }
 
-const PRIORITIES: Record<string, Priority> = {
-  low: Priority.PRIORITY_LOW,
-  normal: Priority.PRIORITY_NORMAL,
-  high: Priority.PRIORITY_HIGH,
-  critical: Priority.PRIORITY_CRITICAL,
-};
-
 export function campaignToProto(view: CampaignView): ProtoCampaign {
   return {
     id: view.id,
@@ -94,7 +87,7 @@ export function campaignToProto(view: CampaignView): ProtoCampaign {
     status: campaignStatusToProto(view.status),
     template_id: view.template_id,
     subject: view.subject ?? "",
-    priority: PRIORITIES[view.priority] ?? Priority.PRIORITY_UNSPECIFIED,
+    priority: priorityFromWord(view.priority),
     tracked: view.tracked,
     tags: view.tags,
     rate_limit: view.rate_limit ?? 0,

@@ -9,7 +9,7 @@ import {
 import { KindedError, UnavailableError } from "../../errors/error-kind.ts";
 import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
-import { type ApiKeyAuth, permits, presentedKey } from "../auth/api-key-auth.ts";
+import { type ApiKeyAuth, authorizeRequest } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { type RouteFamily, readJson, sendJson } from "./http-io.ts";
 
@@ -101,10 +101,7 @@ export class CampaignRoutes implements RouteFamily {
   #admit(req: IncomingMessage): void {
     if (this.#options.health.draining && req.method === "POST")
       throw new UnavailableError("shutting down; send to another instance", { code: "draining" });
-    const caller = this.#options.auth.authenticate(presentedKey(req.headers));
-    if (!caller) throw new KindedError("unauthenticated", "missing or unknown API key");
-    if (!permits(caller.scopes, "campaign"))
-      throw new KindedError("permission_denied", `API key "${caller.name}" lacks the campaign scope`);
+    authorizeRequest(this.#options.auth, req.headers, "campaign");
   }
 
   /** CSV and JSON lines are read as they arrive, never whole; JSON is a list within the body limit. */

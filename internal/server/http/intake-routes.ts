@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { KindedError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
+import { NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
 import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
 import { jobView } from "../../service/job-view.ts";
-import { type ApiKeyAuth, presentedKey } from "../auth/api-key-auth.ts";
+import { type ApiKeyAuth, authorizeRequest } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { errorResponse } from "./http-errors.ts";
 import { type RouteFamily, readJson, sendJson } from "./http-io.ts";
@@ -55,10 +55,7 @@ export class IntakeRoutes implements RouteFamily {
   }
 
   #authorize(req: IncomingMessage): void {
-    const caller = this.#options.auth.authenticate(presentedKey(req.headers));
-    if (!caller) throw new KindedError("unauthenticated", "missing or unknown API key");
-    if (!caller.scopes.includes("send"))
-      throw new KindedError("permission_denied", `API key "${caller.name}" lacks the send scope`);
+    authorizeRequest(this.#options.auth, req.headers, "send");
   }
 
   /** `GET /v1/batches/<id>`: its jobs by status; `POST /v1/batches/<id>/cancel`. */
