@@ -69,6 +69,8 @@ export async function inProcessWorker(options: InProcessWorkerOptions): Promise<
     jobs: notUsed as never,
     tracking: notUsed as never,
     idempotency,
+    campaigns: notUsed as never,
+    campaignOutcomes: notUsed as never,
     suppressions: { find: async () => undefined },
     suppressionFailOpen: true,
     renderer: new TemplateRenderer({

@@ -91,6 +91,8 @@ export function embeddedJobProcessor(
     jobs: store.jobs,
     tracking: store.tracking,
     idempotency: store.idempotency,
+    campaigns: store.campaignOutcomes,
+    campaignOutcomes: store.campaignOutcomes,
     suppressions: store.suppressions,
     suppressionFailOpen: true,
     renderer: new TemplateRenderer({

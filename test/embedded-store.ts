@@ -1,4 +1,5 @@
 import { PostgresIdempotencyStore } from "../internal/queue/postgres/postgres-idempotency-store.ts";
+import { CampaignOutcomeRepository } from "../internal/store/campaign-outcome-repository.ts";
 import type { DatabaseRouter } from "../internal/store/database-router.ts";
 import { JobRepository } from "../internal/store/job-repository.ts";
 import { SuppressionRepository } from "../internal/store/suppression-repository.ts";
@@ -14,6 +15,7 @@ export interface EmbeddedStore {
   templates: TemplateRepository;
   suppressions: SuppressionRepository;
   idempotency: PostgresIdempotencyStore;
+  campaignOutcomes: CampaignOutcomeRepository;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function openEmbeddedStore(): Promise<EmbeddedStore> {
     templates: new TemplateRepository(router),
     suppressions: new SuppressionRepository(router),
     idempotency: new PostgresIdempotencyStore(router.master),
+    campaignOutcomes: new CampaignOutcomeRepository(router),
     close: () => router.destroy(),
   };
 }

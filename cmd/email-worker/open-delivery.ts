@@ -1,5 +1,6 @@
 import { CampaignDispatcher } from "../../internal/campaign/campaign-dispatcher.ts";
 import { CampaignService } from "../../internal/campaign/campaign-service.ts";
+import { CAMPAIGN_STATUS_MAX_AGE_MS, CampaignStates } from "../../internal/campaign/campaign-states.ts";
 import type { Config } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import { refreshCampaignGauges } from "../../internal/metrics/campaign-gauges.ts";
@@ -283,6 +284,11 @@ function createProcessor(
     jobs: storage.jobs,
     tracking: storage.tracking,
     idempotency: opened.idempotency,
+    campaigns: new CampaignStates({
+      read: (id) => storage.campaignOutcomes.status(id),
+      maxAgeMs: CAMPAIGN_STATUS_MAX_AGE_MS,
+    }),
+    campaignOutcomes: storage.campaignOutcomes,
     suppressions: storage.suppressions,
     suppressionFailOpen: config.email.suppression_fail_open,
     renderer,

@@ -4,6 +4,7 @@ import type { Logger } from "../../internal/log/logger.ts";
 import { replicaUpValue } from "../../internal/metrics/delivery-gauges.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { CachedSuppressionList } from "../../internal/store/cached-suppression-list.ts";
+import { CampaignOutcomeRepository } from "../../internal/store/campaign-outcome-repository.ts";
 import { CampaignRepository } from "../../internal/store/campaign-repository.ts";
 import { CampaignScheduleRepository } from "../../internal/store/campaign-schedule-repository.ts";
 import type { DatabaseRouter } from "../../internal/store/database-router.ts";
@@ -20,6 +21,7 @@ export interface Storage {
   database: DatabaseRouter;
   jobs: JobRepository;
   campaigns: CampaignRepository;
+  campaignOutcomes: CampaignOutcomeRepository;
   campaignSchedules: CampaignScheduleRepository;
   templates: TemplateRepository;
   tracking: TrackingRepository;
@@ -59,6 +61,7 @@ export async function openStorage(config: Config, logger: Logger, metrics: Metri
     database,
     jobs: new JobRepository(database),
     campaigns: new CampaignRepository(database),
+    campaignOutcomes: new CampaignOutcomeRepository(database),
     campaignSchedules: new CampaignScheduleRepository(database),
     templates,
     tracking: new TrackingRepository(database),

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
+import type { EmailJob } from "../job/email-job.ts";
 import { LANES, type Lane, laneOf } from "../job/priority.ts";
-import { encodeTrackedReference } from "../job/queue-message.ts";
+import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import type { CampaignRepository } from "../store/campaign-repository.ts";
 import type { CampaignScheduleRepository } from "../store/campaign-schedule-repository.ts";
@@ -69,12 +70,14 @@ export class CampaignDispatcher {
       const slice = await this.#options.campaigns.dispatchSlice(
         campaign.id,
         Math.max(Math.min(this.#options.sliceSize, room[lane]), 0),
+        (jobs) => this.#publishUntracked(jobs),
       );
       if (!slice) continue;
-      room[lane] -= slice.jobs.length;
-      dispatched += slice.jobs.length;
+      const count = slice.jobs.length + slice.published;
+      room[lane] -= count;
+      dispatched += count;
       await this.publish(slice.jobs);
-      if (slice.jobs.length > 0) this.#options.onDispatched?.(campaign, slice.jobs.length);
+      if (count > 0) this.#options.onDispatched?.(campaign, count);
       if (slice.completed) {
         this.#options.logger.info({ campaign_id: campaign.id }, "campaign completed");
         this.#options.onCompleted?.(campaign.id);
@@ -98,6 +101,14 @@ export class CampaignDispatcher {
       );
       this.#options.onStarted?.(run);
     }
+  }
+
+  /** An untracked campaign's jobs, whole: their slice commits only once they are on the queue. */
+  async #publishUntracked(jobs: EmailJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.#options.queue.publish(
+      jobs.map((job) => ({ body: encodeJob(job), lane: laneOf(job.priority) })),
+    );
   }
 
   /**

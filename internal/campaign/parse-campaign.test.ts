@@ -74,9 +74,14 @@ describe("parseCampaign", () => {
     });
   });
 
-  it("refuses a name with a line break and an untracked campaign, saying why", () => {
+  it("refuses a name with a line break and a tracked flag that is not a boolean, saying why", () => {
     expect(violations({ ...base, name: "two\nlines" }).name).toMatch(/line breaks/);
-    expect(violations({ ...base, tracked: false }).tracked).toMatch(/campaigns are tracked/);
+    expect(violations({ ...base, tracked: "no" })).toEqual({ tracked: "must be true or false" });
     expect(violations([])).toEqual({ "": "must be a JSON object" });
+  });
+
+  it("takes an untracked campaign (tracked defaults to true)", () => {
+    expect(parseCampaign({ ...base, tracked: false }).tracked).toBe(false);
+    expect(parseCampaign(base).tracked).toBe(true);
   });
 });

@@ -88,12 +88,6 @@ export function parseCampaign(input: unknown): CampaignInput {
   const tracked = fields.tracked;
   if (tracked !== undefined && typeof tracked !== "boolean")
     violations.push({ field: "tracked", description: "must be true or false" });
-  if (tracked === false)
-    violations.push({
-      field: "tracked",
-      description:
-        "campaigns are tracked: every recipient's job is recorded, which pause, cancel and the counts rely on",
-    });
 
   if (fields.start !== undefined && typeof fields.start !== "boolean")
     violations.push({ field: "start", description: "must be true or false" });
@@ -126,7 +120,7 @@ export function parseCampaign(input: unknown): CampaignInput {
   return {
     name: (name as string).trim(),
     job,
-    tracked: true,
+    tracked: tracked !== false,
     rate_limit: typeof rate === "number" ? rate : undefined,
     scheduled_at: job.scheduled_at,
     recipients: recipients as unknown[] | undefined,

@@ -67,7 +67,8 @@ function describe(campaign: Campaign | undefined): string {
   return [
     `campaign ${campaign.id}  ${campaign.name}`,
     `  type ${campaign.type}, ${campaignStatusWord(campaign.status)}, priority ${priorityWord(campaign.priority)}` +
-      (campaign.rate_limit ? `, at most ${campaign.rate_limit}/s` : ""),
+      (campaign.rate_limit ? `, at most ${campaign.rate_limit}/s` : "") +
+      (campaign.tracked ? "" : ", untracked"),
     `  template ${campaign.template_id}${campaign.scheduled_at ? `, scheduled ${formatTime(campaign.scheduled_at)}` : ""}`,
     `  ${c.total} recipients: ${c.pending} pending, ${c.queued} queued, ${c.sent} sent, ${c.failed} failed, ` +
       `${c.suppressed} suppressed, ${c.cancelled} cancelled`,
@@ -165,6 +166,7 @@ export const campaignsCreate: Command = async (context) => {
       provider: { type: "string" },
       recipients: { type: "string" },
       start: { type: "boolean", default: false },
+      untracked: { type: "boolean", default: false },
     },
   });
   if (!values.name || !values.type)
@@ -199,6 +201,7 @@ export const campaignsCreate: Command = async (context) => {
         scheduled_at: schedule,
         tags: values.tag ?? [],
         provider: values.provider ?? "",
+        ...(values.untracked && { tracked: false }),
       },
       // Without an audience file it can start at once; with one, only once it is all in.
       start: values.start && format === undefined,

@@ -85,7 +85,7 @@ usage: emailctl [--address host:port] [--api-key KEY] [--json] [--timeout 10s] <
   providers verify                     check each provider's settings now (connect, TLS, auth); exit 1 if any fails
   campaigns create --name N --type T (--template ID | --subject S --html H/--text T) [--data JSON]
        [--recipients file.csv|file.jsonl] [--start] [--from "Name <addr>"] [--priority P]
-       [--rate EMAILS_PER_S] [--schedule RFC3339] [--tag T …] [--provider P]
+       [--rate EMAILS_PER_S] [--schedule RFC3339] [--tag T …] [--provider P] [--untracked]
   campaigns add <id> --recipients file.csv|file.jsonl   streamed, with a progress bar
   campaigns list [--status S …] [--type T] [--tag T] | get <id> | start|pause|resume|cancel <id>
   campaigns watch <id> [--interval SECONDS]             live progress until it ends

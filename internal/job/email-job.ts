@@ -48,4 +48,10 @@ export interface EmailJob {
   metadata?: Record<string, JsonValue>;
   /** The batch it belongs to (tracked jobs only): listed, counted and cancelled with the others. */
   batch_id?: string;
+  /**
+   * An untracked campaign's job, put on the queue by the campaign's dispatch: the campaign, and the
+   * recipient's place (`seq`) in its audience, where the worker records how the job ended.
+   */
+  campaign_id?: string;
+  campaign_recipient?: number;
 }

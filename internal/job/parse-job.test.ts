@@ -277,6 +277,33 @@ describe("parseJob", () => {
     });
     expect(parseJob({ ...base, subject: "Hi 💥", template_data: { e: "💥" } }).subject).toBe("Hi 💥");
   });
+
+  it("takes an untracked campaign's recipient (both fields, never on a tracked job) and keeps it through the queue", () => {
+    const campaign = { campaign_id: "0b4f6a8e-2c1d-4e5f-9a7b-3c2d1e0f4a5b", campaign_recipient: 42 };
+    const job = parseJob({ ...base, ...campaign });
+    expect(job).toMatchObject(campaign);
+    expect(parseJob(JSON.parse(encodeJob(job)))).toMatchObject(campaign);
+    expect(violations({ ...base, campaign_id: campaign.campaign_id })).toEqual({
+      campaign_recipient: "campaign_id and campaign_recipient come together",
+    });
+    expect(violations({ ...base, ...campaign, tracked: true })).toEqual({
+      campaign_id: "is for untracked jobs: a tracked campaign job's record names its campaign",
+    });
+    expect(violations({ ...base, campaign_id: "c1", campaign_recipient: 0 })).toEqual({
+      campaign_id: "must be a UUID",
+      campaign_recipient: "Too small: expected number to be >=1",
+    });
+  });
+
+  it("refuses an idempotency key in the service's own key space", () => {
+    for (const key of ["job-id:1f0c", "campaign:0b4f:1"])
+      expect(violations({ ...base, idempotency_key: key })).toEqual({
+        idempotency_key: "must not start with job-id: or campaign: (the service derives keys so)",
+      });
+    expect(parseJob({ ...base, idempotency_key: "campaigns-2026-12" }).idempotency_key).toBe(
+      "campaigns-2026-12",
+    );
+  });
 });
 
 /** `depth` levels of `wrap` around an empty object, built without recursion. */

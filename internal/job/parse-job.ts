@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { unfoldableHeader } from "../provider/mime/header-field.ts";
 import type { EmailJob, JsonValue, Mailbox } from "./email-job.ts";
+import { DERIVED_KEY_PREFIXES } from "./idempotency-keys.ts";
 import { type FieldViolation, JobValidationError } from "./job-validation-error.ts";
 import { PRIORITY_VALUES } from "./priority.ts";
 import { PROVIDER_NAMES } from "./provider-names.ts";
@@ -294,11 +295,22 @@ const jobSchema = z
       .union([z.iso.datetime({ offset: true, message: "must be an RFC 3339 time" }), z.date()])
       .optional(),
     tracked: z.boolean().optional(),
-    idempotency_key: z.string().min(1).max(255).superRefine(checkText(CONTROL)).optional(),
+    idempotency_key: z
+      .string()
+      .min(1)
+      .max(255)
+      .superRefine(checkText(CONTROL))
+      .refine(
+        (key) => !DERIVED_KEY_PREFIXES.some((prefix) => key.startsWith(prefix)),
+        `must not start with ${DERIVED_KEY_PREFIXES.join(" or ")} (the service derives keys so)`,
+      )
+      .optional(),
     provider: z.enum(PROVIDER_NAMES).optional(),
     max_retries: z.number().int().min(0).max(JOB_LIMITS.max_retries).optional(),
     metadata: jsonObject(JOB_LIMITS.metadata_bytes).optional(),
     batch_id: z.string().regex(BATCH_ID, BATCH_ID_RULE).optional(),
+    campaign_id: z.uuid("must be a UUID").optional(),
+    campaign_recipient: z.number().int().min(1).optional(),
   })
   .superRefine((job, ctx) => {
     const type = job.type ?? job.job_type;
@@ -358,6 +370,18 @@ const jobSchema = z
         code: "custom",
         path: ["batch_id"],
         message: "needs a tracked job: a batch is listed and cancelled through its jobs' records",
+      });
+    if ((job.campaign_id === undefined) !== (job.campaign_recipient === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [job.campaign_id === undefined ? "campaign_id" : "campaign_recipient"],
+        message: "campaign_id and campaign_recipient come together",
+      });
+    else if (job.campaign_id !== undefined && job.tracked === true)
+      ctx.addIssue({
+        code: "custom",
+        path: ["campaign_id"],
+        message: "is for untracked jobs: a tracked campaign job's record names its campaign",
       });
     checkRecipients(job, ctx);
     const attachmentBytes = (job.attachments ?? []).reduce((sum, a) => sum + decodedLength(a.content), 0);
@@ -467,6 +491,10 @@ export function parseJob(input: unknown, options: ParseJobOptions = {}): EmailJo
   if (data.max_retries !== undefined) job.max_retries = data.max_retries;
   if (data.metadata !== undefined) job.metadata = data.metadata;
   if (data.batch_id !== undefined) job.batch_id = data.batch_id;
+  if (data.campaign_id !== undefined && data.campaign_recipient !== undefined) {
+    job.campaign_id = data.campaign_id;
+    job.campaign_recipient = data.campaign_recipient;
+  }
   return job;
 }
 

@@ -124,6 +124,16 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
     expect(waiting()).toHaveLength(0);
   });
 
+  it("refuses a job that claims a campaign's recipient: only a campaign's dispatch makes those", async () => {
+    const forged = input({ campaign_id: randomUUID(), campaign_recipient: 1 });
+    await expect(service.send(forged)).rejects.toMatchObject({
+      violations: [{ field: "campaign_id", description: "is set by a campaign's dispatch, not at intake" }],
+    });
+    const [result] = await service.sendBatch([forged]);
+    expect(result?.ok).toBe(false);
+    expect(waiting()).toHaveLength(0);
+  });
+
   it("refuses invalid input naming the field, and judges each job of a batch alone", async () => {
     await expect(service.send(input({ recipient_email: "nope" }))).rejects.toBeInstanceOf(JobValidationError);
     const results = await service.sendBatch([input(), { type: "x" }, input({ tracked: true })]);

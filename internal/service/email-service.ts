@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { KindedError, kindOf, NotFoundError } from "../errors/error-kind.ts";
 import { responseTo } from "../errors/error-responses.ts";
 import type { EmailJob } from "../job/email-job.ts";
+import { jobIdKey } from "../job/idempotency-keys.ts";
 import { JobValidationError } from "../job/job-validation-error.ts";
 import { BATCH_ID, BATCH_ID_RULE, parseJob } from "../job/parse-job.ts";
 import { laneOf } from "../job/priority.ts";
@@ -39,7 +40,7 @@ import { requestFingerprint } from "./request-fingerprint.ts";
 function intakeKeyOf(input: unknown, job: EmailJob): string | undefined {
   if (job.idempotency_key !== undefined) return job.idempotency_key;
   if (job.tracked || (input as { id?: unknown }).id === undefined) return undefined;
-  return `job-id:${job.id}`;
+  return jobIdKey(job.id);
 }
 
 interface EmailServiceOptions {
@@ -127,6 +128,10 @@ export class EmailService {
   /** Validates and enqueues one job; throws JobValidationError naming each bad field. */
   async send(input: unknown): Promise<AcceptedJob> {
     const job = parseJob(input);
+    if (job.campaign_id !== undefined)
+      throw new JobValidationError([
+        { field: "campaign_id", description: "is set by a campaign's dispatch, not at intake" },
+      ]);
     if (this.#options.maxTemplateBytes !== undefined)
       refuseOversizedInlineTemplate(job, this.#options.maxTemplateBytes);
     await this.#options.check?.(job);

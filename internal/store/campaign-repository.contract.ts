@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmailJob } from "../job/email-job.ts";
+import { derivedJobId } from "../job/job-id.ts";
+import { type CampaignOutcome, CampaignOutcomeRepository } from "./campaign-outcome-repository.ts";
 import { CampaignRepository, CampaignStateError, type NewCampaign } from "./campaign-repository.ts";
 import { CampaignScheduleRepository } from "./campaign-schedule-repository.ts";
 import type { DatabaseRouter } from "./database-router.ts";
@@ -210,6 +213,8 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
       await start();
       const ids = (await campaigns.dispatchSlice(campaign.id, 10))?.jobs.map((j) => j.id) ?? [];
       await jobs.markEnqueued(ids);
+      // Running (resumed before the park was written): not parked, the job is to be sent.
+      expect(await jobs.park(ids[1] as string)).toBe(false);
       await campaigns.transition(campaign.id, ["running"], "paused");
       expect(await jobs.claim(ids[0] as string, 30_000)).toBeUndefined();
       expect(await campaigns.dispatchSlice(campaign.id, 10)).toBeUndefined();
@@ -346,6 +351,135 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
       // The draft goes, and its schedule with it.
       await opened.router.master.deleteFrom("email_campaigns").where("id", "=", blueprint.id).execute();
       expect(await schedules.get(schedule.id)).toBeUndefined();
+    });
+
+    describe("untracked", () => {
+      let outcomes: CampaignOutcomeRepository;
+      beforeAll(() => {
+        outcomes = new CampaignOutcomeRepository(opened.router);
+      });
+
+      /** A publisher that keeps what it was given (or fails, while `failing`). */
+      function publisher() {
+        const published: EmailJob[] = [];
+        const state = { failing: false };
+        return {
+          published,
+          state,
+          publish: async (batch: EmailJob[]) => {
+            if (state.failing) throw new Error("queue down");
+            published.push(...batch);
+          },
+        };
+      }
+
+      it("puts whole jobs on the queue before the slice commits: a failed publish dispatches nothing, and no row is written", async () => {
+        const { campaign, start } = await running({ tracked: false, subject: "Hi {{.name}}" });
+        const audience = people(3);
+        await campaigns.addRecipients(
+          campaign.id,
+          [
+            { email: audience[0]?.email as string, name: "First", template_data: { greeting: "Hi" } },
+            ...audience.slice(1),
+          ],
+          0,
+        );
+        await start();
+        const queue = publisher();
+        queue.state.failing = true;
+        await expect(campaigns.dispatchSlice(campaign.id, 10, queue.publish)).rejects.toThrow("queue down");
+        expect(await campaigns.get(campaign.id)).toMatchObject({ dispatched: 0, next_seq: 0 });
+        queue.state.failing = false;
+        const slice = await campaigns.dispatchSlice(campaign.id, 2, queue.publish);
+        expect(slice).toMatchObject({ jobs: [], published: 2, read: 2, completed: false });
+        const [first] = queue.published;
+        expect(first).toMatchObject({
+          type: "newsletter",
+          recipient_email: audience[0]?.email,
+          recipient_name: "First",
+          template_id: "welcome",
+          subject: "Hi {{.name}}",
+          template_data: { shop: "Corner shop", greeting: "Hi" },
+          from: { email: "news@example.org", name: "News" },
+          priority: -1,
+          tags: ["spring"],
+          tracked: false,
+          campaign_id: campaign.id,
+        });
+        // The job's id follows from the recipient: dispatched again, it is the same job.
+        expect(first?.id).toBe(derivedJobId(`campaign/${campaign.id}/${first?.campaign_recipient}`));
+        expect(await jobs.list({ campaign_id: campaign.id })).toMatchObject({ jobs: [] });
+        await campaigns.dispatchSlice(campaign.id, 10, queue.publish);
+        expect(queue.published.map((j) => j.recipient_email)).toEqual(audience.map((r) => r.email));
+        expect(await campaigns.get(campaign.id)).toMatchObject({ dispatched: 3 });
+      });
+
+      it("counts each recipient's outcome once, and completes when every recipient has one", async () => {
+        const { campaign, start } = await running({ tracked: false });
+        await campaigns.addRecipients(campaign.id, people(4), 0);
+        await start();
+        const queue = publisher();
+        await campaigns.dispatchSlice(campaign.id, 10, queue.publish);
+        const [a, b, c, d] = queue.published.map((j) => j.campaign_recipient as number);
+        const record = (recipient: number | undefined, outcome: CampaignOutcome) =>
+          outcomes.record({ campaign_id: campaign.id, recipient: recipient as number, outcome });
+        // Recorded together, as concurrent workers' outcomes are: one statement.
+        expect(
+          await Promise.all([
+            record(a, "sent"),
+            record(b, "failed"),
+            record(c, "suppressed"),
+            record(a, "sent"),
+          ]),
+        ).toEqual([true, true, true, true]);
+        expect(await record(a, "failed")).toBe(true);
+        expect(await campaigns.get(campaign.id)).toMatchObject({
+          sent: 1,
+          failed: 1,
+          suppressed: 1,
+          dispatched: 4,
+        });
+        expect(await campaigns.dispatchSlice(campaign.id, 10, queue.publish)).toMatchObject({
+          completed: false,
+        });
+        await record(d, "sent");
+        expect(await campaigns.dispatchSlice(campaign.id, 10, queue.publish)).toMatchObject({
+          completed: true,
+        });
+        expect(await campaigns.get(campaign.id)).toMatchObject({ status: "completed", sent: 2 });
+        expect(await outcomes.status(campaign.id)).toBe("completed");
+        expect(await outcomes.status(randomUUID())).toBeUndefined();
+      });
+
+      it("parks a recipient only while its campaign is not running, sends parked ones again first once it runs, and cancels the parked ones", async () => {
+        const { campaign, start } = await running({ tracked: false });
+        await campaigns.addRecipients(campaign.id, people(5), 0);
+        await start();
+        const queue = publisher();
+        await campaigns.dispatchSlice(campaign.id, 3, queue.publish);
+        const [a, b, c] = queue.published.map((j) => j.campaign_recipient as number);
+        const park = (recipient: number | undefined) =>
+          outcomes.record({ campaign_id: campaign.id, recipient: recipient as number, outcome: "parked" });
+        // Resumed (or never paused) by the time the park is written: refused, the job is sent instead.
+        expect(await park(a)).toBe(false);
+        await campaigns.transition(campaign.id, ["running"], "paused");
+        expect(await Promise.all([park(a), park(b)])).toEqual([true, true]);
+        expect(await campaigns.dispatchSlice(campaign.id, 10, queue.publish)).toBeUndefined();
+        await campaigns.transition(campaign.id, ["paused"], "running");
+        const again = await campaigns.dispatchSlice(campaign.id, 3, queue.publish);
+        // Two parked ones first, then one new: three published, one more dispatched.
+        expect(again).toMatchObject({ published: 3, read: 1 });
+        expect(queue.published.slice(3).map((j) => j.campaign_recipient)).toEqual([a, b, (c as number) + 1]);
+        expect(await campaigns.get(campaign.id)).toMatchObject({ dispatched: 4 });
+        await campaigns.transition(campaign.id, ["running"], "paused");
+        expect(await park(c)).toBe(true);
+        await campaigns.transition(campaign.id, ["paused"], "cancelled");
+        expect(await campaigns.cancelJobs(campaign.id)).toBe(1);
+        expect(await campaigns.get(campaign.id)).toMatchObject({ cancelled: 1 });
+        // A cancelled recipient stays cancelled.
+        await outcomes.record({ campaign_id: campaign.id, recipient: c as number, outcome: "sent" });
+        expect(await campaigns.get(campaign.id)).toMatchObject({ cancelled: 1, sent: 0 });
+      });
     });
 
     it("lists newest first with filters and a cursor", async () => {

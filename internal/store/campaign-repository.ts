@@ -1,8 +1,9 @@
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import type { CampaignStatus } from "../campaign/campaign-status.ts";
 import { KindedError } from "../errors/error-kind.ts";
-import type { JsonValue } from "../job/email-job.ts";
+import type { EmailJob, JsonValue } from "../job/email-job.ts";
 import type { DatabaseRouter, ReadOptions } from "./database-router.ts";
+import { type CampaignJobFields, type CampaignRecipientFields, campaignRecipientJob } from "./job-mapping.ts";
 import { decodeCursor, keysetPage } from "./keyset-cursor.ts";
 import { type Database, type EmailCampaignTable, toJson } from "./schema.ts";
 
@@ -88,9 +89,12 @@ export interface AddedRecipients {
   suppressed: number;
 }
 
-/** Jobs one dispatch slice created, to be published. */
+/** What one dispatch slice did. */
 export interface DispatchedSlice {
+  /** A tracked campaign's jobs it stored, to be published. */
   jobs: { id: string; priority: number }[];
+  /** An untracked campaign's jobs it put on the queue (parked recipients sent again included). */
+  published: number;
   /** Recipients read (suppressed ones included). */
   read: number;
   /** The campaign ended with this slice: nothing left to dispatch and every job has ended. */
@@ -327,20 +331,32 @@ export class CampaignRepository {
   }
 
   /**
-   * Turns up to `max` of a running campaign's next recipients into tracked jobs, within its rate
-   * limit, and marks the campaign completed once nothing is left to dispatch and every job has
-   * ended. Undefined when the campaign is not running or another replica is dispatching it right
-   * now: dispatch holds the campaign's row, so no recipient is ever dispatched twice.
+   * Turns up to `max` of a running campaign's next recipients into jobs, within its rate limit, and
+   * marks the campaign completed once nothing is left to dispatch and every job has ended. A tracked
+   * campaign's jobs are stored and returned, to be published after the commit (the reconciler
+   * publishes any the caller fails to). An untracked campaign's jobs exist only as queue messages:
+   * `publishUntracked` puts them on the queue before the commit, so a failed publish dispatches
+   * nothing; its parked recipients (see CampaignOutcomeRepository) go out again first. Undefined
+   * when the campaign is not running or another replica is dispatching it right now: dispatch holds
+   * the campaign's row, so no recipient is ever dispatched twice.
    */
-  async dispatchSlice(id: string, max: number): Promise<DispatchedSlice | undefined> {
+  async dispatchSlice(
+    id: string,
+    max: number,
+    publishUntracked?: (jobs: EmailJob[]) => Promise<void>,
+  ): Promise<DispatchedSlice | undefined> {
     return this.#router.master.transaction().execute(async (trx) => {
-      const { rows } = await sql<{
-        next_seq: string | number;
-        rate_limit: number | null;
-        credit: number;
-        queued: string | number;
-      }>`
-        select next_seq, rate_limit,
+      const { rows } = await sql<
+        CampaignJobFields & {
+          tracked: boolean;
+          next_seq: string | number;
+          rate_limit: number | null;
+          credit: number;
+          queued: string | number;
+        }
+      >`
+        select id, job_type, template_id, subject, from_email, from_name, reply_to, headers, provider,
+               priority, max_retries, tags, tracked, next_seq, rate_limit,
                case when rate_limit is null then 0
                     else least(greatest(rate_limit, 1),
                                dispatch_credit + rate_limit * extract(epoch from (now() - coalesce(credit_at, now()))))
@@ -352,41 +368,59 @@ export class CampaignRepository {
       if (!campaign) return undefined;
       const allowed = campaign.rate_limit === null ? max : Math.min(max, Math.floor(campaign.credit));
       const nextSeq = Number(campaign.next_seq);
+      const parked = campaign.tracked || allowed <= 0 ? [] : await this.#parkedRecipients(trx, id, allowed);
+      const fresh = allowed - parked.length;
       const last =
-        allowed <= 0
+        fresh <= 0
           ? undefined
           : (
               await sql<{ seq: string | number | null; read: string | number }>`
                 select max(seq) as seq, count(*) as read from (
                   select seq from email_campaign_recipients
                   where campaign_id = ${id} and seq >= ${nextSeq}
-                  order by seq limit ${allowed}) picked`.execute(trx)
+                  order by seq limit ${fresh}) picked`.execute(trx)
             ).rows[0];
       const read = Number(last?.read ?? 0);
-      const jobs =
-        read === 0
-          ? []
-          : (await this.#createJobs(trx, id, nextSeq, Number(last?.seq))).map((job) => ({
-              id: job.id,
-              priority: job.priority,
-            }));
+      let jobs: { id: string; priority: number }[] = [];
+      let published = 0;
+      let dispatched = 0;
+      if (campaign.tracked) {
+        if (read > 0) jobs = await this.#createJobs(trx, id, nextSeq, Number(last?.seq));
+        dispatched = jobs.length;
+      } else if (read > 0 || parked.length > 0) {
+        if (!publishUntracked)
+          throw new Error(`campaign ${id} is untracked: dispatching it needs a publisher`);
+        const recipients = await this.#recipientsToSend(
+          trx,
+          id,
+          read > 0 ? [nextSeq, Number(last?.seq)] : undefined,
+          parked,
+        );
+        await publishUntracked(recipients.map((recipient) => campaignRecipientJob(campaign, recipient)));
+        published = recipients.length;
+        dispatched = recipients.length - parked.length;
+        if (parked.length > 0)
+          await sql`
+            update email_campaign_recipients set outcome = null
+            where campaign_id = ${id} and seq = any(${parked}::bigint[]) and outcome = 'parked'`.execute(trx);
+      }
       // Nothing read: either nothing is left, or nothing was allowed (no room, no rate credit).
       const audienceDone =
         read === 0 &&
-        (allowed > 0 ||
+        (fresh > 0 ||
           (
             await sql<{ left: boolean }>`
               select exists (select 1 from email_campaign_recipients
                              where campaign_id = ${id} and seq >= ${nextSeq}) as left`.execute(trx)
           ).rows[0]?.left === false);
-      const completed = audienceDone && Number(campaign.queued) === 0;
+      const completed = audienceDone && parked.length === 0 && Number(campaign.queued) === 0;
       await trx
         .updateTable("email_campaigns")
         .set({
           ...(read > 0 && { next_seq: Number(last?.seq) + 1 }),
-          dispatched: sql<number>`dispatched + ${jobs.length}`,
+          dispatched: sql<number>`dispatched + ${dispatched}`,
           ...(campaign.rate_limit !== null && {
-            dispatch_credit: campaign.credit - (allowed <= 0 ? 0 : read),
+            dispatch_credit: campaign.credit - (allowed <= 0 ? 0 : read + parked.length),
             credit_at: sql<Date>`now()`,
           }),
           ...(completed && { status: "completed", finished_at: sql<Date>`now()` }),
@@ -394,8 +428,37 @@ export class CampaignRepository {
         })
         .where("id", "=", id)
         .execute();
-      return { jobs, read, completed };
+      return { jobs, published, read, completed };
     });
+  }
+
+  /** Seqs of an untracked campaign's recipients parked while it was paused, oldest first. */
+  async #parkedRecipients(trx: Transaction<Database>, id: string, max: number): Promise<number[]> {
+    const { rows } = await sql<{ seq: string | number }>`
+      select seq from email_campaign_recipients
+      where campaign_id = ${id} and outcome = 'parked'
+      order by seq limit ${max}`.execute(trx);
+    return rows.map((row) => Number(row.seq));
+  }
+
+  /**
+   * The recipients an untracked campaign sends to now: the unsuppressed ones with seq in `range`,
+   * and the parked ones, each with its data merged over the campaign's.
+   */
+  async #recipientsToSend(
+    trx: Transaction<Database>,
+    id: string,
+    range: [number, number] | undefined,
+    parked: number[],
+  ): Promise<CampaignRecipientFields[]> {
+    const [from, to] = range ?? [0, -1];
+    const { rows } = await sql<CampaignRecipientFields & { seq: string | number }>`
+      select r.seq, r.email, r.name, c.template_data || coalesce(r.template_data, '{}'::jsonb) as template_data
+      from email_campaign_recipients r join email_campaigns c on c.id = r.campaign_id
+      where r.campaign_id = ${id} and not r.suppressed
+        and (r.seq between ${from} and ${to} or r.seq = any(${parked}::bigint[]))
+      order by r.seq`.execute(trx);
+    return rows.map((row) => ({ ...row, seq: Number(row.seq) }));
   }
 
   /** One job per unsuppressed recipient with seq in [from, to], its data merged over the campaign's. */
@@ -424,6 +487,18 @@ export class CampaignRepository {
    * returns how many. Run after the campaign is marked cancelled: no worker claims them meanwhile.
    */
   async cancelJobs(id: string): Promise<number> {
+    // An untracked campaign's parked recipients: no message of theirs is left on the queue.
+    const { rows } = await sql<{ cancelled: string | number }>`
+      with cancelled as (
+        update email_campaign_recipients set outcome = 'cancelled'
+        where campaign_id = ${id} and outcome = 'parked'
+        returning 1)
+      select count(*) as cancelled from cancelled`.execute(this.#router.master);
+    const parked = Number(rows[0]?.cancelled ?? 0);
+    if (parked > 0)
+      await sql`select email_campaign_count(${id}::uuid, 0, 0, 0, ${parked}::bigint)`.execute(
+        this.#router.master,
+      );
     const result = await this.#router.master
       .updateTable("email_jobs")
       .set({ status: "cancelled", locked_until: null, next_attempt_at: null, updated_at: sql<Date>`now()` })
@@ -436,7 +511,7 @@ export class CampaignRepository {
         ]),
       )
       .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    return parked + Number(result.numUpdatedRows);
   }
 
   /**

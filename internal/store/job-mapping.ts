@@ -1,4 +1,5 @@
 import type { Attachment, EmailJob, JsonValue, Mailbox } from "../job/email-job.ts";
+import { derivedJobId } from "../job/job-id.ts";
 import type { EmailJobRecord, NewEmailJob } from "./job-repository.ts";
 
 /** The row a tracked job is stored as. */
@@ -77,5 +78,64 @@ export function rowToJob(row: EmailJobRecord): EmailJob {
   if (row.tags?.length) job.tags = [...row.tags];
   if (row.sandbox) job.sandbox = true;
   if (row.batch_id) job.batch_id = row.batch_id;
+  return job;
+}
+
+/** What an untracked campaign's jobs share: the campaign's content and options. */
+export interface CampaignJobFields {
+  id: string;
+  job_type: string;
+  template_id: string;
+  subject: string | null;
+  from_email: string | null;
+  from_name: string | null;
+  reply_to: string | null;
+  headers: unknown;
+  provider: string | null;
+  priority: number;
+  max_retries: number;
+  tags: readonly string[];
+}
+
+/** One recipient of a campaign's audience, its data already merged over the campaign's. */
+export interface CampaignRecipientFields {
+  seq: number;
+  email: string;
+  name: string | null;
+  template_data: unknown;
+}
+
+/**
+ * The whole job an untracked campaign puts on the queue for one recipient. Its id is derived from
+ * the recipient's place in the campaign, so the job dispatched again (a parked recipient, a slice
+ * published twice) is the same job.
+ */
+export function campaignRecipientJob(
+  campaign: CampaignJobFields,
+  recipient: CampaignRecipientFields,
+): EmailJob {
+  const job: EmailJob = {
+    id: derivedJobId(`campaign/${campaign.id}/${recipient.seq}`),
+    type: campaign.job_type,
+    recipient_email: recipient.email,
+    template_id: campaign.template_id,
+    template_data: asRecord(recipient.template_data),
+    headers: asRecord(campaign.headers) as Record<string, string>,
+    attachments: [],
+    priority: campaign.priority,
+    tracked: false,
+    max_retries: campaign.max_retries,
+    campaign_id: campaign.id,
+    campaign_recipient: recipient.seq,
+  };
+  if (recipient.name) job.recipient_name = recipient.name;
+  if (campaign.subject) job.subject = campaign.subject;
+  if (campaign.from_email)
+    job.from = campaign.from_name
+      ? { email: campaign.from_email, name: campaign.from_name }
+      : { email: campaign.from_email };
+  if (campaign.reply_to) job.reply_to = { email: campaign.reply_to };
+  if (campaign.provider) job.provider = campaign.provider;
+  if (campaign.tags.length > 0) job.tags = [...campaign.tags];
   return job;
 }

@@ -332,23 +332,30 @@ export class JobRepository {
   /**
    * Puts aside a campaign's job that came off the queue while its campaign was paused: pending and
    * unpublished, so resuming publishes it again (CampaignRepository.takeParkedJobs) and the
-   * reconciler leaves it alone meanwhile. False when the job was no longer waiting.
+   * reconciler leaves it alone meanwhile. False when the job was no longer waiting, or when its
+   * campaign runs again: the campaign's row is read under a share lock, so a resume is either after
+   * the park (and publishes the job) or before it (and the job, not parked, must be sent).
    */
   async park(id: string): Promise<boolean> {
-    const result = await this.#router.master
-      .updateTable("email_jobs")
-      .set({
-        status: "pending",
-        enqueued_at: null,
-        next_attempt_at: null,
-        locked_until: null,
-        updated_at: sql<Date>`now()`,
-      })
-      .where("id", "=", id)
-      .where("campaign_id", "is not", null)
-      .where("status", "in", [...CLAIMABLE_STATUSES])
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    return this.#router.master.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ status: string }>`
+        select c.status from email_jobs j join email_campaigns c on c.id = j.campaign_id
+        where j.id = ${id} for share of c`.execute(trx);
+      if (rows[0] === undefined || rows[0].status === "running") return false;
+      const result = await trx
+        .updateTable("email_jobs")
+        .set({
+          status: "pending",
+          enqueued_at: null,
+          next_attempt_at: null,
+          locked_until: null,
+          updated_at: sql<Date>`now()`,
+        })
+        .where("id", "=", id)
+        .where("status", "in", [...CLAIMABLE_STATUSES])
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
   }
 
   /** Puts a failed (or dead-lettered) job back in line, with a fresh set of attempts. */

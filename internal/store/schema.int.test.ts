@@ -82,6 +82,7 @@ describe("migrations", () => {
         "011_campaigns",
         "012_batches",
         "013_campaign_schedules",
+        "014_untracked_campaigns",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

@@ -198,6 +198,8 @@ export interface EmailCampaignRecipientTable {
   name: string | null;
   template_data: JsonColumn;
   suppressed: Defaulted<boolean>;
+  /** 014: an untracked campaign's recipient, parked or ended (see CampaignOutcome). */
+  outcome: ColumnType<string | null, never, string | null>;
 }
 
 export interface Database {
@@ -322,6 +324,7 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     name: "null",
     template_data: "null",
     suppressed: "not null",
+    outcome: "null",
   },
   email_templates: {
     id: "not null",

@@ -1,16 +1,24 @@
 import { kindOf } from "../errors/error-kind.ts";
 import type { EmailJob } from "../job/email-job.ts";
+import { deliveryKeyOf } from "../job/idempotency-keys.ts";
 import { encodeNextAttempt } from "../job/queue-message.ts";
 import type { IdempotencyStore } from "../queue/idempotency.ts";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
+import type { CampaignOutcome, RecipientOutcome } from "../store/campaign-outcome-repository.ts";
 import type { JobRepository } from "../store/job-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 
 /** How one delivery ends: decided by the processor, carried out by the JobCompleter. */
 export type JobEnding =
   | { kind: "sent"; job: EmailJob; provider: string; messageId: string }
-  /** Nothing left to do: a duplicate idempotency key, or a tracked job that already finished. */
-  | { kind: "skipped"; job: EmailJob | undefined; reason: string }
+  /**
+   * Nothing left to do: a duplicate idempotency key, or a job that already finished. `alreadySent`:
+   * the job itself was sent by an earlier delivery (an untracked campaign's recipient is recorded
+   * as sent, should that delivery not have lived to record it).
+   */
+  | { kind: "skipped"; job: EmailJob | undefined; reason: string; alreadySent?: boolean }
+  /** A job of a cancelled campaign: dropped unsent. */
+  | { kind: "cancelled"; job: EmailJob; reason: string }
   | { kind: "suppressed"; job: EmailJob; reason: string }
   /** A sandbox job, rendered and composed by `provider`'s rules and not sent. */
   | { kind: "sandboxed"; job: EmailJob; provider: string }
@@ -33,6 +41,8 @@ interface JobCompleterOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   idempotency: IdempotencyStore;
+  /** Where an untracked campaign's recipients' outcomes are recorded. */
+  campaignOutcomes: { record(outcome: RecipientOutcome): Promise<boolean> };
   /**
    * How long a tracked job's claim lasts (the queue's visibility timeout). While the database is
    * unavailable, writing a tracked job's ending is retried for half of it: a job sent just before the
@@ -56,6 +66,7 @@ export class JobCompleter {
   readonly #jobs: JobRepository;
   readonly #tracking: TrackingRepository;
   readonly #idempotency: IdempotencyStore;
+  readonly #campaignOutcomes: JobCompleterOptions["campaignOutcomes"];
   readonly #retryWindowMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
 
@@ -64,12 +75,14 @@ export class JobCompleter {
     this.#jobs = options.jobs;
     this.#tracking = options.tracking;
     this.#idempotency = options.idempotency;
+    this.#campaignOutcomes = options.campaignOutcomes;
     this.#retryWindowMs = options.claimLeaseMs / 2;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async finish(delivery: Delivery, ending: JobEnding): Promise<void> {
-    if ("job" in ending && ending.job?.tracked) {
+    const job = "job" in ending ? ending.job : undefined;
+    if (job?.tracked || job?.campaign_id !== undefined) {
       const deadline = Date.now() + this.#retryWindowMs;
       for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
         try {
@@ -84,15 +97,36 @@ export class JobCompleter {
   }
 
   async #finish(delivery: Delivery, ending: JobEnding): Promise<void> {
+    if (ending.kind === "sent" && !ending.job.tracked) {
+      // Before anything else: should this delivery die now, its redelivery sends nothing.
+      const key = deliveryKeyOf(ending.job);
+      if (key !== undefined) await this.#idempotency.markSent(key, ending.job.id);
+    }
+    const campaignOutcome = campaignOutcomeOf(ending);
+    if (campaignOutcome !== undefined) {
+      const { job } = campaignOutcome;
+      const recorded = await this.#campaignOutcomes.record({
+        campaign_id: job.campaign_id as string,
+        recipient: job.campaign_recipient as number,
+        outcome: campaignOutcome.outcome,
+      });
+      if (!recorded)
+        // A park refused: the campaign was resumed since the job was looked at. It runs now.
+        return this.#queue.retry(delivery, {
+          body: delivery.body,
+          run_at: new Date(),
+          attempt: delivery.attempt,
+          error: "campaign resumed: sent after all",
+        });
+    }
     switch (ending.kind) {
       case "sent": {
         const { job } = ending;
         if (job.tracked) await this.#jobs.markSentWithEvent(job.id, ending.provider, ending.messageId);
-        else if (job.idempotency_key !== undefined)
-          await this.#idempotency.markSent(job.idempotency_key, job.id);
         return this.#queue.ack(delivery);
       }
       case "skipped":
+      case "cancelled":
         return this.#queue.ack(delivery);
       case "suppressed": {
         const { job, reason } = ending;
@@ -129,7 +163,15 @@ export class JobCompleter {
           error: ending.reason,
         });
       case "parked":
-        await this.#jobs.park(ending.job.id);
+        if (ending.job.tracked && !(await this.#jobs.park(ending.job.id)))
+          // Resumed since the claim was refused (or the job ended meanwhile): the message goes
+          // round once more, to be claimed, or dropped as finished.
+          return this.#queue.retry(delivery, {
+            body: delivery.body,
+            run_at: new Date(),
+            attempt: delivery.attempt,
+            error: "campaign running again: not parked",
+          });
         return this.#queue.ack(delivery);
       case "fail": {
         const { job, attempt, reason } = ending;
@@ -142,5 +184,27 @@ export class JobCompleter {
       case "dead_letter":
         return this.#queue.deadLetter(delivery, ending.reason);
     }
+  }
+}
+
+/** An untracked campaign's job ending as its recipient is recorded: parked, or how it ended. */
+function campaignOutcomeOf(ending: JobEnding): { job: EmailJob; outcome: CampaignOutcome } | undefined {
+  if (!("job" in ending) || ending.job?.campaign_id === undefined || ending.job.tracked) return undefined;
+  const { job } = ending;
+  switch (ending.kind) {
+    case "sent":
+      return { job, outcome: "sent" };
+    case "skipped":
+      return ending.alreadySent ? { job, outcome: "sent" } : undefined;
+    case "suppressed":
+      return { job, outcome: "suppressed" };
+    case "fail":
+      return { job, outcome: "failed" };
+    case "parked":
+      return { job, outcome: "parked" };
+    case "cancelled":
+      return { job, outcome: "cancelled" };
+    default:
+      return undefined;
   }
 }

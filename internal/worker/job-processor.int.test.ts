@@ -15,6 +15,7 @@ import type { JobQueue } from "../queue/queue.ts";
 import { RedisIdempotencyStore } from "../queue/redis/redis-idempotency-store.ts";
 import { RedisStreamsQueue } from "../queue/redis/redis-streams-queue.ts";
 import { EmailService } from "../service/email-service.ts";
+import { CampaignOutcomeRepository } from "../store/campaign-outcome-repository.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import { JobRepository } from "../store/job-repository.ts";
 import { SuppressionRepository } from "../store/suppression-repository.ts";
@@ -85,6 +86,8 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       jobs,
       tracking,
       idempotency,
+      campaigns: new CampaignOutcomeRepository(router),
+      campaignOutcomes: new CampaignOutcomeRepository(router),
       renderer: new TemplateRenderer({
         source: { get: (id) => templates.get(id) },
         pool: renderPool,
@@ -240,6 +243,8 @@ describe("processing jobs end to end (Redis, PostgreSQL, SMTP)", () => {
       jobs,
       tracking: new TrackingRepository(router),
       idempotency: new RedisIdempotencyStore(redis, name),
+      campaigns: new CampaignOutcomeRepository(router),
+      campaignOutcomes: new CampaignOutcomeRepository(router),
       renderer: new TemplateRenderer({
         source: { get: async () => undefined },
         pool: renderPool,

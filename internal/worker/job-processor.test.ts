@@ -9,6 +9,7 @@ import {
 } from "../../test/embedded-service.ts";
 import type { EmbeddedStore } from "../../test/embedded-store.ts";
 import { RecordingProvider } from "../../test/recording-provider.ts";
+import type { CampaignStatus } from "../campaign/campaign-status.ts";
 import { UnavailableError } from "../errors/error-kind.ts";
 import { parseJob } from "../job/parse-job.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
@@ -16,6 +17,7 @@ import { DeliveryError } from "../provider/delivery-error.ts";
 import { MemoryQueue } from "../queue/memory/memory-queue.ts";
 import type { Delivery, RetryRequest } from "../queue/queue.ts";
 import type { EmailService } from "../service/email-service.ts";
+import { CampaignRepository } from "../store/campaign-repository.ts";
 import { RenderPool } from "../template/render-pool.ts";
 import type { JobProcessor } from "./job-processor.ts";
 
@@ -270,5 +272,93 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     expect(queue.state.delayed[0]?.runAt).toBe(later.getTime());
     expect((await store.jobs.get(job_id, { consistency: "strong" }))?.status).toBe("pending");
     expect(provider.sent).toHaveLength(0);
+  });
+
+  describe("an untracked campaign's job", () => {
+    async function untrackedCampaign(size: number) {
+      const campaigns = new CampaignRepository(store.router);
+      const campaign = await campaigns.create({
+        name: "Untracked",
+        job_type: "newsletter",
+        template_id: "welcome_template",
+        subject: null,
+        template_data: { user_name: "Ada" },
+        from_email: null,
+        from_name: null,
+        reply_to: null,
+        headers: null,
+        provider: null,
+        priority: -1,
+        max_retries: 2,
+        tags: [],
+        tracked: false,
+        rate_limit: null,
+        scheduled_at: null,
+      });
+      const audience = Array.from({ length: size }, () => ({ email: address(), template_data: {} }));
+      await campaigns.addRecipients(campaign.id, audience, 0);
+      await campaigns.transition(campaign.id, ["draft"], "running");
+      const dispatch = (max: number) =>
+        campaigns.dispatchSlice(campaign.id, max, (jobs) =>
+          queue.publish(jobs.map((job) => ({ body: encodeJob(job), lane: "low" }))),
+        );
+      const counts = async () => {
+        const row = await campaigns.get(campaign.id);
+        return { sent: row?.sent, failed: row?.failed, cancelled: row?.cancelled, status: row?.status };
+      };
+      const move = (from: CampaignStatus, to: CampaignStatus) =>
+        campaigns.transition(campaign.id, [from], to);
+      return { campaign, audience, dispatch, counts, move, campaigns };
+    }
+
+    it("is sent and counted once, even when its message comes again", async () => {
+      const { audience, dispatch, counts } = await untrackedCampaign(1);
+      await dispatch(10);
+      const [message] = queue.state.lanes.low.map((entry) => entry.body);
+      const first = await processNext();
+      expect(first.outcome).toMatchObject({ status: "sent", tracked: false });
+      expect(first.operations).toEqual(["ack"]);
+      await queue.publish([{ body: message as string, lane: "low" }]);
+      const again = await processNext();
+      expect(again.outcome.status).toBe("skipped");
+      expect(provider.sentTo(audience[0]?.email as string)).toHaveLength(1);
+      expect(await counts()).toMatchObject({ sent: 1, failed: 0 });
+    });
+
+    it("is parked while its campaign is paused and sent once it resumes; dropped and counted once it is cancelled", async () => {
+      const { audience, dispatch, counts, move } = await untrackedCampaign(2);
+      await dispatch(10);
+      await move("running", "paused");
+      const parked = await processNext();
+      expect(parked.outcome.status).toBe("parked");
+      expect(parked.operations).toEqual(["ack"]);
+      expect(provider.sent).toHaveLength(0);
+      await move("paused", "running");
+      // The next pass puts the parked recipient back on the queue, behind the one still waiting.
+      expect(await dispatch(10)).toMatchObject({ published: 1, read: 0 });
+      expect((await processNext()).outcome.status).toBe("sent");
+      await move("running", "cancelled");
+      const cancelled = await processNext();
+      expect(cancelled.outcome.status).toBe("cancelled");
+      expect(cancelled.operations).toEqual(["ack"]);
+      expect(provider.sent).toHaveLength(1);
+      expect(audience.map((r) => provider.sentTo(r.email).length).sort()).toEqual([0, 1]);
+      expect(await counts()).toMatchObject({ sent: 1, cancelled: 1, status: "cancelled" });
+    });
+
+    it("records a permanent failure as failed, and a transient one not at all until it ends", async () => {
+      const { audience, dispatch, counts } = await untrackedCampaign(1);
+      const to = audience[0]?.email as string;
+      provider.failFor(to, () => new DeliveryError("transient", "smtp_421", "try later"));
+      await dispatch(10);
+      expect((await processNext()).outcome.status).toBe("retrying");
+      expect(await counts()).toMatchObject({ sent: 0, failed: 0 });
+      provider.failFor(to, () => new DeliveryError("permanent", "smtp_550", "no such user"));
+      queue.state.delayed.forEach((entry) => {
+        entry.runAt = 0;
+      });
+      expect((await processNext()).outcome.status).toBe("failed");
+      expect(await counts()).toMatchObject({ sent: 0, failed: 1 });
+    });
   });
 });

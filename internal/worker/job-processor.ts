@@ -1,7 +1,9 @@
-import { hash } from "node:crypto";
 import type { Logger } from "pino";
+import type { CampaignStatus } from "../campaign/campaign-status.ts";
 import { kindOf } from "../errors/error-kind.ts";
 import type { EmailJob, Mailbox } from "../job/email-job.ts";
+import { deliveryKeyOf } from "../job/idempotency-keys.ts";
+import { derivedJobId } from "../job/job-id.ts";
 import {
   decodeQueueMessage,
   encodeNextAttempt,
@@ -15,6 +17,7 @@ import type { ProviderRouter } from "../provider/provider-router.ts";
 import { deadLetterReason } from "../queue/dead-letter-reason.ts";
 import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from "../queue/idempotency.ts";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
+import type { RecipientOutcome } from "../store/campaign-outcome-repository.ts";
 import { ConflictError } from "../store/errors.ts";
 import { jobToRow, rowToJob } from "../store/job-mapping.ts";
 import type { JobRepository } from "../store/job-repository.ts";
@@ -34,6 +37,12 @@ interface JobProcessorOptions {
   jobs: JobRepository;
   tracking: TrackingRepository;
   idempotency: IdempotencyStore;
+  /**
+   * Untracked campaigns' jobs: their campaign's status (read with a short cache, see
+   * CampaignStates), and where their recipients' outcomes are recorded.
+   */
+  campaigns: { status(id: string): Promise<CampaignStatus | undefined> };
+  campaignOutcomes: { record(outcome: RecipientOutcome): Promise<boolean> };
   /** The suppression list: a job to an address on it ends `suppressed`, with no provider call. */
   suppressions: { find(email: string): Promise<SuppressionRecord | undefined> };
   /**
@@ -66,7 +75,8 @@ type JobOutcomeStatus =
   | "deferred"
   | "suppressed"
   | "sandboxed"
-  | "parked";
+  | "parked"
+  | "cancelled";
 
 export interface JobOutcome {
   status: JobOutcomeStatus;
@@ -90,6 +100,7 @@ const STATUS_OF_ENDING: Readonly<Record<JobEnding["kind"], JobOutcomeStatus>> = 
   suppressed: "suppressed",
   sandboxed: "sandboxed",
   parked: "parked",
+  cancelled: "cancelled",
   retry: "retrying",
   defer: "deferred",
   fail: "failed",
@@ -102,10 +113,11 @@ type Claim = { claimed: EmailJob } | { decided: Decided };
 const DATABASE_RETRY_MS = 5_000;
 
 /**
- * A tracked job cannot be claimed while the database is unavailable: it goes back on the queue for a
- * few seconds, same attempt, rather than waiting out the visibility timeout unacknowledged.
+ * A tracked job cannot be claimed (nor an untracked campaign's job be checked against its campaign)
+ * while the database is unavailable: it goes back on the queue for a few seconds, same attempt,
+ * rather than waiting out the visibility timeout unacknowledged.
  */
-function deferWhileUnavailable(error: unknown, delivery: Delivery): Claim {
+function deferWhileUnavailable(error: unknown, delivery: Delivery): { decided: Decided } {
   if (kindOf(error) !== "unavailable") throw error;
   return {
     decided: {
@@ -113,7 +125,7 @@ function deferWhileUnavailable(error: unknown, delivery: Delivery): Claim {
         kind: "defer",
         body: delivery.body,
         runAt: new Date(Date.now() + DATABASE_RETRY_MS),
-        reason: "database unavailable: tracked job not claimed",
+        reason: "database unavailable: job not checked against its record",
       },
       logFields: { err: error },
     },
@@ -185,10 +197,21 @@ export class JobProcessor {
       job = content.job;
       const early = deferralIfEarly(job);
       if (early) return { ending: early, job };
+      if (job.campaign_id !== undefined) {
+        const halted = await this.#haltedByCampaign(job).catch(
+          (error: unknown) => deferWhileUnavailable(error, delivery).decided,
+        );
+        if (halted) return halted;
+      }
       const duplicate = await this.#duplicateOf(job);
       if (duplicate !== undefined)
         return {
-          ending: { kind: "skipped", job, reason: "duplicate idempotency key: not sent" },
+          ending: {
+            kind: "skipped",
+            job,
+            reason: "duplicate idempotency key: not sent",
+            alreadySent: duplicate === job.id,
+          },
           job,
           logFields: { duplicate_of: duplicate },
         };
@@ -284,18 +307,33 @@ export class JobProcessor {
     }
   }
 
+  /**
+   * An untracked campaign's job while its campaign does not run: parked while it is paused (sent
+   * when it resumes), dropped once it is cancelled, ended or gone.
+   */
+  async #haltedByCampaign(job: EmailJob): Promise<Decided | undefined> {
+    const status = await this.#options.campaigns.status(job.campaign_id as string);
+    if (status === "running") return undefined;
+    const logFields = { campaign_id: job.campaign_id, campaign_status: status ?? "deleted" };
+    if (status === "cancelled")
+      return { ending: { kind: "cancelled", job, reason: "campaign cancelled: not sent" }, job, logFields };
+    if (status === "completed" || status === undefined)
+      return { ending: { kind: "skipped", job, reason: "campaign ended: message dropped" }, job, logFields };
+    const reason = "campaign paused: job put aside until it resumes";
+    return { ending: { kind: "parked", job, reason }, job, logFields };
+  }
+
   /** The job that already holds this job's idempotency key, when it is another or was sent. */
   async #duplicateOf(job: EmailJob): Promise<string | undefined> {
-    if (job.idempotency_key === undefined) return undefined;
-    const holder = await this.#options.idempotency.reserve(job.idempotency_key, job.id, IDEMPOTENCY_TTL_MS);
+    const key = deliveryKeyOf(job);
+    if (key === undefined) return undefined;
+    const holder = await this.#options.idempotency.reserve(key, job.id, IDEMPOTENCY_TTL_MS);
     return holder.job_id !== job.id || holder.state === "sent" ? holder.job_id : undefined;
   }
 
   /** A message without an id gets one derived from its queue position: its redeliveries agree on it. */
   #stableId(delivery: Delivery): string {
-    // One-shot hash: a quarter of createHash's cost.
-    const hex = hash("sha256", `${this.#options.queueName}/${delivery.lane}/${delivery.id}`, "hex");
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+    return derivedJobId(`${this.#options.queueName}/${delivery.lane}/${delivery.id}`);
   }
 
   async #claimTracked(content: QueueMessageContent): Promise<Claim> {

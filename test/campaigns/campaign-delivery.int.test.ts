@@ -148,99 +148,118 @@ describe.each<Driver>(["redis", "postgres", "kafka"])("campaigns on the %s queue
   // campaign; dispatch from two replicas is a database property, proven on the other queues.
   const instances = driver === "kafka" ? 1 : 2;
 
-  it(`delivers a 20,000-recipient CSV campaign, dispatched by ${instances} service process(es), exactly once per recipient, with counts matching the SMTP server's, through a pause and a resume`, {
-    timeout: 240_000,
-  }, async () => {
-    const { sink, services, database } = await start(instances);
-    const base = services[0]?.base as string;
-    const suppressed = "suppressed-reader@example.org";
-    await withClient(database.url, (client) =>
-      client.query(
-        "insert into email_suppressions (email, reason, source) values ($1, 'complaint', 'test')",
-        [suppressed],
-      ),
-    );
-    const { csv, emails } = audienceCsv(`c20k-${driver}`, 20_000, [
-      // Merged into their first rows, whatever the case.
-      `C20K-${driver.toUpperCase()}-0@example.org,Again,Oslo`,
-      `c20k-${driver}-1@EXAMPLE.org,Again,Oslo`,
-      `${suppressed},Suppressed,Oslo`,
-      "not-an-email,Broken,Oslo",
-      "short-row@example.org",
-    ]);
-    const campaign = await createCampaign(base);
-    expect(campaign).toMatchObject({ status: "draft", priority: "low", tracked: true });
-    const uploaded = await upload(base, campaign.id, csv);
-    expect(uploaded).toMatchObject({ added: 20_001, duplicates: 2, suppressed: 1, invalid: 2 });
-    expect(uploaded.errors).toEqual([
-      { line: 20_005, reason: expect.stringContaining("email") },
-      { line: 20_006, reason: expect.stringContaining("the header has 3") },
-    ]);
+  // A tracked campaign records a job per recipient; an untracked one sends whole jobs off the queue and
+  // its workers record each recipient's outcome: the same guarantees either way.
+  const kinds = [
+    { tracked: true, label: "tracked", size: 20_000 },
+    { tracked: false, label: "untracked", size: 10_000 },
+  ] as const;
 
-    await act(base, campaign.id, "start");
-    await until(async () => (await sink.count()) >= 3_000, 60_000, "the campaign to get going");
-    const paused = await act(base, campaign.id, "pause");
-    expect(paused.status).toBe("paused");
-    // Sends already under way finish; nothing new starts a second after the pause.
-    await sleep(1_000);
-    const settled = await sink.count();
-    await sleep(2_000);
-    expect(await sink.count()).toBe(settled);
-    expect(settled).toBeLessThan(20_000);
-    const whilePaused = await campaignOf(base, campaign.id);
-    expect(whilePaused.counts.sent).toBe(settled);
+  it.each(kinds)(
+    `delivers a $size-recipient $label CSV campaign, dispatched by ${instances} service process(es), exactly once per recipient, with counts matching the SMTP server's, through a pause and a resume`,
+    {
+      timeout: 240_000,
+    },
+    async ({ tracked, label, size }) => {
+      const { sink, services, database } = await start(instances);
+      const base = services[0]?.base as string;
+      const suppressed = "suppressed-reader@example.org";
+      await withClient(database.url, (client) =>
+        client.query(
+          "insert into email_suppressions (email, reason, source) values ($1, 'complaint', 'test')",
+          [suppressed],
+        ),
+      );
+      const { csv, emails } = audienceCsv(`${label}-${driver}`, size, [
+        // Merged into their first rows, whatever the case.
+        `${label.toUpperCase()}-${driver.toUpperCase()}-0@example.org,Again,Oslo`,
+        `${label}-${driver}-1@EXAMPLE.org,Again,Oslo`,
+        `${suppressed},Suppressed,Oslo`,
+        "not-an-email,Broken,Oslo",
+        "short-row@example.org",
+      ]);
+      const campaign = await createCampaign(base, { tracked });
+      expect(campaign).toMatchObject({ status: "draft", priority: "low", tracked });
+      const uploaded = await upload(base, campaign.id, csv);
+      expect(uploaded).toMatchObject({ added: size + 1, duplicates: 2, suppressed: 1, invalid: 2 });
+      expect(uploaded.errors).toEqual([
+        { line: size + 5, reason: expect.stringContaining("email") },
+        { line: size + 6, reason: expect.stringContaining("the header has 3") },
+      ]);
 
-    await act(base, campaign.id, "resume");
-    await until(
-      async () => (await campaignOf(base, campaign.id)).status === "completed",
-      180_000,
-      "the campaign to complete",
-    );
-    const { twice, none, received } = await receipts(sink, emails);
-    expect(twice).toEqual([]);
-    expect(none).toEqual([]);
-    expect(received).toBe(20_000);
-    const { per_recipient } = await sink.stats();
-    expect(per_recipient[suppressed]).toBeUndefined();
-    const done = await campaignOf(services.at(-1)?.base as string, campaign.id);
-    expect(done.counts).toMatchObject({
-      total: 20_001,
-      pending: 0,
-      queued: 0,
-      sent: 20_000,
-      failed: 0,
-      suppressed: 1,
-      cancelled: 0,
-      duplicates: 2,
-      invalid: 2,
-    });
-    expect(done.finished_at).not.toBeNull();
-  });
+      await act(base, campaign.id, "start");
+      await until(async () => (await sink.count()) >= 3_000, 60_000, "the campaign to get going");
+      const paused = await act(base, campaign.id, "pause");
+      expect(paused.status).toBe("paused");
+      // Sends already under way finish; nothing new starts a second after the pause.
+      await sleep(1_000);
+      const settled = await sink.count();
+      await sleep(2_000);
+      expect(await sink.count()).toBe(settled);
+      expect(settled).toBeLessThan(size);
+      const whilePaused = await campaignOf(base, campaign.id);
+      expect(whilePaused.counts.sent).toBe(settled);
 
-  it("sends nothing pending once cancelled", { timeout: 120_000 }, async () => {
-    const { sink, services } = await start(1);
-    const base = services[0]?.base as string;
-    const { csv, emails } = audienceCsv(`cancel-${driver}`, 5_000);
-    // Slow enough that most of the audience is still waiting when it is cancelled.
-    const campaign = await createCampaign(base, { rate_limit: 500 });
-    await upload(base, campaign.id, csv);
-    await act(base, campaign.id, "start");
-    await until(async () => (await sink.count()) >= 500, 60_000, "the campaign to get going");
-    const cancelled = await act(base, campaign.id, "cancel");
-    expect(cancelled.status).toBe("cancelled");
-    await sleep(1_000);
-    const settled = await sink.count();
-    await sleep(2_000);
-    expect(await sink.count()).toBe(settled);
-    const { twice, received } = await receipts(sink, emails);
-    expect(twice).toEqual([]);
-    const counts = (await campaignOf(base, campaign.id)).counts;
-    expect(counts.sent).toBe(received);
-    expect(counts.pending).toBe(0);
-    expect(counts.queued).toBe(0);
-    expect(counts.sent + counts.cancelled).toBe(5_000);
-    expect(counts.cancelled).toBeGreaterThan(0);
-  });
+      await act(base, campaign.id, "resume");
+      await until(
+        async () => (await campaignOf(base, campaign.id)).status === "completed",
+        180_000,
+        "the campaign to complete",
+      );
+      const { twice, none, received } = await receipts(sink, emails);
+      expect(twice).toEqual([]);
+      expect(none).toEqual([]);
+      expect(received).toBe(size);
+      const { per_recipient } = await sink.stats();
+      expect(per_recipient[suppressed]).toBeUndefined();
+      const done = await campaignOf(services.at(-1)?.base as string, campaign.id);
+      expect(done.counts).toMatchObject({
+        total: size + 1,
+        pending: 0,
+        queued: 0,
+        sent: size,
+        failed: 0,
+        suppressed: 1,
+        cancelled: 0,
+        duplicates: 2,
+        invalid: 2,
+      });
+      expect(done.finished_at).not.toBeNull();
+      const rows = await withClient(database.url, (client) =>
+        client.query("select count(*)::int as n from email_jobs where campaign_id = $1", [campaign.id]),
+      );
+      expect(rows.rows[0].n).toBe(tracked ? size : 0);
+    },
+  );
+
+  it.each(kinds)(
+    "sends nothing pending once cancelled ($label campaign)",
+    { timeout: 120_000 },
+    async ({ tracked, label }) => {
+      const { sink, services } = await start(1);
+      const base = services[0]?.base as string;
+      const { csv, emails } = audienceCsv(`cancel-${label}-${driver}`, 5_000);
+      // Slow enough that most of the audience is still waiting when it is cancelled.
+      const campaign = await createCampaign(base, { rate_limit: 500, tracked });
+      await upload(base, campaign.id, csv);
+      await act(base, campaign.id, "start");
+      await until(async () => (await sink.count()) >= 500, 60_000, "the campaign to get going");
+      const cancelled = await act(base, campaign.id, "cancel");
+      expect(cancelled.status).toBe("cancelled");
+      await sleep(1_000);
+      const settled = await sink.count();
+      await sleep(2_000);
+      expect(await sink.count()).toBe(settled);
+      const { twice, received } = await receipts(sink, emails);
+      expect(twice).toEqual([]);
+      const counts = (await campaignOf(base, campaign.id)).counts;
+      expect(counts.sent).toBe(received);
+      expect(counts.pending).toBe(0);
+      expect(counts.queued).toBe(0);
+      expect(counts.sent + counts.cancelled).toBe(5_000);
+      expect(counts.cancelled).toBeGreaterThan(0);
+    },
+  );
 
   it("starts a scheduled campaign on time though the process that scheduled it was killed, and says how late", {
     timeout: 60_000,
@@ -272,32 +291,36 @@ describe.each<Driver>(["redis", "postgres", "kafka"])("campaigns on the %s queue
     expect(metrics).toMatch(/email_campaign_start_lateness_seconds_count\{type="newsletter"\} 1/);
   });
 
-  it("loses no recipient when the only service process is killed (SIGKILL) mid-campaign and another takes over", {
-    timeout: 180_000,
-  }, async () => {
-    const { sink, services, env } = await start(1);
-    const base = services[0]?.base as string;
-    const { csv, emails } = audienceCsv(`kill-${driver}`, 5_000);
-    const campaign = await createCampaign(base);
-    await upload(base, campaign.id, csv);
-    await act(base, campaign.id, "start");
-    await until(async () => (await sink.count()) >= 1_000, 60_000, "the campaign to get going");
-    await services[0]?.stop();
-    services.splice(0, 1);
-    const next = await startServiceProcess(env);
-    services.push(next);
-    await until(
-      async () => (await campaignOf(next.base, campaign.id)).status === "completed",
-      150_000,
-      "the campaign to complete after the restart",
-    );
-    const { twice, none } = await receipts(sink, emails);
-    expect(none).toEqual([]);
-    // What the killed process had claimed but not marked sent can go twice, and no more.
-    expect(twice.length).toBeLessThanOrEqual(WORKERS);
-    const counts = (await campaignOf(next.base, campaign.id)).counts;
-    expect(counts).toMatchObject({ sent: 5_000, pending: 0, queued: 0 });
-  });
+  it.each(kinds)(
+    "loses no recipient ($label campaign) when the only service process is killed (SIGKILL) mid-campaign and another takes over",
+    {
+      timeout: 180_000,
+    },
+    async ({ tracked, label }) => {
+      const { sink, services, env } = await start(1);
+      const base = services[0]?.base as string;
+      const { csv, emails } = audienceCsv(`kill-${label}-${driver}`, 5_000);
+      const campaign = await createCampaign(base, { tracked });
+      await upload(base, campaign.id, csv);
+      await act(base, campaign.id, "start");
+      await until(async () => (await sink.count()) >= 1_000, 60_000, "the campaign to get going");
+      await services[0]?.stop();
+      services.splice(0, 1);
+      const next = await startServiceProcess(env);
+      services.push(next);
+      await until(
+        async () => (await campaignOf(next.base, campaign.id)).status === "completed",
+        150_000,
+        "the campaign to complete after the restart",
+      );
+      const { twice, none } = await receipts(sink, emails);
+      expect(none).toEqual([]);
+      // What the killed process had claimed but not marked sent can go twice, and no more.
+      expect(twice.length).toBeLessThanOrEqual(WORKERS);
+      const counts = (await campaignOf(next.base, campaign.id)).counts;
+      expect(counts).toMatchObject({ sent: 5_000, pending: 0, queued: 0 });
+    },
+  );
 });
 
 async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -49,6 +49,7 @@ export function campaignInputFromProto(spec: ProtoCampaignSpec | undefined): Rec
     ...job,
     ...(spec.name !== "" && { name: spec.name }),
     ...(spec.rate_limit !== 0 && { rate_limit: spec.rate_limit }),
+    ...(spec.tracked !== undefined && { tracked: spec.tracked }),
   };
 }
 

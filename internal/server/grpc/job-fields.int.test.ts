@@ -16,6 +16,7 @@ import {
 import type { EmailJob } from "../../job/email-job.ts";
 import { parseJob } from "../../job/parse-job.ts";
 import { decodeQueueMessage } from "../../job/queue-message.ts";
+import { CampaignOutcomeRepository } from "../../store/campaign-outcome-repository.ts";
 import { JobProcessor } from "../../worker/job-processor.ts";
 import { RetryPolicy } from "../../worker/retry-policy.ts";
 import { fieldViolationsOf } from "./grpc-errors.ts";
@@ -38,6 +39,8 @@ describe("gRPC EmailJob's cc, bcc, tags and sandbox", () => {
       jobs,
       tracking,
       idempotency,
+      campaigns: new CampaignOutcomeRepository(service.router),
+      campaignOutcomes: new CampaignOutcomeRepository(service.router),
       suppressions,
       suppressionFailOpen: true,
       renderer,

@@ -938,6 +938,12 @@ export interface CampaignSpec {
     | undefined;
   /** emails per second for this campaign; 0: as fast as the queue takes them */
   rate_limit: number;
+  /**
+   * Unset or true: every recipient's job is recorded (ListEmailJobs, events, opens and bounces
+   * counted). false: jobs travel whole on the queue, unrecorded (faster); each recipient's outcome
+   * is still counted, provider events are not.
+   */
+  tracked?: boolean | undefined;
 }
 
 export interface CampaignSpec_HeadersEntry {
@@ -7889,6 +7895,7 @@ function createBaseCampaignSpec(): CampaignSpec {
     tags: [],
     scheduled_at: undefined,
     rate_limit: 0,
+    tracked: undefined,
   };
 }
 
@@ -7941,6 +7948,9 @@ export const CampaignSpec: MessageFns<CampaignSpec> = {
     }
     if (message.rate_limit !== 0) {
       writer.uint32(129).double(message.rate_limit);
+    }
+    if (message.tracked !== undefined) {
+      writer.uint32(136).bool(message.tracked);
     }
     return writer;
   },
@@ -8089,6 +8099,14 @@ export const CampaignSpec: MessageFns<CampaignSpec> = {
             message.rate_limit = reader.double();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.tracked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8158,6 +8176,7 @@ export const CampaignSpec: MessageFns<CampaignSpec> = {
         : isSet(object.rate_limit)
         ? globalThis.Number(object.rate_limit)
         : 0,
+      tracked: isSet(object.tracked) ? globalThis.Boolean(object.tracked) : undefined,
     };
   },
 
@@ -8217,6 +8236,9 @@ export const CampaignSpec: MessageFns<CampaignSpec> = {
     if (message.rate_limit !== 0) {
       obj.rateLimit = floatToJson(message.rate_limit);
     }
+    if (message.tracked !== undefined) {
+      obj.tracked = message.tracked;
+    }
     return obj;
   },
 
@@ -8253,6 +8275,7 @@ export const CampaignSpec: MessageFns<CampaignSpec> = {
     message.tags = object.tags?.map((e) => e) || [];
     message.scheduled_at = object.scheduled_at ?? undefined;
     message.rate_limit = object.rate_limit ?? 0;
+    message.tracked = object.tracked ?? undefined;
     return message;
   },
 };
