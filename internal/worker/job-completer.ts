@@ -88,7 +88,11 @@ export class JobCompleter {
         try {
           return await this.#finish(delivery, ending);
         } catch (error) {
-          if (kindOf(error) !== "unavailable" || Date.now() + wait > deadline) throw error;
+          // A sent job's ending is retried whatever failed (a statement timeout on a saturated
+          // database is no less passing): left unwritten, its message comes back once the claim
+          // has run out and the job is claimed and sent again.
+          const passing = ending.kind === "sent" || kindOf(error) === "unavailable";
+          if (!passing || Date.now() + wait > deadline) throw error;
           await this.#sleep(wait);
         }
       }

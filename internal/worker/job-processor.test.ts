@@ -274,6 +274,31 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     expect(provider.sent).toHaveLength(0);
   });
 
+  it("writes a sent tracked job's mark again when it fails with any error, rather than leave it to be claimed and sent twice", async () => {
+    const to = address();
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true }));
+    let failures = 1;
+    const flakyMark = (id: string, via: string, messageId: string) =>
+      failures-- > 0
+        ? Promise.reject(new Error("canceling statement due to statement timeout"))
+        : store.jobs.markSentWithEvent(id, via, messageId);
+    // The repository's private fields need its own methods called on it, hence a proxy.
+    const jobs = new Proxy(store.jobs, {
+      get: (target, key) => {
+        if (key === "markSentWithEvent") return flakyMark;
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    processor = processorWith({ jobs });
+    const { outcome, operations } = await processNext();
+    expect(failures).toBe(-1);
+    expect(outcome.status).toBe("sent");
+    expect(operations).toEqual(["ack"]);
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "sent" });
+    expect(provider.sentTo(to)).toHaveLength(1);
+  });
+
   describe("an untracked campaign's job", () => {
     async function untrackedCampaign(size: number) {
       const campaigns = new CampaignRepository(store.router);

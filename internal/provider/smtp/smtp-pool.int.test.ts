@@ -58,4 +58,43 @@ describe("SMTP connection pool", () => {
       "low-2",
     ]);
   });
+
+  it("lets a send that gives up while waiting for a connection leave the line at once, unsent, and serves the others", async () => {
+    const sink = await startSmtpSink({ dataDelayMs: 300 });
+    sinks.push(sink);
+    const pool = new SmtpPool({
+      connection: {
+        host: "127.0.0.1",
+        port: sink.port,
+        secure: false,
+        requireTLS: false,
+        ignoreTLS: true,
+        timeoutMs: 5_000,
+      },
+      size: 1,
+    });
+    pools.push(pool);
+    const send = (label: string, signal?: AbortSignal) =>
+      pool.send(
+        { from: "a@example.org", to: [`${label}@example.org`], mustAccept: `${label}@example.org` },
+        message(label),
+        signal,
+      );
+    const first = send("first");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const giveUp = new AbortController();
+    const waiting = send("gives-up", giveUp.signal);
+    const behind = send("behind");
+    const asked = Date.now();
+    giveUp.abort();
+    await expect(waiting).rejects.toMatchObject({
+      kind: "transient",
+      code: "send_timeout",
+      ambiguous: false,
+    });
+    // It did not wait for the connection to be free to learn it had given up.
+    expect(Date.now() - asked).toBeLessThan(200);
+    await Promise.all([first, behind]);
+    expect(sink.messages.map((m) => m.to[0]?.split("@")[0])).toEqual(["first", "behind"]);
+  });
 });

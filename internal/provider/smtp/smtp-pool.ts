@@ -1,3 +1,4 @@
+import { DeliveryError } from "../delivery-error.ts";
 import {
   SmtpConnection,
   type SmtpConnectionOptions,
@@ -54,10 +55,10 @@ export class SmtpPool {
     priority = 0,
   ): Promise<SmtpSendInfo> {
     for (let attempt = 0; ; attempt++) {
-      const connection = await this.#acquire(priority);
+      const connection = await this.#acquire(priority, signal);
       if (signal?.aborted) {
         this.#release(connection);
-        throw Object.assign(new Error("gave up waiting for an SMTP connection"), { code: "ETIMEDOUT" });
+        throw gaveUpWaiting();
       }
       let handedOn = false;
       try {
@@ -110,16 +111,34 @@ export class SmtpPool {
     this.#idle.length = 0;
   }
 
-  async #acquire(priority: number): Promise<PooledConnection> {
+  /**
+   * An idle or new connection, or the next one released. A caller giving up (`signal`) while it
+   * waits leaves the line at once: nothing of its message has gone out, so that failure is plain.
+   */
+  async #acquire(priority: number, signal: AbortSignal | undefined): Promise<PooledConnection> {
     if (this.#closed) throw closedError();
     const idle = this.#idle.pop();
     if (idle) return idle;
     if (this.#all.size + this.#opening < this.#options.size) return this.#open();
-    const connection = await new Promise<PooledConnection | Error>((wake) => {
+    if (signal?.aborted) throw gaveUpWaiting();
+    const connection = await new Promise<PooledConnection | Error>((resolve) => {
+      const waiter = {
+        priority,
+        wake: (given: PooledConnection | Error) => {
+          signal?.removeEventListener("abort", leave);
+          resolve(given);
+        },
+      };
+      const leave = () => {
+        const index = this.#waiting.indexOf(waiter);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        resolve(gaveUpWaiting());
+      };
+      signal?.addEventListener("abort", leave, { once: true });
       // Behind every waiter of this priority or higher; a pool has as many waiters as workers.
       let at = this.#waiting.length;
       while (at > 0 && (this.#waiting[at - 1]?.priority ?? 0) < priority) at--;
-      this.#waiting.splice(at, 0, { priority, wake });
+      this.#waiting.splice(at, 0, waiter);
     });
     if (connection instanceof Error) throw connection;
     return connection;
@@ -171,6 +190,15 @@ export class SmtpPool {
     this.#all.add(connection);
     return connection;
   }
+}
+
+/** The job's time ran out before its send began: nothing went out, so the failure is not ambiguous. */
+function gaveUpWaiting(): DeliveryError {
+  return new DeliveryError(
+    "transient",
+    "send_timeout",
+    "gave up waiting for an SMTP connection: nothing was sent",
+  );
 }
 
 function closedError(): Error {

@@ -156,14 +156,14 @@ describe("SmtpProvider against a real SMTP server", () => {
     expect(await deliveryFailure(provider.send(email("a@example.org")))).toMatchObject({ kind: "transient" });
   });
 
-  it("gives up on a send when its time runs out, as an ambiguous transient failure", async () => {
+  it("sends nothing for a job whose time ran out before its send began, and says so plainly (not ambiguous)", async () => {
     const { provider } = await setup();
     const controller = new AbortController();
     controller.abort();
     expect(await deliveryFailure(provider.send(email("a@example.org"), controller.signal))).toMatchObject({
       kind: "transient",
       code: "send_timeout",
-      ambiguous: true,
+      ambiguous: false,
     });
   });
 });

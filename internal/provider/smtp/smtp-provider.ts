@@ -59,6 +59,7 @@ export class SmtpProvider implements Provider {
   readonly #returnPath: { address: string; verp: boolean } | undefined;
   readonly #now: () => Date;
   readonly #dkim: DkimSigner | undefined;
+  readonly #timeoutMs: number;
   readonly #settings: { host: string; port: number; useTls: boolean };
   #next = 0;
 
@@ -70,6 +71,7 @@ export class SmtpProvider implements Provider {
     this.#settings = { host: options.host, port: options.port, useTls: options.useTls };
     this.#now = options.now ?? (() => new Date());
     this.#dkim = options.dkim;
+    this.#timeoutMs = options.timeoutMs;
     const accounts = options.accounts.length > 0 ? options.accounts : [undefined];
     this.#accounts = accounts.map((account) => ({
       label: account?.username ?? "anonymous",
@@ -118,7 +120,10 @@ export class SmtpProvider implements Provider {
     );
     let info: Awaited<typeof sending>;
     try {
-      info = await abortable(sending, signal);
+      // A time limit reached mid-send: the relay gets one more SMTP timeout to answer. Nearly always it
+      // does (the job was slow to start, not the relay slow to take it), and its answer is final;
+      // an abandoned send would be retried as ambiguous and could arrive twice.
+      info = await abortable(sending, signal, this.#timeoutMs);
     } catch (error) {
       if (error instanceof DeliveryError) throw error;
       throw classifySmtpError(error);
