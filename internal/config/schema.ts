@@ -753,7 +753,7 @@ export function configSchema() {
         env: "WORKER_RETRY_MAX_DELAY",
       },
       process_timeout: {
-        doc: "One job's render-and-send is abandoned (as a transient failure) after this long.",
+        doc: "One job's render-and-send is abandoned (as a transient failure) after this long; an SMTP send already under way gets one more SMTP timeout for the relay's answer.",
         format: "duration",
         default: 30 * s,
         env: "WORKER_PROCESS_TIMEOUT",
