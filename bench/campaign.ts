@@ -1,4 +1,4 @@
-// npm run bench:campaign [-- --recipients 1000000 --json]
+// npm run bench:campaign [-- --recipients 1000000 --untracked --rate N --json]
 // A campaign at scale: a CSV audience of --recipients rows uploaded over HTTP (streamed) to the
 // compiled service on Redis and PostgreSQL, then sent to an SMTP sink in another process. Prints
 // the upload rate, the send rate, the service's peak RSS, and how long `critical` emails sent
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     "read-batch": { type: "string", default: "10" },
     /** The campaign's rate_limit (emails/s); 0: none. */
     rate: { type: "string", default: "0" },
+    /** An untracked campaign: no job rows, outcomes on the recipients' rows. */
+    untracked: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -34,6 +36,7 @@ const RECIPIENTS = Number(args.recipients);
 const CONCURRENCY = Number(args.concurrency);
 const READ_BATCH = Number(args["read-batch"]);
 const RATE = Number(args.rate);
+const TRACKED = !args.untracked;
 const TARGET_RSS_MB = 150;
 const TARGET_P99_MS = 50;
 /** One critical email every this many ms, while idle and while the campaign runs. */
@@ -136,6 +139,7 @@ try {
         html: "<p>Hello {{.name}} in {{.city}}</p><p>{{.name}}, this week's news.</p>",
         text: "Hello {{.name}} in {{.city}}",
         ...(RATE > 0 && { rate_limit: RATE }),
+        tracked: TRACKED,
       }),
     })
   ).json()) as CampaignView;
@@ -188,6 +192,7 @@ try {
       concurrency: CONCURRENCY,
       read_batch: READ_BATCH,
       rate_limit: RATE || null,
+      tracked: TRACKED,
       critical_every_ms: CRITICAL_EVERY_MS,
     },
     results: {
@@ -215,7 +220,9 @@ try {
   if (args.json) console.log(JSON.stringify(report, null, 2));
   else {
     const r = report.results;
-    console.log(`${report.date}  ${report.machine}  ${RECIPIENTS} recipients, concurrency ${CONCURRENCY}`);
+    console.log(
+      `${report.date}  ${report.machine}  ${RECIPIENTS} recipients (${TRACKED ? "tracked" : "untracked"}), concurrency ${CONCURRENCY}`,
+    );
     console.log(`upload: ${r.csv_mb} MB CSV in ${r.upload_seconds} s = ${r.upload_rows_per_second} rows/s`);
     console.log(
       `send:   ${r.delivered} emails in ${r.send_seconds} s = ${r.emails_per_second}/s (campaign rate peak ${r.campaign_rate_peak}/s); ` +

@@ -148,6 +148,23 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
       expect((await campaigns.dispatchSlice(campaign.id, 10))?.jobs).toEqual([]);
     });
 
+    it("never dispatches a recipient twice when replicas dispatch at once", async () => {
+      const { campaign, start } = await running();
+      const audience = people(12);
+      await campaigns.addRecipients(campaign.id, audience, 0);
+      await start();
+      const slices: { id: string }[][] = [];
+      while (slices.flat().length < 12) {
+        const round = await Promise.all([1, 2, 3].map(() => campaigns.dispatchSlice(campaign.id, 2)));
+        slices.push(...round.map((slice) => slice?.jobs ?? []));
+      }
+      const emails = await Promise.all(
+        slices.flat().map(async (j) => (await jobs.get(j.id))?.recipient_email),
+      );
+      expect(emails.sort()).toEqual(audience.map((r) => r.email).sort());
+      expect(await campaigns.get(campaign.id)).toMatchObject({ dispatched: 12 });
+    });
+
     it("counts each job's ending once, moves the count back when a failed job is retried, and completes when the last job ends", async () => {
       const { campaign, start } = await running();
       await campaigns.addRecipients(campaign.id, people(4), 0);

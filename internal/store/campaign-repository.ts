@@ -135,6 +135,28 @@ export class CampaignStateError extends KindedError<"failed_precondition"> {
 
 const MAX_PAGE = 500;
 
+/** The campaign stopped running while a slice was being dispatched: the slice is undone. */
+class StoppedMeanwhile extends Error {}
+
+/**
+ * Takes the campaign's dispatch lock for the rest of the transaction: one dispatch or upload at a
+ * time per campaign. Without `wait`, false when another holds it.
+ */
+async function lockDispatch(
+  trx: Transaction<Database>,
+  id: string,
+  { wait }: { wait: boolean },
+): Promise<boolean> {
+  const key = `email_campaign_dispatch:${id}`;
+  if (wait) {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
+    return true;
+  }
+  const { rows } = await sql<{ locked: boolean }>`
+    select pg_try_advisory_xact_lock(hashtextextended(${key}, 0)) as locked`.execute(trx);
+  return rows[0]?.locked === true;
+}
+
 function toRecord(row: CampaignRow): CampaignRecord {
   const record = { ...row } as unknown as CampaignRecord;
   for (const counter of COUNTERS) record[counter] = Number(row[counter]);
@@ -213,7 +235,9 @@ export class CampaignRepository {
     invalid: number,
   ): Promise<AddedRecipients | undefined> {
     return this.#router.master.transaction().execute(async (trx) => {
-      // The lock orders this upload's seq values before any dispatch that comes after it.
+      // The dispatch lock orders this upload's seq values before any dispatch that comes after it
+      // (a dispatch must never pass a seq still uncommitted); taken before the row, as dispatch does.
+      await lockDispatch(trx, id, { wait: true });
       const campaign = await trx
         .selectFrom("email_campaigns")
         .select(["status", "job_type"])
@@ -337,99 +361,120 @@ export class CampaignRepository {
    * publishes any the caller fails to). An untracked campaign's jobs exist only as queue messages:
    * `publishUntracked` puts them on the queue before the commit, so a failed publish dispatches
    * nothing; its parked recipients (see CampaignOutcomeRepository) go out again first. Undefined
-   * when the campaign is not running or another replica is dispatching it right now: dispatch holds
-   * the campaign's row, so no recipient is ever dispatched twice.
+   * when the campaign is not running or another replica is dispatching it right now.
+   *
+   * One dispatch per campaign at a time is kept by a transaction-scoped advisory lock, not the
+   * campaign's row: every job that ends moves the row's counters, and holding the row while a
+   * thousand jobs are written would hold up every one of them. The row is written last, only if
+   * the campaign still runs (a pause or cancel meanwhile undoes the slice).
    */
   async dispatchSlice(
     id: string,
     max: number,
     publishUntracked?: (jobs: EmailJob[]) => Promise<void>,
   ): Promise<DispatchedSlice | undefined> {
-    return this.#router.master.transaction().execute(async (trx) => {
-      const { rows } = await sql<
-        CampaignJobFields & {
-          tracked: boolean;
-          next_seq: string | number;
-          rate_limit: number | null;
-          credit: number;
-          queued: string | number;
-        }
-      >`
-        select id, job_type, template_id, subject, from_email, from_name, reply_to, headers, provider,
-               priority, max_retries, tags, tracked, next_seq, rate_limit,
-               case when rate_limit is null then 0
-                    else least(greatest(rate_limit, 1),
-                               dispatch_credit + rate_limit * extract(epoch from (now() - coalesce(credit_at, now()))))
-               end::float8 as credit,
-               dispatched - sent - failed - suppressed - cancelled as queued
-        from email_campaigns where id = ${id} and status = 'running'
-        for update skip locked`.execute(trx);
-      const campaign = rows[0];
-      if (!campaign) return undefined;
-      const allowed = campaign.rate_limit === null ? max : Math.min(max, Math.floor(campaign.credit));
-      const nextSeq = Number(campaign.next_seq);
-      const parked = campaign.tracked || allowed <= 0 ? [] : await this.#parkedRecipients(trx, id, allowed);
-      const fresh = allowed - parked.length;
-      const last =
-        fresh <= 0
-          ? undefined
-          : (
-              await sql<{ seq: string | number | null; read: string | number }>`
-                select max(seq) as seq, count(*) as read from (
-                  select seq from email_campaign_recipients
-                  where campaign_id = ${id} and seq >= ${nextSeq}
-                  order by seq limit ${fresh}) picked`.execute(trx)
-            ).rows[0];
-      const read = Number(last?.read ?? 0);
-      let jobs: { id: string; priority: number }[] = [];
-      let published = 0;
-      let dispatched = 0;
-      if (campaign.tracked) {
-        if (read > 0) jobs = await this.#createJobs(trx, id, nextSeq, Number(last?.seq));
-        dispatched = jobs.length;
-      } else if (read > 0 || parked.length > 0) {
-        if (!publishUntracked)
-          throw new Error(`campaign ${id} is untracked: dispatching it needs a publisher`);
-        const recipients = await this.#recipientsToSend(
-          trx,
-          id,
-          read > 0 ? [nextSeq, Number(last?.seq)] : undefined,
-          parked,
-        );
-        await publishUntracked(recipients.map((recipient) => campaignRecipientJob(campaign, recipient)));
-        published = recipients.length;
-        dispatched = recipients.length - parked.length;
-        if (parked.length > 0)
-          await sql`
-            update email_campaign_recipients set outcome = null
-            where campaign_id = ${id} and seq = any(${parked}::bigint[]) and outcome = 'parked'`.execute(trx);
+    try {
+      return await this.#router.master
+        .transaction()
+        .execute((trx) => this.#dispatchSlice(trx, id, max, publishUntracked));
+    } catch (error) {
+      if (error instanceof StoppedMeanwhile) return undefined;
+      throw error;
+    }
+  }
+
+  async #dispatchSlice(
+    trx: Transaction<Database>,
+    id: string,
+    max: number,
+    publishUntracked: ((jobs: EmailJob[]) => Promise<void>) | undefined,
+  ): Promise<DispatchedSlice | undefined> {
+    if (!(await lockDispatch(trx, id, { wait: false }))) return undefined;
+    const { rows } = await sql<
+      CampaignJobFields & {
+        tracked: boolean;
+        next_seq: string | number;
+        rate_limit: number | null;
+        credit: number;
+        queued: string | number;
       }
-      // Nothing read: either nothing is left, or nothing was allowed (no room, no rate credit).
-      const audienceDone =
-        read === 0 &&
-        (fresh > 0 ||
-          (
-            await sql<{ left: boolean }>`
-              select exists (select 1 from email_campaign_recipients
-                             where campaign_id = ${id} and seq >= ${nextSeq}) as left`.execute(trx)
-          ).rows[0]?.left === false);
-      const completed = audienceDone && parked.length === 0 && Number(campaign.queued) === 0;
-      await trx
-        .updateTable("email_campaigns")
-        .set({
-          ...(read > 0 && { next_seq: Number(last?.seq) + 1 }),
-          dispatched: sql<number>`dispatched + ${dispatched}`,
-          ...(campaign.rate_limit !== null && {
-            dispatch_credit: campaign.credit - (allowed <= 0 ? 0 : read + parked.length),
-            credit_at: sql<Date>`now()`,
-          }),
-          ...(completed && { status: "completed", finished_at: sql<Date>`now()` }),
-          updated_at: sql<Date>`now()`,
-        })
-        .where("id", "=", id)
-        .execute();
-      return { jobs, published, read, completed };
-    });
+    >`
+      select id, job_type, template_id, subject, from_email, from_name, reply_to, headers, provider,
+             priority, max_retries, tags, tracked, next_seq, rate_limit,
+             case when rate_limit is null then 0
+                  else least(greatest(rate_limit, 1),
+                             dispatch_credit + rate_limit * extract(epoch from (now() - coalesce(credit_at, now()))))
+             end::float8 as credit,
+             dispatched - sent - failed - suppressed - cancelled as queued
+      from email_campaigns where id = ${id} and status = 'running'`.execute(trx);
+    const campaign = rows[0];
+    if (!campaign) return undefined;
+    const allowed = campaign.rate_limit === null ? max : Math.min(max, Math.floor(campaign.credit));
+    const nextSeq = Number(campaign.next_seq);
+    const parked = campaign.tracked || allowed <= 0 ? [] : await this.#parkedRecipients(trx, id, allowed);
+    const fresh = allowed - parked.length;
+    const last =
+      fresh <= 0
+        ? undefined
+        : (
+            await sql<{ seq: string | number | null; read: string | number }>`
+              select max(seq) as seq, count(*) as read from (
+                select seq from email_campaign_recipients
+                where campaign_id = ${id} and seq >= ${nextSeq}
+                order by seq limit ${fresh}) picked`.execute(trx)
+          ).rows[0];
+    const read = Number(last?.read ?? 0);
+    let jobs: { id: string; priority: number }[] = [];
+    let untracked: EmailJob[] = [];
+    if (campaign.tracked) {
+      if (read > 0) jobs = await this.#createJobs(trx, id, nextSeq, Number(last?.seq));
+    } else if (read > 0 || parked.length > 0) {
+      if (!publishUntracked) throw new Error(`campaign ${id} is untracked: dispatching it needs a publisher`);
+      const recipients = await this.#recipientsToSend(
+        trx,
+        id,
+        read > 0 ? [nextSeq, Number(last?.seq)] : undefined,
+        parked,
+      );
+      untracked = recipients.map((recipient) => campaignRecipientJob(campaign, recipient));
+    }
+    const dispatched = campaign.tracked ? jobs.length : untracked.length - parked.length;
+    // Nothing read: either nothing is left, or nothing was allowed (no room, no rate credit).
+    const audienceDone =
+      read === 0 &&
+      (fresh > 0 ||
+        (
+          await sql<{ left: boolean }>`
+            select exists (select 1 from email_campaign_recipients
+                           where campaign_id = ${id} and seq >= ${nextSeq}) as left`.execute(trx)
+        ).rows[0]?.left === false);
+    // Only dispatch adds jobs, and it holds the lock: a campaign with none left queued stays so.
+    const completed = audienceDone && parked.length === 0 && Number(campaign.queued) === 0;
+    const written = await trx
+      .updateTable("email_campaigns")
+      .set({
+        ...(read > 0 && { next_seq: Number(last?.seq) + 1 }),
+        dispatched: sql<number>`dispatched + ${dispatched}`,
+        ...(campaign.rate_limit !== null && {
+          dispatch_credit: campaign.credit - (allowed <= 0 ? 0 : read + parked.length),
+          credit_at: sql<Date>`now()`,
+        }),
+        ...(completed && { status: "completed", finished_at: sql<Date>`now()` }),
+        updated_at: sql<Date>`now()`,
+      })
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .executeTakeFirst();
+    if (written.numUpdatedRows === 0n) throw new StoppedMeanwhile();
+    if (untracked.length > 0) {
+      if (parked.length > 0)
+        await sql`
+          update email_campaign_recipients set outcome = null
+          where campaign_id = ${id} and seq = any(${parked}::bigint[]) and outcome = 'parked'`.execute(trx);
+      // Last: once on the queue they go out, so nothing after this may undo the slice.
+      await publishUntracked?.(untracked);
+    }
+    return { jobs, published: untracked.length, read, completed };
   }
 
   /** Seqs of an untracked campaign's recipients parked while it was paused, oldest first. */

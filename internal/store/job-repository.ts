@@ -338,10 +338,15 @@ export class JobRepository {
    */
   async park(id: string): Promise<boolean> {
     return this.#router.master.transaction().execute(async (trx) => {
-      const { rows } = await sql<{ status: string }>`
-        select c.status from email_jobs j join email_campaigns c on c.id = j.campaign_id
-        where j.id = ${id} for share of c`.execute(trx);
-      if (rows[0] === undefined || rows[0].status === "running") return false;
+      // The job's row first, then its campaign's, as every other writer of both takes them (a job
+      // ending moves its campaign's counters): the other order deadlocks with a cancel.
+      const { rows } = await sql<{ campaign_id: string | null }>`
+        select campaign_id from email_jobs where id = ${id} for no key update`.execute(trx);
+      const campaignId = rows[0]?.campaign_id;
+      if (!campaignId) return false;
+      const campaign = await sql<{ status: string }>`
+        select status from email_campaigns where id = ${campaignId} for share`.execute(trx);
+      if (campaign.rows[0] === undefined || campaign.rows[0].status === "running") return false;
       const result = await trx
         .updateTable("email_jobs")
         .set({
