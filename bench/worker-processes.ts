@@ -90,6 +90,13 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
       QUEUE_BATCH_SIZE: String(settings.readBatch),
       // More Node options for experiments (NODE_OPTIONS takes only some V8 flags).
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "",
+      // More environment for experiments, "NAME=value NAME2=value2" (MALLOC_ARENA_MAX=2, say).
+      ...Object.fromEntries(
+        (process.env.BENCH_WORKER_ENV ?? "")
+          .split(/\s+/)
+          .filter((pair) => pair.includes("="))
+          .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+      ),
       ...settings.env,
     },
   });
