@@ -12,23 +12,29 @@ afterEach(async () => {
 const message = (label: string) =>
   Buffer.from(`From: a@example.org\r\nTo: ${label}@example.org\r\nSubject: ${label}\r\n\r\n${label}\r\n`);
 
+/** A pool of one plain connection to `sink`, closed after the test. */
+function onePool(sink: SmtpSink): SmtpPool {
+  const pool = new SmtpPool({
+    connection: {
+      host: "127.0.0.1",
+      port: sink.port,
+      secure: false,
+      requireTLS: false,
+      ignoreTLS: true,
+      timeoutMs: 5_000,
+    },
+    size: 1,
+  });
+  pools.push(pool);
+  return pool;
+}
+
 describe("SMTP connection pool", () => {
   it("gives a free connection to the most urgent waiting send first, in arrival order within a priority", async () => {
     // Slow enough that every send below waits for the pool's one connection.
     const sink = await startSmtpSink({ dataDelayMs: 50 });
     sinks.push(sink);
-    const pool = new SmtpPool({
-      connection: {
-        host: "127.0.0.1",
-        port: sink.port,
-        secure: false,
-        requireTLS: false,
-        ignoreTLS: true,
-        timeoutMs: 5_000,
-      },
-      size: 1,
-    });
-    pools.push(pool);
+    const pool = onePool(sink);
     const send = (label: string, priority: number) =>
       pool.send(
         { from: "a@example.org", to: [`${label}@example.org`], mustAccept: `${label}@example.org` },
@@ -62,18 +68,7 @@ describe("SMTP connection pool", () => {
   it("lets a send that gives up while waiting for a connection leave the line at once, unsent, and serves the others", async () => {
     const sink = await startSmtpSink({ dataDelayMs: 300 });
     sinks.push(sink);
-    const pool = new SmtpPool({
-      connection: {
-        host: "127.0.0.1",
-        port: sink.port,
-        secure: false,
-        requireTLS: false,
-        ignoreTLS: true,
-        timeoutMs: 5_000,
-      },
-      size: 1,
-    });
-    pools.push(pool);
+    const pool = onePool(sink);
     const send = (label: string, signal?: AbortSignal) =>
       pool.send(
         { from: "a@example.org", to: [`${label}@example.org`], mustAccept: `${label}@example.org` },
