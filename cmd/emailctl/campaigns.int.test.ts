@@ -66,6 +66,43 @@ describe("emailctl campaigns", () => {
     );
   });
 
+  it("creates an untracked campaign, says so, and watches it send to everyone on the embedded default", async () => {
+    const file = join(cli.cwd, "untracked.jsonl");
+    writeFileSync(
+      file,
+      Array.from({ length: 50 }, (_, i) =>
+        JSON.stringify({ email: `fan${i}@example.org`, name: `Fan ${i}` }),
+      ).join("\n"),
+    );
+    const created = await emailctl(
+      "campaigns",
+      "create",
+      "--name",
+      "Quick note",
+      "--type",
+      "newsletter",
+      "--subject",
+      "Hi {{.name}}",
+      "--text",
+      "Hello {{.name}}",
+      "--untracked",
+      "--recipients",
+      file,
+      "--start",
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const id = /created campaign ([0-9a-f-]{36})/.exec(created.stdout)?.[1] as string;
+    const watched = await emailctl("campaigns", "watch", id, "--interval", "0.2");
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stderr).toMatch(/completed: 50\/50 sent/);
+    const shown = await emailctl("campaigns", "get", id);
+    expect(shown.stdout).toMatch(/completed, priority low, untracked/);
+    expect(JSON.parse((await emailctl("--json", "campaigns", "get", id)).stdout)).toMatchObject({
+      tracked: false,
+      counts: { total: 50, sent: 50, queued: 0 },
+    });
+  });
+
   it("pauses, resumes and cancels a campaign, and refuses what its state does not allow", async () => {
     const created = await emailctl(
       "--json",

@@ -1,11 +1,14 @@
+import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { EmailJob } from "../job/email-job.ts";
 import { LANES, type Lane, laneOf } from "../job/priority.ts";
 import { encodeJob, encodeTrackedReference } from "../job/queue-message.ts";
+import type { PostgresQueue } from "../queue/postgres/postgres-queue.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import type { CampaignRepository } from "../store/campaign-repository.ts";
 import type { CampaignScheduleRepository } from "../store/campaign-schedule-repository.ts";
 import type { JobRepository } from "../store/job-repository.ts";
+import type { Database } from "../store/schema.ts";
 import { nextOccurrence } from "./recurrence.ts";
 
 /** Schedule runs one pass starts at most: a backlog of due schedules never makes one pass long. */
@@ -16,7 +19,8 @@ interface CampaignDispatcherOptions {
   /** Recurring schedules: each due occurrence starts a copy of its draft. */
   schedules?: Pick<CampaignScheduleRepository, "startDueRun">;
   jobs: Pick<JobRepository, "markEnqueued">;
-  queue: Pick<JobQueue, "publish" | "stats">;
+  /** With `publishIn`, a queue in the service's database: untracked jobs go in the slice's transaction. */
+  queue: Pick<JobQueue, "publish" | "stats"> & Partial<Pick<PostgresQueue, "publishIn">>;
   /**
    * How many messages a lane may hold waiting before dispatch stops feeding it: campaigns fill
    * their lane up to here and no further, so a million recipients never sit on the queue at once
@@ -70,7 +74,7 @@ export class CampaignDispatcher {
       const slice = await this.#options.campaigns.dispatchSlice(
         campaign.id,
         Math.max(Math.min(this.#options.sliceSize, room[lane]), 0),
-        (jobs) => this.#publishUntracked(jobs),
+        (jobs, trx) => this.#publishUntracked(jobs, trx),
       );
       if (!slice) continue;
       const count = slice.jobs.length + slice.published;
@@ -104,11 +108,11 @@ export class CampaignDispatcher {
   }
 
   /** An untracked campaign's jobs, whole: their slice commits only once they are on the queue. */
-  async #publishUntracked(jobs: EmailJob[]): Promise<void> {
+  async #publishUntracked(jobs: EmailJob[], trx: Kysely<Database>): Promise<void> {
     if (jobs.length === 0) return;
-    await this.#options.queue.publish(
-      jobs.map((job) => ({ body: encodeJob(job), lane: laneOf(job.priority) })),
-    );
+    const messages = jobs.map((job) => ({ body: encodeJob(job), lane: laneOf(job.priority) }));
+    const { queue } = this.#options;
+    await (queue.publishIn ? queue.publishIn(trx, messages) : queue.publish(messages));
   }
 
   /**

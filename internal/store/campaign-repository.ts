@@ -135,6 +135,12 @@ export class CampaignStateError extends KindedError<"failed_precondition"> {
 
 const MAX_PAGE = 500;
 
+/**
+ * Puts an untracked campaign's jobs on the queue while the slice's transaction `trx` is open (a
+ * queue in the same database may publish inside it).
+ */
+export type UntrackedPublisher = (jobs: EmailJob[], trx: Kysely<Database>) => Promise<void>;
+
 /** The campaign stopped running while a slice was being dispatched: the slice is undone. */
 class StoppedMeanwhile extends Error {}
 
@@ -371,7 +377,7 @@ export class CampaignRepository {
   async dispatchSlice(
     id: string,
     max: number,
-    publishUntracked?: (jobs: EmailJob[]) => Promise<void>,
+    publishUntracked?: UntrackedPublisher,
   ): Promise<DispatchedSlice | undefined> {
     try {
       return await this.#router.master
@@ -387,7 +393,7 @@ export class CampaignRepository {
     trx: Transaction<Database>,
     id: string,
     max: number,
-    publishUntracked: ((jobs: EmailJob[]) => Promise<void>) | undefined,
+    publishUntracked: UntrackedPublisher | undefined,
   ): Promise<DispatchedSlice | undefined> {
     if (!(await lockDispatch(trx, id, { wait: false }))) return undefined;
     const { rows } = await sql<
@@ -472,7 +478,7 @@ export class CampaignRepository {
           update email_campaign_recipients set outcome = null
           where campaign_id = ${id} and seq = any(${parked}::bigint[]) and outcome = 'parked'`.execute(trx);
       // Last: once on the queue they go out, so nothing after this may undo the slice.
-      await publishUntracked?.(untracked);
+      await publishUntracked?.(untracked, trx);
     }
     return { jobs, published: untracked.length, read, completed };
   }

@@ -80,8 +80,17 @@ export class PostgresQueue implements JobQueue {
   }
 
   async publish(messages: readonly QueueMessage[]): Promise<void> {
+    await this.publishIn(this.#db, messages);
+  }
+
+  /**
+   * Publishes inside `db`, a transaction on the service's database: the messages exist once it
+   * commits, and not at all if it rolls back. (On the embedded database, whose one connection the
+   * transaction holds, this is also the only way to publish while it is open.)
+   */
+  async publishIn(db: Kysely<Database>, messages: readonly QueueMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.#db
+    await db
       .insertInto("email_queue")
       .values(
         messages.map((m) => ({
