@@ -89,6 +89,9 @@ need "Go gRPC (go protoc-gen-go protoc-gen-go-grpc grpc-go genproto)" \
 need "Python gRPC (grpc_python_plugin; import grpc in /usr/bin/python3)" \
   "protobuf-compiler-grpc python3-grpcio python3-protobuf" \
   "test -x /usr/bin/grpc_python_plugin && /usr/bin/python3 -c 'import grpc, google.protobuf'"
+# The operator console's tests drive a real browser: Debian's Chromium through playwright-core (no
+# browser download); CHROMIUM_PATH names another Chromium.
+need "Chromium (${CHROMIUM_PATH:-/usr/bin/chromium})" "chromium" "test -x \"${CHROMIUM_PATH:-/usr/bin/chromium}\""
 if [ -z "${KAFKA_BROKERS:-}" ] && [ -z "${KAFKA_MOCK_BROKER:-}" ]; then
   need "a C compiler (cc) and make" "build-essential" "command -v cc && command -v make"
 fi

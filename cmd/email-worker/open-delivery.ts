@@ -8,6 +8,7 @@ import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
 import { LabelLimiter } from "../../internal/metrics/label-limiter.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
+import { ThroughputSampler } from "../../internal/metrics/throughput-sampler.ts";
 import { createProviderGates, createProviders } from "../../internal/provider/create-providers.ts";
 import { openDkimSigner } from "../../internal/provider/dkim/open-dkim-signer.ts";
 import { gateTimings } from "../../internal/provider/gate-timings.ts";
@@ -61,14 +62,33 @@ export interface Delivery {
 /** Long enough for a slow relay's greeting, STARTTLS and AUTH; a check never holds up sending. */
 const PROVIDER_CHECK_TIMEOUT_MS = 15_000;
 
-/** A periodic task logged as maintenance. */
+/** How often each replica adds its finished deliveries to the fleet's throughput history. */
+const THROUGHPUT_SAMPLE_INTERVAL_MS = 10_000;
+
+/** The throughput history keeps a day; pruning it hourly keeps at most an hour more. */
+const THROUGHPUT_PRUNE_INTERVAL_MS = 3_600_000;
+
+/**
+ * A periodic task that runs once more as it stops. Tasks stop after the worker pool has drained and
+ * before the database closes, so that last run sees every delivery the pool finished.
+ */
+class PeriodicTaskWithFinalRun extends PeriodicTask {
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.runOnce();
+  }
+}
+
+/** A periodic task logged as maintenance; `finalRun`: it runs once more when stopped. */
 export function periodicTask(
   logger: Logger,
   name: string,
   intervalMs: number,
   run: () => Promise<unknown>,
+  { finalRun = false }: { finalRun?: boolean } = {},
 ): PeriodicTask {
-  return new PeriodicTask({ name, intervalMs, run, logger: logger.child({ component: "maintenance" }) });
+  const options = { name, intervalMs, run, logger: logger.child({ component: "maintenance" }) };
+  return finalRun ? new PeriodicTaskWithFinalRun(options) : new PeriodicTask(options);
 }
 
 /** Delivery: queue, providers, rendering, the processor and its pool, and the periodic work. */
@@ -321,10 +341,20 @@ function periodicWork(
     graceMs: config.worker.reconcile_grace,
     logger: logger.child({ component: "reconciler" }),
   });
+  const throughput = new ThroughputSampler({
+    counter: metrics.jobsProcessed,
+    repository: storage.throughput,
+    logger: logger.child({ component: "throughput" }),
+  });
   return [
     periodicTask(logger, "promote", config.queue.promote_interval, () => queue.promoteDue()),
     periodicTask(logger, "reconcile", config.worker.reconcile_interval, () => reconciler.reconcile()),
     periodicTask(logger, "cleanup", config.worker.cleanup_interval, () => idempotency.cleanup()),
     periodicTask(logger, "queue-gauges", 5_000, () => refreshQueueGauges(metrics, queue)),
+    // Its last run at shutdown adds what was finished since the one before.
+    periodicTask(logger, "throughput-history", THROUGHPUT_SAMPLE_INTERVAL_MS, () => throughput.sample(), {
+      finalRun: true,
+    }),
+    periodicTask(logger, "throughput-prune", THROUGHPUT_PRUNE_INTERVAL_MS, () => throughput.prune()),
   ];
 }

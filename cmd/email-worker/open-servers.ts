@@ -2,6 +2,10 @@ import { BounceIntake } from "../../internal/bounce/bounce-intake.ts";
 import { BounceListener } from "../../internal/bounce/bounce-listener.ts";
 import { ReturnPath } from "../../internal/bounce/return-path.ts";
 import type { Config } from "../../internal/config/index.ts";
+import { ConsoleAssets, defaultConsoleAssetsDir } from "../../internal/console/console-assets.ts";
+import { ConsoleHandlers } from "../../internal/console/console-handlers.ts";
+import { ConsoleRoutes } from "../../internal/console/console-routes.ts";
+import { ConsoleSessions } from "../../internal/console/console-session.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import type { Metrics } from "../../internal/metrics/metrics.ts";
 import { ApiKeyAuth } from "../../internal/server/auth/api-key-auth.ts";
@@ -58,7 +62,10 @@ export async function openServers(
   });
   const auth = new ApiKeyAuth(config.server.api_keys);
   const grpc = createGrpcServer(config, logger, delivery, auth, health);
-  const http = createHttpServer(config, logger, metrics, storage, delivery, auth, health);
+  const operatorConsole = config.server.console.enabled
+    ? await openConsole(config, logger, storage, delivery, auth, health)
+    : undefined;
+  const http = createHttpServer(config, logger, metrics, storage, delivery, auth, health, operatorConsole);
   await using undo = new AsyncDisposableStack();
   const httpPort = await http.start();
   undoWith(undo, () => http.stop());
@@ -136,6 +143,41 @@ function createGrpcServer(
   });
 }
 
+/** The operator console at /admin; its pages are the build's, read once now. */
+async function openConsole(
+  config: Config,
+  logger: Logger,
+  storage: Storage,
+  delivery: Delivery,
+  auth: ApiKeyAuth,
+  health: HealthMonitor,
+): Promise<ConsoleRoutes> {
+  const consoleLogger = logger.child({ component: "console" });
+  const assets = await ConsoleAssets.load(defaultConsoleAssetsDir());
+  if (!assets.built)
+    consoleLogger.warn("the console's files are not built (npm run console:build): /admin says so");
+  if (auth.enabled && !config.server.console.session_secret)
+    consoleLogger.info(
+      "server.console.session_secret is not set: console sign-ins last until this process restarts and work only on this replica",
+    );
+  return new ConsoleRoutes({
+    auth,
+    sessions: new ConsoleSessions({
+      secret: config.server.console.session_secret,
+      ttlMs: config.server.console.session_ttl,
+    }),
+    assets,
+    handlers: new ConsoleHandlers({
+      emails: delivery.service,
+      templates: delivery.templates,
+      campaigns: delivery.campaigns,
+      health,
+      throughput: storage.throughput,
+    }),
+    logger: consoleLogger,
+  });
+}
+
 function createHttpServer(
   config: Config,
   logger: Logger,
@@ -144,6 +186,7 @@ function createHttpServer(
   delivery: Delivery,
   auth: ApiKeyAuth,
   health: HealthMonitor,
+  operatorConsole: ConsoleRoutes | undefined,
 ): HttpServer {
   const { jobs, tracking, suppressions } = storage;
   return new HttpServer({
@@ -183,6 +226,7 @@ function createHttpServer(
       sesTopicArns: config.tracking.ses_topic_arns,
       maxAgeMs: config.tracking.webhook_max_age,
     },
+    console: operatorConsole,
     logger: logger.child({ component: "http" }),
   });
 }

@@ -14,6 +14,7 @@ import { openDatabase } from "../../internal/store/open-database.ts";
 import { ensureSampleTemplates } from "../../internal/store/sample-templates.ts";
 import { SuppressionRepository } from "../../internal/store/suppression-repository.ts";
 import { TemplateRepository } from "../../internal/store/template-repository.ts";
+import { ThroughputRepository } from "../../internal/store/throughput-repository.ts";
 import { TrackingRepository } from "../../internal/store/tracking-repository.ts";
 import { undoWith } from "./start-up.ts";
 
@@ -26,6 +27,8 @@ export interface Storage {
   templates: TemplateRepository;
   tracking: TrackingRepository;
   suppressions: CachedSuppressionList;
+  /** The fleet's sent and failed emails per minute (the console's throughput chart). */
+  throughput: ThroughputRepository;
   /** Closes the databases. */
   close(): Promise<void>;
 }
@@ -66,6 +69,7 @@ export async function openStorage(config: Config, logger: Logger, metrics: Metri
     templates,
     tracking: new TrackingRepository(database),
     suppressions,
+    throughput: new ThroughputRepository(database),
     close: () => database.destroy(),
   };
 }

@@ -856,6 +856,27 @@ export function configSchema() {
         default: 100,
         env: "METRICS_MAX_JOB_TYPES",
       },
+      console: {
+        enabled: {
+          doc: "Serve the operator console at /admin on the HTTP port (sign-in with an API key when api_keys are set).",
+          format: Boolean,
+          default: true,
+          env: "CONSOLE_ENABLED",
+        },
+        session_secret: {
+          doc: "Signs console session cookies; give every replica the same one (32+ random bytes, e.g. base64). Empty: a random secret per process, so sessions end when it restarts and work only on the replica that issued them.",
+          format: String,
+          default: "",
+          env: "CONSOLE_SESSION_SECRET",
+          sensitive: true,
+        },
+        session_ttl: {
+          doc: "How long a console sign-in lasts.",
+          format: "duration",
+          default: 8 * h,
+          env: "CONSOLE_SESSION_TTL",
+        },
+      },
     },
     logging: {
       level: {

@@ -1,5 +1,5 @@
-import { NotFoundError } from "../errors/error-kind.ts";
-import type { JsonValue } from "../job/email-job.ts";
+import { FailedPreconditionError, NotFoundError } from "../errors/error-kind.ts";
+import type { EmailJob, JsonValue } from "../job/email-job.ts";
 import type {
   EmailTemplateRecord,
   NewTemplate,
@@ -8,6 +8,7 @@ import type {
   TemplateRepository,
 } from "../store/template-repository.ts";
 import type { RenderedEmail, TemplateDefinition, TemplateRenderer } from "../template/renderer.ts";
+import { renderJob } from "../worker/render-job.ts";
 
 interface TemplateServiceOptions {
   templates: TemplateRepository;
@@ -59,5 +60,15 @@ export class TemplateService {
     if (!id) throw new NotFoundError("give a template_id or a template to preview", "template_not_found");
     await this.get(id);
     return this.#options.renderer.renderTemplate(id, data);
+  }
+
+  /** A job's message as it renders now: its template with its data, or its own content. */
+  async previewJob(job: EmailJob): Promise<RenderedEmail> {
+    if (job.template_id?.startsWith("d-"))
+      throw new FailedPreconditionError(
+        `template ${job.template_id} is a SendGrid dynamic template: SendGrid renders it, not this service`,
+      );
+    const email = await renderJob(job, this.#options.renderer);
+    return { subject: email.subject, html: email.html, text: email.text };
   }
 }

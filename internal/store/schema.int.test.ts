@@ -83,6 +83,7 @@ describe("migrations", () => {
         "012_batches",
         "013_campaign_schedules",
         "014_untracked_campaigns",
+        "015_throughput_minutes",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

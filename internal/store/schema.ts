@@ -202,6 +202,13 @@ export interface EmailCampaignRecipientTable {
   outcome: ColumnType<string | null, never, string | null>;
 }
 
+/** `email_throughput_minutes` (015): the fleet's emails sent and failed, one row per minute. */
+export interface EmailThroughputMinuteTable {
+  minute: ColumnType<Date, Date, Date>;
+  sent: Int8;
+  failed: Int8;
+}
+
 export interface Database {
   email_campaigns: EmailCampaignTable;
   email_campaign_schedules: EmailCampaignScheduleTable;
@@ -213,6 +220,7 @@ export interface Database {
   email_tracking: EmailTrackingTable;
   email_queue: EmailQueueTable;
   email_idempotency_keys: EmailIdempotencyKeyTable;
+  email_throughput_minutes: EmailThroughputMinuteTable;
 }
 
 type Nullability<T> = { [K in keyof Selectable<T>]-?: null extends Selectable<T>[K] ? "null" : "not null" };
@@ -390,6 +398,11 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     state: "not null",
     fingerprint: "null",
     expires_at: "not null",
+  },
+  email_throughput_minutes: {
+    minute: "not null",
+    sent: "not null",
+    failed: "not null",
   },
 };
 

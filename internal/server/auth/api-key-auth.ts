@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { API_SCOPES, type ApiKeyConfig, type ApiScope } from "../../config/index.ts";
 import { KindedError } from "../../errors/error-kind.ts";
 
-interface Caller {
+export interface Caller {
   name: string;
   scopes: readonly string[];
 }
@@ -20,6 +20,13 @@ export class ApiKeyAuth {
 
   get enabled(): boolean {
     return this.#keys.length > 0;
+  }
+
+  /** The configured key named `name` (the anonymous caller when no keys are configured). */
+  byName(name: string): Caller | undefined {
+    if (!this.enabled) return name === "anonymous" ? { name, scopes: API_SCOPES } : undefined;
+    const key = this.#keys.find((k) => k.name === name);
+    return key && { name: key.name, scopes: key.scopes };
   }
 
   authenticate(presented: string | undefined): Caller | undefined {

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DeadLetterCause, EmailJob } from "../../gen/emailworker/v1/email_worker.ts";
 import { parseJob } from "../../job/parse-job.ts";
 import { encodeJob } from "../../job/queue-message.ts";
-import { DEAD_LETTER_BODY_BYTES, deadLetterView, jobInputFromProto } from "./conversions.ts";
+import { DEAD_LETTER_BODY_BYTES } from "../../queue/dead-letter-body.ts";
+import { deadLetterView, jobInputFromProto } from "./conversions.ts";
 
 const letter = (body: string) => ({
   id: "1-0",

@@ -12,6 +12,7 @@ import {
   jobStatusToProto,
   priorityToProto,
 } from "../../proto/enums.ts";
+import { truncatedBody } from "../../queue/dead-letter-body.ts";
 import { causeOf } from "../../queue/dead-letter-reason.ts";
 import type { DeadLetter } from "../../queue/queue.ts";
 import { jobView } from "../../service/job-view.ts";
@@ -138,27 +139,13 @@ export function templateFromRecord(template: EmailTemplateRecord): ProtoTemplate
   };
 }
 
-/**
- * How much of a dead letter's body a listing carries: a thousand letters of this size still fit
- * gRPC's default 4 MiB message limit, so one huge poison message cannot make the list unreadable.
- */
-export const DEAD_LETTER_BODY_BYTES = 3_072;
-
 /** A dead letter for a listing: its body cut at a character boundary, with its whole size. */
 export function deadLetterView(letter: DeadLetter): ProtoDeadLetter {
   const { cause, code } = causeOf(letter.reason);
-  const why = { cause: deadLetterCauseToProto(cause), error_code: code ?? "" };
-  const bytes = Buffer.byteLength(letter.body);
-  if (bytes <= DEAD_LETTER_BODY_BYTES) return { ...letter, ...why, body_bytes: bytes, body_truncated: false };
-  const head = Buffer.from(letter.body.slice(0, DEAD_LETTER_BODY_BYTES));
-  let end = DEAD_LETTER_BODY_BYTES;
-  // Back off a cut through a multi-byte character: UTF-8 continuation bytes are 10xxxxxx.
-  while (end > 0 && ((head[end] ?? 0) & 0xc0) === 0x80) end--;
   return {
     ...letter,
-    ...why,
-    body: head.subarray(0, end).toString("utf8"),
-    body_bytes: bytes,
-    body_truncated: true,
+    cause: deadLetterCauseToProto(cause),
+    error_code: code ?? "",
+    ...truncatedBody(letter.body),
   };
 }

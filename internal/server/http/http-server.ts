@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { CampaignService } from "../../campaign/campaign-service.ts";
+import type { ConsoleRoutes } from "../../console/console-routes.ts";
 import type { EmailService } from "../../service/email-service.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { CampaignRoutes } from "./campaign-routes.ts";
@@ -27,12 +28,14 @@ export interface HttpServerOptions {
   webhooks?: WebhookOptions;
   /** The service's own open/click/unsubscribe links; absent: /t/* answers 404. */
   links?: TrackingLinks;
+  /** The operator console at /admin; absent: /admin answers 404. */
+  console?: ConsoleRoutes | undefined;
   logger: Logger;
 }
 
 /**
- * The HTTP side of the service: probes and `/metrics`, the JSON intake, provider webhooks and
- * tracking links, each family in its own module. This owns the listening socket, hands each request
+ * The HTTP side of the service: probes and `/metrics`, the JSON intake, provider webhooks, tracking
+ * links and the operator console, each family in its own module. This owns the listening socket, hands each request
  * to the family whose paths it is on, and turns whatever a route throws into the reply.
  */
 export class HttpServer {
@@ -50,6 +53,7 @@ export class HttpServer {
         : []),
       new WebhookRoutes({ webhooks: options.webhooks, logger: options.logger }),
       new TrackingRoutes({ links: options.links, logger: options.logger }),
+      ...(options.console ? [options.console] : []),
     ];
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => this.#fail(error, req, res));
