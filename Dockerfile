@@ -3,6 +3,9 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci runs `prepare`, which builds the operator console: its sources come first.
+COPY web ./web
+COPY scripts/build-console.ts ./scripts/build-console.ts
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY cmd ./cmd
@@ -16,7 +19,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The image's own Node 24 runs the service; the pinned `node` dev dependency is not installed here.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# No install scripts: `prepare` builds the console, which the build stage did (dist/web/console).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config.yaml ./config.yaml
 RUN mkdir -p /app/data && chown node:node /app/data

@@ -3,6 +3,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 const tests = ["internal", "cmd", "test", "deploy", "scripts"].map((dir) => `${dir}/**/*.test.ts`);
 const integrationTests = tests.map((pattern) => pattern.replace(/\.test\.ts$/, ".int.test.ts"));
 const hostileTests = ["test/hostile/**/*.int.test.ts"];
+const browserTests = ["test/console/**/*.int.test.ts"];
 
 export default defineConfig({
   test: {
@@ -22,7 +23,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: integrationTests,
-          exclude: [...configDefaults.exclude, ...hostileTests],
+          exclude: [...configDefaults.exclude, ...hostileTests, ...browserTests],
           globalSetup: ["test/global-setup.ts"],
           setupFiles: ["test/kafkajs-fix.ts"],
         },
@@ -37,6 +38,18 @@ export default defineConfig({
           include: hostileTests,
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // The operator console in a real Chromium: after the rest (a browser is heavy on two cores),
+        // on the console's files built from the sources as they are now.
+        extends: true,
+        test: {
+          name: "browser",
+          include: browserTests,
+          globalSetup: ["test/console/build-console.ts"],
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

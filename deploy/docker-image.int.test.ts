@@ -26,7 +26,8 @@ describe("Docker image", () => {
         "--outDir",
         join(app, "dist"),
       ]);
-      for (const dir of ["database", "proto"])
+      await run(process.execPath, [new URL("scripts/build-console.ts", root).pathname]);
+      for (const dir of ["database", "proto", "web/console/build"])
         cpSync(new URL(dir, root), join(app, "dist", dir), { recursive: true });
       cpSync(new URL("config.yaml", root), join(app, "config.yaml"));
       cpSync(new URL("package.json", root), join(app, "package.json"));
@@ -37,6 +38,11 @@ describe("Docker image", () => {
         nodeArgs: cmd.slice(1, -1),
       });
       await service.waitFor('"msg":"email-worker started"', 60_000);
+      // The operator console's built pages are where the compiled service looks for them.
+      const port = /"http_port":(\d+)/.exec(service.output())?.[1];
+      const page = await fetch(`http://127.0.0.1:${port}/admin/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<script type="module" src="\/admin\/assets\/console-[\w-]+\.js">/);
       service.child.kill("SIGTERM");
       expect(await service.exit()).toEqual({ code: 0, signal: null });
     } finally {

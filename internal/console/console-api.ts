@@ -15,7 +15,15 @@ export type Wire<T> = T extends Date
       ? { [K in keyof T]: Wire<T[K]> }
       : T;
 
-/** GET/POST /admin/api/session. */
+/**
+ * GET /admin/api/session: who is signed in, or null (answered 200 either way: being signed out is
+ * the sign-in page's normal state, not an error).
+ */
+export interface SessionState {
+  session: SessionView | null;
+}
+
+/** A signed-in session; POST /admin/api/session answers it. */
 export interface SessionView {
   /** The API key's name ("anonymous" when the service has no keys configured). */
   name: string;

@@ -5,7 +5,7 @@ import type { CampaignAction } from "../campaign/campaign-status.ts";
 import { KindedError, NotFoundError } from "../errors/error-kind.ts";
 import { type ApiKeyAuth, type Caller, presentedKey } from "../server/auth/api-key-auth.ts";
 import { parseJson, type RouteFamily, readBody } from "../server/http/http-io.ts";
-import type { SessionView } from "./console-api.ts";
+import type { SessionState, SessionView } from "./console-api.ts";
 import { CONSOLE_SECURITY_HEADERS, type ConsoleAssets } from "./console-assets.ts";
 import type { ConsoleHandlers } from "./console-handlers.ts";
 import type { ConsoleSession, ConsoleSessions } from "./console-session.ts";
@@ -176,13 +176,16 @@ export class ConsoleRoutes implements RouteFamily {
     if (req.method === "GET") {
       const current = this.#signedIn(req);
       if (current) {
-        sendConsoleJson(res, 200, this.#view(current.session, current.caller));
+        sendConsoleJson(res, 200, {
+          session: this.#view(current.session, current.caller),
+        } satisfies SessionState);
         return true;
       }
       // No keys configured: the console is open, as the API is; the session still carries the
       // CSRF token that changes need.
-      if (!auth.enabled) return this.#start(req, res, "anonymous");
-      throw new KindedError("unauthenticated", "sign in with an API key");
+      if (!auth.enabled) return this.#start(req, res, "anonymous", (session) => ({ session }));
+      sendConsoleJson(res, 200, { session: null } satisfies SessionState);
+      return true;
     }
     if (req.method === "POST") {
       const address = req.socket.remoteAddress ?? "unknown";
@@ -215,11 +218,18 @@ export class ConsoleRoutes implements RouteFamily {
     return false;
   }
 
-  #start(req: IncomingMessage, res: ServerResponse, name: string): boolean {
+  /** Issues a session's cookie, answering its view (as `answer` shapes it). */
+  #start(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    answer: (view: SessionView) => unknown = (view) => view,
+  ): boolean {
     const { sessions, auth } = this.#options;
     const { session, token } = sessions.issue(name);
     const caller = auth.byName(name) as Caller;
-    sendConsoleJson(res, 200, this.#view(session, caller), this.#cookie(req, token, sessions.ttlMs / 1000));
+    const view = this.#view(session, caller);
+    sendConsoleJson(res, 200, answer(view), this.#cookie(req, token, sessions.ttlMs / 1000));
     return true;
   }
 
