@@ -320,6 +320,25 @@ describe("loadConfig", () => {
     expect(error.message).toMatch(/line \d+/);
   });
 
+  it("reads the process's role, and refuses one it does not know", () => {
+    expect(load({}).server.role).toBe("all");
+    expect(load({ ROLE: "worker" }).server.role).toBe("worker");
+    expect(failure(() => load({ ROLE: "scheduler" })).message).toContain("server.role");
+  });
+
+  it("refuses two API keys of one name and a console session secret too short to resist guessing", () => {
+    const key = (name: string, digit: string) => ({ name, sha256: digit.repeat(64), scopes: ["send"] });
+    const duplicated = JSON.stringify([key("ops", "a"), key("ops", "b")]);
+    expect(failure(() => load({ API_KEYS: duplicated })).message).toContain(
+      'the name "ops" is used by another key',
+    );
+    const short = failure(() => load({ CONSOLE_SESSION_SECRET: "hunter2" }));
+    expect(short.message).toContain("server.console.session_secret");
+    expect(short.message).toContain("at least 32 bytes");
+    expect(short.message).not.toContain("hunter2");
+    expect(load({ CONSOLE_SESSION_SECRET: "x".repeat(32) }).server.console.session_secret).toHaveLength(32);
+  });
+
   it("never prints a secret, even in a validation error", () => {
     const cwd = dirWith({ "config.yaml": "database:\n  master_password: 12345\n" });
     const error = failure(() => loadConfig({ env: {}, cwd }));

@@ -124,6 +124,24 @@ function validateDkimKeys(value: unknown): void {
 }
 
 /**
+ * What one process does: `all` takes emails and sends them; `api` takes them (and answers queries,
+ * webhooks, links, the console) and runs the periodic duties; `worker` only consumes and sends.
+ */
+export const SERVER_ROLES = ["all", "api", "worker"] as const;
+
+export type ServerRole = (typeof SERVER_ROLES)[number];
+
+/** Whether a process of `role` takes messages off the queue. */
+export function consumes(role: ServerRole): boolean {
+  return role !== "api";
+}
+
+/** Whether a process of `role` serves the API, webhooks, links and the console. */
+export function servesApi(role: ServerRole): boolean {
+  return role !== "worker";
+}
+
+/**
  * `send`: send email and read jobs and templates; `campaign`: create and run campaigns; `admin`:
  * everything (templates, suppressions, dead letters, campaigns).
  */
@@ -133,9 +151,13 @@ export type ApiScope = (typeof API_SCOPES)[number];
 
 function validateApiKeys(value: unknown): void {
   if (!Array.isArray(value)) fail("must be a list of {name, sha256, scopes}");
+  const names = new Set<string>();
   value.forEach((key, index) => {
     if (!isRecord(key)) fail(`entry ${index} must be an object`);
     if (typeof key.name !== "string" || key.name === "") fail(`entry ${index} needs a name`);
+    // Logs and console sessions name the key: two of one name could not be told apart.
+    if (names.has(key.name)) fail(`entry ${index}: the name "${key.name}" is used by another key`);
+    names.add(key.name);
     if (typeof key.sha256 !== "string" || !HEX_SHA256.test(key.sha256))
       fail(`entry ${index} (${key.name}): sha256 must be 64 lowercase hex characters`);
     const scopes = key.scopes ?? ["send"];
@@ -160,6 +182,16 @@ export function registerFormats(): void {
     "smtp-accounts": { validate: validateAccounts, coerce: coerceAccounts },
     "email-routes": { validate: validateRoutes, coerce: coerceJson },
     "api-keys": { validate: validateApiKeys, coerce: coerceJson },
+    "session-secret": {
+      validate(value: unknown) {
+        if (typeof value !== "string") fail("must be a string");
+        // Anyone holding a key gets a cookie signed with it: a short secret could be guessed offline.
+        if (value !== "" && Buffer.byteLength(value) < 32)
+          fail(
+            "must be at least 32 bytes (e.g. openssl rand -base64 32), or empty for a random one per process",
+          );
+      },
+    },
     "dkim-keys": { validate: validateDkimKeys, coerce: coerceJson },
     "postgres-url": { validate: validatePostgresUrl },
   });

@@ -4,5 +4,5 @@ export type { DatabaseTargets, PostgresTarget } from "./database-targets.ts";
 export { databaseTargets, maskUrl } from "./database-targets.ts";
 export { formatDuration } from "./duration.ts";
 export { enabledProviders } from "./enabled-providers.ts";
-export type { ApiKeyConfig, ApiScope, EmailRoute } from "./formats.ts";
-export { API_SCOPES } from "./formats.ts";
+export type { ApiKeyConfig, ApiScope, EmailRoute, ServerRole } from "./formats.ts";
+export { API_SCOPES, consumes, SERVER_ROLES, servesApi } from "./formats.ts";

@@ -4,6 +4,8 @@ import {
   DKIM_ALGORITHMS,
   type DkimKeyConfig,
   type EmailRoute,
+  SERVER_ROLES,
+  type ServerRole,
   type SmtpAccount,
 } from "./formats.ts";
 
@@ -816,6 +818,12 @@ export function configSchema() {
       },
     },
     server: {
+      role: {
+        doc: "What this process does: all (take emails and send them), api (gRPC and HTTP intake, queries, webhooks, tracking links, the console and the periodic duties; consumes nothing) or worker (consumes and sends; serves only /livez, /readyz, /health and /metrics).",
+        format: SERVER_ROLES,
+        default: "all" as ServerRole,
+        env: "ROLE",
+      },
       port: { doc: "HTTP port (/health, /metrics, webhooks).", format: "port", default: 8080, env: "PORT" },
       grpc_port: { doc: "gRPC port.", format: "port", default: 50060, env: "GRPC_PORT" },
       tls_cert_file: {
@@ -865,7 +873,7 @@ export function configSchema() {
         },
         session_secret: {
           doc: "Signs console session cookies; give every replica the same one (32+ random bytes, e.g. base64). Empty: a random secret per process, so sessions end when it restarts and work only on the replica that issued them.",
-          format: String,
+          format: "session-secret",
           default: "",
           env: "CONSOLE_SESSION_SECRET",
           sensitive: true,

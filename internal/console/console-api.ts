@@ -119,7 +119,7 @@ export interface RenderedView {
   text: string;
 }
 
-/** GET /admin/api/jobs/<id>/preview: the message as it renders now, or why it cannot. */
+/** GET /admin/api/jobs/<id>/preview (admin): the message as it renders now, or why it cannot. */
 export type JobPreviewView = { ok: true; rendered: RenderedView } | { ok: false; error: string };
 
 export interface DeadLetterView {
@@ -137,7 +137,13 @@ export interface DeadLetterView {
   body_truncated: boolean;
 }
 
-/** GET /admin/api/dead-letters?reason=…&cursor=…. */
+/** Body of POST /admin/api/dead-letters/search (a reason may name an address: never in a URL). */
+export interface DeadLetterSearch {
+  reason?: string;
+  cursor?: string;
+}
+
+/** POST /admin/api/dead-letters/search. */
 export interface DeadLetterPageView {
   dead_letters: DeadLetterView[];
   next_cursor: string | null;

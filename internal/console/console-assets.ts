@@ -60,10 +60,8 @@ interface Asset {
 export class ConsoleAssets {
   readonly #index: Buffer | undefined;
   readonly #files: ReadonlyMap<string, Asset>;
-  readonly #dir: string;
 
-  private constructor(dir: string, index: Buffer | undefined, files: ReadonlyMap<string, Asset>) {
-    this.#dir = dir;
+  private constructor(index: Buffer | undefined, files: ReadonlyMap<string, Asset>) {
     this.#index = index;
     this.#files = files;
   }
@@ -74,7 +72,7 @@ export class ConsoleAssets {
     try {
       index = await readFile(join(dir, "index.html"));
     } catch {
-      return new ConsoleAssets(dir, undefined, new Map());
+      return new ConsoleAssets(undefined, new Map());
     }
     const files = new Map<string, Asset>();
     const assetsDir = join(dir, "assets");
@@ -82,7 +80,7 @@ export class ConsoleAssets {
       const type = CONTENT_TYPES[extname(name)];
       if (type) files.set(name, { type, body: await readFile(join(assetsDir, name)) });
     }
-    return new ConsoleAssets(dir, index, files);
+    return new ConsoleAssets(index, files);
   }
 
   get built(): boolean {
@@ -92,7 +90,7 @@ export class ConsoleAssets {
   sendIndex(res: ServerResponse): void {
     if (!this.#index) {
       const body = Buffer.from(
-        `<!doctype html><title>Console not built</title><p>The operator console's files are not built (looked in ${escapeHtml(this.#dir)}). Run <code>npm run console:build</code> (npm install runs it too) and restart the service.</p>`,
+        `<!doctype html><title>Console not built</title><p>The operator console's files are not built. Run <code>npm run console:build</code> (npm install runs it too) and restart the service.</p>`,
       );
       res.writeHead(503, { ...CONSOLE_SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" });
       res.end(body);
@@ -120,8 +118,4 @@ export class ConsoleAssets {
     res.end(asset.body);
     return true;
   }
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

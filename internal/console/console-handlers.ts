@@ -82,6 +82,11 @@ const jobSearchSchema = z.strictObject({
   limit: z.number().int().min(1).max(200).optional(),
 });
 
+const deadLetterSearchSchema = z.strictObject({
+  reason: text(1_000).optional(),
+  cursor: text(1_000).optional(),
+});
+
 const replaySchema = z.strictObject({
   ids: z.array(text(200)).max(1_000).optional(),
   reason_contains: text(1_000).optional(),
@@ -141,6 +146,10 @@ function suppressionView(record: SuppressionRecord): SuppressionView {
 function jobSummary(record: EmailJobRecord): JobSummary {
   const { events: _events, metadata: _metadata, ...summary } = jobView(record);
   return wire(summary);
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
 }
 
 function existingJobId(id: string): string {
@@ -270,11 +279,13 @@ export class ConsoleHandlers {
     return { job: jobSummary(result.job) };
   }
 
-  async deadLetters(params: URLSearchParams): Promise<DeadLetterPageView> {
+  /** A search, not a URL query: a bounce's reason often holds the address it is about. */
+  async deadLetters(input: unknown): Promise<DeadLetterPageView> {
+    const search = parse(deadLetterSearchSchema, input);
     const page = await this.#options.emails.listDeadLetters({
       limit: 50,
-      reasonContains: params.get("reason") || undefined,
-      pageToken: params.get("cursor") || undefined,
+      reasonContains: search.reason || undefined,
+      pageToken: search.cursor || undefined,
     });
     return {
       dead_letters: page.letters.map((letter) => {
@@ -341,10 +352,20 @@ export class ConsoleHandlers {
       subject: edit.subject || null,
       html_template: edit.html_template || null,
       text_template: edit.text_template || null,
-      variables: edit.variables,
+      variables: await this.#variablesToStore(id, edit.variables),
       is_active: edit.is_active,
     });
     return { template: templateView(saved) };
+  }
+
+  /**
+   * The editor shows a template's required variables as names; a stored template may declare them
+   * in a richer form (optional ones, types). Unchanged names keep what is stored.
+   */
+  async #variablesToStore(id: string, names: string[]): Promise<JsonValue> {
+    const stored = await this.#options.templates.get(id).catch(() => undefined);
+    if (stored && sameNames(requiredVariables(stored.variables), names)) return stored.variables as JsonValue;
+    return names;
   }
 
   async deleteTemplate(id: string): Promise<{ deleted: boolean }> {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +25,12 @@ function key(name: string, presented: string, scopes: ApiKeyConfig["scopes"]): A
   return { name, sha256: createHash("sha256").update(presented).digest("hex"), scopes };
 }
 
-const KEYS = [key("ops-admin", ADMIN_KEY, ["admin"]), key("booking", SEND_KEY, ["send"])];
+const CAMPAIGN_KEY = "test-campaign-key-not-a-secret";
+const KEYS = [
+  key("ops-admin", ADMIN_KEY, ["admin"]),
+  key("booking", SEND_KEY, ["send"]),
+  key("marketing", CAMPAIGN_KEY, ["campaign"]),
+];
 
 /** What the handlers were asked: the routes' logic is under test, not the services behind them. */
 const calls: string[] = [];
@@ -44,6 +49,7 @@ const handlers = {
     return { job: { id } };
   },
   deadLetters: async () => ({ dead_letters: [], next_cursor: null, total: 0 }),
+  jobPreview: async () => ({ ok: false, error: "not here" }),
   addSuppression: async () => ({ suppression: { email: "someone@example.com" } }),
   campaignAction: async (id: string, action: string) => ({ campaign: { id, status: action } }),
 } as unknown as ConsoleHandlers;
@@ -243,7 +249,8 @@ describe("console sign-in and sessions", () => {
         cookie,
         csrf,
       }),
-      await call(h, "/admin/api/dead-letters", { cookie }),
+      await call(h, "/admin/api/dead-letters/search", { method: "POST", cookie, csrf, body: {} }),
+      await call(h, "/admin/api/jobs/0b0e8a4e-7c1b-4a57-9d1c-2a1f3e4d5c6b/preview", { cookie }),
       await call(h, "/admin/api/suppressions", {
         method: "POST",
         cookie,
@@ -309,16 +316,66 @@ describe("console sign-in and sessions", () => {
     const otherReplica = await serve({ secret: "another-secret", now: () => now });
     const sameSecret = await serve({ now: () => now });
     const keyRemoved = await serve({ keys: [KEYS[1] as ApiKeyConfig], now: () => now });
+    // A leaked key replaced by a new one under the same name: the old key's sessions end with it.
+    const keyReplaced = await serve({
+      keys: [key("ops-admin", "the-new-admin-key-not-a-secret", ["admin"]), KEYS[1] as ApiKeyConfig],
+      now: () => now,
+    });
     try {
       expect((await call(otherReplica, "/admin/api/overview", { cookie })).status).toBe(401);
       expect((await call(sameSecret, "/admin/api/overview", { cookie })).status).toBe(200);
       expect((await call(keyRemoved, "/admin/api/overview", { cookie })).status).toBe(401);
+      expect((await call(keyReplaced, "/admin/api/overview", { cookie })).status).toBe(401);
     } finally {
-      await Promise.all([otherReplica.close(), sameSecret.close(), keyRemoved.close()]);
+      await Promise.all([otherReplica.close(), sameSecret.close(), keyRemoved.close(), keyReplaced.close()]);
     }
 
     now += 60_001;
     expect((await call(h, "/admin/api/overview", { cookie })).status).toBe(401);
+  });
+
+  it("refuses a sign-in or a change sent from another site (login CSRF), and a sign-in that is not JSON", async () => {
+    h = await serve({});
+    const signInFrom = (headers: Record<string, string>) =>
+      fetch(`${h.base}/admin/api/session`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ api_key: ADMIN_KEY }),
+      });
+    // What an auto-submitted form on another site sends: text/plain, marked cross-site by the browser.
+    expect((await signInFrom({ "content-type": "text/plain" })).status).toBe(403);
+    expect(
+      (await signInFrom({ "content-type": "application/json", "sec-fetch-site": "cross-site" })).status,
+    ).toBe(403);
+    const { cookie, session } = await signIn(h, ADMIN_KEY);
+    const id = "0b0e8a4e-7c1b-4a57-9d1c-2a1f3e4d5c6b";
+    const crossSite = await fetch(`${h.base}/admin/api/jobs/${id}/cancel`, {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": session.csrf_token, "sec-fetch-site": "same-site" },
+    });
+    expect(crossSite.status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  it("lets a campaign-only key steer campaigns but read no jobs", async () => {
+    h = await serve({});
+    const { cookie, session } = await signIn(h, CAMPAIGN_KEY);
+    expect(session.can).toEqual({ admin: false, campaigns: true });
+    expect((await call(h, "/admin/api/overview", { cookie })).status).toBe(403);
+    const id = "0b0e8a4e-7c1b-4a57-9d1c-2a1f3e4d5c6b";
+    const pause = await call(h, `/admin/api/campaigns/${id}/pause`, {
+      method: "POST",
+      cookie,
+      csrf: session.csrf_token,
+    });
+    expect(pause.status).toBe(200);
+  });
+
+  it("answers a path that is not valid percent-encoding with 404, not a fault", async () => {
+    h = await serve({});
+    const { cookie } = await signIn(h, ADMIN_KEY);
+    for (const path of ["/admin/api/templates/%", "/admin/api/jobs/%E0%A4/preview"])
+      expect((await call(h, path, { cookie })).status).toBe(404);
   });
 
   it("signs out by clearing the cookie, with the CSRF token", async () => {
@@ -359,6 +416,23 @@ describe("console sign-in and sessions", () => {
       (await call(h, `/admin/api/jobs/${id}/cancel`, { method: "POST", cookie, csrf: session.csrf_token }))
         .status,
     ).toBe(200);
+    // A page of another name pointed at this machine (DNS rebinding) gets nothing from the open console.
+    // (fetch will not send another Host, so this goes through node:http.)
+    const rebound = await new Promise<IncomingMessage>((resolve, reject) => {
+      const url = new URL(`${h.base}/admin/api/session`);
+      request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        headers: { host: "attacker.example:8080" },
+      })
+        .on("response", resolve)
+        .on("error", reject)
+        .end();
+    });
+    rebound.resume();
+    expect(rebound.statusCode).toBe(403);
+    expect(rebound.headers["set-cookie"]).toBeUndefined();
   });
 });
 

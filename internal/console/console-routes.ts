@@ -26,14 +26,15 @@ export const SESSION_COOKIE = "ew_console";
 const CONSOLE_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
- * What a console user may do. Reading needs a key of any scope (the API lets a `send` key read jobs
- * and templates); changing anything, and reading dead letters and suppressions, needs `admin`;
- * campaigns need `campaign` or `admin`, as they do in the API.
+ * What a console user may do. Reading jobs, templates and the overview needs `send` or `admin` (the
+ * API lets a `send` key read jobs and templates); changing anything, reading dead letters and
+ * suppressions, and seeing a message's rendered content (the API never shows bodies to `send`),
+ * needs `admin`; campaigns need `campaign` or `admin`, as they do in the API.
  */
 type Need = "read" | "admin" | "campaigns";
 
 function can(scopes: readonly string[], need: Need): boolean {
-  if (need === "read") return scopes.length > 0;
+  if (need === "read") return scopes.includes("send") || scopes.includes("admin");
   if (need === "admin") return scopes.includes("admin");
   return scopes.includes("campaign") || scopes.includes("admin");
 }
@@ -55,6 +56,26 @@ interface ApiRoute {
   run: (request: Request) => Promise<unknown>;
 }
 
+/** What a change's answer adds to its log line: how much it did (never an address). */
+function outcomeOf(result: unknown): Record<string, unknown> {
+  const r = result as {
+    replayed?: unknown[];
+    missing?: unknown[];
+    dry_run?: boolean;
+    deleted?: boolean;
+    removed?: boolean;
+  };
+  return {
+    ...(Array.isArray(r?.replayed) && {
+      replayed: r.replayed.length,
+      missing: r.missing?.length ?? 0,
+      dry_run: r.dry_run,
+    }),
+    ...(typeof r?.deleted === "boolean" && { deleted: r.deleted }),
+    ...(typeof r?.removed === "boolean" && { removed: r.removed }),
+  };
+}
+
 const ID = "([^/]+)";
 
 function apiRoutes(handlers: ConsoleHandlers): ApiRoute[] {
@@ -70,10 +91,10 @@ function apiRoutes(handlers: ConsoleHandlers): ApiRoute[] {
     route("GET", "overview", "read", () => handlers.overview()),
     route("POST", "jobs/search", "read", async (r) => handlers.searchJobs(await r.body())),
     route("GET", `jobs/${ID}`, "read", (r) => handlers.job(param(r))),
-    route("GET", `jobs/${ID}/preview`, "read", (r) => handlers.jobPreview(param(r))),
+    route("GET", `jobs/${ID}/preview`, "admin", (r) => handlers.jobPreview(param(r))),
     route("POST", `jobs/${ID}/cancel`, "admin", (r) => handlers.cancelJob(param(r)), "job.cancel"),
     route("POST", `jobs/${ID}/retry`, "admin", (r) => handlers.retryJob(param(r)), "job.retry"),
-    route("GET", "dead-letters", "admin", (r) => handlers.deadLetters(r.url.searchParams)),
+    route("POST", "dead-letters/search", "admin", async (r) => handlers.deadLetters(await r.body())),
     route(
       "POST",
       "dead-letters/replay",
@@ -116,6 +137,17 @@ function apiRoutes(handlers: ConsoleHandlers): ApiRoute[] {
       "campaign",
     ),
   ];
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1"]);
+
+/** A path segment decoded; one that is not valid percent-encoding names nothing here. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new NotFoundError(`"${segment}" is not a valid path segment`, "no_route");
+  }
 }
 
 function cookieValue(req: IncomingMessage, name: string): string | undefined {
@@ -173,6 +205,7 @@ export class ConsoleRoutes implements RouteFamily {
 
   async #session(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const { auth, logger } = this.#options;
+    this.#refuseRebinding(req);
     if (req.method === "GET") {
       const current = this.#signedIn(req);
       if (current) {
@@ -183,13 +216,18 @@ export class ConsoleRoutes implements RouteFamily {
       }
       // No keys configured: the console is open, as the API is; the session still carries the
       // CSRF token that changes need.
-      if (!auth.enabled) return this.#start(req, res, "anonymous", (session) => ({ session }));
+      if (!auth.enabled)
+        return this.#start(req, res, auth.byName("anonymous") as Caller, (session) => ({ session }));
       sendConsoleJson(res, 200, { session: null } satisfies SessionState);
       return true;
     }
     if (req.method === "POST") {
+      // A form on another site cannot send JSON without asking first: no one is signed in with a
+      // key of the attacker's choosing (login CSRF).
+      this.#refuseCrossSite(req, true);
       const address = req.socket.remoteAddress ?? "unknown";
-      const wait = this.#throttle.waitSeconds(address);
+      // Counted before the body is read, so parallel guesses cannot all slip past the limit.
+      const wait = this.#throttle.attempt(address);
       if (wait > 0)
         throw new KindedError("throttled", `too many failed sign-ins; try again in ${wait} s`, {
           code: "sign_in_throttled",
@@ -198,13 +236,12 @@ export class ConsoleRoutes implements RouteFamily {
       const presented = typeof body?.api_key === "string" ? body.api_key.trim() : presentedKey(req.headers);
       const caller = auth.enabled ? auth.authenticate(presented) : auth.byName("anonymous");
       if (!caller) {
-        this.#throttle.failed(address);
         logger.warn({ remote_address: address }, "console sign-in refused: unknown API key");
         throw new KindedError("unauthenticated", "unknown API key");
       }
       this.#throttle.succeeded(address);
       logger.info({ console_user: caller.name, scopes: caller.scopes }, "console sign-in");
-      return this.#start(req, res, caller.name);
+      return this.#start(req, res, caller);
     }
     if (req.method === "DELETE") {
       const current = this.#signedIn(req);
@@ -222,12 +259,11 @@ export class ConsoleRoutes implements RouteFamily {
   #start(
     req: IncomingMessage,
     res: ServerResponse,
-    name: string,
+    caller: Caller,
     answer: (view: SessionView) => unknown = (view) => view,
   ): boolean {
-    const { sessions, auth } = this.#options;
-    const { session, token } = sessions.issue(name);
-    const caller = auth.byName(name) as Caller;
+    const { sessions } = this.#options;
+    const { session, token } = sessions.issue(caller.name, caller.keyId);
     const view = this.#view(session, caller);
     sendConsoleJson(res, 200, answer(view), this.#cookie(req, token, sessions.ttlMs / 1000));
     return true;
@@ -241,7 +277,7 @@ export class ConsoleRoutes implements RouteFamily {
       if (!match) continue;
       pathKnown = true;
       if (route.method === req.method) {
-        matched = { route, params: match.slice(1).map((p) => decodeURIComponent(p)) };
+        matched = { route, params: match.slice(1).map(decodedSegment) };
         break;
       }
     }
@@ -253,9 +289,13 @@ export class ConsoleRoutes implements RouteFamily {
       throw new NotFoundError(`no console API ${url.pathname}`, "no_route");
     }
     const { route, params } = matched;
+    this.#refuseRebinding(req);
     const current = this.#signedIn(req);
     if (!current) throw new KindedError("unauthenticated", "sign in with an API key");
-    if (route.method !== "GET") this.#requireCsrf(req, current.session);
+    if (route.method !== "GET") {
+      this.#refuseCrossSite(req, false);
+      this.#requireCsrf(req, current.session);
+    }
     if (!can(current.caller.scopes, route.need))
       throw new KindedError(
         "permission_denied",
@@ -274,6 +314,7 @@ export class ConsoleRoutes implements RouteFamily {
           action: route.action === "campaign" ? `campaign.${params[1]}` : route.action,
           // Ids only: an address (a suppression's) stays out of the log line.
           ...(params[0] !== undefined && { target: params[0] }),
+          ...outcomeOf(result),
         },
         "console action",
       );
@@ -285,9 +326,47 @@ export class ConsoleRoutes implements RouteFamily {
   #signedIn(req: IncomingMessage): { session: ConsoleSession; caller: Caller } | undefined {
     const session = this.#options.sessions.read(cookieValue(req, SESSION_COOKIE));
     if (!session) return undefined;
-    // A key removed from the configuration (or renamed) ends its sessions.
+    // A key removed from the configuration, renamed or replaced ends its sessions.
     const caller = this.#options.auth.byName(session.name);
-    return caller && { session, caller };
+    if (!caller || !this.#options.sessions.isFor(session, caller.keyId)) return undefined;
+    return { session, caller };
+  }
+
+  /**
+   * With no API keys, anyone who reaches the port may use the console, so it answers only requests
+   * addressed to this machine: a page whose name an attacker points at 127.0.0.1 (DNS rebinding)
+   * would otherwise be same-origin with it.
+   */
+  #refuseRebinding(req: IncomingMessage): void {
+    if (this.#options.auth.enabled) return;
+    const host = (req.headers.host ?? "")
+      .replace(/:\d+$/, "")
+      .replace(/^\[(.*)\]$/, "$1")
+      .toLowerCase();
+    if (!LOOPBACK_HOSTS.has(host))
+      throw new KindedError(
+        "permission_denied",
+        "with no API keys configured the console answers only at localhost; configure server.api_keys to reach it by another name",
+        { code: "console_open_to_localhost_only" },
+      );
+  }
+
+  /**
+   * Changes come from the console's own pages: JSON (which a form on another site cannot send
+   * without the browser asking first) and, when the browser says where it comes from, this origin.
+   */
+  #refuseCrossSite(req: IncomingMessage, requireJson: boolean): void {
+    const site = req.headers["sec-fetch-site"];
+    const crossSite = typeof site === "string" && site !== "same-origin" && site !== "none";
+    const type = req.headers["content-type"] ?? "";
+    if (crossSite || (requireJson && !/^application\/json\b/i.test(type)))
+      throw new KindedError(
+        "permission_denied",
+        "the console takes changes only from its own pages, as JSON",
+        {
+          code: "cross_site",
+        },
+      );
   }
 
   #requireCsrf(req: IncomingMessage, session: ConsoleSession): void {

@@ -5,6 +5,8 @@ export interface ConsoleSession {
   /** Random per sign-in: what the CSRF token is bound to. */
   id: string;
   name: string;
+  /** A keyed hash of the key's identity, so a session ends when its key is replaced. */
+  keyTag: string;
   expiresAt: number;
 }
 
@@ -12,6 +14,7 @@ interface Payload {
   v: 1;
   sid: string;
   name: string;
+  kid: string;
   exp: number;
 }
 
@@ -25,8 +28,8 @@ export interface ConsoleSessionsOptions {
 /**
  * Stateless console sessions: the cookie carries the key's name and an expiry, signed with HMAC, so
  * any replica sharing the secret can read it and nothing is stored. The API key itself is never in
- * it; the scopes are looked up again on every request, so a key removed from the configuration
- * ends its sessions. The CSRF token is an HMAC of the session's random id: a page of another site
+ * it, only a keyed hash of which key it was; the scopes are looked up again on every request, so a
+ * key removed from the configuration, or replaced under the same name, ends its sessions. The CSRF token is an HMAC of the session's random id: a page of another site
  * can make the browser send the cookie, but cannot read the token it must send back beside it.
  */
 export class ConsoleSessions {
@@ -44,12 +47,13 @@ export class ConsoleSessions {
     return this.#ttlMs;
   }
 
-  /** A new session for the key named `name`, and the cookie value that carries it. */
-  issue(name: string): { session: ConsoleSession; token: string } {
+  /** A new session for the key named `name` (`keyId`: which key it is), and its cookie value. */
+  issue(name: string, keyId: string): { session: ConsoleSession; token: string } {
     const payload: Payload = {
       v: 1,
       sid: randomBytes(16).toString("base64url"),
       name,
+      kid: this.#keyTag(keyId),
       exp: this.#now() + this.#ttlMs,
     };
     const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
@@ -75,6 +79,11 @@ export class ConsoleSessions {
     return sessionOf(payload);
   }
 
+  /** Whether `session` was issued for the key `keyId` (not an earlier key of the same name). */
+  isFor(session: ConsoleSession, keyId: string): boolean {
+    return sameText(session.keyTag, this.#keyTag(keyId));
+  }
+
   csrfToken(session: ConsoleSession): string {
     return this.#mac(`csrf.${session.id}`);
   }
@@ -84,13 +93,17 @@ export class ConsoleSessions {
     return presented !== undefined && sameText(presented, this.csrfToken(session));
   }
 
+  #keyTag(keyId: string): string {
+    return this.#mac(`key.${keyId}`).slice(0, 22);
+  }
+
   #mac(text: string): string {
     return createHmac("sha256", this.#key).update(text).digest("base64url");
   }
 }
 
 function sessionOf(payload: Payload): ConsoleSession {
-  return { id: payload.sid, name: payload.name, expiresAt: payload.exp };
+  return { id: payload.sid, name: payload.name, keyTag: payload.kid, expiresAt: payload.exp };
 }
 
 function sameText(a: string, b: string): boolean {

@@ -9,7 +9,8 @@ export interface SignInThrottleOptions {
 
 /**
  * Slows guessing of API keys through the console's sign-in: an address that failed `maxFailures`
- * times within a window is turned away until the window ends. Keys are long random strings, so this
+ * times within a window is turned away until the window ends. The address is the connection's: behind
+ * a proxy, every user shares the proxy's, and one guesser slows sign-in for all of them. Keys are long random strings, so this
  * is about noise and load more than odds; it is per process, which is enough for both.
  */
 export class SignInThrottle {
@@ -20,14 +21,19 @@ export class SignInThrottle {
     this.#options = { maxAddresses: 10_000, now: Date.now, ...options };
   }
 
-  /** Seconds until `address` may try again; 0 when it may now. */
-  waitSeconds(address: string): number {
+  /**
+   * Counts a sign-in by `address` before it is checked (so guesses sent in parallel are all counted);
+   * `succeeded` takes it back. Answers the seconds until it may try again, 0 when it may now.
+   */
+  attempt(address: string): number {
     const entry = this.#current(address);
-    if (!entry || entry.count < this.#options.maxFailures) return 0;
-    return Math.ceil((entry.since + this.#options.windowMs - this.#options.now()) / 1000);
+    if (entry && entry.count >= this.#options.maxFailures)
+      return Math.ceil((entry.since + this.#options.windowMs - this.#options.now()) / 1000);
+    this.#count(address);
+    return 0;
   }
 
-  failed(address: string): void {
+  #count(address: string): void {
     const entry = this.#current(address) ?? { count: 0, since: this.#options.now() };
     entry.count++;
     // Re-inserted last, so the map's order is oldest first.

@@ -85,3 +85,33 @@ export async function signIn(page: Page, base: string, key: string): Promise<voi
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Main" }).waitFor();
 }
+
+/**
+ * A console API call made by the signed-in page itself (its cookie, and for a change the session's
+ * CSRF token, as the console's own script sends them): the status and the answer's text.
+ */
+export function consoleFetch(
+  page: Page,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (method !== "GET") {
+        const state = (await (await fetch("/admin/api/session")).json()) as {
+          session: { csrf_token: string };
+        };
+        headers["x-csrf-token"] = state.session.csrf_token;
+      }
+      const res = await fetch(path, {
+        method,
+        headers,
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, text: await res.text() };
+    },
+    { method, path, body },
+  );
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasChromium, openPage, screenshot } from "../browser.ts";
 import { requires } from "../outside-tools.ts";
 import { until } from "../until.ts";
-import { ADMIN_KEY, type ConsoleRig, signIn, startConsoleRig } from "./console-service.ts";
+import { ADMIN_KEY, type ConsoleRig, consoleFetch, signIn, startConsoleRig } from "./console-service.ts";
 
 const chromium = requires("Debian's chromium (apt-get install chromium)", hasChromium());
 
@@ -63,24 +63,8 @@ describe.skipIf(chromium.skip)(`console pages render hostile input inert${chromi
   it("shows every page with the hostile strings as text, and runs none of them", async () => {
     const { page, context, watch } = await openPage(rig.browser);
     await signIn(page, rig.service.base, ADMIN_KEY);
-    const csrf = await page.evaluate(async () => {
-      const { session } = (await (await fetch("/admin/api/session")).json()) as {
-        session: { csrf_token: string };
-      };
-      return session.csrf_token;
-    });
-    const change = (method: string, path: string, body: unknown) =>
-      page.evaluate(
-        async ({ method, path, body, csrf }) =>
-          (
-            await fetch(path, {
-              method,
-              headers: { "x-csrf-token": csrf, "content-type": "application/json" },
-              body: JSON.stringify(body),
-            })
-          ).status,
-        { method, path, body, csrf },
-      );
+    const change = async (method: string, path: string, body: unknown) =>
+      (await consoleFetch(page, method, path, body)).status;
     expect(
       await change("PUT", "/admin/api/templates/xss_template", {
         name: HOSTILE,
@@ -121,7 +105,7 @@ describe.skipIf(chromium.skip)(`console pages render hostile input inert${chromi
 
     await until(
       async () =>
-        (await page.evaluate(async () => (await fetch("/admin/api/dead-letters")).text())).includes(
+        (await consoleFetch(page, "POST", "/admin/api/dead-letters/search", {})).text.includes(
           "reject550-xss",
         ),
       20_000,

@@ -1,34 +1,17 @@
-import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { forgive, hasChromium, openPage, type PageWatch, screenshot } from "../browser.ts";
 import { requires } from "../outside-tools.ts";
 import { until } from "../until.ts";
-import { ADMIN_KEY, type ConsoleRig, SEND_KEY, signIn, startConsoleRig } from "./console-service.ts";
+import {
+  ADMIN_KEY,
+  type ConsoleRig,
+  consoleFetch,
+  SEND_KEY,
+  signIn,
+  startConsoleRig,
+} from "./console-service.ts";
 
 const chromium = requires("Debian's chromium (apt-get install chromium)", hasChromium());
-
-/** A console API call from the signed-in page, with its session's CSRF token; the status. */
-function consoleCall(page: Page, method: string, path: string, body?: unknown): Promise<number> {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const { session } = (await (await fetch("/admin/api/session")).json()) as {
-        session: { csrf_token: string };
-      };
-      const res = await fetch(path, {
-        method,
-        headers: { "x-csrf-token": session.csrf_token, "content-type": "application/json" },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      return res.status;
-    },
-    { method, path, body },
-  );
-}
-
-/** A console API read from the signed-in page: the answer's text. */
-function consoleGet(page: Page, path: string): Promise<string> {
-  return page.evaluate(async (path) => (await fetch(path)).text(), path);
-}
 
 /**
  * The console as an operator uses it: Chromium driving the built pages of a service running in its
@@ -102,7 +85,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
     // the template is switched back on and the dead letters replayed.
     const { page, context } = await open(ADMIN_KEY);
     const template = (active: boolean) =>
-      consoleCall(page, "PUT", "/admin/api/templates/replay_notice", {
+      consoleFetch(page, "PUT", "/admin/api/templates/replay_notice", {
         name: "Replay notice",
         subject: "Dead letter to replay",
         html_template: "<p>Replayed for {{name}}</p>",
@@ -110,7 +93,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
         variables: [],
         is_active: active,
       });
-    expect(await template(true)).toBe(200);
+    expect((await template(true)).status).toBe(200);
     const recipient = "replay.me@example.com";
     await rig.send({
       type: "notice",
@@ -119,14 +102,16 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
       template_data: { name: "Ada" },
       scheduled_at: new Date(Date.now() + 2_000).toISOString(),
     });
-    expect(await template(false)).toBe(200);
+    expect((await template(false)).status).toBe(200);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dead letters" }).click();
     await page.getByRole("heading", { name: "Dead letters", level: 1 }).waitFor();
     await page.getByLabel("Reason contains").fill("replay_notice");
     // The worker dead-letters the job when its time comes; then the page's filter finds it.
     await until(
       async () =>
-        (await consoleGet(page, "/admin/api/dead-letters?reason=replay_notice")).includes(recipient),
+        (
+          await consoleFetch(page, "POST", "/admin/api/dead-letters/search", { reason: "replay_notice" })
+        ).text.includes(recipient),
       20_000,
       "the job dead-lettered",
     );
@@ -138,7 +123,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
       .first()
       .waitFor();
     expect(rig.sink.messages.some((m) => m.to.includes(recipient))).toBe(false);
-    expect(await template(true)).toBe(200);
+    expect((await template(true)).status).toBe(200);
     await page.getByRole("button", { name: "Replay", exact: true }).first().click();
     const dialog = page.getByRole("dialog", { name: "Replay dead letters?" });
     await dialog.waitFor();
@@ -252,7 +237,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
     const { page, context } = await open(ADMIN_KEY);
     await until(
       async () => {
-        const overview = JSON.parse(await consoleGet(page, "/admin/api/overview")) as {
+        const overview = JSON.parse((await consoleFetch(page, "GET", "/admin/api/overview")).text) as {
           throughput: { sent: number }[];
         };
         return overview.throughput.some((minute) => minute.sent > 0);
@@ -300,7 +285,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
       const session = (await (await fetch("/admin/api/session")).json()) as { csrf_token: string };
       const headers = { "x-csrf-token": session.csrf_token, "content-type": "application/json" };
       const cancel = await fetch(`/admin/api/jobs/${jobId}/cancel`, { method: "POST", headers });
-      const letters = await fetch("/admin/api/dead-letters");
+      const letters = await fetch("/admin/api/dead-letters/search", { method: "POST", headers, body: "{}" });
       const suppress = await fetch("/admin/api/suppressions", {
         method: "POST",
         headers,

@@ -5,17 +5,27 @@ import { KindedError } from "../../errors/error-kind.ts";
 export interface Caller {
   name: string;
   scopes: readonly string[];
+  /** Which key it is (its configured SHA-256, or "anonymous"): a key re-issued under its old name differs. */
+  keyId: string;
 }
+
+/** Every caller when no keys are configured (the embedded default). */
+const ANONYMOUS: Caller = { name: "anonymous", scopes: API_SCOPES, keyId: "anonymous" };
 
 /**
  * Checks a presented key against the configured SHA-256 hashes in constant time. With no keys
  * configured, every caller is let in with every scope (the embedded default).
  */
 export class ApiKeyAuth {
-  readonly #keys: readonly { name: string; digest: Buffer; scopes: readonly string[] }[];
+  readonly #keys: readonly { name: string; keyId: string; digest: Buffer; scopes: readonly string[] }[];
 
   constructor(keys: readonly ApiKeyConfig[]) {
-    this.#keys = keys.map((k) => ({ name: k.name, digest: Buffer.from(k.sha256, "hex"), scopes: k.scopes }));
+    this.#keys = keys.map((k) => ({
+      name: k.name,
+      keyId: k.sha256,
+      digest: Buffer.from(k.sha256, "hex"),
+      scopes: k.scopes,
+    }));
   }
 
   get enabled(): boolean {
@@ -24,19 +34,20 @@ export class ApiKeyAuth {
 
   /** The configured key named `name` (the anonymous caller when no keys are configured). */
   byName(name: string): Caller | undefined {
-    if (!this.enabled) return name === "anonymous" ? { name, scopes: API_SCOPES } : undefined;
+    if (!this.enabled) return name === "anonymous" ? ANONYMOUS : undefined;
     const key = this.#keys.find((k) => k.name === name);
-    return key && { name: key.name, scopes: key.scopes };
+    return key && { name: key.name, scopes: key.scopes, keyId: key.keyId };
   }
 
   authenticate(presented: string | undefined): Caller | undefined {
-    if (!this.enabled) return { name: "anonymous", scopes: API_SCOPES };
+    if (!this.enabled) return ANONYMOUS;
     if (!presented) return undefined;
     const digest = createHash("sha256").update(presented).digest();
     let match: Caller | undefined;
     // Compare with every key, so the time taken does not tell which one (or whether one) matched.
     for (const key of this.#keys) {
-      if (timingSafeEqual(digest, key.digest)) match = { name: key.name, scopes: key.scopes };
+      if (timingSafeEqual(digest, key.digest))
+        match = { name: key.name, scopes: key.scopes, keyId: key.keyId };
     }
     return match;
   }

@@ -2,12 +2,13 @@ import { Fragment } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type {
   DeadLetterPageView,
+  DeadLetterSearch,
   DeadLetterView,
   ReplayRequest,
   ReplayResultView,
 } from "../../../../internal/console/console-api.ts";
 import { useAnnounce } from "../announcer.tsx";
-import { get, messageOf, post, query } from "../api.ts";
+import { messageOf, post } from "../api.ts";
 import { ConfirmDialog } from "../components/confirm-dialog.tsx";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
 import { bytes, count, dateTime, prettyPayload } from "../format.ts";
@@ -44,7 +45,11 @@ export function DeadLettersPage() {
     setBusy(true);
     setError(null);
     try {
-      const page = await get<DeadLetterPageView>(`/dead-letters${query({ reason: filter, cursor })}`);
+      const search: DeadLetterSearch = {
+        ...(filter && { reason: filter }),
+        ...(cursor !== null && { cursor }),
+      };
+      const page = await post<DeadLetterPageView>("/dead-letters/search", search);
       if (mine !== generation.current) return;
       setLetters((before) =>
         cursor === null || before === null ? page.dead_letters : [...before, ...page.dead_letters],

@@ -17,7 +17,12 @@ export function JobPage({ id }: { id: string }) {
   const session = useSession();
   const announce = useAnnounce();
   const detail = useAsync(() => get<JobDetailView>(`/jobs/${segment(id)}`), [id]);
-  const preview = useAsync(() => get<JobPreviewView>(`/jobs/${segment(id)}/preview`), [id]);
+  // A message's content (codes, sign-in links) is the admin's to see, as in the API.
+  const canPreview = session.can.admin;
+  const preview = useAsync(
+    () => (canPreview ? get<JobPreviewView>(`/jobs/${segment(id)}/preview`) : Promise.resolve(null)),
+    [id, canPreview],
+  );
   const [action, setAction] = useState<Action | null>(null);
   const view = detail.data;
 
@@ -134,7 +139,9 @@ export function JobPage({ id }: { id: string }) {
           <section class="panel" aria-labelledby="job-preview">
             <h2 id="job-preview">Preview</h2>
             <ErrorMessage error={preview.error} />
-            {preview.data === undefined ? (
+            {preview.data === null ? (
+              <p class="muted">Seeing a message's content needs the admin scope.</p>
+            ) : preview.data === undefined ? (
               preview.error === null && <Loading what="the preview" />
             ) : preview.data.ok ? (
               <MessagePreview rendered={preview.data.rendered} label="Job message" />

@@ -1,4 +1,4 @@
-import { useId, useState } from "preact/hooks";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { ErrorMessage } from "../components/feedback.tsx";
 import { useTitle } from "../hooks.ts";
 import { useSessionApi } from "../session.tsx";
@@ -10,6 +10,13 @@ export function SignInPage({ notice }: { notice: string | null }) {
   const [apiKey, setApiKey] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+
+  // The page has one thing to do: the key field is where typing goes, from the start and after a
+  // refused key.
+  useEffect(() => {
+    if (!busy) input.current?.focus();
+  }, [busy]);
 
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
@@ -31,6 +38,7 @@ export function SignInPage({ notice }: { notice: string | null }) {
         {notice !== null && error === null && <p class="notice">{notice}</p>}
         <label for={inputId}>API key</label>
         <input
+          ref={input}
           id={inputId}
           type="password"
           autocomplete="off"
