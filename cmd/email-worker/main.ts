@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
-import { loadConfig } from "../../internal/config/index.ts";
+import { consumes, loadConfig } from "../../internal/config/index.ts";
 import { responseTo } from "../../internal/errors/error-responses.ts";
 import { createLogger } from "../../internal/log/logger.ts";
 import { createMetrics } from "../../internal/metrics/metrics.ts";
@@ -42,34 +42,39 @@ async function main(): Promise<void> {
   const { pool, providers } = delivery;
   const { health, grpc, http } = servers;
   const tasks = [...delivery.tasks, ...servers.tasks];
-  pool.start();
+  // An `api` process takes emails and runs the periodic duties; it consumes nothing.
+  if (consumes(config.server.role)) pool.start();
   for (const task of tasks) task.start();
   void refreshQueueGauges(metrics, delivery.queue).catch(() => {});
   // In the background: a provider that fails its check is reported, and the others serve meanwhile.
   void delivery.providerChecks.run();
+  // Listening for signals before saying it started: a signal arriving between the two would
+  // otherwise kill the process outright (no handler yet), without draining.
+  const stopping = onShutdownSignal(() => logger.warn("second signal: exiting without draining"));
   logger.info(
     {
       queue_driver: config.queue.driver,
       default_provider: config.email.default_provider,
       providers: providers.names,
+      role: config.server.role,
       http_port: servers.httpPort,
-      grpc_port: servers.grpcPort,
+      grpc_port: servers.grpcPort ?? null,
       bounce_port: servers.bouncePort,
-      workers: config.worker.worker_count,
+      workers: consumes(config.server.role) ? config.worker.worker_count : 0,
     },
     "email-worker started",
   );
 
-  const signal = await onShutdownSignal(() => logger.warn("second signal: exiting without draining"));
+  const signal = await stopping;
   logger.info({ signal }, "shutting down");
   // Readiness fails and intake refuses new jobs at once; the probes stay up while in-flight sends
   // drain, and the HTTP server closes last.
   health.startDraining();
-  grpc.setServing(false);
+  grpc?.setServing(false);
   await pool.stop(config.worker.shutdown_timeout);
   await Promise.all(tasks.map((task) => task.stop()));
   await providers.close();
-  await grpc.stop(5_000);
+  await grpc?.stop(5_000);
   await servers.bounce?.stop();
   await delivery.renderPool.stop();
   await delivery.closeQueue();

@@ -1,7 +1,7 @@
 import { CampaignDispatcher } from "../../internal/campaign/campaign-dispatcher.ts";
 import { CampaignService } from "../../internal/campaign/campaign-service.ts";
 import { CAMPAIGN_STATUS_MAX_AGE_MS, CampaignStates } from "../../internal/campaign/campaign-states.ts";
-import type { Config } from "../../internal/config/index.ts";
+import { type Config, servesApi } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import { refreshCampaignGauges } from "../../internal/metrics/campaign-gauges.ts";
 import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
@@ -205,12 +205,16 @@ export async function openDelivery(
   metrics.consumerUp.set(1);
   const tasks = [
     ...periodicWork(config, logger, metrics, storage, opened),
-    periodicTask(logger, "campaign-dispatch", config.campaigns.dispatch_interval, () =>
-      dispatcher.dispatch(),
-    ),
-    periodicTask(logger, "campaign-gauges", 5_000, () =>
-      refreshCampaignGauges(metrics, storage.campaigns, jobTypes),
-    ),
+    ...(servesApi(config.server.role)
+      ? [
+          periodicTask(logger, "campaign-dispatch", config.campaigns.dispatch_interval, () =>
+            dispatcher.dispatch(),
+          ),
+          periodicTask(logger, "campaign-gauges", 5_000, () =>
+            refreshCampaignGauges(metrics, storage.campaigns, jobTypes),
+          ),
+        ]
+      : []),
   ];
   const providerChecks = new ProviderChecks({
     providers: providers.providers,
@@ -346,15 +350,26 @@ function periodicWork(
     repository: storage.throughput,
     logger: logger.child({ component: "throughput" }),
   });
+  // Every role promotes due messages (retries must come due where only workers run, and where the
+  // workers were scaled to nothing) and reports the queue. Reconciling tracked jobs, cleaning up keys
+  // and feeding campaigns are the API's duties: they publish, so they must run while the workers are
+  // scaled to zero, or nothing would ever wake them.
+  const apiDuties = servesApi(config.server.role);
   return [
     periodicTask(logger, "promote", config.queue.promote_interval, () => queue.promoteDue()),
-    periodicTask(logger, "reconcile", config.worker.reconcile_interval, () => reconciler.reconcile()),
-    periodicTask(logger, "cleanup", config.worker.cleanup_interval, () => idempotency.cleanup()),
+    ...(apiDuties
+      ? [
+          periodicTask(logger, "reconcile", config.worker.reconcile_interval, () => reconciler.reconcile()),
+          periodicTask(logger, "cleanup", config.worker.cleanup_interval, () => idempotency.cleanup()),
+        ]
+      : []),
     periodicTask(logger, "queue-gauges", 5_000, () => refreshQueueGauges(metrics, queue)),
     // Its last run at shutdown adds what was finished since the one before.
     periodicTask(logger, "throughput-history", THROUGHPUT_SAMPLE_INTERVAL_MS, () => throughput.sample(), {
       finalRun: true,
     }),
-    periodicTask(logger, "throughput-prune", THROUGHPUT_PRUNE_INTERVAL_MS, () => throughput.prune()),
+    ...(apiDuties
+      ? [periodicTask(logger, "throughput-prune", THROUGHPUT_PRUNE_INTERVAL_MS, () => throughput.prune())]
+      : []),
   ];
 }

@@ -1,7 +1,7 @@
 import { BounceIntake } from "../../internal/bounce/bounce-intake.ts";
 import { BounceListener } from "../../internal/bounce/bounce-listener.ts";
 import { ReturnPath } from "../../internal/bounce/return-path.ts";
-import type { Config } from "../../internal/config/index.ts";
+import { type Config, consumes, servesApi } from "../../internal/config/index.ts";
 import { ConsoleAssets, defaultConsoleAssetsDir } from "../../internal/console/console-assets.ts";
 import { ConsoleHandlers } from "../../internal/console/console-handlers.ts";
 import { ConsoleRoutes } from "../../internal/console/console-routes.ts";
@@ -25,10 +25,11 @@ import { undoWith } from "./start-up.ts";
 
 export interface Servers {
   health: HealthMonitor;
-  grpc: GrpcServer;
+  /** Absent in a worker process, which serves only its probes and metrics. */
+  grpc: GrpcServer | undefined;
   http: HttpServer;
   httpPort: number;
-  grpcPort: number;
+  grpcPort: number | undefined;
   /** The inbound SMTP server for bounces; absent when bounce.listen_port is 0. */
   bounce: BounceListener | undefined;
   bouncePort: number | undefined;
@@ -53,7 +54,7 @@ export async function openServers(
     providers: () => delivery.providers.health(),
     providerErrorRates: () => delivery.providers.errorRates(),
     providerChecks: () => delivery.providerChecks.latest(),
-    lastConsumerTick: () => delivery.pool.lastTick,
+    lastConsumerTick: consumes(config.server.role) ? () => delivery.pool.lastTick : undefined,
     consumerFailure: () => delivery.pool.consumerFailure,
     livenessThresholdMs:
       config.worker.liveness_timeout ||
@@ -61,23 +62,34 @@ export async function openServers(
     logger: logger.child({ component: "health" }),
   });
   const auth = new ApiKeyAuth(config.server.api_keys);
-  const grpc = createGrpcServer(config, logger, delivery, auth, health);
-  const operatorConsole = config.server.console.enabled
-    ? await openConsole(config, logger, storage, delivery, auth, health)
-    : undefined;
-  const http = createHttpServer(config, logger, metrics, storage, delivery, auth, health, operatorConsole);
+  const api = servesApi(config.server.role);
+  const grpc = api ? createGrpcServer(config, logger, delivery, auth, health) : undefined;
+  const operatorConsole =
+    api && config.server.console.enabled
+      ? await openConsole(config, logger, storage, delivery, auth, health)
+      : undefined;
+  const http = api
+    ? createHttpServer(config, logger, metrics, storage, delivery, auth, health, operatorConsole)
+    : new HttpServer({
+        port: config.server.port,
+        health,
+        registry: metrics.registry,
+        logger: logger.child({ component: "http" }),
+      });
   await using undo = new AsyncDisposableStack();
   const httpPort = await http.start();
   undoWith(undo, () => http.stop());
-  const grpcPort = await grpc.start();
-  undoWith(undo, () => grpc.stop(5_000));
-  const bounce = createBounceListener(config, logger, metrics, storage);
+  const grpcPort = grpc ? await grpc.start() : undefined;
+  if (grpc) undoWith(undo, () => grpc.stop(5_000));
+  const bounce = api ? createBounceListener(config, logger, metrics, storage) : undefined;
   const bouncePort = bounce ? await bounce.start() : undefined;
   undo.move();
-  const tasks = [
-    // Reads the probes' shared check (refreshed at most once a second), so it costs no extra I/O.
-    periodicTask(logger, "grpc-health", 1_000, async () => grpc.setServing((await health.ready()).ready)),
-  ];
+  const tasks = grpc
+    ? [
+        // Reads the probes' shared check (refreshed at most once a second), so it costs no extra I/O.
+        periodicTask(logger, "grpc-health", 1_000, async () => grpc.setServing((await health.ready()).ready)),
+      ]
+    : [];
   return { health, grpc, http, httpPort, grpcPort, bounce, bouncePort, tasks };
 }
 
@@ -153,9 +165,13 @@ async function openConsole(
   health: HealthMonitor,
 ): Promise<ConsoleRoutes> {
   const consoleLogger = logger.child({ component: "console" });
-  const assets = await ConsoleAssets.load(defaultConsoleAssetsDir());
+  const assetsDir = defaultConsoleAssetsDir();
+  const assets = await ConsoleAssets.load(assetsDir);
   if (!assets.built)
-    consoleLogger.warn("the console's files are not built (npm run console:build): /admin says so");
+    consoleLogger.warn(
+      { dir: assetsDir },
+      "the console's files are not built (npm run console:build): /admin says so",
+    );
   if (auth.enabled && !config.server.console.session_secret)
     consoleLogger.info(
       "server.console.session_secret is not set: console sign-ins last until this process restarts and work only on this replica",

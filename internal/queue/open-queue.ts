@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Config } from "../config/index.ts";
+import { type Config, consumes } from "../config/index.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { DatabaseRouter } from "../store/database-router.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
@@ -139,6 +139,7 @@ export async function openQueue(
     createTopics: kafka.create_topics
       ? { partitions: kafka.partitions, replicationFactor: kafka.replication_factor }
       : undefined,
+    consume: consumes(config.server.role),
     logger,
   });
   try {

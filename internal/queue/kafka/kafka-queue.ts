@@ -36,6 +36,12 @@ export interface KafkaQueueOptions {
   maxDeliveries: number;
   /** Creates the topics at init (admin client); otherwise they must exist or be auto-created. */
   createTopics?: { partitions: number; replicationFactor: number } | undefined;
+  /**
+   * False: this process only publishes (the `api` role). It does not join the lanes' consumer group,
+   * where it would hold partitions it never reads; the retry relay still runs, so retries come due
+   * even while no worker runs.
+   */
+  consume?: boolean | undefined;
   logger?: Logger | undefined;
 }
 
@@ -113,6 +119,10 @@ export class KafkaQueue implements JobQueue {
     await this.#admin.connect();
     await ensureTopics(this.#admin, allTopics(this.topics), this.#options.createTopics);
     await this.#producer.producer.connect();
+    if (this.#options.consume === false) {
+      await this.#relay.start();
+      return;
+    }
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) =>
       this.#join(payload.memberAssignment),
     );

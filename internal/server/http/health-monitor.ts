@@ -17,8 +17,11 @@ export interface HealthMonitorOptions {
   providerErrorRates?: () => Record<string, number>;
   /** Per provider: its last self-check (configuration, credentials, reachability). */
   providerChecks?: () => readonly ProviderCheck[];
-  /** When the consume loop last went round. */
-  lastConsumerTick: () => Date;
+  /**
+   * When the consume loop last went round; undefined for a process that consumes nothing (the
+   * `api` role), whose liveness is its answering at all and whose health has no consumer in it.
+   */
+  lastConsumerTick: (() => Date) | undefined;
   /** Why fetching from the queue has been failing, and since when; undefined while it works. */
   consumerFailure?: () => ConsumerFailure | undefined;
   /**
@@ -110,8 +113,9 @@ export class HealthMonitor {
     return this.#draining;
   }
 
-  /** No I/O: the consume loop's last tick against the clock. */
-  live(): { live: boolean; last_tick: string } {
+  /** No I/O: the consume loop's last tick against the clock (no consumer: answering is being live). */
+  live(): { live: boolean; last_tick: string | null } {
+    if (!this.#options.lastConsumerTick) return { live: true, last_tick: null };
     const last = this.#options.lastConsumerTick();
     const now = this.#now();
     return { live: now - last.getTime() <= this.#options.livenessThresholdMs, last_tick: last.toISOString() };
@@ -144,7 +148,7 @@ export class HealthMonitor {
       uptime: formatDuration(Math.floor((now - this.#started) / 1000) * 1000),
       queue: queue ? "connected" : "disconnected",
       database: database ? "connected" : "disconnected",
-      consumer: consumer ?? "ok",
+      consumer: consumer ?? (this.#options.lastConsumerTick ? "ok" : "off (this process does not consume)"),
       replica,
       providers,
       provider_error_rates: this.#options.providerErrorRates?.() ?? {},
@@ -160,6 +164,7 @@ export class HealthMonitor {
 
   /** Why the consumer cannot fetch, once it has failed for longer than the grace period. */
   #consumerProblem(): string | undefined {
+    if (!this.#options.lastConsumerTick) return undefined;
     const failure = this.#options.consumerFailure?.();
     if (!failure) return undefined;
     const failingMs = this.#now() - failure.since.getTime();

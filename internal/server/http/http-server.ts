@@ -15,27 +15,32 @@ import { ProbeRoutes } from "./probe-routes.ts";
 import { type TrackingLinks, TrackingRoutes } from "./tracking-routes.ts";
 import { type WebhookOptions, WebhookRoutes } from "./webhook-routes.ts";
 
-export interface HttpServerOptions {
-  port: number;
-  host?: string;
+/** What a process that takes emails serves besides its probes; absent in a worker process. */
+export interface HttpApiOptions {
   service: EmailService;
   /** The campaign API; absent: /v1/campaigns answers 404. */
   campaigns?: CampaignService | undefined;
   auth: ApiKeyAuth;
-  health: HealthMonitor;
-  registry: Registry;
   /** Provider event webhooks; a provider without its key configured answers 404. */
   webhooks?: WebhookOptions;
   /** The service's own open/click/unsubscribe links; absent: /t/* answers 404. */
   links?: TrackingLinks;
   /** The operator console at /admin; absent: /admin answers 404. */
   console?: ConsoleRoutes | undefined;
+}
+
+export interface HttpServerOptions extends Partial<HttpApiOptions> {
+  port: number;
+  host?: string;
+  health: HealthMonitor;
+  registry: Registry;
   logger: Logger;
 }
 
 /**
- * The HTTP side of the service: probes and `/metrics`, the JSON intake, provider webhooks, tracking
- * links and the operator console, each family in its own module. This owns the listening socket, hands each request
+ * The HTTP side of the service: probes and `/metrics`, and (given a service, in every role but
+ * `worker`) the JSON intake, provider webhooks, tracking links and the operator console, each family
+ * in its own module. This owns the listening socket, hands each request
  * to the family whose paths it is on, and turns whatever a route throws into the reply.
  */
 export class HttpServer {
@@ -45,15 +50,20 @@ export class HttpServer {
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
+    const { health, logger, service, auth } = options;
     this.#routes = [
-      new ProbeRoutes({ health: options.health, registry: options.registry }),
-      new IntakeRoutes({ service: options.service, auth: options.auth, health: options.health }),
-      ...(options.campaigns
-        ? [new CampaignRoutes({ campaigns: options.campaigns, auth: options.auth, health: options.health })]
+      new ProbeRoutes({ health, registry: options.registry }),
+      ...(service && auth
+        ? [
+            new IntakeRoutes({ service, auth, health }),
+            ...(options.campaigns
+              ? [new CampaignRoutes({ campaigns: options.campaigns, auth, health })]
+              : []),
+            new WebhookRoutes({ webhooks: options.webhooks, logger }),
+            new TrackingRoutes({ links: options.links, logger }),
+            ...(options.console ? [options.console] : []),
+          ]
         : []),
-      new WebhookRoutes({ webhooks: options.webhooks, logger: options.logger }),
-      new TrackingRoutes({ links: options.links, logger: options.logger }),
-      ...(options.console ? [options.console] : []),
     ];
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => this.#fail(error, req, res));
