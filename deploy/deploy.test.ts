@@ -21,18 +21,19 @@ interface Manifest {
   spec: Record<string, unknown>;
 }
 
-function manifests(): Manifest[] {
-  const kustomization = parseYaml(read("k8s/kustomization.yaml")) as { resources: string[] };
+/** The documents of the files a kustomization lists (the base lists only files). */
+function manifests(dir = "k8s/base"): Manifest[] {
+  const kustomization = parseYaml(read(`${dir}/kustomization.yaml`)) as { resources: string[] };
   return kustomization.resources.flatMap((file) =>
-    parseAllDocuments(read(`k8s/${file}`)).map((doc) => doc.toJS() as Manifest),
+    parseAllDocuments(read(`${dir}/${file}`)).map((doc) => doc.toJS() as Manifest),
   );
 }
 
-/** k8s/config.yaml as the cluster would load it: with the example Secret's variables. */
+/** k8s/base/config.yaml as the cluster would load it: with the example Secret's variables. */
 function clusterConfig() {
   const secret = parseYaml(read("k8s/secret.example.yaml")) as { stringData: Record<string, string> };
   return loadConfig({
-    env: { ...secret.stringData, CONFIG_FILE: "k8s/config.yaml" },
+    env: { ...secret.stringData, CONFIG_FILE: "k8s/base/config.yaml" },
     cwd: new URL(".", root).pathname,
   });
 }
@@ -105,7 +106,10 @@ describe("Kubernetes manifests", () => {
   });
 
   it("resolve as a kustomization: generated config mounted, every file present", () => {
-    const kustomization = parseYaml(read("k8s/kustomization.yaml")) as {
+    expect((parseYaml(read("k8s/kustomization.yaml")) as { resources: string[] }).resources).toEqual([
+      "base",
+    ]);
+    const kustomization = parseYaml(read("k8s/base/kustomization.yaml")) as {
       resources: string[];
       configMapGenerator: { name: string; files: string[] }[];
     };
@@ -113,7 +117,7 @@ describe("Kubernetes manifests", () => {
       ...kustomization.resources,
       ...kustomization.configMapGenerator.flatMap((g) => g.files),
     ])
-      expect(existsSync(new URL(`k8s/${file}`, root)), file).toBe(true);
+      expect(existsSync(new URL(`k8s/base/${file}`, root)), file).toBe(true);
     const volumes = (
       byKind("Deployment").spec as unknown as {
         template: { spec: { volumes: { configMap?: { name: string } }[] } };

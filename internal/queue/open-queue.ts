@@ -29,7 +29,7 @@ export interface OpenedQueue {
  * The consumer group of the redis queue. The schema has no setting for it: renaming it would orphan
  * the entries pending in the old group.
  */
-const REDIS_GROUP = "email-workers";
+export const REDIS_GROUP = "email-workers";
 
 /** What each driver takes from the configuration; connections and names are added where it opens. */
 export interface DriverSettings {
