@@ -5,6 +5,7 @@ import { responseTo } from "../../internal/errors/error-responses.ts";
 import { createLogger } from "../../internal/log/logger.ts";
 import { createMetrics } from "../../internal/metrics/metrics.ts";
 import { refreshQueueGauges } from "../../internal/metrics/queue-gauges.ts";
+import { Tracing } from "../../internal/tracing/tracing.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { openDelivery } from "./open-delivery.ts";
 import { openServers } from "./open-servers.ts";
@@ -27,16 +28,21 @@ function packageVersion(): string {
 async function main(): Promise<void> {
   const version = packageVersion();
   const config = loadConfig({ env: process.env });
-  const logger = createLogger({ ...config.logging, base: { version } });
+  const tracing = await Tracing.fromEnv(process.env, { name: "email-worker", version });
+  const logger = createLogger({
+    ...config.logging,
+    base: { version },
+    ...(tracing.enabled && { context: () => tracing.logFields() }),
+  });
   const metrics = createMetrics(new Registry());
 
   // When a part fails to open, the parts opened before it are closed again, newest first.
   await using undo = new AsyncDisposableStack();
   const storage = await openStorage(config, logger, metrics);
   undoWith(undo, storage.close);
-  const delivery = await openDelivery(config, logger, metrics, storage);
+  const delivery = await openDelivery(config, logger, metrics, storage, tracing);
   undoWith(undo, delivery.close);
-  const servers = await openServers(config, logger, metrics, storage, delivery, version);
+  const servers = await openServers(config, logger, metrics, storage, delivery, version, tracing);
   undo.move();
 
   const { pool, providers } = delivery;
@@ -80,6 +86,7 @@ async function main(): Promise<void> {
   await delivery.closeQueue();
   await http.stop();
   await storage.close();
+  await tracing.shutdown();
   logger.info("stopped");
   logger.flush();
 }

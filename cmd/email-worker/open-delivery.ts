@@ -25,6 +25,7 @@ import { TemplateService } from "../../internal/service/template-service.ts";
 import { CachedTemplateSource } from "../../internal/template/cached-template-source.ts";
 import { RenderPool } from "../../internal/template/render-pool.ts";
 import { TemplateRenderer } from "../../internal/template/renderer.ts";
+import type { Tracing } from "../../internal/tracing/tracing.ts";
 import { EmailInstrumenter } from "../../internal/tracking/email-instrumenter.ts";
 import { LinkTokens } from "../../internal/tracking/link-tokens.ts";
 import { JobProcessor } from "../../internal/worker/job-processor.ts";
@@ -97,6 +98,7 @@ export async function openDelivery(
   logger: Logger,
   metrics: Metrics,
   storage: Storage,
+  tracing: Tracing,
 ): Promise<Delivery> {
   await using undo = new AsyncDisposableStack();
   const queueLogger = logger.child({ component: "queue" });
@@ -132,6 +134,7 @@ export async function openDelivery(
     max: config.server.metrics_max_job_types,
   });
   const service = new EmailService({
+    ...(tracing.enabled && { trace: () => tracing.carrier() }),
     queue: opened.queue,
     jobs: storage.jobs,
     tracking: storage.tracking,
@@ -192,6 +195,7 @@ export async function openDelivery(
     providers,
     renderer,
     tokens,
+    tracing,
   );
   const pool = new WorkerPool({
     queue: opened.queue,
@@ -291,6 +295,7 @@ function createProcessor(
   router: ProviderRouter,
   renderer: TemplateRenderer,
   tokens: LinkTokens | undefined,
+  tracing: Tracing,
 ): JobProcessor {
   const instrumenter =
     tokens && config.tracking.base_url
@@ -328,6 +333,7 @@ function createProcessor(
     claimLeaseMs: config.queue.visibility_timeout,
     logger: logger.child({ component: "worker" }),
     onOutcome: (outcome) => recordOutcome(metrics, jobTypes, outcome),
+    ...(tracing.enabled && { tracing }),
   });
 }
 

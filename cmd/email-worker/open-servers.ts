@@ -14,6 +14,7 @@ import { GrpcServer } from "../../internal/server/grpc/grpc-server.ts";
 import { HealthMonitor } from "../../internal/server/http/health-monitor.ts";
 import { HttpServer } from "../../internal/server/http/http-server.ts";
 import { UnattributedBounceRepository } from "../../internal/store/unattributed-bounce-repository.ts";
+import type { Tracing } from "../../internal/tracing/tracing.ts";
 import { EventRecorder } from "../../internal/tracking/event-recorder.ts";
 import { LinkEvents } from "../../internal/tracking/link-events.ts";
 import { SnsVerifier } from "../../internal/tracking/sns-verifier.ts";
@@ -45,6 +46,7 @@ export async function openServers(
   storage: Storage,
   delivery: Delivery,
   version: string,
+  tracing: Tracing,
 ): Promise<Servers> {
   const health = new HealthMonitor({
     version,
@@ -63,13 +65,13 @@ export async function openServers(
   });
   const auth = new ApiKeyAuth(config.server.api_keys);
   const api = servesApi(config.server.role);
-  const grpc = api ? createGrpcServer(config, logger, delivery, auth, health) : undefined;
+  const grpc = api ? createGrpcServer(config, logger, delivery, auth, health, tracing) : undefined;
   const operatorConsole =
     api && config.server.console.enabled
       ? await openConsole(config, logger, storage, delivery, auth, health)
       : undefined;
   const http = api
-    ? createHttpServer(config, logger, metrics, storage, delivery, auth, health, operatorConsole)
+    ? createHttpServer(config, logger, metrics, storage, delivery, auth, health, operatorConsole, tracing)
     : new HttpServer({
         port: config.server.port,
         health,
@@ -132,6 +134,7 @@ function createGrpcServer(
   delivery: Delivery,
   auth: ApiKeyAuth,
   health: HealthMonitor,
+  tracing: Tracing,
 ): GrpcServer {
   return new GrpcServer({
     port: config.server.grpc_port,
@@ -142,6 +145,7 @@ function createGrpcServer(
       templates: delivery.templates,
       auth,
       draining: () => health.draining,
+      tracing,
       logger: logger.child({ component: "grpc" }),
     }),
     tls: config.server.tls_cert_file
@@ -203,6 +207,7 @@ function createHttpServer(
   auth: ApiKeyAuth,
   health: HealthMonitor,
   operatorConsole: ConsoleRoutes | undefined,
+  tracing: Tracing,
 ): HttpServer {
   const { jobs, tracking, suppressions } = storage;
   return new HttpServer({
@@ -243,6 +248,7 @@ function createHttpServer(
       maxAgeMs: config.tracking.webhook_max_age,
     },
     console: operatorConsole,
+    tracing,
     logger: logger.child({ component: "http" }),
   });
 }

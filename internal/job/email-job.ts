@@ -54,4 +54,10 @@ export interface EmailJob {
    */
   campaign_id?: string;
   campaign_recipient?: number;
+  /**
+   * The W3C trace context of the request that made the job (set at intake, or by a publisher that
+   * traces): the worker continues that trace. Not part of what is sent.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { unfoldableHeader } from "../provider/mime/header-field.ts";
+import { validTraceparent } from "../tracing/trace-context.ts";
 import type { EmailJob, JsonValue, Mailbox } from "./email-job.ts";
 import { DERIVED_KEY_PREFIXES } from "./idempotency-keys.ts";
 import { type FieldViolation, JobValidationError } from "./job-validation-error.ts";
@@ -311,6 +312,9 @@ const jobSchema = z
     batch_id: z.string().regex(BATCH_ID, BATCH_ID_RULE).optional(),
     campaign_id: z.uuid("must be a UUID").optional(),
     campaign_recipient: z.number().int().min(1).optional(),
+    // Checked where it is used: a trace context that is not one is ignored, never a reason to refuse.
+    traceparent: z.string().max(64).optional().catch(undefined),
+    tracestate: z.string().max(512).optional().catch(undefined),
   })
   .superRefine((job, ctx) => {
     const type = job.type ?? job.job_type;
@@ -494,6 +498,11 @@ export function parseJob(input: unknown, options: ParseJobOptions = {}): EmailJo
   if (data.campaign_id !== undefined && data.campaign_recipient !== undefined) {
     job.campaign_id = data.campaign_id;
     job.campaign_recipient = data.campaign_recipient;
+  }
+  const traceparent = validTraceparent(data.traceparent);
+  if (traceparent !== undefined) {
+    job.traceparent = traceparent;
+    if (data.tracestate !== undefined) job.tracestate = data.tracestate;
   }
   return job;
 }

@@ -1,5 +1,6 @@
 import { KindedError } from "../errors/error-kind.ts";
 import { deadLetterReason } from "../queue/dead-letter-reason.ts";
+import { type TraceCarrier, validTraceparent } from "../tracing/trace-context.ts";
 import type { EmailJob } from "./email-job.ts";
 import { isJobId } from "./job-id.ts";
 import { JobValidationError } from "./job-validation-error.ts";
@@ -10,7 +11,9 @@ import { parseJob } from "./parse-job.ts";
  * puts only a reference to the job's row (`{"id":"…","tracked":true}`), which holds the rest. A
  * tracked job published straight to the queue by another service arrives whole, `tracked: true`.
  */
-export type QueueMessageContent = { kind: "job"; job: EmailJob } | { kind: "tracked_reference"; id: string };
+export type QueueMessageContent =
+  | { kind: "job"; job: EmailJob }
+  | { kind: "tracked_reference"; id: string; trace: TraceCarrier | undefined };
 
 /** A queue message that is not a job: it goes to the dead-letter store with this reason. */
 export class MalformedMessageError extends KindedError<"malformed_message"> {
@@ -27,14 +30,20 @@ export function encodeJob(job: EmailJob): string {
   return JSON.stringify(job);
 }
 
-/** A reference to a tracked job's row. */
-export function encodeTrackedReference(id: string): string {
-  return JSON.stringify({ id, tracked: true });
+/** A reference to a tracked job's row, with the trace it continues when there is one. */
+export function encodeTrackedReference(id: string, trace?: TraceCarrier): string {
+  if (!trace?.traceparent) return JSON.stringify({ id, tracked: true });
+  return JSON.stringify({
+    id,
+    tracked: true,
+    traceparent: trace.traceparent,
+    ...(trace.tracestate && { tracestate: trace.tracestate }),
+  });
 }
 
 /** What a retry or deferral of `job` carries: a tracked job's row holds it, so only its reference. */
 export function encodeNextAttempt(job: EmailJob): string {
-  return job.tracked ? encodeTrackedReference(job.id) : encodeJob(job);
+  return job.tracked ? encodeTrackedReference(job.id, job) : encodeJob(job);
 }
 
 /**
@@ -59,10 +68,22 @@ export function decodeQueueMessage(body: string, idForJobWithoutOne: () => strin
   }
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new MalformedMessageError("body is not a JSON object");
-  const fields = value as { id?: unknown; tracked?: unknown; recipient_email?: unknown };
+  const fields = value as {
+    id?: unknown;
+    tracked?: unknown;
+    recipient_email?: unknown;
+    traceparent?: unknown;
+    tracestate?: unknown;
+  };
   if (fields.tracked === true && fields.recipient_email === undefined) {
     if (!isJobId(fields.id)) throw new MalformedMessageError("a tracked job reference needs a UUID id");
-    return { kind: "tracked_reference", id: fields.id };
+    const traceparent = validTraceparent(fields.traceparent);
+    const tracestate = typeof fields.tracestate === "string" ? fields.tracestate.slice(0, 512) : undefined;
+    return {
+      kind: "tracked_reference",
+      id: fields.id,
+      trace: traceparent ? { traceparent, ...(tracestate && { tracestate }) } : undefined,
+    };
   }
   try {
     const options = fields.id === undefined ? { defaultId: idForJobWithoutOne() } : {};

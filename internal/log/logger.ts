@@ -10,6 +10,8 @@ interface LoggerOptions {
   /** Where lines go (pretty ones too); stdout when absent. Tests pass a stream they can read. */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
+  /** Fields added to every line when they exist then: the active trace's ids. */
+  context?: () => Record<string, unknown> | undefined;
 }
 
 const SECRET_KEYS = ["password", "api_key", "apiKey", "token", "secret", "authorization", "x-api-key"];
@@ -76,6 +78,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.level,
       base: { service: "email-worker", ...options.base },
+      ...(options.context && { mixin: () => options.context?.() ?? {} }),
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: serializeError, error: serializeError },

@@ -28,6 +28,7 @@ import type {
 } from "../store/suppression-repository.ts";
 import type { TrackingRecord, TrackingRepository } from "../store/tracking-repository.ts";
 import { refuseOversizedInlineTemplate } from "../template/template-size.ts";
+import type { TraceCarrier } from "../tracing/trace-context.ts";
 import { checkSelection, type DeadLetterSelection, letterFilter } from "./dead-letter-selection.ts";
 import type { IntakeCheck } from "./intake-check.ts";
 import { requestFingerprint } from "./request-fingerprint.ts";
@@ -44,6 +45,8 @@ function intakeKeyOf(input: unknown, job: EmailJob): string | undefined {
 }
 
 interface EmailServiceOptions {
+  /** The trace the current request belongs to (OpenTelemetry's active span), stamped on its jobs. */
+  trace?: () => TraceCarrier | undefined;
   queue: JobQueue;
   jobs: JobRepository;
   tracking: TrackingRepository;
@@ -128,6 +131,7 @@ export class EmailService {
   /** Validates and enqueues one job; throws JobValidationError naming each bad field. */
   async send(input: unknown): Promise<AcceptedJob> {
     const job = parseJob(input);
+    this.#continueTrace(job);
     if (job.campaign_id !== undefined)
       throw new JobValidationError([
         { field: "campaign_id", description: "is set by a campaign's dispatch, not at intake" },
@@ -401,6 +405,15 @@ export class EmailService {
       throw new KindedError("conflict", `job id ${job.id} is a tracked job's`, { code: "job_id_taken" });
   }
 
+  /** The job goes on carrying the trace of the request that made it (OpenTelemetry, when on). */
+  #continueTrace(job: EmailJob): void {
+    const trace = this.#options.trace?.();
+    if (!trace?.traceparent) return;
+    job.traceparent = trace.traceparent;
+    if (trace.tracestate) job.tracestate = trace.tracestate;
+    else delete job.tracestate;
+  }
+
   async #enqueueTracked(job: EmailJob): Promise<void> {
     try {
       await this.#options.jobs.create(jobToRow(job));
@@ -412,7 +425,7 @@ export class EmailService {
     try {
       await this.#options.queue.publish([
         {
-          body: encodeTrackedReference(job.id),
+          body: encodeTrackedReference(job.id, job),
           lane: laneOf(job.priority),
           run_at: job.scheduled_at,
         },

@@ -1,3 +1,4 @@
+import type { Attributes, Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { CampaignStatus } from "../campaign/campaign-status.ts";
 import { kindOf } from "../errors/error-kind.ts";
@@ -24,6 +25,8 @@ import type { JobRepository } from "../store/job-repository.ts";
 import type { SuppressionRecord } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { TemplateRenderer } from "../template/renderer.ts";
+import { type TraceCarrier, validTraceparent } from "../tracing/trace-context.ts";
+import { SpanKind, type Tracing } from "../tracing/tracing.ts";
 import { type Decided, logEnding } from "./ending-log.ts";
 import { decideAfterFailure } from "./failure-decision.ts";
 import { JobCompleter, type JobEnding } from "./job-completer.ts";
@@ -64,6 +67,19 @@ interface JobProcessorOptions {
   logger: Logger;
   /** Told how each delivery ended (metrics). */
   onOutcome?: (outcome: JobOutcome) => void;
+  /** OpenTelemetry spans for each delivery, continuing the trace its message carries; off: none. */
+  tracing?: Tracing;
+}
+
+/**
+ * The trace a message carries, read without taking the message apart a second time: the job's (or
+ * a tracked reference's) `traceparent` and `tracestate` fields.
+ */
+function traceInBody(body: string): TraceCarrier | undefined {
+  const traceparent = validTraceparent(/"traceparent"\s*:\s*"([0-9a-f-]{55})"/.exec(body)?.[1]);
+  if (!traceparent) return undefined;
+  const tracestate = /"tracestate"\s*:\s*"([^"\\]{1,512})"/.exec(body)?.[1];
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 type JobOutcomeStatus =
@@ -150,11 +166,38 @@ export class JobProcessor {
   }
 
   /** `signal` aborts the send: the job's time limit, or a shutdown that could not wait any longer. */
-  async process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
+  process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
+    const tracing = this.#options.tracing;
+    if (!tracing?.enabled) return this.#process(delivery, signal);
+    return tracing.span(
+      "email deliver",
+      {
+        kind: SpanKind.CONSUMER,
+        parent: traceInBody(delivery.body),
+        attributes: {
+          "messaging.destination.name": `${this.#options.queueName}:${delivery.lane}`,
+          "messaging.message.id": delivery.id,
+          "email.attempt": delivery.attempt + 1,
+        },
+      },
+      async (span) => {
+        const outcome = await this.#process(delivery, signal);
+        span?.setAttributes({
+          "email.status": outcome.status,
+          "email.job_type": outcome.job_type,
+          "email.tracked": outcome.tracked,
+          ...(outcome.provider && { "email.provider": outcome.provider }),
+        });
+        return outcome;
+      },
+    );
+  }
+
+  async #process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
     const started = performance.now();
     const startedAt = Date.now();
     const decided = await this.#decide(delivery, signal);
-    await this.#completer.finish(delivery, decided.ending);
+    await this.#traced("email record", {}, () => this.#completer.finish(delivery, decided.ending));
     const durationMs = performance.now() - started;
     logEnding(this.#options.logger, delivery, decided, durationMs);
     const { job, ending } = decided;
@@ -172,6 +215,12 @@ export class JobProcessor {
     };
     this.#options.onOutcome?.(outcome);
     return outcome;
+  }
+
+  /** `fn` in a child span of the delivery's, when tracing is on. */
+  #traced<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
+    const tracing = this.#options.tracing;
+    return tracing?.enabled ? tracing.span(name, { attributes }, fn) : fn(undefined);
   }
 
   async #decide(delivery: Delivery, signal: AbortSignal | undefined): Promise<Decided> {
@@ -272,13 +321,31 @@ export class JobProcessor {
 
   async #send(delivery: Delivery, job: EmailJob, signal: AbortSignal | undefined): Promise<Decided> {
     try {
-      const rendered = await renderJob(job, this.#options.renderer);
+      const rendered = await this.#traced(
+        "email render",
+        { "email.template_id": job.template_id ?? "" },
+        () => renderJob(job, this.#options.renderer),
+      );
       const email = this.#options.instrument ? this.#options.instrument(rendered) : rendered;
       if (job.sandbox) {
         const { provider } = await this.#options.router.sandbox(job, email);
         return { ending: { kind: "sandboxed", job, provider }, job, provider };
       }
-      const result = await this.#options.router.send(job, email, signal);
+      const result = await this.#traced("email send", {}, async (span) => {
+        try {
+          const sent = await this.#options.router.send(job, email, signal);
+          // Never the recipient: the provider, its message id, and how it answered.
+          span?.setAttributes({ "email.provider": sent.provider, "email.message_id": sent.message_id ?? "" });
+          return sent;
+        } catch (error) {
+          const failure = asDeliveryError(error);
+          span?.setAttributes({
+            "email.error_kind": failure.kind,
+            "email.response_code": failure.code ?? "",
+          });
+          throw error;
+        }
+      });
       return {
         ending: { kind: "sent", job, provider: result.provider, messageId: result.message_id },
         job,

@@ -28,11 +28,14 @@ function refusal(auth: ApiKeyAuth, metadata: Metadata, scope: ApiScope) {
  */
 export function authorizedCalls(auth: ApiKeyAuth, logger: Logger) {
   return {
-    unary<Req, Res>(scope: ApiScope, run: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+    unary<Req, Res>(
+      scope: ApiScope,
+      run: (request: Req, metadata: Metadata) => Promise<Res>,
+    ): handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const refused = refusal(auth, call.metadata, scope);
         if (refused) return callback(refused);
-        run(call.request).then(
+        run(call.request, call.metadata).then(
           (response) => callback(null, response),
           (error: unknown) => callback(toGrpcError(error, logger)),
         );

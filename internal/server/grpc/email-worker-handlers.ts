@@ -1,3 +1,4 @@
+import type { Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { CampaignService } from "../../campaign/campaign-service.ts";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "../../errors/error-kind.ts";
@@ -15,6 +16,8 @@ import {
   type SuppressionReason,
   type SuppressionRecord,
 } from "../../store/suppression-repository.ts";
+import { carrierFrom } from "../../tracing/trace-context.ts";
+import { SpanKind, type Tracing } from "../../tracing/tracing.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { authorizedCalls } from "./authorized-calls.ts";
 import { campaignHandlers } from "./campaign-handlers.ts";
@@ -28,6 +31,8 @@ interface HandlerDeps {
   auth: ApiKeyAuth;
   /** True once shutdown began: new sends go to another instance. */
   draining: () => boolean;
+  /** OpenTelemetry: SendEmail and SendBatch continue the caller's trace; off when absent. */
+  tracing?: Tracing | undefined;
   logger: Logger;
 }
 
@@ -47,6 +52,23 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
 
   const { unary } = authorizedCalls(deps.auth, logger);
 
+  /** The caller's trace (traceparent in the metadata) goes on through the jobs the call makes. */
+  const intakeSpan = <T>(method: string, metadata: Metadata, run: () => Promise<T>): Promise<T> =>
+    deps.tracing?.enabled
+      ? deps.tracing.span(
+          `emailworker.v1.EmailWorkerService/${method}`,
+          {
+            kind: SpanKind.SERVER,
+            parent: carrierFrom((name) => {
+              const value = metadata.get(name)[0];
+              return value === undefined ? undefined : String(value);
+            }),
+            attributes: { "rpc.system": "grpc", "rpc.method": method },
+          },
+          run,
+        )
+      : run();
+
   const refuseWhileDraining = () => {
     if (deps.draining())
       throw new UnavailableError("shutting down; send to another instance", { code: "draining" });
@@ -55,16 +77,15 @@ export function emailWorkerHandlers(deps: HandlerDeps): EmailWorkerServiceServer
   return {
     ...campaignHandlers({ campaigns: deps.campaigns, auth: deps.auth, logger }),
 
-    sendEmail: unary("send", async (request) => {
+    sendEmail: unary("send", async (request, metadata) => {
       refuseWhileDraining();
-      return emails.send(jobInputFromProto(request.job));
+      return intakeSpan("SendEmail", metadata, () => emails.send(jobInputFromProto(request.job)));
     }),
 
-    sendBatch: unary("send", async (request) => {
+    sendBatch: unary("send", async (request, metadata) => {
       refuseWhileDraining();
-      const results = await emails.sendBatch(
-        request.jobs.map(jobInputFromProto),
-        request.batch_id || undefined,
+      const results = await intakeSpan("SendBatch", metadata, () =>
+        emails.sendBatch(request.jobs.map(jobInputFromProto), request.batch_id || undefined),
       );
       const items = results.map((r) =>
         r.ok

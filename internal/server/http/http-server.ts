@@ -5,6 +5,7 @@ import type { Registry } from "prom-client";
 import type { CampaignService } from "../../campaign/campaign-service.ts";
 import type { ConsoleRoutes } from "../../console/console-routes.ts";
 import type { EmailService } from "../../service/email-service.ts";
+import type { Tracing } from "../../tracing/tracing.ts";
 import type { ApiKeyAuth } from "../auth/api-key-auth.ts";
 import { CampaignRoutes } from "./campaign-routes.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
@@ -27,6 +28,8 @@ export interface HttpApiOptions {
   links?: TrackingLinks;
   /** The operator console at /admin; absent: /admin answers 404. */
   console?: ConsoleRoutes | undefined;
+  /** OpenTelemetry spans for intake; off when absent. */
+  tracing?: Tracing | undefined;
 }
 
 export interface HttpServerOptions extends Partial<HttpApiOptions> {
@@ -55,7 +58,7 @@ export class HttpServer {
       new ProbeRoutes({ health, registry: options.registry }),
       ...(service && auth
         ? [
-            new IntakeRoutes({ service, auth, health }),
+            new IntakeRoutes({ service, auth, health, tracing: options.tracing }),
             ...(options.campaigns
               ? [new CampaignRoutes({ campaigns: options.campaigns, auth, health })]
               : []),

@@ -4,6 +4,8 @@ import { requireJobId } from "../../job/job-id.ts";
 import { JobValidationError } from "../../job/job-validation-error.ts";
 import { BatchInterruptedError, type EmailService } from "../../service/email-service.ts";
 import { jobView } from "../../service/job-view.ts";
+import { carrierFrom } from "../../tracing/trace-context.ts";
+import { SpanKind, type Tracing } from "../../tracing/tracing.ts";
 import { type ApiKeyAuth, authorizeRequest } from "../auth/api-key-auth.ts";
 import type { HealthMonitor } from "./health-monitor.ts";
 import { errorResponse } from "./http-errors.ts";
@@ -14,6 +16,8 @@ export interface IntakeRoutesOptions {
   auth: ApiKeyAuth;
   /** Only whether the service drains. */
   health: HealthMonitor;
+  /** OpenTelemetry: POST /v1/emails continues the caller's trace; off when absent. */
+  tracing?: Tracing | undefined;
 }
 
 const JOB_PATH = /^\/v1\/emails\/([^/]+)$/;
@@ -38,7 +42,22 @@ export class IntakeRoutes implements RouteFamily {
     if (url.pathname !== "/v1/emails" && !url.pathname.startsWith("/v1/emails/")) return false;
     this.#admit(req);
     if (url.pathname === "/v1/emails" && req.method === "POST") {
-      await this.#post(req, res);
+      const tracing = this.#options.tracing;
+      if (!tracing?.enabled) await this.#post(req, res);
+      // The caller's trace (traceparent header) goes on through the jobs the request makes.
+      else
+        await tracing.span(
+          "POST /v1/emails",
+          {
+            kind: SpanKind.SERVER,
+            parent: carrierFrom((name) => {
+              const value = req.headers[name];
+              return typeof value === "string" ? value : undefined;
+            }),
+            attributes: { "http.request.method": "POST", "http.route": "/v1/emails" },
+          },
+          () => this.#post(req, res),
+        );
       return true;
     }
     const id = JOB_PATH.exec(url.pathname)?.[1];

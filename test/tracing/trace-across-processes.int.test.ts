@@ -1,0 +1,156 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Metadata } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EmailWorkerClient } from "../../internal/client/email-worker-client.ts";
+import { jobToProto } from "../../internal/client/job-to-proto.ts";
+import { parseJob } from "../../internal/job/parse-job.ts";
+import { createTestDatabase, type TestDatabase } from "../postgres.ts";
+import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../redis.ts";
+import { type ServiceProcess, smtpSinkEnv, startServiceProcess } from "../service-process.ts";
+import { type SmtpSink, startSmtpSink } from "../smtp-sink.ts";
+import { until } from "../until.ts";
+
+/** One span as OTLP/HTTP JSON carries it (ids in hex). */
+interface ExportedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  service: string;
+}
+
+/** An OTLP/HTTP receiver: takes what the exporters post to /v1/traces and keeps every span. */
+async function startOtlpReceiver(): Promise<{ url: string; spans: ExportedSpan[]; close(): Promise<void> }> {
+  const spans: ExportedSpan[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      if (req.url === "/v1/traces" && req.headers["content-type"]?.startsWith("application/json")) {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          resourceSpans: {
+            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+            scopeSpans: { spans: Omit<ExportedSpan, "service">[] }[];
+          }[];
+        };
+        for (const resourceSpans of body.resourceSpans) {
+          const service =
+            resourceSpans.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue ?? "";
+          for (const scope of resourceSpans.scopeSpans)
+            for (const span of scope.spans) spans.push({ ...span, service });
+        }
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+const attribute = (span: ExportedSpan | undefined, key: string) => {
+  const value = span?.attributes?.find((a) => a.key === key)?.value;
+  return value && Object.values(value)[0];
+};
+
+/**
+ * OpenTelemetry across processes: a gRPC SendEmail carrying a traceparent goes to an `api` process,
+ * across a Redis queue to a `worker` process, and out to an SMTP server; every span the two export
+ * belongs to the caller's trace, in order: intake → deliver → render, send, record.
+ */
+describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => {
+  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let database: TestDatabase;
+  let sink: SmtpSink;
+  let queuePrefix: string;
+  let api: ServiceProcess;
+  let worker: ServiceProcess;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    database = await createTestDatabase("ew_tracing");
+    sink = await startSmtpSink();
+    queuePrefix = uniquePrefix("tracing");
+    const env = {
+      QUEUE_DRIVER: "redis",
+      REDIS_URL: redisUrl(),
+      QUEUE_NAME: queuePrefix,
+      QUEUE_POLL_INTERVAL: "100ms",
+      DATABASE_URL: database.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      ...smtpSinkEnv(sink.port),
+    };
+    api = await startServiceProcess({ ...env, ROLE: "api", OTEL_SERVICE_NAME: "email-worker-api" });
+    worker = await startServiceProcess({ ...env, ROLE: "worker", OTEL_SERVICE_NAME: "email-worker-worker" });
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    await api?.stop();
+    await sink?.close();
+    const redis = await connectRedis();
+    await deleteKeys(redis, queuePrefix);
+    redis.disconnect();
+    await database?.drop();
+    await receiver?.close();
+  });
+
+  it.each([false, true])("continues the caller's trace through the queue (tracked: %s)", async (tracked) => {
+    const traceId = randomBytes(16).toString("hex");
+    const callerSpanId = randomBytes(8).toString("hex");
+    const recipient = `traced-${tracked}@example.com`;
+    const client = new EmailWorkerClient({ address: api.grpcAddress });
+    try {
+      const metadata = new Metadata();
+      metadata.set("traceparent", `00-${traceId}-${callerSpanId}-01`);
+      const job = parseJob({
+        type: "receipt",
+        recipient_email: recipient,
+        subject: "Traced",
+        text: "hi",
+        tracked,
+      });
+      await new Promise((resolve, reject) =>
+        client.raw.sendEmail({ job: jobToProto(job) }, metadata, (error, response) =>
+          error ? reject(error) : resolve(response),
+        ),
+      );
+    } finally {
+      client.close();
+    }
+    await until(async () => sink.messages.some((m) => m.to.includes(recipient)), 20_000, "the email");
+    const inTrace = () => receiver.spans.filter((s) => s.traceId === traceId);
+    await until(async () => inTrace().some((s) => s.name === "email record"), 20_000, "the worker's spans");
+
+    const spans = inTrace();
+    const named = (name: string) => spans.find((s) => s.name === name);
+    const intake = named("emailworker.v1.EmailWorkerService/SendEmail");
+    const deliver = named("email deliver");
+    expect(intake).toMatchObject({ service: "email-worker-api", parentSpanId: callerSpanId });
+    expect(deliver).toMatchObject({ service: "email-worker-worker", parentSpanId: intake?.spanId });
+    for (const child of ["email render", "email send", "email record"])
+      expect(named(child), child).toMatchObject({
+        service: "email-worker-worker",
+        parentSpanId: deliver?.spanId,
+      });
+    const send = named("email send");
+    expect(attribute(send, "email.provider")).toBe("smtp");
+    const sent = sink.messages.find((m) => m.to.includes(recipient));
+    const messageId = String(attribute(send, "email.message_id"));
+    expect(messageId).not.toBe("");
+    expect(sent?.header("message-id")).toContain(messageId);
+    expect(attribute(deliver, "email.tracked")).toBe(tracked);
+    // Spans name the provider and the message, never the recipient.
+    expect(JSON.stringify(spans)).not.toContain(recipient);
+    // The worker's log lines about the job carry the trace.
+    expect(worker.output()).toContain(`"trace_id":"${traceId}"`);
+  });
+});
