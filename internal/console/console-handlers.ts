@@ -12,6 +12,7 @@ import type { HealthMonitor } from "../server/http/health-monitor.ts";
 import type { EmailService } from "../service/email-service.ts";
 import { jobView } from "../service/job-view.ts";
 import type { TemplateService } from "../service/template-service.ts";
+import { templateRecordView } from "../service/template-view.ts";
 import { rowToJob } from "../store/job-mapping.ts";
 import type { EmailJobRecord } from "../store/job-repository.ts";
 import {
@@ -125,18 +126,9 @@ const newSuppressionSchema = z.strictObject({
 
 const suppressionRemovalSchema = z.strictObject({ email: text(320) });
 
+/** The API's view of a template (the gRPC API's fields, dates as strings). */
 function templateView(template: EmailTemplateRecord): TemplateView {
-  return wire({
-    id: template.id,
-    name: template.name,
-    subject: template.subject ?? "",
-    html_template: template.html_template ?? "",
-    text_template: template.text_template ?? "",
-    variables: requiredVariables(template.variables),
-    is_active: template.is_active,
-    created_at: template.created_at,
-    updated_at: template.updated_at,
-  });
+  return wire(templateRecordView(template));
 }
 
 function suppressionView(record: SuppressionRecord): SuppressionView {

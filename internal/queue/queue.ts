@@ -1,5 +1,6 @@
 import { KindedError } from "../errors/error-kind.ts";
 import type { Lane } from "../job/priority.ts";
+import type { TraceCarrier } from "../tracing/trace-context.ts";
 
 /** What a producer hands the queue. */
 export interface QueueMessage {
@@ -10,6 +11,8 @@ export interface QueueMessage {
   run_at?: Date | undefined;
   /** Attempts already made; 0 for a new job. */
   attempt?: number | undefined;
+  /** The trace the job continues, for transports that carry it beside the body (Kafka headers). */
+  trace?: TraceCarrier | undefined;
 }
 
 /** A message handed to one consumer; it stays invisible to others until finished or timed out. */
@@ -22,6 +25,8 @@ export interface Delivery {
   readonly attempt: number;
   /** Handed out before and never finished (its consumer died or timed out). */
   readonly redelivered: boolean;
+  /** What the transport carried beside the body (Kafka headers); absent elsewhere. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RetryRequest {

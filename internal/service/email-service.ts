@@ -44,6 +44,11 @@ function intakeKeyOf(input: unknown, job: EmailJob): string | undefined {
   return jobIdKey(job.id);
 }
 
+/** The trace a job continues, for the queue to carry beside its body too. */
+function traceOf(job: EmailJob): TraceCarrier | undefined {
+  return job.traceparent ? { traceparent: job.traceparent, tracestate: job.tracestate } : undefined;
+}
+
 interface EmailServiceOptions {
   /** The trace the current request belongs to (OpenTelemetry's active span), stamped on its jobs. */
   trace?: () => TraceCarrier | undefined;
@@ -166,7 +171,7 @@ export class EmailService {
       if (job.tracked) await this.#enqueueTracked(job);
       else
         await this.#options.queue.publish([
-          { body: encodeJob(job), lane: laneOf(job.priority), run_at: job.scheduled_at },
+          { body: encodeJob(job), lane: laneOf(job.priority), run_at: job.scheduled_at, trace: traceOf(job) },
         ]);
     } catch (error) {
       // Nothing was queued (or, tracked, the row was not written): the key must not block a retry.
@@ -428,6 +433,7 @@ export class EmailService {
           body: encodeTrackedReference(job.id, job),
           lane: laneOf(job.priority),
           run_at: job.scheduled_at,
+          trace: traceOf(job),
         },
       ]);
       await this.#options.jobs.markEnqueued([job.id]);

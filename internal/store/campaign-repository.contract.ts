@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmailJob } from "../job/email-job.ts";
@@ -502,8 +503,12 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
     it("lists newest first with filters and a cursor", async () => {
       const type = `list_${randomUUID().slice(0, 8)}`;
       const made = [];
-      for (let i = 0; i < 3; i++)
+      for (let i = 0; i < 3; i++) {
         made.push(await campaigns.create(campaignFields({ job_type: type, tags: [`t${i}`] })));
+        // PGlite's clock ticks in milliseconds: two campaigns made within one share created_at, and
+        // their order is then the ids' (defined, but not the order they were made in).
+        await sleep(3);
+      }
       await campaigns.transition(made[1]?.id as string, ["draft"], "running");
       const first = await campaigns.list({ job_type: type, limit: 2 });
       expect(first.campaigns.map((c) => c.id)).toEqual([made[2]?.id, made[1]?.id]);

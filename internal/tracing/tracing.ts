@@ -12,7 +12,7 @@ import {
 } from "@opentelemetry/api";
 import type { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { W3CTraceContextPropagator } from "@opentelemetry/core";
-import type { TracerProvider } from "@opentelemetry/sdk-trace";
+import type { SpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
 import type { TraceCarrier } from "./trace-context.ts";
 
 export interface SpanOptions {
@@ -92,6 +92,35 @@ export class Tracing {
       spanProcessors: [
         new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 1_000 }),
       ],
+    });
+    return new Tracing(
+      {
+        provider,
+        propagator: new W3CTraceContextPropagator(),
+        contextManager: new AsyncLocalStorageContextManager(),
+      },
+      service.version,
+    );
+  }
+
+  /** Spans handed to `exporter` as each ends (tests read them from an in-memory exporter). */
+  static async forExporter(
+    exporter: SpanExporter,
+    service: { name: string; version: string },
+  ): Promise<Tracing> {
+    const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, resources, sdk] =
+      await Promise.all([
+        import("@opentelemetry/context-async-hooks"),
+        import("@opentelemetry/core"),
+        import("@opentelemetry/resources"),
+        import("@opentelemetry/sdk-trace"),
+      ]);
+    const provider = new sdk.TracerProvider({
+      resource: resources.resourceFromAttributes({
+        "service.name": service.name,
+        "service.version": service.version,
+      }),
+      spanProcessors: [new sdk.SimpleSpanProcessor({ exporter })],
     });
     return new Tracing(
       {

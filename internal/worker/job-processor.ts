@@ -25,7 +25,7 @@ import type { JobRepository } from "../store/job-repository.ts";
 import type { SuppressionRecord } from "../store/suppression-repository.ts";
 import type { TrackingRepository } from "../store/tracking-repository.ts";
 import type { TemplateRenderer } from "../template/renderer.ts";
-import { type TraceCarrier, validTraceparent } from "../tracing/trace-context.ts";
+import { carrierFrom, type TraceCarrier, validTraceparent } from "../tracing/trace-context.ts";
 import { SpanKind, type Tracing } from "../tracing/tracing.ts";
 import { type Decided, logEnding } from "./ending-log.ts";
 import { decideAfterFailure } from "./failure-decision.ts";
@@ -173,7 +173,8 @@ export class JobProcessor {
       "email deliver",
       {
         kind: SpanKind.CONSUMER,
-        parent: traceInBody(delivery.body),
+        // A publisher may carry it in Kafka's headers only.
+        parent: traceInBody(delivery.body) ?? carrierFrom((name) => delivery.headers?.[name]),
         attributes: {
           "messaging.destination.name": `${this.#options.queueName}:${delivery.lane}`,
           "messaging.message.id": delivery.id,

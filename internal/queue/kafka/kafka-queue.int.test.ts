@@ -83,6 +83,42 @@ describe.skipIf(kafka.skip)(`kafka queue start-up${kafka.label}`, () => {
 });
 
 describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
+  it("carries a message's trace context in the W3C headers beside its body", async () => {
+    const name = `ew-trace-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    if (!broker.real)
+      await broker.createTopics(
+        allTopics(kafkaTopics(name)).map((topic) => ({ name: topic, partitions: 1 })),
+      );
+    const client = new Kafka({
+      brokers: broker.brokers,
+      clientId: "trace-headers",
+      logLevel: logLevel.NOTHING,
+    });
+    const queue = new KafkaQueue({
+      ...queueSettings().kafka,
+      kafka: client,
+      name,
+      groupId: `${name}-workers`,
+      pollIntervalMs: 100,
+      maxDeliveries: 3,
+      sessionTimeoutMs: broker.real ? 10_000 : 3_000,
+      createTopics: broker.real ? { partitions: 1, replicationFactor: -1 } : undefined,
+    });
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    try {
+      await queue.init();
+      await queue.publish([
+        { body: '{"n":1}', lane: "high", trace: { traceparent, tracestate: "vendor=1" } },
+      ]);
+      let got: Awaited<ReturnType<KafkaQueue["fetch"]>> = [];
+      for (let i = 0; i < 50 && got.length === 0; i++) got = await queue.fetch(1);
+      expect(got[0]?.headers).toMatchObject({ traceparent, tracestate: "vendor=1" });
+      if (got[0]) await queue.ack(got[0]);
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("is committed before the first unfinished message reaches a worker, so a crash cannot lose it", async () => {
     const name = `ew-count-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
     const topics = kafkaTopics(name);

@@ -64,9 +64,18 @@ export class QueueProducer {
   }
 }
 
+/**
+ * A message for its lane topic; the trace context it continues also goes in the W3C headers, where
+ * Kafka instrumentation of other services looks for it.
+ */
 function laneMessage(message: QueueMessage): Message {
   const attempt = message.attempt ?? 0;
-  return { value: message.body, ...(attempt > 0 && { headers: { attempt: String(attempt) } }) };
+  const headers: Record<string, string> = {
+    ...(attempt > 0 && { attempt: String(attempt) }),
+    ...(message.trace?.traceparent && { traceparent: message.trace.traceparent }),
+    ...(message.trace?.tracestate && { tracestate: message.trace.tracestate }),
+  };
+  return { value: message.body, ...(Object.keys(headers).length > 0 && { headers }) };
 }
 
 function scheduledMessage(message: QueueMessage, runAt: Date): Message {

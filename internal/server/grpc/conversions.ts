@@ -16,10 +16,10 @@ import { truncatedBody } from "../../queue/dead-letter-body.ts";
 import { causeOf } from "../../queue/dead-letter-reason.ts";
 import type { DeadLetter } from "../../queue/queue.ts";
 import { jobView } from "../../service/job-view.ts";
+import { templateRecordView } from "../../service/template-view.ts";
 import type { EmailJobRecord } from "../../store/job-repository.ts";
 import type { EmailTemplateRecord } from "../../store/template-repository.ts";
 import type { TrackingRecord } from "../../store/tracking-repository.ts";
-import { requiredVariables } from "../../template/required-variables.ts";
 
 const PRIORITY_NAMES: Record<number, string | undefined> = {
   [Priority.PRIORITY_LOW]: "low",
@@ -126,17 +126,7 @@ export function jobViewFromRecord(job: EmailJobRecord, events: readonly Tracking
 }
 
 export function templateFromRecord(template: EmailTemplateRecord): ProtoTemplate {
-  return {
-    id: template.id,
-    name: template.name,
-    subject: template.subject ?? "",
-    html_template: template.html_template ?? "",
-    text_template: template.text_template ?? "",
-    variables: requiredVariables(template.variables),
-    is_active: template.is_active,
-    created_at: template.created_at,
-    updated_at: template.updated_at,
-  };
+  return templateRecordView(template);
 }
 
 /** A dead letter for a listing: its body cut at a character boundary, with its whole size. */

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useState } from "preact/hooks";
 import type { CampaignPageView, CampaignSummary } from "../../../../internal/console/console-api.ts";
 import { useAnnounce } from "../announcer.tsx";
 import { get, messageOf, post, query, segment } from "../api.ts";
@@ -6,6 +6,7 @@ import { ConfirmDialog } from "../components/confirm-dialog.tsx";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
 import { count, dateTime } from "../format.ts";
 import { usePolling, useTitle } from "../hooks.ts";
+import { type Page, usePagedList } from "../paged-list.ts";
 
 const STATUSES = ["draft", "scheduled", "running", "paused", "completed", "cancelled"];
 
@@ -24,43 +25,33 @@ const LABELS: Record<Action, string> = { start: "Start", pause: "Pause", resume:
 const finished = (c: CampaignSummary): number =>
   c.counts.sent + c.counts.failed + c.counts.suppressed + c.counts.cancelled;
 
+const listCampaigns = async (status: string, cursor: string | null): Promise<Page<CampaignSummary>> => {
+  const page = await get<CampaignPageView>(`/campaigns${query({ status, cursor })}`);
+  return { rows: page.campaigns, next: page.next_cursor };
+};
+
 export function CampaignsPage() {
   useTitle("Campaigns");
   const announce = useAnnounce();
   const statusId = useId();
   const [status, setStatus] = useState("");
-  const [campaigns, setCampaigns] = useState<CampaignSummary[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
   const [pages, setPages] = useState(1);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const [cancelling, setCancelling] = useState<CampaignSummary | null>(null);
-  const generation = useRef(0);
-
-  const load = useCallback(async (filter: string, cursor: string | null): Promise<void> => {
-    const mine = ++generation.current;
-    setBusy(true);
-    try {
-      const page = await get<CampaignPageView>(`/campaigns${query({ status: filter, cursor })}`);
-      if (mine !== generation.current) return;
-      setCampaigns((before) =>
-        cursor === null || before === null ? page.campaigns : [...before, ...page.campaigns],
-      );
-      setNext(page.next_cursor);
-      setPages((n) => (cursor === null ? 1 : n + 1));
-      setError(null);
-    } catch (e) {
-      if (mine === generation.current) setError(messageOf(e));
-    } finally {
-      if (mine === generation.current) setBusy(false);
-    }
-  }, []);
+  const {
+    rows: campaigns,
+    next,
+    busy,
+    error,
+    setError,
+    load,
+  } = usePagedList(listCampaigns, {
+    onPage: (_page, cursor) => setPages((n) => (cursor === null ? 1 : n + 1)),
+    // The 5 s refresh below would otherwise blank a shown error every time it starts.
+    clearErrorOn: "answer",
+  });
 
   useEffect(() => {
     void load(status, null);
-    return () => {
-      generation.current++;
-    };
   }, [status, load]);
 
   // Refreshing only re-reads the first page, so it pauses once more pages are loaded.

@@ -1,5 +1,5 @@
 import { Fragment } from "preact";
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type {
   DeadLetterPageView,
   DeadLetterSearch,
@@ -11,8 +11,10 @@ import { useAnnounce } from "../announcer.tsx";
 import { messageOf, post } from "../api.ts";
 import { ConfirmDialog } from "../components/confirm-dialog.tsx";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
+import { SearchForm } from "../components/search-form.tsx";
 import { bytes, count, dateTime, prettyPayload } from "../format.ts";
 import { useTitle } from "../hooks.ts";
+import { type Page, usePagedList } from "../paged-list.ts";
 
 interface Plan {
   ids: string[];
@@ -24,52 +26,45 @@ const replay = (ids: string[], dryRun: boolean): Promise<ReplayResultView> => {
   return post<ReplayResultView>("/dead-letters/replay", body);
 };
 
+const searchDeadLetters = async (
+  filter: string,
+  cursor: string | null,
+): Promise<Page<DeadLetterView> & { total: number }> => {
+  const search: DeadLetterSearch = {
+    ...(filter && { reason: filter }),
+    ...(cursor !== null && { cursor }),
+  };
+  const page = await post<DeadLetterPageView>("/dead-letters/search", search);
+  return { rows: page.dead_letters, next: page.next_cursor, total: page.total };
+};
+
 export function DeadLettersPage() {
   useTitle("Dead letters");
   const announce = useAnnounce();
-  const reasonId = useId();
   const [reason, setReason] = useState("");
   const [applied, setApplied] = useState("");
-  const [letters, setLetters] = useState<DeadLetterView[] | null>(null);
   const [total, setTotal] = useState(0);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const [plan, setPlan] = useState<Plan | null>(null);
-  const generation = useRef(0);
-
-  const load = async (filter: string, cursor: string | null): Promise<void> => {
-    const mine = ++generation.current;
-    setBusy(true);
-    setError(null);
-    try {
-      const search: DeadLetterSearch = {
-        ...(filter && { reason: filter }),
-        ...(cursor !== null && { cursor }),
-      };
-      const page = await post<DeadLetterPageView>("/dead-letters/search", search);
-      if (mine !== generation.current) return;
-      setLetters((before) =>
-        cursor === null || before === null ? page.dead_letters : [...before, ...page.dead_letters],
-      );
+  const {
+    rows: letters,
+    next,
+    busy,
+    error,
+    setError,
+    load,
+  } = usePagedList(searchDeadLetters, {
+    onPage: (page, cursor) => {
       setTotal(page.total);
-      setNext(page.next_cursor);
+      // A fresh list: ids picked in the old one may no longer be on screen.
       if (cursor === null) setSelected(new Set());
-    } catch (e) {
-      if (mine === generation.current) setError(messageOf(e));
-    } finally {
-      if (mine === generation.current) setBusy(false);
-    }
-  };
+    },
+  });
 
   useEffect(() => {
     void load("", null);
-    return () => {
-      generation.current++;
-    };
-  }, []);
+  }, [load]);
 
   const toggle = (set: ReadonlySet<string>, id: string): Set<string> => {
     const copy = new Set(set);
@@ -112,30 +107,18 @@ export function DeadLettersPage() {
           Replay selected ({selected.size})
         </button>
       </PageHeader>
-      <form
-        class="filters"
-        aria-label="Filter dead letters"
-        onSubmit={(event) => {
-          event.preventDefault();
+      <SearchForm
+        ariaLabel="Filter dead letters"
+        label="Reason contains"
+        button="Filter"
+        value={reason}
+        onInput={setReason}
+        busy={busy}
+        onSubmit={() => {
           setApplied(reason);
           void load(reason, null);
         }}
-      >
-        <div class="field">
-          <label for={reasonId}>Reason contains</label>
-          <input
-            id={reasonId}
-            type="search"
-            value={reason}
-            onInput={(event) => setReason(event.currentTarget.value)}
-          />
-        </div>
-        <div class="field buttons">
-          <button type="submit" disabled={busy}>
-            Filter
-          </button>
-        </div>
-      </form>
+      />
       <ErrorMessage error={error} />
       {letters === null ? (
         error === null && <Loading what="dead letters" />

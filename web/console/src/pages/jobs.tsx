@@ -1,9 +1,10 @@
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useState } from "preact/hooks";
 import type { JobPageView, JobSearch, JobSummary } from "../../../../internal/console/console-api.ts";
-import { messageOf, post } from "../api.ts";
+import { post } from "../api.ts";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
 import { dateTime, localToIso, text } from "../format.ts";
 import { useTitle } from "../hooks.ts";
+import { type Page, usePagedList } from "../paged-list.ts";
 import { Link } from "../router.tsx";
 
 export const JOB_STATUSES = [
@@ -60,14 +61,15 @@ function toSearch(f: Filters, cursor: string | null): JobSearch {
   return search;
 }
 
+const searchJobs = async (f: Filters, cursor: string | null): Promise<Page<JobSummary>> => {
+  const page = await post<JobPageView>("/jobs/search", toSearch(f, cursor));
+  return { rows: page.jobs, next: page.next_cursor };
+};
+
 export function JobsPage() {
   useTitle("Jobs");
   const [filters, setFilters] = useState<Filters>(remembered);
-  const [jobs, setJobs] = useState<JobSummary[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const generation = useRef(0);
+  const { rows: jobs, next, busy, error, load: run } = usePagedList(searchJobs);
   const ids = {
     id: useId(),
     recipient: useId(),
@@ -79,28 +81,9 @@ export function JobsPage() {
     before: useId(),
   };
 
-  const run = async (f: Filters, cursor: string | null): Promise<void> => {
-    const mine = ++generation.current;
-    setBusy(true);
-    setError(null);
-    try {
-      const page = await post<JobPageView>("/jobs/search", toSearch(f, cursor));
-      if (mine !== generation.current) return;
-      setJobs((before) => (cursor === null || before === null ? page.jobs : [...before, ...page.jobs]));
-      setNext(page.next_cursor);
-    } catch (e) {
-      if (mine === generation.current) setError(messageOf(e));
-    } finally {
-      if (mine === generation.current) setBusy(false);
-    }
-  };
-
   useEffect(() => {
     void run(remembered, null);
-    return () => {
-      generation.current++;
-    };
-  }, []);
+  }, [run]);
 
   const field = (key: keyof Filters) => ({
     value: filters[key],

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useState } from "preact/hooks";
 import type {
   NewSuppression,
   SuppressionPageView,
@@ -10,51 +10,32 @@ import { useAnnounce } from "../announcer.tsx";
 import { messageOf, post } from "../api.ts";
 import { ConfirmDialog } from "../components/confirm-dialog.tsx";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
+import { SearchForm } from "../components/search-form.tsx";
 import { dateTime, text } from "../format.ts";
 import { useTitle } from "../hooks.ts";
+import { type Page, usePagedList } from "../paged-list.ts";
 
 const REASONS = ["manual", "hard_bounce", "complaint", "unsubscribe"];
+
+const searchSuppressions = async (filter: string, cursor: string | null): Promise<Page<SuppressionView>> => {
+  const body: SuppressionSearch = {};
+  if (filter.trim() !== "") body.contains = filter.trim();
+  if (cursor !== null) body.cursor = cursor;
+  const page = await post<SuppressionPageView>("/suppressions/search", body);
+  return { rows: page.suppressions, next: page.next_cursor };
+};
 
 export function SuppressionsPage() {
   useTitle("Suppressions");
   const announce = useAnnounce();
-  const searchId = useId();
   const [contains, setContains] = useState("");
   const [applied, setApplied] = useState("");
-  const [rows, setRows] = useState<SuppressionView[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { rows, next, busy, error, load } = usePagedList(searchSuppressions);
   const [removing, setRemoving] = useState<string | null>(null);
-  const generation = useRef(0);
-
-  const load = async (filter: string, cursor: string | null): Promise<void> => {
-    const mine = ++generation.current;
-    setBusy(true);
-    setError(null);
-    try {
-      const body: SuppressionSearch = {};
-      if (filter.trim() !== "") body.contains = filter.trim();
-      if (cursor !== null) body.cursor = cursor;
-      const page = await post<SuppressionPageView>("/suppressions/search", body);
-      if (mine !== generation.current) return;
-      setRows((before) =>
-        cursor === null || before === null ? page.suppressions : [...before, ...page.suppressions],
-      );
-      setNext(page.next_cursor);
-    } catch (e) {
-      if (mine === generation.current) setError(messageOf(e));
-    } finally {
-      if (mine === generation.current) setBusy(false);
-    }
-  };
 
   useEffect(() => {
     void load("", null);
-    return () => {
-      generation.current++;
-    };
-  }, []);
+  }, [load]);
 
   const remove = async (email: string): Promise<void> => {
     const body: SuppressionRemoval = { email };
@@ -68,31 +49,19 @@ export function SuppressionsPage() {
       <PageHeader title="Suppressions" />
       <div class="two-columns narrow-right">
         <div>
-          <form
-            class="filters"
-            aria-label="Search suppressions"
-            onSubmit={(event) => {
-              event.preventDefault();
+          <SearchForm
+            ariaLabel="Search suppressions"
+            label="Email contains"
+            button="Search"
+            autocomplete="off"
+            value={contains}
+            onInput={setContains}
+            busy={busy}
+            onSubmit={() => {
               setApplied(contains);
               void load(contains, null);
             }}
-          >
-            <div class="field">
-              <label for={searchId}>Email contains</label>
-              <input
-                id={searchId}
-                type="search"
-                autocomplete="off"
-                value={contains}
-                onInput={(event) => setContains(event.currentTarget.value)}
-              />
-            </div>
-            <div class="field buttons">
-              <button type="submit" disabled={busy}>
-                Search
-              </button>
-            </div>
-          </form>
+          />
           <ErrorMessage error={error} />
           {rows === null ? (
             error === null && <Loading what="suppressions" />

@@ -1,47 +1,37 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { TemplatePageView, TemplateView } from "../../../../internal/console/console-api.ts";
-import { get, messageOf, query, segment } from "../api.ts";
+import { get, query, segment } from "../api.ts";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
 import { count, dateTime, list, yesNo } from "../format.ts";
 import { useTitle } from "../hooks.ts";
+import { type Page, usePagedList } from "../paged-list.ts";
 import { Link, navigate } from "../router.tsx";
 import { useSession } from "../session.tsx";
+
+// Templates have no filter: the list's filter is `undefined`.
+const listTemplates = async (
+  _filter: undefined,
+  cursor: string | null,
+): Promise<Page<TemplateView> & { total: number }> => {
+  const page = await get<TemplatePageView>(`/templates${query({ cursor })}`);
+  return { rows: page.templates, next: page.next_cursor, total: page.total };
+};
 
 export function TemplatesPage() {
   useTitle("Templates");
   const session = useSession();
-  const [templates, setTemplates] = useState<TemplateView[] | null>(null);
   const [total, setTotal] = useState(0);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const alive = useRef(true);
-
-  const load = async (cursor: string | null): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
-      const page = await get<TemplatePageView>(`/templates${query({ cursor })}`);
-      if (!alive.current) return;
-      setTemplates((before) =>
-        cursor === null || before === null ? page.templates : [...before, ...page.templates],
-      );
-      setTotal(page.total);
-      setNext(page.next_cursor);
-    } catch (e) {
-      if (alive.current) setError(messageOf(e));
-    } finally {
-      if (alive.current) setBusy(false);
-    }
-  };
+  const {
+    rows: templates,
+    next,
+    busy,
+    error,
+    load,
+  } = usePagedList(listTemplates, { onPage: (page) => setTotal(page.total) });
 
   useEffect(() => {
-    alive.current = true;
-    void load(null);
-    return () => {
-      alive.current = false;
-    };
-  }, []);
+    void load(undefined, null);
+  }, [load]);
 
   return (
     <section>
@@ -90,7 +80,7 @@ export function TemplatesPage() {
         </>
       )}
       {next !== null && (
-        <button type="button" class="load-more" disabled={busy} onClick={() => void load(next)}>
+        <button type="button" class="load-more" disabled={busy} onClick={() => void load(undefined, next)}>
           {busy ? "Loading…" : "Load more"}
         </button>
       )}
