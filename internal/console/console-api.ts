@@ -5,6 +5,7 @@
  */
 import type { CampaignView } from "../campaign/campaign-view.ts";
 import type { JobView } from "../service/job-view.ts";
+import type { TemplateRecordView } from "../service/template-view.ts";
 
 /** What JSON makes of a server-side value: dates become strings. */
 export type Wire<T> = T extends Date
@@ -163,18 +164,8 @@ export interface ReplayResultView {
   dry_run: boolean;
 }
 
-export interface TemplateView {
-  id: string;
-  name: string;
-  subject: string;
-  html_template: string;
-  text_template: string;
-  /** Variables a job must give. */
-  variables: string[];
-  is_active: boolean;
-  created_at: string;
-  updated_at: string;
-}
+/** A stored template: its sources as text and its required variables' names. */
+export type TemplateView = Wire<TemplateRecordView>;
 
 export interface TemplatePageView {
   templates: TemplateView[];
