@@ -4,7 +4,7 @@
  * processing → suppressed (recipient on the suppression list); processing → sandboxed (a sandbox
  * job, composed and not sent).
  */
-const JOB_STATUSES = [
+export const JOB_STATUSES = [
   "pending",
   "processing",
   "sent",

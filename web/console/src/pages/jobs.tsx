@@ -1,22 +1,13 @@
 import { useEffect, useId, useState } from "preact/hooks";
 import type { JobPageView, JobSearch, JobSummary } from "../../../../internal/console/console-api.ts";
+// The service's own list (a module with no dependencies, bundled as it is).
+import { JOB_STATUSES } from "../../../../internal/job/status.ts";
 import { post } from "../api.ts";
 import { ErrorMessage, Loading, PageHeader } from "../components/feedback.tsx";
 import { dateTime, localToIso, text } from "../format.ts";
 import { useTitle } from "../hooks.ts";
 import { type Page, usePagedList } from "../paged-list.ts";
 import { Link } from "../router.tsx";
-
-export const JOB_STATUSES = [
-  "pending",
-  "processing",
-  "sent",
-  "retrying",
-  "failed",
-  "cancelled",
-  "suppressed",
-  "sandboxed",
-];
 
 interface Filters {
   id: string;
