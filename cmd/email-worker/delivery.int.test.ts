@@ -230,8 +230,9 @@ describe("email-worker processes delivering through Redis to SMTP", () => {
     // A redelivered message never resends a tracked job (its claim stops it). What no protocol can
     // prevent is a kill after the SMTP server accepted a message and before its row was marked sent:
     // those sends, like fast-path ones, go out again. Together they cannot exceed what the killed
-    // worker had in flight (WORKER_COUNT = 10).
-    expect(fastDuplicates + trackedDuplicates).toBeLessThanOrEqual(10);
+    // worker had sending (WORKER_COUNT = 10) plus what it had sent and was still recording outside
+    // its slots (as many again at most).
+    expect(fastDuplicates + trackedDuplicates).toBeLessThanOrEqual(20);
     console.info(
       `crash test: ${atKill} sent before SIGKILL; duplicates afterwards: ${fastDuplicates} fast, ${trackedDuplicates} tracked`,
     );

@@ -275,8 +275,9 @@ describe.skipIf(kafka.skip)(`email-worker processes delivering from Kafka to SMT
     const fastDuplicates = extra(fast);
     const trackedDuplicates = extra(tracked);
     // Offsets are committed right after jobs finish, so what goes out twice is what the killed worker
-    // had sending (WORKER_COUNT = 10) plus what finished while its commit was on the wire.
-    expect(fastDuplicates + trackedDuplicates).toBeLessThanOrEqual(20);
+    // had sending (WORKER_COUNT = 10), what it had sent and was still recording outside its slots (as
+    // many again at most), and what finished while its commit was on the wire.
+    expect(fastDuplicates + trackedDuplicates).toBeLessThanOrEqual(30);
     console.info(
       `kafka crash test: ${atKill} sent before SIGKILL; duplicates afterwards: ${fastDuplicates} fast, ${trackedDuplicates} tracked`,
     );

@@ -299,6 +299,44 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     expect(provider.sentTo(to)).toHaveLength(1);
   });
 
+  it("gives its worker slot back once the provider accepted a tracked job, before the sent mark is written", async () => {
+    const to = address();
+    const { job_id } = await service.send(welcomeJob(to, { tracked: true }));
+    const seenAtRelease: { sent: number; status: string | undefined }[] = [];
+    await queue.promoteDue();
+    const [delivery] = await queue.fetch(1);
+    if (!delivery) throw new Error("nothing on the queue");
+    // The row is read as release is called; the read is awaited after processing.
+    const reads: Promise<void>[] = [];
+    const outcome = await processor.process(delivery, undefined, () => {
+      reads.push(
+        store.jobs.get(job_id, { consistency: "strong" }).then((row) => {
+          seenAtRelease.push({ sent: provider.sentTo(to).length, status: row?.status });
+        }),
+      );
+    });
+    await Promise.all(reads);
+    expect(outcome.status).toBe("sent");
+    expect(seenAtRelease).toEqual([{ sent: 1, status: "processing" }]);
+    expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "sent" });
+    expect(queue.operations.get(delivery.id)).toEqual(["ack"]);
+  });
+
+  it("keeps its worker slot for an ending other than sent", async () => {
+    const to = address();
+    provider.failFor(to, () => new DeliveryError("permanent", "smtp_550", "no such user"));
+    await service.send(welcomeJob(to, { tracked: true }));
+    await queue.promoteDue();
+    const [delivery] = await queue.fetch(1);
+    if (!delivery) throw new Error("nothing on the queue");
+    let released = false;
+    const outcome = await processor.process(delivery, undefined, () => {
+      released = true;
+    });
+    expect(outcome.status).toBe("failed");
+    expect(released).toBe(false);
+  });
+
   describe("an untracked campaign's job", () => {
     async function untrackedCampaign(size: number) {
       const campaigns = new CampaignRepository(store.router);

@@ -165,10 +165,13 @@ export class JobProcessor {
     this.#completer = new JobCompleter(options);
   }
 
-  /** `signal` aborts the send: the job's time limit, or a shutdown that could not wait any longer. */
-  process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
+  /**
+   * `signal` aborts the send: the job's time limit, or a shutdown that could not wait any longer.
+   * `release` is called once the email is sent and only its recording is left (see WorkerPool).
+   */
+  process(delivery: Delivery, signal?: AbortSignal, release?: () => void): Promise<JobOutcome> {
     const tracing = this.#options.tracing;
-    if (!tracing?.enabled) return this.#process(delivery, signal);
+    if (!tracing?.enabled) return this.#process(delivery, signal, release);
     return tracing.span(
       "email deliver",
       {
@@ -182,7 +185,7 @@ export class JobProcessor {
         },
       },
       async (span) => {
-        const outcome = await this.#process(delivery, signal);
+        const outcome = await this.#process(delivery, signal, release);
         span?.setAttributes({
           "email.status": outcome.status,
           "email.job_type": outcome.job_type,
@@ -194,10 +197,11 @@ export class JobProcessor {
     );
   }
 
-  async #process(delivery: Delivery, signal?: AbortSignal): Promise<JobOutcome> {
+  async #process(delivery: Delivery, signal?: AbortSignal, release?: () => void): Promise<JobOutcome> {
     const started = performance.now();
     const startedAt = Date.now();
     const decided = await this.#decide(delivery, signal);
+    if (decided.ending.kind === "sent") release?.();
     await this.#traced("email record", {}, () => this.#completer.finish(delivery, decided.ending));
     const durationMs = performance.now() - started;
     logEnding(this.#options.logger, delivery, decided, durationMs);

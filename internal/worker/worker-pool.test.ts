@@ -72,6 +72,77 @@ describe("WorkerPool", () => {
   });
 });
 
+describe("WorkerPool's released slots", () => {
+  /** A handler whose jobs send at once, release their slot, then record only when `open()` is called. */
+  function recordingGate() {
+    let open!: () => void;
+    const recorded = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const counts = { started: 0, done: 0 };
+    const handler = {
+      async process(_delivery: Delivery, _signal: AbortSignal, release: () => void) {
+        counts.started++;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        release();
+        await recorded;
+        counts.done++;
+      },
+    };
+    return { handler, counts, open: () => open() };
+  }
+
+  async function until(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+
+  it("starts another job in a released slot, but lets at most `concurrency` jobs finish outside their slots", async () => {
+    const gate = recordingGate();
+    const pool = new WorkerPool({
+      queue: queueOf(10),
+      handler: gate.handler,
+      concurrency: 2,
+      batchSize: 2,
+      jobTimeoutMs: 5_000,
+      logger: silent,
+    });
+    pool.start();
+    // Two jobs released their slots and are recording; two more took the slots and, with no room
+    // left to finish outside them, keep them: nothing else starts until a recording ends.
+    await until(() => gate.counts.started === 4 && pool.finishing === 2);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(gate.counts.started).toBe(4);
+    expect(pool.inFlight).toBe(2);
+    gate.open();
+    await until(() => gate.counts.done === 10);
+    await pool.stop(1_000);
+    expect(pool.finishing).toBe(0);
+  });
+
+  it("waits at shutdown for jobs that are still recording outside their slots", async () => {
+    const gate = recordingGate();
+    const pool = new WorkerPool({
+      queue: queueOf(1),
+      handler: gate.handler,
+      concurrency: 2,
+      batchSize: 2,
+      jobTimeoutMs: 5_000,
+      logger: silent,
+    });
+    pool.start();
+    await until(() => pool.finishing === 1);
+    let stopped = false;
+    const stopping = pool.stop(5_000).then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(stopped).toBe(false);
+    gate.open();
+    await stopping;
+    expect(gate.counts.done).toBe(1);
+  });
+});
+
 describe("WorkerPool's consumer state", () => {
   it("stops ticking and reports why while fetches fail, and recovers when they work again", async () => {
     let failing = true;

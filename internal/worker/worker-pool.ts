@@ -3,8 +3,12 @@ import type { Logger } from "pino";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
 
 interface DeliveryHandler {
-  /** `signal` aborts when the job runs past its time limit or the pool is stopped for good. */
-  process(delivery: Delivery, signal: AbortSignal): Promise<unknown>;
+  /**
+   * `signal` aborts when the job runs past its time limit or the pool is stopped for good.
+   * `release` says the job's slow part is over (the provider accepted its email) and only its
+   * recording is left: the pool may start another job in its slot meanwhile.
+   */
+  process(delivery: Delivery, signal: AbortSignal, release: () => void): Promise<unknown>;
 }
 
 interface WorkerPoolOptions {
@@ -29,13 +33,20 @@ export interface ConsumerFailure {
 
 /**
  * Feeds the queue's deliveries to `concurrency` concurrent jobs. It never fetches more than it has
- * free slots for, so a message is never held without someone working on it. `stop()` stops
- * fetching, lets in-flight jobs finish until the deadline, then aborts them (they end as transient
- * failures and are retried), and waits for them to record that.
+ * free slots for, so a message is never held without someone working on it. A job that releases its
+ * slot (sent; only its "sent" mark and acknowledgement are left) finishes in the background while
+ * another job takes the slot; at most `concurrency` such jobs finish at once, beyond which a job
+ * keeps its slot until it is done. So a crash leaves at most twice `concurrency` jobs sent but not
+ * recorded — the ones that can be sent again. `stop()` stops fetching, lets in-flight and finishing
+ * jobs finish until the deadline, then aborts them (they end as transient failures and are retried),
+ * and waits for them to record that.
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
+  /** Jobs holding a slot. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** Jobs that gave their slot back and are recording how they ended. */
+  readonly #finishing = new Set<Promise<void>>();
   /** One per running job; aborted on its deadline, or all at once when the drain deadline passes. */
   readonly #jobAborts = new Set<AbortController>();
   readonly #fetching = new AbortController();
@@ -73,6 +84,11 @@ export class WorkerPool {
     return this.#inFlight.size;
   }
 
+  /** Jobs sent and still being recorded, out of their slots. */
+  get finishing(): number {
+    return this.#finishing.size;
+  }
+
   async stop(deadlineMs: number): Promise<void> {
     this.#fetching.abort();
     // A full pool waits for a slot; it must notice the stop without one freeing up.
@@ -80,7 +96,7 @@ export class WorkerPool {
     await this.#loop;
     const deadline = new AbortController();
     const drained = await Promise.race([
-      Promise.all(this.#inFlight).then(() => true),
+      Promise.all([...this.#inFlight, ...this.#finishing]).then(() => true),
       sleep(deadlineMs, false, { signal: deadline.signal }).catch(() => false),
     ]);
     deadline.abort();
@@ -90,7 +106,7 @@ export class WorkerPool {
         "shutdown deadline reached: aborting in-flight sends",
       );
       for (const controller of this.#jobAborts) controller.abort();
-      await Promise.all(this.#inFlight);
+      await Promise.all([...this.#inFlight, ...this.#finishing]);
     }
   }
 
@@ -140,8 +156,17 @@ export class WorkerPool {
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(), this.#options.jobTimeoutMs);
     this.#jobAborts.add(controller);
-    const task = this.#options.handler
-      .process(delivery, controller.signal)
+    let task: Promise<void> | undefined;
+    let holdsSlot = true;
+    const release = () => {
+      if (!holdsSlot || task === undefined || this.#finishing.size >= this.#options.concurrency) return;
+      holdsSlot = false;
+      this.#inFlight.delete(task);
+      this.#finishing.add(task);
+      this.#wakeLoop();
+    };
+    task = this.#options.handler
+      .process(delivery, controller.signal, release)
       .then(
         () => {},
         (error: unknown) => {
@@ -156,11 +181,19 @@ export class WorkerPool {
       .finally(() => {
         clearTimeout(deadline);
         this.#jobAborts.delete(controller);
-        this.#inFlight.delete(task);
-        const wake = this.#slotFreed;
-        this.#slotFreed = undefined;
-        wake?.();
+        if (task === undefined) return;
+        this.#finishing.delete(task);
+        if (holdsSlot) {
+          this.#inFlight.delete(task);
+          this.#wakeLoop();
+        }
       });
     this.#inFlight.add(task);
+  }
+
+  #wakeLoop(): void {
+    const wake = this.#slotFreed;
+    this.#slotFreed = undefined;
+    wake?.();
   }
 }

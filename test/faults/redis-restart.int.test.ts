@@ -104,8 +104,9 @@ describe("email-worker through a Redis restart", () => {
       `Redis restart without persistence: ${fastLost} of ${fastBefore.length} fast-path jobs waiting in Redis lost, ${duplicates} duplicates`,
     );
     for (const id of everyTracked) expect(counts.get(id), `tracked job ${id}`).toBe(1);
-    // Only the jobs in flight when Redis died can go out twice (their acknowledgement was lost).
-    expect(duplicates).toBeLessThanOrEqual(WORKERS);
+    // Only the jobs in flight when Redis died can go out twice (their acknowledgement was lost): those
+    // in the worker's slots and those sent and still being acknowledged outside them.
+    expect(duplicates).toBeLessThanOrEqual(2 * WORKERS);
     expect(service.output()).toContain("Redis lost the queue's data");
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^email_queue_recreated_total\{data_lost="true"\} [1-9]/m);
@@ -143,7 +144,7 @@ describe("email-worker through a Redis restart", () => {
     const counts = receipts(sink);
     const duplicates = [...counts.values()].filter((n) => n > 1).length;
     console.info(`Redis restart with AOF: 0 lost, ${duplicates} duplicates`);
-    expect(duplicates).toBeLessThanOrEqual(WORKERS);
+    expect(duplicates).toBeLessThanOrEqual(2 * WORKERS);
     expect(service.output()).not.toContain("Redis lost the queue's data");
   });
 });
