@@ -15,6 +15,7 @@ import { benchOptions } from "./bench-options.ts";
 import { redisBackend } from "./in-process-worker.ts";
 import { machineDescription } from "./machine.ts";
 import { cpuMs, peakRssMb, rssMb } from "./process-usage.ts";
+import { TARGETS } from "./targets.ts";
 import { startBullmqWorker, startEmailWorker, type WorkerProcess } from "./worker-processes.ts";
 import { BENCH_TEMPLATE, templateData } from "./workload.ts";
 
@@ -22,7 +23,7 @@ const args = benchOptions({ jobs: 100_000, batch: 500 });
 const { jobs: JOBS, concurrency: CONCURRENCY, batch: READ_BATCH } = args;
 const POOL = 5;
 const PUBLISH_BATCH = 1_000;
-const TARGET_RSS_MB = 150;
+const TARGET_RSS_MB = TARGETS.backlogPeakRssMb;
 
 interface Result {
   name: string;

@@ -8,9 +8,14 @@ export interface BenchOptions {
   json: boolean;
   /** One side only (`ours`, `peer`, …), for profiling; empty for both. */
   only: string;
+  /** Which SMTP sink a one-side run sends into, where the bench has a choice; empty for its default. */
+  sink: string;
 }
 
-/** The command line every throughput bench takes: `-- --jobs N --concurrency N --<batch> N --json --only side`. */
+/**
+ * The command line every throughput bench takes:
+ * `-- --jobs N --concurrency N --<batch> N --json --only side --sink name`.
+ */
 export function benchOptions(defaults: { jobs: number; batch: number; batchFlag?: string }): BenchOptions {
   const batchFlag = defaults.batchFlag ?? "read-batch";
   const { values } = parseArgs({
@@ -20,6 +25,7 @@ export function benchOptions(defaults: { jobs: number; batch: number; batchFlag?
       [batchFlag]: { type: "string", default: String(defaults.batch) },
       json: { type: "boolean", default: false },
       only: { type: "string", default: "" },
+      sink: { type: "string", default: "" },
     },
   });
   const number = (name: string) => {
@@ -33,5 +39,6 @@ export function benchOptions(defaults: { jobs: number; batch: number; batchFlag?
     batch: number(batchFlag),
     json: values.json === true,
     only: String(values.only ?? ""),
+    sink: String(values.sink ?? ""),
   };
 }

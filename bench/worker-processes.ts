@@ -62,7 +62,60 @@ export interface EmailWorkerSettings {
  * Starts the compiled service (`npm run build` first: the bench scripts do) on Redis, sending over
  * SMTP, and resolves once it answers HTTP.
  */
-export async function startEmailWorker(settings: EmailWorkerSettings): Promise<WorkerProcess> {
+export function startEmailWorker(settings: EmailWorkerSettings): Promise<WorkerProcess> {
+  return startService(
+    {
+      QUEUE_NAME: settings.queueName,
+      DATABASE_URL: settings.databaseUrl,
+      EMAIL_DEFAULT_PROVIDER: "smtp",
+      SMTP_HOST: "127.0.0.1",
+      SMTP_PORT: String(settings.smtpPort),
+      SMTP_USE_TLS: "false",
+      SMTP_POOL_SIZE: String(settings.smtpPool),
+      SMTP_FROM_EMAIL: "noreply@example.com",
+      WORKER_COUNT: String(settings.concurrency),
+      WORKER_BATCH_SIZE: String(settings.concurrency),
+      QUEUE_BATCH_SIZE: String(settings.readBatch),
+    },
+    settings.env,
+  );
+}
+
+export interface EmailApiSettings {
+  queueName: string;
+  databaseUrl: string;
+  /** The gRPC port it listens on. */
+  grpcPort: number;
+  /** More settings for its environment (API_KEYS, say). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts the compiled service as the API role (`ROLE=api`: takes emails over gRPC and HTTP, consumes
+ * nothing) on Redis, as the image runs it, and resolves once it answers HTTP. Nothing is sent.
+ */
+export function startEmailApi(settings: EmailApiSettings): Promise<WorkerProcess> {
+  return startService(
+    {
+      ROLE: "api",
+      GRPC_PORT: String(settings.grpcPort),
+      QUEUE_NAME: settings.queueName,
+      DATABASE_URL: settings.databaseUrl,
+      // Intake only checks that a job's provider is configured; the outbox needs no server.
+      EMAIL_DEFAULT_PROVIDER: "outbox",
+    },
+    settings.env,
+  );
+}
+
+/**
+ * The compiled service with the benches' common environment plus `env`, then BENCH_WORKER_ENV, then
+ * `overrides`; resolves once it answers /readyz.
+ */
+async function startService(
+  env: Record<string, string>,
+  overrides: Record<string, string> = {},
+): Promise<WorkerProcess> {
   const { entry } = imageCommand();
   const entryPath = fileURLToPath(new URL(entry, root));
   const cwd = mkdtempSync(join(tmpdir(), "ew-bench-"));
@@ -76,18 +129,8 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
       GRPC_PORT: "0",
       LOG_LEVEL: "warn",
       QUEUE_DRIVER: "redis",
-      QUEUE_NAME: settings.queueName,
       REDIS_URL: redisUrl(),
-      DATABASE_URL: settings.databaseUrl,
-      EMAIL_DEFAULT_PROVIDER: "smtp",
-      SMTP_HOST: "127.0.0.1",
-      SMTP_PORT: String(settings.smtpPort),
-      SMTP_USE_TLS: "false",
-      SMTP_POOL_SIZE: String(settings.smtpPool),
-      SMTP_FROM_EMAIL: "noreply@example.com",
-      WORKER_COUNT: String(settings.concurrency),
-      WORKER_BATCH_SIZE: String(settings.concurrency),
-      QUEUE_BATCH_SIZE: String(settings.readBatch),
+      ...env,
       // More Node options for experiments (NODE_OPTIONS takes only some V8 flags).
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "",
       // More environment for experiments, "NAME=value NAME2=value2" (MALLOC_ARENA_MAX=2, say).
@@ -97,7 +140,7 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
           .filter((pair) => pair.includes("="))
           .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
       ),
-      ...settings.env,
+      ...overrides,
     },
   });
   const stop = async () => {
@@ -113,7 +156,7 @@ export async function startEmailWorker(settings: EmailWorkerSettings): Promise<W
     if (ready) break;
     if (worker.child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`the worker did not get ready:\n${worker.output()}`);
+      throw new Error(`the service did not get ready:\n${worker.output()}`);
     }
     await sleep(100);
   }

@@ -1,4 +1,4 @@
-/** The email both sides send: a small transactional message, about 2 KB once composed. */
+/** The email both sides send: a small transactional message, about 1.1 KB once composed. */
 export const BENCH_TEMPLATE = {
   id: "bench_welcome",
   name: "Benchmark welcome",
