@@ -1,4 +1,4 @@
-import { type Selectable, sql } from "kysely";
+import { CompiledQuery, type Selectable, sql } from "kysely";
 import type { DatabaseRouter } from "./database-router.ts";
 import type { EmailSuppressionTable } from "./schema.ts";
 import { StatementBatcher } from "./statement-batcher.ts";
@@ -64,11 +64,13 @@ export class SuppressionRepository {
   }
 
   async #findMany(emails: string[]): Promise<(SuppressionRecord | undefined)[]> {
-    const rows = await this.#router.master
-      .selectFrom("email_suppressions")
-      .selectAll()
-      .where("email", "in", [...new Set(emails)])
-      .execute();
+    // Written out rather than built: compiling the query per batch (one per few emails sent) was a
+    // measurable share of the fast path's CPU, and one array parameter keeps the text the same.
+    const { rows } = await this.#router.master.executeQuery<SuppressionRecord>(
+      CompiledQuery.raw("select * from email_suppressions where email = any($1::text[])", [
+        [...new Set(emails)],
+      ]),
+    );
     const byEmail = new Map(rows.map((row) => [row.email, row]));
     return emails.map((email) => byEmail.get(email));
   }

@@ -16,7 +16,7 @@ import {
 import { BlockingInterrupter } from "./blocking-interrupter.ts";
 import type { RedisClient } from "./connect-redis.ts";
 import { queueKeys } from "./queue-keys.ts";
-import { fetchScript, promoteScript, reclaimScript, replayScript } from "./scripts.ts";
+import { ackScript, fetchScript, promoteScript, reclaimScript, replayScript } from "./scripts.ts";
 
 export interface RedisStreamsQueueOptions {
   /** Commands, scripts and acks. */
@@ -465,12 +465,12 @@ export class RedisStreamsQueue implements JobQueue {
       ids.push(delivery.id);
       byLane.set(delivery.lane, ids);
     }
-    const pipeline = this.#redis.multi();
-    for (const [lane, ids] of byLane) {
-      pipeline.xack(this.#streams[lane], this.#group, ...ids);
-      pipeline.xdel(this.#streams[lane], ...ids);
-    }
-    await execOrThrow(pipeline);
+    const lanes = [...byLane.keys()];
+    await ackScript.run(
+      this.#redis,
+      lanes.map((lane) => this.#streams[lane]),
+      [this.#group, ...lanes.map((lane) => byLane.get(lane)?.length ?? 0), ...[...byLane.values()].flat()],
+    );
   }
 }
 

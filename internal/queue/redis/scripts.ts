@@ -117,3 +117,23 @@ for _, entry in ipairs(claimed[2]) do
 end
 return { claimed[1], out, buried }
 `);
+
+/**
+ * Acknowledges and deletes finished entries, atomically: one command where MULTI, XACK, XDEL and
+ * EXEC were four, each a command object, promise and reply in the client, once per batch of acks.
+ * KEYS: the lane streams with entries to finish. ARGV: group, then each key's entry count, then the
+ * entry ids, key by key. Ids go to Redis a thousand at a time (Lua's unpack has a limit).
+ */
+export const ackScript = new RedisScript(`
+local at = 2 + #KEYS
+for i = 1, #KEYS do
+  local last = at + tonumber(ARGV[1 + i]) - 1
+  for first = at, last, 1000 do
+    local upto = math.min(first + 999, last)
+    redis.call('XACK', KEYS[i], ARGV[1], unpack(ARGV, first, upto))
+    redis.call('XDEL', KEYS[i], unpack(ARGV, first, upto))
+  end
+  at = last + 1
+end
+return 0
+`);
