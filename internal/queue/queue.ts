@@ -27,6 +27,11 @@ export interface Delivery {
   readonly redelivered: boolean;
   /** What the transport carried beside the body (Kafka headers); absent elsewhere. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * When the message became available to consumers (published, or due after a delay or a retry),
+   * in milliseconds since the epoch, where the transport records it: how long it waited.
+   */
+  readonly enqueuedAt?: number;
 }
 
 export interface RetryRequest {

@@ -34,12 +34,14 @@ describe("JobProcessor spans (OpenTelemetry on, in-memory exporter)", () => {
     await Promise.all([store?.close(), renderPool.stop()]);
   });
 
-  async function deliver(body: string, headers?: Record<string, string>) {
+  /** Publishes `body`, waits `waitMs` before fetching it, and processes it. */
+  async function deliver(body: string, headers?: Record<string, string>, waitMs = 0) {
     exporter.reset();
     const queue = new MemoryQueue(memoryQueueOptions());
     const provider = new RecordingProvider();
     const processor = embeddedJobProcessor({ store, queue, provider, renderPool }, { tracing });
     await queue.publish([{ body, lane: "normal" }]);
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     const [delivery] = await queue.fetch(1);
     if (!delivery) throw new Error("nothing on the queue");
     const outcome = await processor.process(headers ? { ...delivery, headers } : delivery);
@@ -66,6 +68,14 @@ describe("JobProcessor spans (OpenTelemetry on, in-memory exporter)", () => {
     });
     expect(deliverSpan?.attributes).toMatchObject({ "email.status": "sent", "email.attempt": 1 });
     expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain(to);
+  });
+
+  it("records how long the message waited on the queue", async () => {
+    const job = parseJob(welcomeJob(`waited-${randomUUID()}@example.org`));
+    const { spans } = await deliver(encodeJob(job), undefined, 250);
+    const waited = byName(spans, "email deliver")?.attributes["email.queue_wait_ms"];
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(60_000);
   });
 
   it("continues a trace carried only in the transport's headers (a Kafka publisher's)", async () => {

@@ -182,6 +182,9 @@ export class JobProcessor {
           "messaging.destination.name": `${this.#options.queueName}:${delivery.lane}`,
           "messaging.message.id": delivery.id,
           "email.attempt": delivery.attempt + 1,
+          ...(delivery.enqueuedAt !== undefined && {
+            "email.queue_wait_ms": Math.max(0, Date.now() - delivery.enqueuedAt),
+          }),
         },
       },
       async (span) => {

@@ -148,6 +148,10 @@ describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => 
     expect(messageId).not.toBe("");
     expect(sent?.header("message-id")).toContain(messageId);
     expect(attribute(deliver, "email.tracked")).toBe(tracked);
+    // The time the message spent on the Redis stream, from its entry id.
+    const waited = Number(attribute(deliver, "email.queue_wait_ms"));
+    expect(waited).toBeGreaterThanOrEqual(0);
+    expect(waited).toBeLessThan(20_000);
     // Spans name the provider and the message, never the recipient.
     expect(JSON.stringify(spans)).not.toContain(recipient);
     // The worker's log lines about the job carry the trace.

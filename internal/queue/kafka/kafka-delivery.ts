@@ -46,6 +46,8 @@ export function kafkaDelivery(state: AssignedPartition, message: KafkaMessage): 
     body: message.value?.toString() ?? "",
     attempt: Number(headers.attempt ?? 0) || 0,
     redelivered: offset < state.previous.handedBelow,
+    // The producer's create time (or the broker's append time, as the topic is configured).
+    enqueuedAt: Number(message.timestamp),
     state,
     offset,
     headers,

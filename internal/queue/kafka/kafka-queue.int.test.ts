@@ -105,6 +105,7 @@ describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
       createTopics: broker.real ? { partitions: 1, replicationFactor: -1 } : undefined,
     });
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const publishedAt = Date.now();
     try {
       await queue.init();
       await queue.publish([
@@ -113,6 +114,9 @@ describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
       let got: Awaited<ReturnType<KafkaQueue["fetch"]>> = [];
       for (let i = 0; i < 50 && got.length === 0; i++) got = await queue.fetch(1);
       expect(got[0]?.headers).toMatchObject({ traceparent, tracestate: "vendor=1" });
+      // The message's timestamp: when it was published, for the wait it is traced with.
+      expect(got[0]?.enqueuedAt).toBeGreaterThanOrEqual(publishedAt - 1_000);
+      expect(got[0]?.enqueuedAt).toBeLessThanOrEqual(Date.now());
       if (got[0]) await queue.ack(got[0]);
     } finally {
       await queue.close();

@@ -18,6 +18,7 @@ interface Entry {
   body: string;
   attempt: number;
   redelivered: boolean;
+  enqueuedAt: number;
   /** Times handed out without being finished. */
   deliveries: number;
 }
@@ -42,7 +43,15 @@ export class MemoryQueueState {
   #nextDeadPosition = 0;
 
   newEntry(lane: Lane, body: string, attempt: number): Entry {
-    return { id: String(++this.#nextId), lane, body, attempt, redelivered: false, deliveries: 0 };
+    return {
+      id: String(++this.#nextId),
+      lane,
+      body,
+      attempt,
+      redelivered: false,
+      enqueuedAt: Date.now(),
+      deliveries: 0,
+    };
   }
 
   /**
@@ -145,7 +154,11 @@ export class MemoryQueue implements JobQueue {
     const due = delayed.filter((d) => d.runAt <= now);
     if (due.length === 0) return 0;
     delayed.splice(0, delayed.length, ...delayed.filter((d) => d.runAt > now));
-    for (const { entry } of due.sort((a, b) => a.runAt - b.runAt)) lanes[entry.lane].push(entry);
+    for (const { entry, runAt } of due.sort((a, b) => a.runAt - b.runAt)) {
+      // Waiting starts when it falls due, as in Redis, where a due job is added to its stream then.
+      entry.enqueuedAt = runAt;
+      lanes[entry.lane].push(entry);
+    }
     this.state.arrivals.wakeAll();
     return due.length;
   }
@@ -221,7 +234,7 @@ export class MemoryQueue implements JobQueue {
   #hold(entry: Entry): Delivery {
     entry.deliveries++;
     this.state.held.set(entry.id, { entry, visibleAt: Date.now() + this.#visibilityTimeoutMs });
-    const { id, lane, body, attempt, redelivered } = entry;
-    return { id, lane, body, attempt, redelivered };
+    const { id, lane, body, attempt, redelivered, enqueuedAt } = entry;
+    return { id, lane, body, attempt, redelivered, enqueuedAt };
   }
 }

@@ -455,6 +455,9 @@ export class RedisStreamsQueue implements JobQueue {
       body: field(fields, "job") ?? field(fields, "body") ?? "",
       attempt: Number(field(fields, "attempt") ?? 0) || 0,
       redelivered,
+      // An entry id is the time Redis added it, in ms, then a sequence number: delayed and retried
+      // jobs are added when they fall due.
+      enqueuedAt: Number.parseInt(id, 10),
     };
   }
 
