@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import { LANES, type Lane, laneOf, PRIORITY_VALUES } from "../../job/priority.ts";
+import { type Lane, laneOf, PRIORITY_VALUES } from "../../job/priority.ts";
 import type { Database } from "../../store/schema.ts";
 import { AckBatcher } from "../ack-batcher.ts";
 import { deadLetterReason } from "../dead-letter-reason.ts";
@@ -14,6 +14,7 @@ import {
   type RetryRequest,
 } from "../queue.ts";
 import { Wakeup } from "../wakeup.ts";
+import { ClaimedDeliveries } from "./claimed-deliveries.ts";
 
 export interface PostgresQueueOptions {
   /** The master: every queue operation writes. */
@@ -24,8 +25,10 @@ export interface PostgresQueueOptions {
   /** A row claimed this many times without being finished is dead-lettered by the next claim. */
   maxDeliveries: number;
   /**
-   * Rows claimed per query at least: those beyond what a fetch asked for wait here, leased, for the
-   * next fetch. One claim and one commit per batch is where the table queue's speed comes from.
+   * Rows claimed per batch at least: those beyond what a fetch asked for wait here, leased, for the
+   * next fetches, and the next batch is claimed as soon as fewer than this many wait (so up to twice
+   * this many are held). One claim and one commit per batch is where the table queue's speed comes
+   * from.
    */
   claimBatch: number;
   /** A batch of acknowledgements failed: those rows will be delivered again. */
@@ -37,7 +40,7 @@ interface ClaimedRow {
   lane: number;
   body: string;
   attempt: number;
-  deliveries: number;
+  redelivered: boolean;
   dead: boolean;
 }
 
@@ -45,7 +48,8 @@ interface ClaimedRow {
  * The `postgres` queue: rows in `email_queue`, claimed in batches with `FOR UPDATE SKIP LOCKED` and
  * leased until `locked_until`, so a crashed worker's rows come back on their own. Claiming also moves
  * `run_at` to the lease's end: a leased row is then out of the ready range of the index, so claims
- * never walk past rows others hold, and it is ready again by itself when the lease runs out.
+ * never walk past rows others hold (however many consumers hold how many rows), and it is ready
+ * again by itself when the lease runs out.
  * Delayed and retry messages are rows with a future `run_at` and no lease; dead letters stay in the
  * table, flagged. Works on PostgreSQL and on the embedded PGlite.
  */
@@ -60,8 +64,7 @@ export class PostgresQueue implements JobQueue {
   readonly #waiters = new Wakeup();
   readonly #acks: AckBatcher<string>;
   readonly #claimBatch: number;
-  /** Claimed ahead of the fetches that will hand them out, most urgent first. */
-  #claimed: Delivery[] = [];
+  readonly #claimed = new ClaimedDeliveries();
   #claiming: Promise<void> | undefined;
   #closed = false;
 
@@ -237,7 +240,7 @@ export class PostgresQueue implements JobQueue {
     this.#waiters.wakeAll();
     await this.#claiming?.catch(() => {});
     // Claimed ahead and never handed out: give them back now rather than when their lease ends.
-    const unused = this.#claimed.splice(0).map((d) => d.id);
+    const unused = this.#claimed.take(Number.POSITIVE_INFINITY).map((d) => d.id);
     if (unused.length > 0)
       await this.#db
         .updateTable("email_queue")
@@ -246,32 +249,52 @@ export class PostgresQueue implements JobQueue {
           run_at: sql<Date>`now()`,
           deliveries: sql<number>`greatest(deliveries - 1, 0)`,
         })
-        .where("id", "in", unused)
+        .where(sql<boolean>`id = any(${unused}::bigint[])`)
         .execute();
   }
 
   async #claim(max: number): Promise<Delivery[]> {
     if (this.#closed) return [];
-    if (this.#claimed.length === 0) await (this.#claiming ?? this.#claimAhead(max));
-    const out = this.#claimed.splice(0, max);
-    // Claim the next batch while this one is sent, so workers never wait for the database; only
-    // when batches are in use (a claim of exactly what was asked has nothing to overlap).
-    if (this.#claimBatch > max && out.length === max && this.#claimed.length < this.#claimBatch)
+    if (this.#claimed.size === 0) await (this.#claiming ?? this.#claimAhead(max));
+    const out = this.#claimed.take(max);
+    // Claim the next whole batch as soon as this one is started, so that it lands before the
+    // workers run out (a claim of a batch takes about as long as sending one); only when batches
+    // are in use (a claim of exactly what was asked has nothing to overlap).
+    if (
+      this.#claimBatch > max &&
+      out.length === max &&
+      this.#claimed.size < this.#claimBatch &&
+      !this.#claiming
+    ) {
       void this.#claimAhead(max).catch(() => {});
+      // The pool hands the claim its connection in a process.nextTick, which runs only once no
+      // promise is left to settle: the workers' burst of jobs would hold the claim back until it
+      // ends. A turn of the event loop now sends the claim first, to be answered during the burst.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     return out;
   }
 
   #claimAhead(max: number): Promise<void> {
     this.#claiming ??= (async () => {
       try {
-        const size = Math.max(max, this.#claimBatch - this.#claimed.length);
-        const plan = this.#fairShare.plan(size);
-        const got: Delivery[] = [];
-        if (plan.reserved) got.push(...(await this.#claimRows(plan.reserved.count, plan.reserved.lane)));
-        if (got.length < size) got.push(...(await this.#claimRows(size - got.length, undefined)));
-        this.#claimed = [...this.#claimed, ...got].sort(
-          (a, b) => LANES.indexOf(a.lane) - LANES.indexOf(b.lane),
-        );
+        const size = Math.max(max, this.#claimBatch);
+        const { reserved } = this.#fairShare.plan(size);
+        const rest = size - (reserved?.count ?? 0);
+        // The lane's share and the rest are claimed at once, on two connections: sent one after the
+        // other, the second would wait for the workers' current burst to end (it keeps the event
+        // loop from reading the first answer), and the workers then for the second.
+        const [ofLane, byPriority] = await Promise.all([
+          reserved ? this.#claimRows(reserved.count, reserved.lane) : [],
+          rest > 0 ? this.#claimRows(rest, undefined) : [],
+        ]);
+        this.#claimed.add(ofLane);
+        this.#claimed.add(byPriority);
+        // Slots the lane could not use go back to strict priority: now when the fetch waiting for
+        // this claim would come up short, else in the next batch, which follows at once.
+        const got = ofLane.length + byPriority.length;
+        if (got < max && byPriority.length === rest)
+          this.#claimed.add(await this.#claimRows(max - got, undefined));
       } finally {
         this.#claiming = undefined;
       }
@@ -303,16 +326,13 @@ export class PostgresQueue implements JobQueue {
         limit ${limit}
         for update skip locked
       ))
-      returning q.id::text as id, q.lane, q.body, q.attempt, q.deliveries, q.dead`.execute(this.#db);
-    return rows
-      .filter((row) => !row.dead)
-      .map((row) => ({
-        id: row.id,
-        lane: laneOf(row.lane),
-        body: row.body,
-        attempt: row.attempt,
-        redelivered: row.deliveries > 1,
-      }));
+      returning q.id::text as id, q.lane, q.body, q.attempt, q.deliveries > 1 as redelivered, q.dead`.execute(
+      this.#db,
+    );
+    const deliveries: Delivery[] = [];
+    for (const { id, lane, body, attempt, redelivered, dead } of rows)
+      if (!dead) deliveries.push({ id, lane: laneOf(lane), body, attempt, redelivered });
+    return deliveries;
   }
 
   /** Sleeps until a local publish, the poll interval, or the next delayed row falls due. */
@@ -330,7 +350,8 @@ export class PostgresQueue implements JobQueue {
   }
 
   async #flushAcks(ids: string[]): Promise<void> {
-    await this.#db.deleteFrom("email_queue").where("id", "in", ids).execute();
+    // One array parameter, not one per row: the statement's text and plan stay the same.
+    await sql`delete from email_queue where id = any(${ids}::bigint[])`.execute(this.#db);
   }
 }
 
