@@ -1,5 +1,23 @@
-import { status } from "@grpc/grpc-js";
+import type { status as GrpcStatus } from "@grpc/grpc-js";
 import { type ErrorKind, isErrorKind, kindOf } from "./error-kind.ts";
+
+/**
+ * The gRPC status codes this table uses, as the protocol fixes them. Written out because importing
+ * them from grpc-js loads the whole gRPC implementation (and node:http2), which a worker process,
+ * serving no gRPC, would otherwise keep resident for this table alone.
+ */
+const status = {
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const satisfies Record<string, GrpcStatus>;
 
 /** emailctl's exit codes, which scripts rely on (README "emailctl"). */
 export const EXIT_CODES = {
@@ -15,7 +33,7 @@ export const EXIT_CODES = {
 type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
 interface ErrorResponse {
-  grpc: status;
+  grpc: GrpcStatus;
   http: number;
   /** emailctl's exit code when a request fails this way. */
   exit: ExitCode;
@@ -23,7 +41,7 @@ interface ErrorResponse {
   selfExplanatory: boolean;
 }
 
-const row = (grpc: status, http: number, exit: ExitCode, selfExplanatory = true): ErrorResponse => ({
+const row = (grpc: GrpcStatus, http: number, exit: ExitCode, selfExplanatory = true): ErrorResponse => ({
   grpc,
   http,
   exit,
@@ -70,7 +88,7 @@ export function kindInTrailers(error: { metadata?: { get(key: string): unknown[]
  * The exit code for a failed gRPC call: by the kind the server named in its trailers, or, for a
  * status the transport raised itself (a deadline, a message over the size limit), by its code.
  */
-export function exitCodeOfCall(code: status, kind: string | undefined): ExitCode {
+export function exitCodeOfCall(code: GrpcStatus, kind: string | undefined): ExitCode {
   if (isErrorKind(kind)) return ERROR_RESPONSES[kind].exit;
   if (code === status.DEADLINE_EXCEEDED || code === status.UNAVAILABLE) return EXIT_CODES.unavailable;
   // The first kind answered with this code: the table is ordered caller mistakes first.
