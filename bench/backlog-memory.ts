@@ -2,7 +2,8 @@
 // The memory scenario of the README's Benchmark section: the worker's RSS while it drains a 100,000-job backlog into an SMTP
 // sink, against BullMQ + nodemailer draining the same backlog into the same kind of sink, in the same
 // run. The backlog is published before each worker starts; each side gets a fresh sink process. Our
-// worker is the compiled service run as the Docker image runs it (the CMD's Node flags).
+// worker is the compiled service run as the Docker image runs it (the CMD's Node flags), as the
+// worker role (ROLE=worker).
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
@@ -101,6 +102,9 @@ async function emailWorker(): Promise<Result> {
           smtpPool: POOL,
           concurrency: CONCURRENCY,
           readBatch: READ_BATCH,
+          // The process the target is about: one that consumes and sends, and serves only its probes
+          // (BENCH_WORKER_ENV="ROLE=all" measures the all-in-one process instead).
+          env: { ROLE: "worker" },
         }),
     );
   } finally {
