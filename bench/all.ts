@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import type { DeliveryReport, Result as DeliveryResult } from "./delivery.ts";
 import { machineDescription } from "./machine.ts";
 import { TARGETS } from "./targets.ts";
 
@@ -29,27 +30,6 @@ async function runBench<T>(script: string, args: string[] = []): Promise<T> {
   return JSON.parse(output.slice(start)) as T;
 }
 
-interface DeliveryResult {
-  name: string;
-  jobs_per_second: number;
-  latency_p50_ms: number | null;
-  latency_p99_ms: number | null;
-  peak_rss_mb: number;
-  worker_cpu_ms_per_1000_jobs: number;
-  duplicates: number;
-}
-interface SinkRun {
-  results: [DeliveryResult, DeliveryResult, DeliveryResult];
-  raw_ceiling_jobs_per_second: number;
-  throughput_ratio_vs_bullmq: number;
-  share_of_ceiling: { email_worker: number; bullmq: number };
-  tracked_share_of_fast_path: number;
-}
-interface DeliveryReport {
-  settings: { jobs: number; concurrency: number; smtp_pool: number };
-  postfix_smtp_sink: SinkRun;
-  node_sink: SinkRun;
-}
 interface QueueReport {
   settings: { jobs: number; concurrency: number };
   results: { email_worker_jobs_per_second: number; bullmq_noop_jobs_per_second: number };

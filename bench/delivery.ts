@@ -43,7 +43,7 @@ type SinkKind = "postfix" | "node";
 /** A sink that counts (Postfix's), or one that also records each message (Node's). */
 type Sink = CountingSink | SinkProcess;
 
-interface Result {
+export interface Result {
   name: string;
   sink: SinkKind;
   jobs: number;
@@ -82,47 +82,57 @@ async function measure(
     peak_rss_mb: peakRssMb(worker.pid),
     worker_cpu_ms_per_1000_jobs: Math.round(((cpuMs(worker.pid) - cpuBefore) * 1000) / JOBS),
   });
-  if (!("stats" in sink)) {
-    // Postfix's sink counts in this process's memory: polling it costs nothing, so it is polled often.
-    while ((await sink.count()) < JOBS) await sleep(10);
+  const received =
+    "stats" in sink ? await receivedByNodeSink(sink, ids, publishedAt) : await receivedByCount(sink);
+  const { seconds } = received;
+  return {
+    name,
+    sink: received.latencies ? "node" : "postfix",
+    jobs: JOBS,
+    seconds: Number(seconds.toFixed(2)),
+    jobs_per_second: Math.round(JOBS / seconds),
+    latency_p50_ms: received.latencies ? percentile(received.latencies, 50) : null,
+    latency_p99_ms: received.latencies ? percentile(received.latencies, 99) : null,
+    ...received.usage,
+    duplicates: received.duplicates,
+  };
+
+  /** Postfix's sink counts in this process's memory: polling it costs nothing, so it is polled often. */
+  async function receivedByCount(counting: CountingSink): Promise<Received> {
+    while ((await counting.count()) < JOBS) await sleep(10);
     const seconds = (Date.now() - started) / 1000;
     const measured = usage();
     // Anything sent twice arrives within a moment of the rest.
     await sleep(500);
+    return { seconds, usage: measured, latencies: undefined, duplicates: (await counting.count()) - JOBS };
+  }
+
+  async function receivedByNodeSink(
+    recording: SinkProcess,
+    sent: string[],
+    at: Map<string, number>,
+  ): Promise<Received> {
+    // Polled by count: the full stats walk every message, and polling them slowed the sink (the
+    // bottleneck) more the more it held.
+    while ((await recording.count()) < JOBS) await sleep(100);
+    const measured = usage();
+    const stats = await recording.stats();
+    const finished = Math.max(...sent.map((id) => stats.received_at[id] ?? 0));
     return {
-      name,
-      sink: "postfix",
-      jobs: JOBS,
-      seconds: Number(seconds.toFixed(2)),
-      jobs_per_second: Math.round(JOBS / seconds),
-      latency_p50_ms: null,
-      latency_p99_ms: null,
-      ...measured,
-      duplicates: (await sink.count()) - JOBS,
+      seconds: (finished - started) / 1000,
+      usage: measured,
+      latencies: sent.map((id) => (stats.received_at[id] ?? 0) - (at.get(id) ?? 0)).sort((a, b) => a - b),
+      duplicates: sent.reduce((sum, id) => sum + Math.max((stats.per_job[id] ?? 0) - 1, 0), 0),
     };
   }
-  // Polled by count: the full stats walk every message, and polling them slowed the sink (the
-  // bottleneck) more the more it held.
-  while ((await sink.count()) < JOBS) await sleep(100);
-  const measured = usage();
-  const stats = await sink.stats();
-  const ours = ids.map((id) => stats.received_at[id] ?? 0);
-  const finished = Math.max(...ours);
-  const latencies = ids
-    .map((id) => (stats.received_at[id] ?? 0) - (publishedAt.get(id) ?? 0))
-    .sort((a, b) => a - b);
-  const seconds = (finished - started) / 1000;
-  return {
-    name,
-    sink: "node",
-    jobs: JOBS,
-    seconds: Number(seconds.toFixed(2)),
-    jobs_per_second: Math.round(JOBS / seconds),
-    latency_p50_ms: percentile(latencies, 50),
-    latency_p99_ms: percentile(latencies, 99),
-    ...measured,
-    duplicates: ids.reduce((sum, id) => sum + Math.max((stats.per_job[id] ?? 0) - 1, 0), 0),
-  };
+}
+
+/** What a sink says about a measurement's jobs; latencies only where it records each message. */
+interface Received {
+  seconds: number;
+  usage: { peak_rss_mb: number; worker_cpu_ms_per_1000_jobs: number };
+  latencies: number[] | undefined;
+  duplicates: number;
 }
 
 /**
@@ -307,6 +317,23 @@ async function dkimCost(algorithm: "rsa" | "ed25519"): Promise<void> {
   }
 }
 
+/** What `--json` prints for a full run (read by bench/all.ts). */
+export interface DeliveryReport {
+  date: string;
+  machine: string;
+  settings: {
+    jobs: number;
+    concurrency: number;
+    smtp_pool: number;
+    queue_batch_size: number;
+    worker_node_flags: string;
+  };
+  postfix_smtp_sink: SinkRun;
+  node_sink: SinkRun;
+}
+
+type SinkRun = Awaited<ReturnType<typeof sinkRun>>;
+
 /** The fast path, the tracked path, the peer and the raw ceiling, all into one kind of sink. */
 async function sinkRun(kind: SinkKind) {
   const ceiling = await withSink(kind, rawCeiling);
@@ -316,7 +343,7 @@ async function sinkRun(kind: SinkKind) {
   const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
   return {
     sink: kind,
-    results: [ours, tracked, peer],
+    results: [ours, tracked, peer] as [fast: Result, tracked: Result, peer: Result],
     raw_ceiling_jobs_per_second: ceiling,
     throughput_ratio_vs_bullmq: ratio(ours.jobs_per_second, peer.jobs_per_second),
     share_of_ceiling: {
@@ -357,7 +384,7 @@ try {
 async function fullRun(): Promise<void> {
   const postfix = await sinkRun("postfix");
   const node = await sinkRun("node");
-  const report = {
+  const report: DeliveryReport = {
     date: new Date().toISOString(),
     machine: machineDescription(),
     settings: {

@@ -96,10 +96,10 @@ describe("WorkerPool's released slots", () => {
     while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
-  it("starts another job in a released slot, but lets at most `concurrency` jobs finish outside their slots", async () => {
-    const gate = recordingGate();
+  /** A started pool of two slots over `count` deliveries, its jobs held at recording by `gate`. */
+  function startedPool(count: number, gate: ReturnType<typeof recordingGate>): WorkerPool {
     const pool = new WorkerPool({
-      queue: queueOf(10),
+      queue: queueOf(count),
       handler: gate.handler,
       concurrency: 2,
       batchSize: 2,
@@ -107,6 +107,12 @@ describe("WorkerPool's released slots", () => {
       logger: silent,
     });
     pool.start();
+    return pool;
+  }
+
+  it("starts another job in a released slot, but lets at most `concurrency` jobs finish outside their slots", async () => {
+    const gate = recordingGate();
+    const pool = startedPool(10, gate);
     // Two jobs released their slots and are recording; two more took the slots and, with no room
     // left to finish outside them, keep them: nothing else starts until a recording ends.
     await until(() => gate.counts.started === 4 && pool.finishing === 2);
@@ -121,15 +127,7 @@ describe("WorkerPool's released slots", () => {
 
   it("waits at shutdown for jobs that are still recording outside their slots", async () => {
     const gate = recordingGate();
-    const pool = new WorkerPool({
-      queue: queueOf(1),
-      handler: gate.handler,
-      concurrency: 2,
-      batchSize: 2,
-      jobTimeoutMs: 5_000,
-      logger: silent,
-    });
-    pool.start();
+    const pool = startedPool(1, gate);
     await until(() => pool.finishing === 1);
     let stopped = false;
     const stopping = pool.stop(5_000).then(() => {
