@@ -131,6 +131,32 @@ describe("RenderPool lifecycle", () => {
   });
 });
 
+describe("RenderPool priorities", () => {
+  it("gives a waiting critical render to the thread before low ones that waited longer", async () => {
+    const single = new RenderPool({ threads: 1, timeoutMs: BUDGET_MS, depth: 1 });
+    try {
+      const inline = (text: string) =>
+        ({ op: "inline", key: undefined, templateId: undefined, parts: { text }, data: {} }) as const;
+      await single.render(inline("warm"));
+      const finished: string[] = [];
+      const track = (name: string, rendering: Promise<unknown>) =>
+        rendering.then(() => {
+          finished.push(name);
+        });
+      // The thread is busy with this one while the others queue up behind it.
+      const busy = track("busy", single.render({ ...inline(BOMB), data: { a: items(25) } }));
+      await new Promise((resolve) => setImmediate(resolve));
+      const low = items(5).map((i) => track(`low ${i}`, single.render(inline(`low ${i}`), -1)));
+      const critical = track("critical", single.render(inline("critical"), 2));
+      await Promise.all([busy, ...low, critical]);
+      expect(finished.slice(0, 2)).toEqual(["busy", "critical"]);
+      expect(finished.slice(2)).toEqual(items(5).map((i) => `low ${i}`));
+    } finally {
+      await single.stop();
+    }
+  });
+});
+
 describe("sandbox", () => {
   it("never writes to stdout or stderr: {{log}} is not a helper", async () => {
     const writes: unknown[] = [];

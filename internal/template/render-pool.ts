@@ -69,13 +69,21 @@ export class RenderPool {
     await Promise.all(threads.map((thread) => this.#retire(thread)));
   }
 
-  render(request: Omit<RenderRequest, "id">): Promise<RenderedEmail> {
+  /**
+   * `priority` (higher first): a request waiting for a thread goes ahead of every less urgent one,
+   * so a critical email's render does not queue behind a campaign's.
+   */
+  render(request: Omit<RenderRequest, "id">, priority = 0): Promise<RenderedEmail> {
     if (this.#state === "stopped")
       return Promise.reject(new KindedError("unavailable", "template rendering is stopped"));
     this.start();
     this.#fill();
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ request: { ...request, id: this.#nextId++ }, resolve, reject });
+      const job: Job = { request: { ...request, id: this.#nextId++ }, priority, resolve, reject };
+      // Behind every waiting request of this priority or higher (appending, the common case, first).
+      let at = this.#waiting.length;
+      while (at > 0 && (this.#waiting[at - 1]?.priority ?? 0) < priority) at--;
+      this.#waiting.splice(at, 0, job);
       // Sent after this turn's I/O callbacks, so the renders a read batch starts share a message
       // (a microtask would send most of them alone: +20% CPU per email in bench/delivery.ts).
       if (!this.#flushQueued) {

@@ -24,6 +24,8 @@ const THREAD_STACK_MB = 4;
 /** One request and the caller waiting for it. */
 export interface Job {
   request: RenderRequest;
+  /** Its email's priority (PRIORITY_VALUES): higher goes to a thread first. */
+  priority: number;
   resolve: (email: RenderedEmail) => void;
   reject: (error: Error) => void;
 }

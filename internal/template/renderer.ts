@@ -64,7 +64,12 @@ export class TemplateRenderer {
     this.#maxTemplateBytes = options.maxTemplateBytes;
   }
 
-  async renderTemplate(templateId: string, data: Record<string, unknown>): Promise<RenderedEmail> {
+  /** `priority`: the job's (PRIORITY_VALUES); a more urgent render goes to a thread first. */
+  async renderTemplate(
+    templateId: string,
+    data: Record<string, unknown>,
+    priority = 0,
+  ): Promise<RenderedEmail> {
     const definition = await this.#source.get(templateId);
     if (definition === undefined)
       throw new TemplateError("template_not_found", `template "${templateId}" does not exist`, {
@@ -80,6 +85,7 @@ export class TemplateRenderer {
       templateId,
       definition,
       data,
+      priority,
     );
   }
 
@@ -101,7 +107,11 @@ export class TemplateRenderer {
     return this.#run("draft", undefined, draft.id, draft, data);
   }
 
-  async renderInline(content: InlineContent, data: Record<string, unknown> = {}): Promise<RenderedEmail> {
+  async renderInline(
+    content: InlineContent,
+    data: Record<string, unknown> = {},
+    priority = 0,
+  ): Promise<RenderedEmail> {
     const plain = passThrough(content);
     if (plain !== undefined) return plain;
     const named: NamedSource[] = [
@@ -111,7 +121,7 @@ export class TemplateRenderer {
     ];
     this.#refuseOversized(named, true, undefined);
     const parts: TemplateParts = { subject: content.subject, html: content.html, text: content.text };
-    return this.#pool.render({ op: "inline", key: undefined, templateId: undefined, parts, data });
+    return this.#pool.render({ op: "inline", key: undefined, templateId: undefined, parts, data }, priority);
   }
 
   #run(
@@ -120,6 +130,7 @@ export class TemplateRenderer {
     templateId: string,
     row: TemplateRow,
     data: Record<string, unknown>,
+    priority = 0,
   ): Promise<RenderedEmail> {
     this.#refuseOversized(
       [
@@ -136,7 +147,7 @@ export class TemplateRenderer {
       text: row.text_template,
       variables: row.variables,
     };
-    return this.#pool.render({ op, key, templateId, parts, data });
+    return this.#pool.render({ op, key, templateId, parts, data }, priority);
   }
 
   /** Compiling time grows with the source: one too large is refused before a thread sees it. */

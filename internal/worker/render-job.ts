@@ -34,10 +34,11 @@ export async function renderJob(job: EmailJob, renderer: TemplateRenderer): Prom
   }
   const content =
     job.template_id !== undefined
-      ? await renderer.renderTemplate(job.template_id, job.template_data)
+      ? await renderer.renderTemplate(job.template_id, job.template_data, job.priority)
       : await renderer.renderInline(
           { subject: job.subject, html: job.html, text: job.text },
           job.template_data,
+          job.priority,
         );
   return {
     ...base,
