@@ -322,6 +322,19 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     expect(queue.operations.get(delivery.id)).toEqual(["ack"]);
   });
 
+  it("keeps its worker slot until recorded for a low-priority job (campaigns, bulk)", async () => {
+    await service.send(welcomeJob(address(), { tracked: true, priority: "low" }));
+    await queue.promoteDue();
+    const [delivery] = await queue.fetch(1);
+    if (!delivery) throw new Error("nothing on the queue");
+    let released = false;
+    const outcome = await processor.process(delivery, undefined, () => {
+      released = true;
+    });
+    expect(outcome).toMatchObject({ status: "sent", lane: "low" });
+    expect(released).toBe(false);
+  });
+
   it("keeps its worker slot for an ending other than sent", async () => {
     const to = address();
     provider.failFor(to, () => new DeliveryError("permanent", "smtp_550", "no such user"));

@@ -5,6 +5,7 @@ import { kindOf } from "../errors/error-kind.ts";
 import type { EmailJob, Mailbox } from "../job/email-job.ts";
 import { deliveryKeyOf } from "../job/idempotency-keys.ts";
 import { derivedJobId } from "../job/job-id.ts";
+import { PRIORITY_VALUES } from "../job/priority.ts";
 import {
   decodeQueueMessage,
   encodeNextAttempt,
@@ -204,7 +205,10 @@ export class JobProcessor {
     const started = performance.now();
     const startedAt = Date.now();
     const decided = await this.#decide(delivery, signal);
-    if (decided.ending.kind === "sent") release?.();
+    // Low-priority work (campaigns, bulk) keeps its slot until it is recorded: giving it back early
+    // lets more of it in while its recordings still load the database, and critical email sent
+    // during a campaign at full speed waited longer for it (p99 128 against 74 ms, bench:campaign).
+    if (decided.ending.kind === "sent" && decided.ending.job.priority >= PRIORITY_VALUES.normal) release?.();
     await this.#traced("email record", {}, () => this.#completer.finish(delivery, decided.ending));
     const durationMs = performance.now() - started;
     logEnding(this.#options.logger, delivery, decided, durationMs);
