@@ -76,12 +76,12 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
 
   const address = () => `user-${randomUUID()}@example.org`;
 
-  /** Takes the next delivery off the queue and processes it. */
-  async function processNext() {
+  /** Takes the next delivery off the queue and processes it; `release` as the worker pool's. */
+  async function processNext(release?: () => void) {
     await queue.promoteDue();
     const [delivery] = await queue.fetch(1);
     if (!delivery) throw new Error("nothing on the queue");
-    const outcome = await processor.process(delivery);
+    const outcome = await processor.process(delivery, undefined, release);
     return { delivery, outcome, operations: queue.operations.get(delivery.id) };
   }
 
@@ -303,12 +303,9 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     const to = address();
     const { job_id } = await service.send(welcomeJob(to, { tracked: true }));
     const seenAtRelease: { sent: number; status: string | undefined }[] = [];
-    await queue.promoteDue();
-    const [delivery] = await queue.fetch(1);
-    if (!delivery) throw new Error("nothing on the queue");
     // The row is read as release is called; the read is awaited after processing.
     const reads: Promise<void>[] = [];
-    const outcome = await processor.process(delivery, undefined, () => {
+    const { outcome, operations } = await processNext(() => {
       reads.push(
         store.jobs.get(job_id, { consistency: "strong" }).then((row) => {
           seenAtRelease.push({ sent: provider.sentTo(to).length, status: row?.status });
@@ -319,16 +316,13 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     expect(outcome.status).toBe("sent");
     expect(seenAtRelease).toEqual([{ sent: 1, status: "processing" }]);
     expect(await store.jobs.get(job_id, { consistency: "strong" })).toMatchObject({ status: "sent" });
-    expect(queue.operations.get(delivery.id)).toEqual(["ack"]);
+    expect(operations).toEqual(["ack"]);
   });
 
   it("keeps its worker slot until recorded for a low-priority job (campaigns, bulk)", async () => {
     await service.send(welcomeJob(address(), { tracked: true, priority: "low" }));
-    await queue.promoteDue();
-    const [delivery] = await queue.fetch(1);
-    if (!delivery) throw new Error("nothing on the queue");
     let released = false;
-    const outcome = await processor.process(delivery, undefined, () => {
+    const { outcome } = await processNext(() => {
       released = true;
     });
     expect(outcome).toMatchObject({ status: "sent", lane: "low" });
@@ -339,11 +333,8 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
     const to = address();
     provider.failFor(to, () => new DeliveryError("permanent", "smtp_550", "no such user"));
     await service.send(welcomeJob(to, { tracked: true }));
-    await queue.promoteDue();
-    const [delivery] = await queue.fetch(1);
-    if (!delivery) throw new Error("nothing on the queue");
     let released = false;
-    const outcome = await processor.process(delivery, undefined, () => {
+    const { outcome } = await processNext(() => {
       released = true;
     });
     expect(outcome.status).toBe("failed");
