@@ -181,6 +181,8 @@ export interface TemplateEdit {
   text_template: string;
   variables: string[];
   is_active: boolean;
+  /** A new template: refused (409, `template_exists`) when the id is taken, instead of replacing it. */
+  create?: boolean;
 }
 
 /** Body of POST /admin/api/templates/preview: a draft and sample data. */

@@ -188,6 +188,40 @@ describe("the console's handlers over the real services", () => {
     expect(await handlers.deleteTemplate("receipt")).toEqual({ deleted: true });
   });
 
+  it("creates a new template under a free id, and refuses one whose id is taken instead of replacing it", async () => {
+    const edit = {
+      name: "Invoice",
+      subject: "Invoice {{number}}",
+      html_template: "<p>Your invoice</p>",
+      text_template: "",
+      variables: ["number"],
+      is_active: true,
+      create: true,
+    };
+    try {
+      expect((await handlers.saveTemplate("invoice", edit)).template).toMatchObject({
+        id: "invoice",
+        name: "Invoice",
+      });
+      await expect(
+        handlers.saveTemplate("invoice", { ...edit, name: "Someone else's", subject: "Other" }),
+      ).rejects.toMatchObject({
+        kind: "conflict",
+        code: "template_exists",
+        message: /"invoice" already exists/,
+      });
+      expect((await handlers.template("invoice")).template).toMatchObject({
+        name: "Invoice",
+        subject: "Invoice {{number}}",
+      });
+      // Editing an existing one (no create flag) still saves over it.
+      const edited = await handlers.saveTemplate("invoice", { ...edit, create: false, name: "Invoice v2" });
+      expect(edited.template.name).toBe("Invoice v2");
+    } finally {
+      await handlers.deleteTemplate("invoice");
+    }
+  });
+
   it("adds, finds and removes a suppression with its reason and source", async () => {
     const added = await handlers.addSuppression({
       email: "Noisy@Example.com",

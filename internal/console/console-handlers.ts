@@ -101,6 +101,7 @@ const templateEditSchema = z.strictObject({
   text_template: z.string(),
   variables: z.array(text(200)).max(200),
   is_active: z.boolean(),
+  create: z.boolean().optional(),
 });
 
 const templatePreviewSchema = z.strictObject({
@@ -338,7 +339,7 @@ export class ConsoleHandlers {
         { code: "invalid_request" },
       );
     const edit = parse(templateEditSchema, input);
-    const saved = await this.#options.templates.upsert({
+    const template = {
       id,
       name: edit.name,
       subject: edit.subject || null,
@@ -346,8 +347,15 @@ export class ConsoleHandlers {
       text_template: edit.text_template || null,
       variables: await this.#variablesToStore(id, edit.variables),
       is_active: edit.is_active,
-    });
-    return { template: templateView(saved) };
+    };
+    if (!edit.create) return { template: templateView(await this.#options.templates.upsert(template)) };
+    // Typing an existing id into "New template" must not silently replace that template.
+    const created = await this.#options.templates.create(template);
+    if (!created)
+      throw new KindedError("conflict", `template "${id}" already exists: open it to change it`, {
+        code: "template_exists",
+      });
+    return { template: templateView(created) };
   }
 
   /**

@@ -33,6 +33,14 @@ export class TemplateService {
     return saved;
   }
 
+  /** Like upsert, but never replaces: undefined, nothing written, when the id is taken. */
+  async create(template: NewTemplate): Promise<EmailTemplateRecord | undefined> {
+    await this.#options.renderer.check(template);
+    const created = await this.#options.templates.create(template);
+    if (created) this.#options.invalidate(template.id);
+    return created;
+  }
+
   async get(id: string): Promise<EmailTemplateRecord> {
     const template = await this.#options.templates.get(id, { consistency: "strong" });
     if (!template) throw new NotFoundError(`template "${id}" does not exist`, "template_not_found");

@@ -57,6 +57,16 @@ export class TemplateRepository {
       .executeTakeFirstOrThrow();
   }
 
+  /** Creates the template; undefined, and nothing written, when its id is already taken. */
+  async create(template: NewTemplate): Promise<EmailTemplateRecord | undefined> {
+    return this.#router.master
+      .insertInto("email_templates")
+      .values({ id: template.id, ...templateColumns(template) })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .returningAll()
+      .executeTakeFirst();
+  }
+
   async get(id: string, options: ReadOptions = {}): Promise<EmailTemplateRecord | undefined> {
     const query = (db: Kysely<Database>) =>
       db.selectFrom("email_templates").selectAll().where("id", "=", id).executeTakeFirst();

@@ -174,6 +174,17 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
     });
     expect(saved.status).toBe(202);
     await rig.delivered("grace.receipt@example.com");
+
+    // "New template" under an id that is taken is refused; the stored template stays as it was.
+    await page.goto(`${rig.service.base}/admin/templates/new`);
+    await page.getByLabel("Id").fill("console_receipt");
+    await page.getByLabel("Name").fill("Not the receipt");
+    await page.getByLabel("HTML").fill("<p>Something else</p>");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText(/^The template was not saved: template "console_receipt" already exists/).waitFor();
+    forgive(watch, /status of 409/);
+    await page.goto(`${rig.service.base}/admin/templates/console_receipt`);
+    await expect.poll(() => page.getByLabel("Name").inputValue()).toBe("Receipt");
     await context.close();
   });
 

@@ -138,6 +138,7 @@ export function TemplateEditorPage({ id }: { id: string | null }) {
       text_template: draft.text,
       variables: splitVariables(draft.variables),
       is_active: draft.active,
+      create: isNew,
     };
     setSaving(true);
     setSaveError(null);
