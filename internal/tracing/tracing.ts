@@ -13,6 +13,7 @@ import {
 import type { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { SpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
+import { samplerFromEnv } from "./sampler.ts";
 import type { TraceCarrier } from "./trace-context.ts";
 
 export interface SpanOptions {
@@ -36,8 +37,8 @@ const setter = {
 /**
  * OpenTelemetry traces, on only when an OTLP endpoint is configured by the standard variables
  * (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, unless OTEL_SDK_DISABLED is
- * true or OTEL_TRACES_EXPORTER is none); the exporter reads the rest of the OTEL_* variables
- * (headers, timeout) itself. Off, `span` runs its function and nothing else: no context is kept.
+ * true or OTEL_TRACES_EXPORTER is none), sampled as OTEL_TRACES_SAMPLER says (see samplerFromEnv);
+ * the exporter reads the rest of the OTEL_* variables (headers, timeout) itself. Off, `span` runs its function and nothing else: no context is kept.
  */
 export class Tracing {
   readonly #tracer: Tracer | undefined;
@@ -89,6 +90,7 @@ export class Tracing {
         "service.name": env.OTEL_SERVICE_NAME || service.name,
         "service.version": service.version,
       }),
+      sampler: samplerFromEnv(env, sdk),
       spanProcessors: [
         new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 1_000 }),
       ],
@@ -103,10 +105,14 @@ export class Tracing {
     );
   }
 
-  /** Spans handed to `exporter` as each ends (tests read them from an in-memory exporter). */
+  /**
+   * Spans handed to `exporter` as each ends (tests read them from an in-memory exporter), sampled as
+   * `env`'s OTEL_TRACES_SAMPLER says.
+   */
   static async forExporter(
     exporter: SpanExporter,
     service: { name: string; version: string },
+    env: NodeJS.ProcessEnv = {},
   ): Promise<Tracing> {
     const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, resources, sdk] =
       await Promise.all([
@@ -120,6 +126,7 @@ export class Tracing {
         "service.name": service.name,
         "service.version": service.version,
       }),
+      sampler: samplerFromEnv(env, sdk),
       spanProcessors: [new sdk.SimpleSpanProcessor({ exporter })],
     });
     return new Tracing(

@@ -73,6 +73,8 @@ describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => 
   let queuePrefix: string;
   let api: ServiceProcess;
   let worker: ServiceProcess;
+  /** The traces the tests below started as callers. */
+  const callerTraces = new Set<string>();
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
@@ -86,6 +88,9 @@ describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => 
       QUEUE_POLL_INTERVAL: "100ms",
       DATABASE_URL: database.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      // Only traces a caller started and sampled: none of the service's own.
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0",
       ...smtpSinkEnv(sink.port),
     };
     api = await startServiceProcess({ ...env, ROLE: "api", OTEL_SERVICE_NAME: "email-worker-api" });
@@ -103,14 +108,12 @@ describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => 
     await receiver?.close();
   });
 
-  it.each([false, true])("continues the caller's trace through the queue (tracked: %s)", async (tracked) => {
-    const traceId = randomBytes(16).toString("hex");
-    const callerSpanId = randomBytes(8).toString("hex");
-    const recipient = `traced-${tracked}@example.com`;
+  /** SendEmail over gRPC, with the caller's `traceparent` when given; resolves once it is delivered. */
+  async function sendEmail(recipient: string, tracked: boolean, traceparent?: string): Promise<void> {
     const client = new EmailWorkerClient({ address: api.grpcAddress });
     try {
       const metadata = new Metadata();
-      metadata.set("traceparent", `00-${traceId}-${callerSpanId}-01`);
+      if (traceparent) metadata.set("traceparent", traceparent);
       const job = parseJob({
         type: "receipt",
         recipient_email: recipient,
@@ -127,6 +130,31 @@ describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => 
       client.close();
     }
     await until(async () => sink.messages.some((m) => m.to.includes(recipient)), 20_000, "the email");
+  }
+
+  it("samples as OTEL_TRACES_SAMPLER says: an email whose caller sent no trace makes no spans", async () => {
+    await sendEmail("untraced@example.com", true);
+    // Spans are exported in the order they end: once a later traced email's last span is in, any
+    // span of the untraced one would be too.
+    const traceId = randomBytes(16).toString("hex");
+    await sendEmail("traced-after@example.com", false, `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
+    await until(
+      async () => receiver.spans.some((s) => s.traceId === traceId && s.name === "email record"),
+      20_000,
+      "the traced email's spans",
+    );
+    const traceIds = new Set(receiver.spans.map((s) => s.traceId));
+    expect(traceIds).toContain(traceId);
+    const untraced = receiver.spans.filter((s) => s.traceId !== traceId && !callerTraces.has(s.traceId));
+    expect(untraced).toEqual([]);
+  });
+
+  it.each([false, true])("continues the caller's trace through the queue (tracked: %s)", async (tracked) => {
+    const traceId = randomBytes(16).toString("hex");
+    callerTraces.add(traceId);
+    const callerSpanId = randomBytes(8).toString("hex");
+    const recipient = `traced-${tracked}@example.com`;
+    await sendEmail(recipient, tracked, `00-${traceId}-${callerSpanId}-01`);
     const inTrace = () => receiver.spans.filter((s) => s.traceId === traceId);
     await until(async () => inTrace().some((s) => s.name === "email record"), 20_000, "the worker's spans");
 
