@@ -1,10 +1,12 @@
-// npm run bench:campaign [-- --recipients 1000000 --untracked --rate N --json]
+// npm run bench:campaign [-- --recipients 1000000 --untracked --rate N --steps --json]
 // A campaign at scale: a CSV audience of --recipients rows uploaded over HTTP (streamed) to the
 // compiled service on Redis and PostgreSQL, then sent to an SMTP sink in another process. Prints
 // the upload rate, the send rate, the service's peak RSS, and how long `critical` emails sent
 // meanwhile took from the HTTP request to the SMTP server's acceptance, against the same emails
-// with no campaign running (measured first, in the same run).
-import { randomUUID } from "node:crypto";
+// with no campaign running (measured first, in the same run). --steps also times each step of the
+// critical emails sent during the campaign from the service's own trace spans (tracing on, sampling
+// only the traces those requests start, which costs the service some speed).
+import { randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +14,7 @@ import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { type ExportedSpan, startOtlpReceiver } from "../test/otlp-receiver.ts";
 import { createTestDatabase } from "../test/postgres.ts";
 import { startPostgresServer } from "../test/postgres-server.ts";
 import { connectRedis, deleteKeys } from "../test/redis.ts";
@@ -29,6 +32,8 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "0" },
     /** An untracked campaign: no job rows, outcomes on the recipients' rows. */
     untracked: { type: "boolean", default: false },
+    /** Time each step of the critical emails from the service's trace spans. */
+    steps: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -37,6 +42,7 @@ const CONCURRENCY = Number(args.concurrency);
 const READ_BATCH = Number(args["read-batch"]);
 const RATE = Number(args.rate);
 const TRACKED = !args.untracked;
+const STEPS = args.steps;
 const TARGET_RSS_MB = 150;
 const TARGET_P99_MS = 50;
 /** One critical email every this many ms, while idle and while the campaign runs. */
@@ -73,6 +79,7 @@ const directory = mkdtempSync(join(tmpdir(), "ew-bench-campaign-"));
 const postgres = await startPostgresServer();
 const database = await createTestDatabase("ew_bench_campaign", postgres.url);
 const sink = await startSinkProcess();
+const receiver = STEPS ? await startOtlpReceiver() : undefined;
 const queueName = `ew-bench-campaign:${randomUUID().slice(0, 8)}`;
 const worker = await startEmailWorker({
   queueName,
@@ -81,18 +88,33 @@ const worker = await startEmailWorker({
   smtpPool: 10,
   concurrency: CONCURRENCY,
   readBatch: READ_BATCH,
-  env: { CAMPAIGN_LANE_DEPTH: "5000", CAMPAIGN_SLICE_SIZE: "2000" },
+  env: {
+    CAMPAIGN_LANE_DEPTH: "5000",
+    CAMPAIGN_SLICE_SIZE: "2000",
+    ...(receiver && {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      // Only the traces the critical requests start: campaign jobs are not recorded.
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0",
+    }),
+  },
 });
 const base = `http://127.0.0.1:${worker.httpPort}`;
+
+/** With --steps, the trace each critical email's request started, by email id. */
+const traceOf = new Map<string, string>();
 
 /** Critical fast-path emails, one every CRITICAL_EVERY_MS until `keepGoing` says stop; their send times by id. */
 async function sendCriticals(keepGoing: (sent: number) => boolean): Promise<Map<string, number>> {
   const sentAt = new Map<string, number>();
   while (keepGoing(sentAt.size)) {
     const id = randomUUID();
+    const traceId = randomBytes(16).toString("hex");
+    if (STEPS) traceOf.set(id, traceId);
     sentAt.set(id, Date.now());
     const answer = await fetch(`${base}/v1/emails`, {
       method: "POST",
+      ...(STEPS && { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } }),
       body: JSON.stringify({
         id,
         type: "password_reset",
@@ -117,6 +139,53 @@ async function latencies(sentAt: Map<string, number>): Promise<number[]> {
       return [...sentAt].map(([id, at]) => (received_at[id] as number) - at);
     await sleep(500);
   }
+}
+
+/** Where each critical email's time went, p50 and p99 per step, from its trace's spans. */
+async function criticalSteps(
+  ids: Iterable<string>,
+): Promise<Record<string, { p50: number; p99: number; count: number }>> {
+  const wanted = new Set([...ids].map((id) => traceOf.get(id)));
+  const byTrace = new Map<string, Map<string, ExportedSpan>>();
+  const collect = () => {
+    byTrace.clear();
+    for (const span of receiver?.spans ?? []) {
+      if (!wanted.has(span.traceId)) continue;
+      const spans = byTrace.get(span.traceId) ?? new Map<string, ExportedSpan>();
+      spans.set(span.name, span);
+      byTrace.set(span.traceId, spans);
+    }
+    return [...byTrace.values()].filter((spans) => spans.has("email record")).length;
+  };
+  // Spans are exported in batches about once a second.
+  for (let waited = 0; collect() < wanted.size && waited < 15_000; waited += 500) await sleep(500);
+  const ms = (nanos: string) => Number(BigInt(nanos) / 1000n) / 1000;
+  const steps: Record<string, number[]> = {
+    "intake (request handled, job on the queue)": [],
+    "queue (intake done → worker starts)": [],
+    "worker before render (decode, suppression check)": [],
+    render: [],
+    "send (SMTP connection, then until the server accepted)": [],
+  };
+  const [intake, queued, beforeRender, render, send] = Object.values(steps) as number[][];
+  for (const spans of byTrace.values()) {
+    const post = spans.get("POST /v1/emails");
+    const deliver = spans.get("email deliver");
+    const rendered = spans.get("email render");
+    const sent = spans.get("email send");
+    if (!post || !deliver || !rendered || !sent) continue;
+    intake?.push(ms(post.endTimeUnixNano) - ms(post.startTimeUnixNano));
+    queued?.push(ms(deliver.startTimeUnixNano) - ms(post.endTimeUnixNano));
+    beforeRender?.push(ms(rendered.startTimeUnixNano) - ms(deliver.startTimeUnixNano));
+    render?.push(ms(rendered.endTimeUnixNano) - ms(rendered.startTimeUnixNano));
+    send?.push(ms(sent.endTimeUnixNano) - ms(sent.startTimeUnixNano));
+  }
+  return Object.fromEntries(
+    Object.entries(steps).map(([step, values]) => [
+      step,
+      { p50: percentile(values, 0.5), p99: percentile(values, 0.99), count: values.length },
+    ]),
+  );
 }
 
 try {
@@ -172,6 +241,7 @@ try {
   await watch;
   const sendSeconds = (performance.now() - sendStarted) / 1000;
   const busy = await latencies(during);
+  const steps = STEPS ? await criticalSteps(during.keys()) : undefined;
   const delivered = (await sink.count()) - sinkBefore - during.size;
   // Per address: the campaign's recipients are reader<i>@bench.example, each due one email.
   const { per_recipient } = await sink.stats();
@@ -194,6 +264,7 @@ try {
       rate_limit: RATE || null,
       tracked: TRACKED,
       critical_every_ms: CRITICAL_EVERY_MS,
+      steps_traced: STEPS,
     },
     results: {
       csv_mb: Math.round(bytes / 1024 / 1024),
@@ -208,6 +279,7 @@ try {
       rss_mb: { before_upload: rssBeforeUpload, after_upload: rssAfterUpload, peak: peakRssMb(worker.pid) },
       critical_idle_ms: { p50: percentile(idle, 0.5), p99: percentile(idle, 0.99), count: idle.length },
       critical_during_ms: { p50: percentile(busy, 0.5), p99: percentile(busy, 0.99), count: busy.length },
+      ...(steps && { critical_steps_ms: steps }),
     },
   };
   // What the service warned about meanwhile, by message: where doubled or missing emails come from.
@@ -236,11 +308,15 @@ try {
         `during the campaign p50 ${r.critical_during_ms.p50} / p99 ${r.critical_during_ms.p99} ms ` +
         `(${r.critical_during_ms.count} emails; target p99 ≤ ${TARGET_P99_MS} ms)`,
     );
+    if (steps)
+      for (const [step, { p50, p99 }] of Object.entries(steps))
+        console.log(`  critical step: ${step}: p50 ${p50} / p99 ${p99} ms`);
     console.log(`service warnings and errors, by message: ${JSON.stringify(Object.fromEntries(warnings))}`);
   }
 } finally {
   await worker.stop();
   await sink.stop();
+  await receiver?.close();
   const redis = await connectRedis();
   await deleteKeys(redis, queueName);
   redis.disconnect();

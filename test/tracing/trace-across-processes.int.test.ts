@@ -1,65 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmailWorkerClient } from "../../internal/client/email-worker-client.ts";
 import { jobToProto } from "../../internal/client/job-to-proto.ts";
 import { parseJob } from "../../internal/job/parse-job.ts";
+import { spanAttribute as attribute, type OtlpReceiver, startOtlpReceiver } from "../otlp-receiver.ts";
 import { createTestDatabase, type TestDatabase } from "../postgres.ts";
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from "../redis.ts";
 import { type ServiceProcess, smtpSinkEnv, startServiceProcess } from "../service-process.ts";
 import { type SmtpSink, startSmtpSink } from "../smtp-sink.ts";
 import { until } from "../until.ts";
-
-/** One span as OTLP/HTTP JSON carries it (ids in hex). */
-interface ExportedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: { key: string; value: Record<string, unknown> }[];
-  service: string;
-}
-
-/** An OTLP/HTTP receiver: takes what the exporters post to /v1/traces and keeps every span. */
-async function startOtlpReceiver(): Promise<{ url: string; spans: ExportedSpan[]; close(): Promise<void> }> {
-  const spans: ExportedSpan[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      if (req.url === "/v1/traces" && req.headers["content-type"]?.startsWith("application/json")) {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
-          resourceSpans: {
-            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-            scopeSpans: { spans: Omit<ExportedSpan, "service">[] }[];
-          }[];
-        };
-        for (const resourceSpans of body.resourceSpans) {
-          const service =
-            resourceSpans.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue ?? "";
-          for (const scope of resourceSpans.scopeSpans)
-            for (const span of scope.spans) spans.push({ ...span, service });
-        }
-      }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("{}");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-const attribute = (span: ExportedSpan | undefined, key: string) => {
-  const value = span?.attributes?.find((a) => a.key === key)?.value;
-  return value && Object.values(value)[0];
-};
 
 /**
  * OpenTelemetry across processes: a gRPC SendEmail carrying a traceparent goes to an `api` process,
@@ -67,7 +17,7 @@ const attribute = (span: ExportedSpan | undefined, key: string) => {
  * belongs to the caller's trace, in order: intake → deliver → render, send, record.
  */
 describe("a trace from a gRPC SendEmail to the SMTP server's acceptance", () => {
-  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let receiver: OtlpReceiver;
   let database: TestDatabase;
   let sink: SmtpSink;
   let queuePrefix: string;
