@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KafkaTestBroker, startKafkaBroker } from "../../../test/kafka-broker.ts";
@@ -163,3 +164,55 @@ describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
     }
   });
 });
+
+// Fault injection needs the mock cluster's control channel.
+describe.skipIf(kafka.skip || Boolean(process.env.KAFKA_BROKERS))(
+  `kafka consumer crash${kafka.label}`,
+  () => {
+    it("says why while a crash kafkajs does not recover from holds its consumer, then consumes again", async () => {
+      const name = `ew-crash-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+      await broker.createTopics(
+        allTopics(kafkaTopics(name)).map((topic) => ({ name: topic, partitions: 1 })),
+      );
+      const client = new Kafka({
+        brokers: broker.brokers,
+        clientId: "consumer-crash",
+        logLevel: logLevel.NOTHING,
+      });
+      const queue = new KafkaQueue({
+        ...queueSettings().kafka,
+        kafka: client,
+        name,
+        groupId: `${name}-workers`,
+        pollIntervalMs: 100,
+        sessionTimeoutMs: 3_000,
+      });
+      try {
+        await queue.init();
+        // The next Fetch requests (API key 1) are refused: TOPIC_AUTHORIZATION_FAILED (29), which
+        // kafkajs does not retry. Whichever of the lanes' consumer and the retry relay reads first
+        // crashes and stays stopped until started again.
+        await broker.command("errors 1 2 29");
+        let refusal: unknown;
+        for (let i = 0; i < 100 && refusal === undefined; i++)
+          await queue.fetch(1).catch((error: unknown) => {
+            refusal = error;
+          });
+        expect(String(refusal)).toMatch(
+          /kafka (consumer|retry relay) stopped at \S+ \(Not authorized to access topics.*\) and is being started again/,
+        );
+
+        await queue.publish([{ body: '{"n":"after the crash"}', lane: "high" }]);
+        const deadline = Date.now() + 30_000;
+        let got: Awaited<ReturnType<KafkaQueue["fetch"]>> = [];
+        // Backing off on a refusal as the worker pool does: a refusal answers at once.
+        while (got.length === 0 && Date.now() < deadline)
+          got = await queue.fetch(1).catch(() => sleep(100).then(() => []));
+        expect(got.map((d) => d.body)).toEqual(['{"n":"after the crash"}']);
+        if (got[0]) await queue.ack(got[0]);
+      } finally {
+        await queue.close();
+      }
+    }, 60_000);
+  },
+);

@@ -4,6 +4,7 @@ import { LANES, type Lane } from "../../job/priority.ts";
 import { deadLetterReason } from "../dead-letter-reason.ts";
 import type { DeadLetter, Delivery, JobQueue, QueueMessage, QueueStats, RetryRequest } from "../queue.ts";
 import { createBatchConsumer, runBatches } from "./batch-consumer.ts";
+import { ConsumerRevival, consumerDownError } from "./consumer-revival.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { firstUnfinishedDeliveries } from "./delivery-count.ts";
 import type { KafkaDelivery } from "./kafka-delivery.ts";
@@ -68,6 +69,8 @@ export class KafkaQueue implements JobQueue {
   readonly #deadLetters: DeadLetters;
   readonly #joined: Promise<void>;
   #onJoin: () => void = () => {};
+  /** Starts the lanes' consumer again after a crash kafkajs leaves it stopped; none when publishing only. */
+  #revival: ConsumerRevival | undefined;
   #closed = false;
 
   constructor(options: KafkaQueueOptions) {
@@ -126,9 +129,11 @@ export class KafkaQueue implements JobQueue {
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) =>
       this.#join(payload.memberAssignment),
     );
-    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) =>
-      this.#options.logger?.error({ err: payload.error, restart: payload.restart }, "kafka consumer crashed"),
-    );
+    this.#revival = new ConsumerRevival(this.#consumer, {
+      name: "kafka consumer",
+      start: () => this.#run(),
+      logger: this.#options.logger,
+    });
     await this.#consumer.connect();
     await this.#consumer.subscribe({
       topics: LANES.map((lane) => this.topics.lanes[lane]),
@@ -140,11 +145,26 @@ export class KafkaQueue implements JobQueue {
     await Promise.all([this.#relay.start(), this.#joined]);
   }
 
+  /** After a crash: the subscriptions outlive it, so connecting and running is enough. */
+  async #run(): Promise<void> {
+    await this.#consumer.connect();
+    await runBatches(this.#consumer, 16, (turn) => this.#buffers.take(turn));
+  }
+
   async publish(messages: readonly QueueMessage[]): Promise<void> {
     this.#hints.noteWritten(await this.#producer.publish(messages));
   }
 
+  /**
+   * Rejects while this process's consumer or its retry relay is down (crashed in a way kafkajs does
+   * not recover from, and not yet started again): the worker pool reports the failure in /health and
+   * stops counting as live if it lasts, instead of finding an empty queue.
+   */
   async fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
+    const consumerDown = this.#revival?.down();
+    if (consumerDown) throw consumerDownError("kafka consumer", consumerDown);
+    const relayDown = this.#relay.down();
+    if (relayDown) throw consumerDownError("kafka retry relay", relayDown);
     for (;;) {
       const got = await this.#buffers.fetch(max, signal);
       const out = await this.#capDeliveries(got);
@@ -187,6 +207,7 @@ export class KafkaQueue implements JobQueue {
     if (this.#closed) return;
     this.#closed = true;
     this.#buffers.close();
+    this.#revival?.close();
     await this.#commits.final(this.#buffers.held());
     await this.#relay.stop();
     await this.#consumer.disconnect();

@@ -2,6 +2,7 @@ import type { Consumer, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { isLane, type Lane } from "../../job/priority.ts";
 import { type BatchTurn, createBatchConsumer, runBatches } from "./batch-consumer.ts";
+import { type ConsumerDown, ConsumerRevival } from "./consumer-revival.ts";
 import { headerText, type KafkaTopics } from "./topics.ts";
 
 interface RetryRelayOptions {
@@ -39,6 +40,7 @@ export class RetryRelay {
   readonly #options: RetryRelayOptions;
   readonly #consumer: Consumer;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #revival: ConsumerRevival;
   #promoted = 0;
 
   constructor(options: RetryRelayOptions) {
@@ -48,6 +50,16 @@ export class RetryRelay {
       sessionTimeoutMs: options.sessionTimeoutMs,
       maxWaitTimeInMs: options.pollIntervalMs,
     });
+    this.#revival = new ConsumerRevival(this.#consumer, {
+      name: "kafka retry relay",
+      start: () => this.#run(),
+      logger: options.logger,
+    });
+  }
+
+  /** Why the relay's consumer is down (see ConsumerRevival); undefined while it runs. */
+  down(): ConsumerDown | undefined {
+    return this.#revival.down();
   }
 
   get consumer(): Consumer {
@@ -75,7 +87,14 @@ export class RetryRelay {
     await joined;
   }
 
+  /** After a crash: the subscription outlives it, so connecting and running is enough. */
+  async #run(): Promise<void> {
+    await this.#consumer.connect();
+    await runBatches(this.#consumer, 4, (turn) => this.#relay(turn));
+  }
+
   async stop(): Promise<void> {
+    this.#revival.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     await this.#consumer.disconnect();
