@@ -86,6 +86,15 @@ interface TransitionChanges {
  * Tracked jobs (`email_jobs`). Writes and claims go to the master, lists and lookups to the replica
  * unless the caller asks for strong consistency.
  */
+/**
+ * Jobs carrying every one of `tags` (at least one): containment, which the GIN index on tags serves.
+ * That index holds tagged jobs only, so the filter says so too; containing a tag implies it, but the
+ * planner cannot tell.
+ */
+export function tagFilter(tags: readonly string[]): RawBuilder<boolean> {
+  return sql<boolean>`tags @> ${[...tags]}::text[] and tags <> '{}'`;
+}
+
 export class JobRepository {
   readonly #router: DatabaseRouter;
 
@@ -181,8 +190,7 @@ export class JobRepository {
       if (filter.job_type !== undefined) query = query.where("job_type", "=", filter.job_type);
       if (filter.batch_id !== undefined) query = query.where("batch_id", "=", filter.batch_id);
       if (filter.campaign_id !== undefined) query = query.where("campaign_id", "=", filter.campaign_id);
-      // Containment, which the GIN index on tags serves.
-      if (filter.tags?.length) query = query.where(sql<boolean>`tags @> ${[...filter.tags]}::text[]`);
+      if (filter.tags?.length) query = query.where(tagFilter(filter.tags));
       if (filter.recipient_email !== undefined)
         query = query.where(sql`lower(recipient_email)`, "=", filter.recipient_email.toLowerCase());
       if (filter.created_after) query = query.where("created_at", ">=", filter.created_after);

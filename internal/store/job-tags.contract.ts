@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseRouter } from "./database-router.ts";
-import { JobRepository, type NewEmailJob } from "./job-repository.ts";
+import { JobRepository, type NewEmailJob, tagFilter } from "./job-repository.ts";
 
 interface Opened {
   router: DatabaseRouter;
@@ -34,6 +35,22 @@ export function jobTagsContract(name: string, open: () => Promise<Opened>): void
       expect(await ids(["eu:west", "spring"])).toEqual([both.id]);
       expect(await ids(["autumn"])).toEqual([]);
       expect(await ids([])).toHaveLength(3);
+    });
+
+    it("indexes only tagged jobs, and filters by tag as that index needs", async () => {
+      const index = await sql<{ indexdef: string }>`
+        select indexdef from pg_indexes where indexname = 'idx_email_jobs_tags'`.execute(
+        opened.router.master,
+      );
+      expect(index.rows[0]?.indexdef).toMatch(/USING gin \(tags\) WHERE \(tags <> '\{\}'::text\[\]\)/);
+      // The filter the list query writes, planned with sequential scans ruled out: a predicate the
+      // partial index does not cover would leave the planner nothing but a scan.
+      const plan = await opened.router.master.transaction().execute(async (trx) => {
+        await sql`set local enable_seqscan = off`.execute(trx);
+        return sql<{ "QUERY PLAN": string }>`
+          explain select id from email_jobs where ${tagFilter(["spring"])}`.execute(trx);
+      });
+      expect(plan.rows.map((row) => row["QUERY PLAN"]).join("\n")).toContain("idx_email_jobs_tags");
     });
 
     it("keeps a job's tags, Cc, Bcc and sandbox flag, and gives older rows none", async () => {

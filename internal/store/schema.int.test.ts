@@ -84,6 +84,7 @@ describe("migrations", () => {
         "013_campaign_schedules",
         "014_untracked_campaigns",
         "015_throughput_minutes",
+        "016_untagged_jobs_unindexed",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));
