@@ -1,4 +1,4 @@
-// npm run bench:campaign [-- --recipients 1000000 --untracked --rate N --steps --json]
+// npm run bench:campaign [-- --recipients 1000000 --untracked --rate N --lane-depth N --slice N --steps --json]
 // A campaign at scale: a CSV audience of --recipients rows uploaded over HTTP (streamed) to the
 // compiled service on Redis and PostgreSQL, then sent to an SMTP sink in another process. Prints
 // the upload rate, the send rate, the service's peak RSS, and how long `critical` emails sent
@@ -28,6 +28,9 @@ const { values: args } = parseArgs({
     recipients: { type: "string", default: "1000000" },
     concurrency: { type: "string", default: "50" },
     "read-batch": { type: "string", default: "10" },
+    /** campaign.lane_depth and campaign.slice_size; the service's defaults unless given. */
+    "lane-depth": { type: "string" },
+    slice: { type: "string" },
     /** The campaign's rate_limit (emails/s); 0: none. */
     rate: { type: "string", default: "0" },
     /** An untracked campaign: no job rows, outcomes on the recipients' rows. */
@@ -89,8 +92,8 @@ const worker = await startEmailWorker({
   concurrency: CONCURRENCY,
   readBatch: READ_BATCH,
   env: {
-    CAMPAIGN_LANE_DEPTH: "5000",
-    CAMPAIGN_SLICE_SIZE: "2000",
+    ...(args["lane-depth"] && { CAMPAIGN_LANE_DEPTH: args["lane-depth"] }),
+    ...(args.slice && { CAMPAIGN_SLICE_SIZE: args.slice }),
     ...(receiver && {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       // Only the traces the critical requests start: campaign jobs are not recorded.
@@ -262,6 +265,8 @@ try {
       concurrency: CONCURRENCY,
       read_batch: READ_BATCH,
       rate_limit: RATE || null,
+      lane_depth: args["lane-depth"] ? Number(args["lane-depth"]) : "default",
+      slice_size: args.slice ? Number(args.slice) : "default",
       tracked: TRACKED,
       critical_every_ms: CRITICAL_EVERY_MS,
       steps_traced: STEPS,

@@ -1,7 +1,7 @@
 import { CampaignDispatcher } from "../../internal/campaign/campaign-dispatcher.ts";
 import { CampaignService } from "../../internal/campaign/campaign-service.ts";
 import { CAMPAIGN_STATUS_MAX_AGE_MS, CampaignStates } from "../../internal/campaign/campaign-states.ts";
-import { type Config, servesApi } from "../../internal/config/index.ts";
+import { type Config, consumes, servesApi } from "../../internal/config/index.ts";
 import type { Logger } from "../../internal/log/logger.ts";
 import { refreshCampaignGauges } from "../../internal/metrics/campaign-gauges.ts";
 import { circuitStateValue } from "../../internal/metrics/delivery-gauges.ts";
@@ -370,6 +370,17 @@ function periodicWork(
         ]
       : []),
     periodicTask(logger, "queue-gauges", 5_000, () => refreshQueueGauges(metrics, queue)),
+    // Workers check every recipient against the suppression list's filter, which this keeps current.
+    ...(consumes(config.server.role)
+      ? [
+          periodicTask(
+            logger,
+            "suppression-filter",
+            Math.max(config.email.suppression_cache_ttl, 1_000),
+            () => storage.suppressions.refresh(),
+          ),
+        ]
+      : []),
     // Its last run at shutdown adds what was finished since the one before.
     periodicTask(logger, "throughput-history", THROUGHPUT_SAMPLE_INTERVAL_MS, () => throughput.sample(), {
       finalRun: true,

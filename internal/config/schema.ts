@@ -406,7 +406,7 @@ export function configSchema() {
         },
       },
       suppression_cache_ttl: {
-        doc: "How long a suppression-list lookup is remembered; additions elsewhere take effect within it (0: look up every time).",
+        doc: "How long a suppression-list lookup is remembered, and how often a worker's in-memory filter of suppressed addresses takes in other replicas' additions: they take effect within it (0: no filter, every recipient is looked up).",
         format: "duration",
         default: 10 * s,
         env: "SUPPRESSION_CACHE_TTL",
@@ -418,7 +418,7 @@ export function configSchema() {
         env: "SUPPRESSION_FAIL_OPEN",
       },
       suppression_cache_size: {
-        doc: "How many suppression-list lookups are remembered at most (mostly 'not suppressed': recipients seldom repeat within the TTL, and lookups of concurrent jobs go to the database as one query anyway).",
+        doc: "How many suppression-list lookups are remembered at most. Only addresses the filter may hold are looked up (the suppressed ones and ~1% of the rest); lookups of concurrent jobs go to the database as one query.",
         format: "nat",
         default: 10_000,
         env: "SUPPRESSION_CACHE_SIZE",

@@ -75,6 +75,40 @@ export class SuppressionRepository {
     return emails.map((email) => byEmail.get(email));
   }
 
+  /** How many addresses are suppressed, and the database's clock when counted. */
+  async count(): Promise<{ count: number; now: Date }> {
+    const { rows } = await sql<{ count: string | number; now: Date }>`
+      select count(*) as count, now() as now from email_suppressions`.execute(this.#router.master);
+    return { count: Number(rows[0]?.count ?? 0), now: rows[0]?.now ?? new Date() };
+  }
+
+  /** Every suppressed address, `pageSize` at a time in address order (never the whole list at once). */
+  async *addresses(pageSize: number): AsyncGenerator<string[]> {
+    let after = "";
+    for (;;) {
+      const { rows } = await sql<{ email: string }>`
+        select email from email_suppressions where email > ${after}
+        order by email limit ${pageSize}`.execute(this.#router.master);
+      if (rows.length === 0) return;
+      yield rows.map((row) => row.email);
+      after = rows.at(-1)?.email ?? after;
+      if (rows.length < pageSize) return;
+    }
+  }
+
+  /**
+   * Addresses suppressed since `since` (at most `limit`), and the database's clock when read: the
+   * next call asks from a little before it, as a row is dated when its transaction ran, not when
+   * it committed.
+   */
+  async addedSince(since: Date, limit: number): Promise<{ emails: string[]; now: Date }> {
+    const { rows } = await sql<{ emails: string[]; now: Date }>`
+      select now() as now, array(
+        select email from email_suppressions where created_at > ${since}
+        order by created_at limit ${limit}) as emails`.execute(this.#router.master);
+    return { emails: rows[0]?.emails ?? [], now: rows[0]?.now ?? new Date() };
+  }
+
   /** Newest first; `cursor` is the last address of the previous page. */
   async list(options: { limit?: number; cursor?: string; contains?: string } = {}): Promise<SuppressionPage> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 1_000);
