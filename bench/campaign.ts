@@ -244,6 +244,24 @@ try {
   await watch;
   const sendSeconds = (performance.now() - sendStarted) / 1000;
   const busy = await latencies(during);
+  // The same latencies minute by minute of the send: a tail spread evenly is load, one gathered in a
+  // few minutes is a stall (autovacuum, a checkpoint) the whole minute's emails waited through.
+  const sentTimes = [...during.values()];
+  const byMinute: { minute: number; count: number; p50: number; p99: number; max: number }[] = [];
+  for (let minute = 0; ; minute++) {
+    const from = (sentTimes[0] ?? 0) + minute * 60_000;
+    const inMinute = busy.filter(
+      (_, i) => (sentTimes[i] ?? 0) >= from && (sentTimes[i] ?? 0) < from + 60_000,
+    );
+    if (inMinute.length === 0) break;
+    byMinute.push({
+      minute,
+      count: inMinute.length,
+      p50: percentile(inMinute, 0.5),
+      p99: percentile(inMinute, 0.99),
+      max: percentile(inMinute, 1),
+    });
+  }
   const steps = STEPS ? await criticalSteps(during.keys()) : undefined;
   const delivered = (await sink.count()) - sinkBefore - during.size;
   // Per address: the campaign's recipients are reader<i>@bench.example, each due one email.
@@ -284,6 +302,7 @@ try {
       rss_mb: { before_upload: rssBeforeUpload, after_upload: rssAfterUpload, peak: peakRssMb(worker.pid) },
       critical_idle_ms: { p50: percentile(idle, 0.5), p99: percentile(idle, 0.99), count: idle.length },
       critical_during_ms: { p50: percentile(busy, 0.5), p99: percentile(busy, 0.99), count: busy.length },
+      critical_during_by_minute: byMinute,
       ...(steps && { critical_steps_ms: steps }),
     },
   };
@@ -313,6 +332,10 @@ try {
         `during the campaign p50 ${r.critical_during_ms.p50} / p99 ${r.critical_during_ms.p99} ms ` +
         `(${r.critical_during_ms.count} emails; target p99 ≤ ${TARGET_P99_MS} ms)`,
     );
+    if (r.critical_during_by_minute.length > 1)
+      console.log(
+        `  p99 / max by minute of the send: ${r.critical_during_by_minute.map((m) => `${m.p99}/${m.max}`).join(", ")} ms`,
+      );
     if (steps)
       for (const [step, { p50, p99 }] of Object.entries(steps))
         console.log(`  critical step: ${step}: p50 ${p50} / p99 ${p99} ms`);

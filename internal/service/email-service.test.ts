@@ -227,4 +227,33 @@ describe("EmailService (in-memory queue, embedded PostgreSQL)", () => {
       kind: "conflict",
     });
   });
+
+  it("checks a job's content and its id side by side, and names the content when both fail", async () => {
+    const { job_id: tracked } = await service.send(input({ tracked: true }));
+    let release: () => void = () => {};
+    const started: string[] = [];
+    const checked = embeddedEmailService(store, queue, {
+      check: async (job) => {
+        started.push("check");
+        // Held until the id lookup has begun too: they run at once, not in turn.
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        if (job.subject === "bad")
+          throw new JobValidationError([{ field: "subject", description: "is bad" }]);
+      },
+      jobs: Object.assign(Object.create(store.jobs), {
+        exists: (id: string) => {
+          started.push("exists");
+          release();
+          return store.jobs.exists(id);
+        },
+      }),
+    });
+    await expect(checked.send(input({ id: tracked, subject: "bad" }))).rejects.toBeInstanceOf(
+      JobValidationError,
+    );
+    expect(started).toEqual(["check", "exists"]);
+    await expect(checked.send(input({ id: tracked }))).rejects.toMatchObject({ code: "job_id_taken" });
+  });
 });

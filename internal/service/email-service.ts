@@ -143,8 +143,14 @@ export class EmailService {
       ]);
     if (this.#options.maxTemplateBytes !== undefined)
       refuseOversizedInlineTemplate(job, this.#options.maxTemplateBytes);
-    await this.#options.check?.(job);
-    await this.#refuseTrackedId(input, job);
+    // Both only read (a render, a database lookup): side by side, a request waits for the slower
+    // one instead of both in turn. A job failing both hears about its content first.
+    const [checked, idFree] = await Promise.allSettled([
+      this.#options.check?.(job),
+      this.#refuseTrackedId(input, job),
+    ]);
+    if (checked.status === "rejected") throw checked.reason;
+    if (idFree.status === "rejected") throw idFree.reason;
     if (job.max_retries === undefined) job.max_retries = this.#options.defaultMaxRetries;
     const key = intakeKeyOf(input, job);
     if (key !== undefined) {
