@@ -6,21 +6,21 @@ import { CachedSuppressionList, type SuppressionStore } from "./cached-suppressi
 import type { DatabaseRouter } from "./database-router.ts";
 import { SuppressionRepository } from "./suppression-repository.ts";
 
+let database: TestDatabase;
+let router: DatabaseRouter;
+let repository: SuppressionRepository;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  router = await openMigratedRouter({ DATABASE_URL: database.url });
+  repository = new SuppressionRepository(router);
+});
+afterAll(async () => {
+  await router?.destroy();
+  await database?.drop();
+});
+
 describe("CachedSuppressionList", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let repository: SuppressionRepository;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url });
-    repository = new SuppressionRepository(router);
-  });
-  afterAll(async () => {
-    await router?.destroy();
-    await database?.drop();
-  });
-
   it("applies its own changes at once and others' once the TTL has passed", async () => {
     const here = new CachedSuppressionList(repository, { ttlMs: 200, max: 100 });
     const elsewhere = new CachedSuppressionList(repository, { ttlMs: 60_000, max: 100 });
@@ -60,20 +60,6 @@ describe("CachedSuppressionList", () => {
 });
 
 describe("CachedSuppressionList's filter", () => {
-  let database: TestDatabase;
-  let router: DatabaseRouter;
-  let repository: SuppressionRepository;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    router = await openMigratedRouter({ DATABASE_URL: database.url });
-    repository = new SuppressionRepository(router);
-  });
-  afterAll(async () => {
-    await router?.destroy();
-    await database?.drop();
-  });
-
   /** The repository, counting the lookups that reach the database. */
   function counted(): { store: SuppressionStore; reads: () => number } {
     let reads = 0;

@@ -20,6 +20,27 @@ afterAll(async () => {
 
 const kafka = requires("a Kafka broker (a C compiler and make build the mock one)", hasKafkaBroker());
 
+/** A queue on one-partition topics of its own (made on the mock cluster; on a real Kafka, by the queue). */
+async function singlePartitionQueue(prefix: string, clientId: string) {
+  const name = `${prefix}-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const topics = kafkaTopics(name);
+  if (!broker.real)
+    await broker.createTopics(allTopics(topics).map((topic) => ({ name: topic, partitions: 1 })));
+  const client = new Kafka({ brokers: broker.brokers, clientId, logLevel: logLevel.NOTHING });
+  const groupId = `${name}-workers`;
+  const queue = new KafkaQueue({
+    ...queueSettings().kafka,
+    kafka: client,
+    name,
+    groupId,
+    pollIntervalMs: 100,
+    maxDeliveries: 3,
+    sessionTimeoutMs: broker.real ? 10_000 : 3_000,
+    createTopics: broker.real ? { partitions: 1, replicationFactor: -1 } : undefined,
+  });
+  return { queue, client, topics, groupId };
+}
+
 describe.skipIf(kafka.skip)(`kafka${kafka.label}`, () => {
   queueContract("kafka", async (timings) => {
     const name = `ew-test-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
@@ -85,26 +106,7 @@ describe.skipIf(kafka.skip)(`kafka queue start-up${kafka.label}`, () => {
 
 describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
   it("carries a message's trace context in the W3C headers beside its body", async () => {
-    const name = `ew-trace-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-    if (!broker.real)
-      await broker.createTopics(
-        allTopics(kafkaTopics(name)).map((topic) => ({ name: topic, partitions: 1 })),
-      );
-    const client = new Kafka({
-      brokers: broker.brokers,
-      clientId: "trace-headers",
-      logLevel: logLevel.NOTHING,
-    });
-    const queue = new KafkaQueue({
-      ...queueSettings().kafka,
-      kafka: client,
-      name,
-      groupId: `${name}-workers`,
-      pollIntervalMs: 100,
-      maxDeliveries: 3,
-      sessionTimeoutMs: broker.real ? 10_000 : 3_000,
-      createTopics: broker.real ? { partitions: 1, replicationFactor: -1 } : undefined,
-    });
+    const { queue } = await singlePartitionQueue("ew-trace", "trace-headers");
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const publishedAt = Date.now();
     try {
@@ -125,26 +127,7 @@ describe.skipIf(kafka.skip)(`kafka delivery count${kafka.label}`, () => {
   });
 
   it("is committed before the first unfinished message reaches a worker, so a crash cannot lose it", async () => {
-    const name = `ew-count-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-    const topics = kafkaTopics(name);
-    if (!broker.real)
-      await broker.createTopics(allTopics(topics).map((topic) => ({ name: topic, partitions: 1 })));
-    const client = new Kafka({
-      brokers: broker.brokers,
-      clientId: "delivery-count",
-      logLevel: logLevel.NOTHING,
-    });
-    const groupId = `${name}-workers`;
-    const queue = new KafkaQueue({
-      ...queueSettings().kafka,
-      kafka: client,
-      name,
-      groupId,
-      pollIntervalMs: 100,
-      maxDeliveries: 3,
-      sessionTimeoutMs: broker.real ? 10_000 : 3_000,
-      createTopics: broker.real ? { partitions: 1, replicationFactor: -1 } : undefined,
-    });
+    const { queue, client, topics, groupId } = await singlePartitionQueue("ew-count", "delivery-count");
     const admin = client.admin();
     try {
       await queue.init();
@@ -170,23 +153,7 @@ describe.skipIf(kafka.skip || Boolean(process.env.KAFKA_BROKERS))(
   `kafka consumer crash${kafka.label}`,
   () => {
     it("says why while a crash kafkajs does not recover from holds its consumer, then consumes again", async () => {
-      const name = `ew-crash-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-      await broker.createTopics(
-        allTopics(kafkaTopics(name)).map((topic) => ({ name: topic, partitions: 1 })),
-      );
-      const client = new Kafka({
-        brokers: broker.brokers,
-        clientId: "consumer-crash",
-        logLevel: logLevel.NOTHING,
-      });
-      const queue = new KafkaQueue({
-        ...queueSettings().kafka,
-        kafka: client,
-        name,
-        groupId: `${name}-workers`,
-        pollIntervalMs: 100,
-        sessionTimeoutMs: 3_000,
-      });
+      const { queue } = await singlePartitionQueue("ew-crash", "consumer-crash");
       try {
         await queue.init();
         // The next Fetch requests (API key 1) are refused: TOPIC_AUTHORIZATION_FAILED (29), which
