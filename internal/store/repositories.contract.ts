@@ -383,6 +383,30 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
         expect(await suppressions.remove(`bounced-${tag}@example.org`)).toBe(false);
         expect(await suppressions.find(`bounced-${tag}@example.org`)).toBeUndefined();
       });
+
+      it("counts the list, reads it whole in address order a page at a time, and what was added since", async () => {
+        const suppressions = new SuppressionRepository(harness.router);
+        const { now: before } = await suppressions.count();
+        const tag = randomUUID().slice(0, 8);
+        for (const local of ["c", "a", "b"])
+          await suppressions.add({ email: `${local}-${tag}@example.org`, reason: "manual", source: "api" });
+        const { count, now } = await suppressions.count();
+        const pages: string[][] = [];
+        for await (const page of suppressions.addresses(2)) pages.push(page);
+        const all = pages.flat();
+        expect(all).toHaveLength(count);
+        expect(pages.every((page) => page.length <= 2)).toBe(true);
+        expect(all).toEqual([...all].sort());
+        expect(all.filter((email) => email.endsWith(`-${tag}@example.org`))).toEqual(
+          ["a", "b", "c"].map((local) => `${local}-${tag}@example.org`),
+        );
+        const since = await suppressions.addedSince(new Date(before.getTime() - 1), 100);
+        expect(since.emails).toEqual(
+          expect.arrayContaining([`a-${tag}@example.org`, `c-${tag}@example.org`]),
+        );
+        expect(since.now.getTime()).toBeGreaterThanOrEqual(now.getTime());
+        expect((await suppressions.addedSince(since.now, 100)).emails).toEqual([]);
+      });
     });
 
     describe("tracking", () => {
