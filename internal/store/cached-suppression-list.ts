@@ -113,7 +113,9 @@ export class CachedSuppressionList {
     const since = new Date(this.#seenUntil.getTime() - REFRESH_OVERLAP_MS);
     const { emails, now } = await this.#repository.addedSince(since, REFRESH_LIMIT);
     if (emails.length >= REFRESH_LIMIT) return this.#build();
-    for (const email of emails) filter.add(email);
+    // The overlap brings the last minute's addresses every time: counted once, they do not fill
+    // the filter towards a rebuild.
+    for (const email of emails) if (!filter.mightContain(email)) filter.add(email);
     this.#seenUntil = now;
   }
 
