@@ -28,6 +28,7 @@ import { TemplateRenderer } from "../../internal/template/renderer.ts";
 import type { Tracing } from "../../internal/tracing/tracing.ts";
 import { EmailInstrumenter } from "../../internal/tracking/email-instrumenter.ts";
 import { LinkTokens } from "../../internal/tracking/link-tokens.ts";
+import { BulkThrottle } from "../../internal/worker/bulk-throttle.ts";
 import { JobProcessor } from "../../internal/worker/job-processor.ts";
 import { recordOutcome } from "../../internal/worker/outcome-metrics.ts";
 import { PeriodicTask } from "../../internal/worker/periodic-task.ts";
@@ -197,6 +198,10 @@ export async function openDelivery(
     tokens,
     tracing,
   );
+  const bulkThrottle =
+    config.worker.bulk_share < 1
+      ? new BulkThrottle({ concurrency: config.worker.worker_count, share: config.worker.bulk_share })
+      : undefined;
   const pool = new WorkerPool({
     queue: opened.queue,
     handler: processor,
@@ -205,10 +210,15 @@ export async function openDelivery(
     jobTimeoutMs: config.worker.process_timeout,
     logger: logger.child({ component: "worker-pool" }),
     onConsumerStateChange: (up) => metrics.consumerUp.set(up ? 1 : 0),
+    bulkThrottle,
   });
   metrics.consumerUp.set(1);
+  metrics.bulkSlots.set(config.worker.worker_count);
   const tasks = [
     ...periodicWork(config, logger, metrics, storage, opened),
+    ...(bulkThrottle && consumes(config.server.role)
+      ? [bulkThrottleTask(logger, metrics, bulkThrottle)]
+      : []),
     ...(servesApi(config.server.role)
       ? [
           periodicTask(logger, "campaign-dispatch", config.campaigns.dispatch_interval, () =>
@@ -335,6 +345,13 @@ function createProcessor(
     onOutcome: (outcome) => recordOutcome(metrics, jobTypes, outcome),
     ...(tracing.enabled && { tracing }),
   });
+}
+
+/** Reports how many slots low-priority jobs may work in now (fewer while transactional mail flows). */
+function bulkThrottleTask(logger: Logger, metrics: Metrics, throttle: BulkThrottle): PeriodicTask {
+  return periodicTask(logger, "bulk-slots", 5_000, async () =>
+    metrics.bulkSlots.set(throttle.limit(Date.now())),
+  );
 }
 
 /** Periodic work, safe on every replica at once. */

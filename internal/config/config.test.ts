@@ -320,6 +320,15 @@ describe("loadConfig", () => {
     expect(error.message).toMatch(/line \d+/);
   });
 
+  it("reads the share of slots campaigns keep while transactional mail flows, and refuses one outside (0, 1]", () => {
+    expect(load({}).worker.bulk_share).toBe(0.25);
+    expect(load({ WORKER_BULK_SHARE: "1" }).worker.bulk_share).toBe(1);
+    for (const share of ["0", "1.5"])
+      expect(failure(() => load({ WORKER_BULK_SHARE: share })).message).toContain(
+        `worker.bulk_share must be within (0, 1]: value was ${share}`,
+      );
+  });
+
   it("reads the process's role, and refuses one it does not know", () => {
     expect(load({}).server.role).toBe("all");
     expect(load({ ROLE: "worker" }).server.role).toBe("worker");

@@ -139,6 +139,8 @@ function crossFieldProblems(config: Config): string[] {
     problems.push("worker.retry_max_delay must be at least worker.retry_delay");
   if (worker.retry_factor < 1)
     problems.push(`worker.retry_factor must be at least 1: value was ${worker.retry_factor}`);
+  if (!(worker.bulk_share > 0 && worker.bulk_share <= 1))
+    problems.push(`worker.bulk_share must be within (0, 1]: value was ${worker.bulk_share}`);
   if (worker.retry_jitter < 0 || worker.retry_jitter > 1)
     problems.push(`worker.retry_jitter must be within 0..1: value was ${worker.retry_jitter}`);
   if (queue.fair_share < 0 || queue.fair_share >= 1)

@@ -718,6 +718,12 @@ export function configSchema() {
         default: 10,
         env: "WORKER_BATCH_SIZE",
       },
+      bulk_share: {
+        doc: "While critical or high jobs are being sent (one taken in the last minute), low-priority jobs (campaigns) work in at most this share of worker_count's slots (at least one), so transactional mail does not queue behind them; 1 = no limit.",
+        format: Number,
+        default: 0.25,
+        env: "WORKER_BULK_SHARE",
+      },
       poll_interval: {
         doc: "Pause between fetches when the queue is empty.",
         format: "duration",

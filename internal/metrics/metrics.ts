@@ -26,6 +26,7 @@ export interface Metrics {
   bouncesReceived: Counter<"outcome">;
   queueRecreated: Counter<"data_lost">;
   consumerUp: Gauge;
+  bulkSlots: Gauge;
   campaigns: Gauge<"type" | "status">;
   campaignRecipients: Gauge<"type" | "state">;
   campaignDispatched: Counter<"type">;
@@ -138,6 +139,11 @@ export function createMetrics(registry: Registry): Metrics {
       name: "email_bounces_received_total",
       help: "Messages the bounce listener accepted, by outcome (recorded, duplicate, or kept: not_a_bounce, no_status, no_job).",
       labelNames: ["outcome"],
+      registers,
+    }),
+    bulkSlots: new Gauge({
+      name: "email_worker_bulk_slots",
+      help: "Worker slots low-priority jobs may use now: worker.bulk_share of worker_count while critical or high jobs are being sent, all of them otherwise.",
       registers,
     }),
     consumerUp: new Gauge({

@@ -1,6 +1,8 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import type { Lane } from "../job/priority.ts";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
+import { BulkThrottle } from "./bulk-throttle.ts";
 import { WorkerPool } from "./worker-pool.ts";
 
 /** A queue holding `count` deliveries, handed out as asked; only fetch matters to the pool. */
@@ -175,5 +177,86 @@ describe("WorkerPool's consumer state", () => {
     expect(pool.consumerFailure).toBeUndefined();
     expect(pool.lastTick.getTime()).toBeGreaterThan(since?.getTime() ?? Number.POSITIVE_INFINITY);
     expect(states).toEqual([false, true]);
+  });
+});
+
+describe("WorkerPool's bulk throttle", () => {
+  /** A queue handing out its deliveries of `lanes`, in that order, as asked. */
+  function queueOfLanes(lanes: Lane[]): JobQueue {
+    let next = 0;
+    return {
+      async fetch(max: number, signal?: AbortSignal) {
+        const out: Delivery[] = [];
+        while (out.length < max && next < lanes.length)
+          out.push({
+            id: String(next),
+            lane: lanes[next++] as Lane,
+            body: "{}",
+            attempt: 0,
+            redelivered: false,
+          });
+        if (out.length === 0 && !signal?.aborted) await new Promise((resolve) => setTimeout(resolve, 5));
+        return out;
+      },
+    } as unknown as JobQueue;
+  }
+
+  /** Runs `lanes` through a pool of 8 slots with bulk jobs held to a quarter while critical ones flow. */
+  async function run(lanes: Lane[], jobMs: number, jobTimeoutMs = 5_000) {
+    const working = { low: 0, other: 0 };
+    const most = { low: 0, other: 0 };
+    const ended: { id: string; lane: Lane; abortedAtStart: boolean }[] = [];
+    const events: string[] = [];
+    const pool = new WorkerPool({
+      queue: queueOfLanes(lanes),
+      handler: {
+        async process(delivery, signal) {
+          const abortedAtStart = signal.aborted;
+          events.push(`start ${delivery.id}`);
+          const kind = delivery.lane === "low" ? "low" : "other";
+          working[kind]++;
+          most[kind] = Math.max(most[kind], working[kind]);
+          await new Promise((resolve) => setTimeout(resolve, jobMs));
+          working[kind]--;
+          ended.push({ id: delivery.id, lane: delivery.lane, abortedAtStart });
+          events.push(`end ${delivery.id}`);
+        },
+      },
+      concurrency: 8,
+      batchSize: 8,
+      jobTimeoutMs,
+      logger: silent,
+      bulkThrottle: new BulkThrottle({ concurrency: 8, share: 0.25 }),
+    });
+    pool.start();
+    while (ended.length < lanes.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    await pool.stop(1_000);
+    return { most, ended, events };
+  }
+
+  it("holds low-priority jobs to their share once a critical job has been taken, and runs every job", async () => {
+    const lanes: Lane[] = ["critical", ...Array.from({ length: 40 }, (): Lane => "low"), "critical", "high"];
+    const { most, ended } = await run(lanes, 10);
+    expect(most.low).toBe(2);
+    expect(ended).toHaveLength(lanes.length);
+    expect(ended.filter((job) => job.abortedAtStart)).toEqual([]);
+  });
+
+  it("gives low-priority jobs every slot while no critical or high job has come", async () => {
+    const { most } = await run(
+      Array.from({ length: 40 }, (): Lane => "low"),
+      10,
+    );
+    expect(most.low).toBe(8);
+  });
+
+  it("hands a low-priority job whose time ran out while it waited for its turn on at once, its signal aborted", async () => {
+    // Two low-priority jobs work at once, 100 ms each; the fifth's 150 ms run out while it waits.
+    const { ended, events } = await run(["critical", "low", "low", "low", "low", "low"], 100, 150);
+    expect(ended).toHaveLength(6);
+    const byId = new Map(ended.map((job) => [job.id, job.abortedAtStart]));
+    expect([byId.get("1"), byId.get("2"), byId.get("5")]).toEqual([false, false, true]);
+    // It did not wait for a turn that would have come only when the third or fourth ended.
+    expect(events.indexOf("start 5")).toBeLessThan(events.indexOf("end 3"));
   });
 });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Delivery, JobQueue } from "../queue/queue.ts";
+import { BULK_LANE, type BulkThrottle } from "./bulk-throttle.ts";
 
 interface DeliveryHandler {
   /**
@@ -23,6 +24,8 @@ interface WorkerPoolOptions {
   logger: Logger;
   /** Called when fetching starts failing (false) and when it works again (true). */
   onConsumerStateChange?: ((up: boolean) => void) | undefined;
+  /** Holds low-priority jobs to fewer slots while critical and high ones need the process. */
+  bulkThrottle?: Pick<BulkThrottle, "limit" | "noteJob"> | undefined;
 }
 
 /** Fetching has failed every time since `since`; the last error says why. */
@@ -33,13 +36,16 @@ export interface ConsumerFailure {
 
 /**
  * Feeds the queue's deliveries to `concurrency` concurrent jobs. It never fetches more than it has
- * free slots for, so a message is never held without someone working on it. A job that releases its
- * slot (sent; only its "sent" mark and acknowledgement are left) finishes in the background while
- * another job takes the slot; at most `concurrency` such jobs finish at once, beyond which a job
- * keeps its slot until it is done. So a crash leaves at most twice `concurrency` jobs sent but not
- * recorded — the ones that can be sent again. `stop()` stops fetching, lets in-flight and finishing
- * jobs finish until the deadline, then aborts them (they end as transient failures and are retried),
- * and waits for them to record that.
+ * free slots for, and every job runs against its time limit from the moment it is fetched, so no
+ * message waits in the process longer than that. A job that releases its slot (sent; only its "sent"
+ * mark and acknowledgement are left) finishes in the background while another job takes the slot;
+ * at most `concurrency` such jobs finish at once, beyond which a job keeps its slot until it is done.
+ * So a crash leaves at most twice `concurrency` jobs sent but not recorded — the ones that can be sent
+ * again. With a bulk throttle, a low-priority job beyond the throttle's limit waits in its slot for
+ * another to end (or for its own time to run out): the fetch that brought it cannot choose lanes, and
+ * the next free slot goes to whatever is most urgent on the queue then. `stop()` stops fetching, lets
+ * in-flight and finishing jobs finish until the deadline, then aborts them (they end as transient
+ * failures and are retried), and waits for them to record that.
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
@@ -51,6 +57,10 @@ export class WorkerPool {
   readonly #jobAborts = new Set<AbortController>();
   readonly #fetching = new AbortController();
   #slotFreed: (() => void) | undefined;
+  /** Low-priority jobs working now: at most the throttle's limit. */
+  #bulkWorking = 0;
+  /** Low-priority jobs holding a slot until the throttle lets them work, in the order they came. */
+  readonly #bulkWaiting: (() => void)[] = [];
   #loop: Promise<void> | undefined;
   #lastTick = Date.now();
   #failure: ConsumerFailure | undefined;
@@ -158,6 +168,9 @@ export class WorkerPool {
     this.#jobAborts.add(controller);
     let task: Promise<void> | undefined;
     let holdsSlot = true;
+    const { bulkThrottle } = this.#options;
+    bulkThrottle?.noteJob(delivery.lane, Date.now());
+    const throttled = bulkThrottle !== undefined && delivery.lane === BULK_LANE;
     const release = () => {
       if (!holdsSlot || task === undefined || this.#finishing.size >= this.#options.concurrency) return;
       holdsSlot = false;
@@ -165,8 +178,16 @@ export class WorkerPool {
       this.#finishing.add(task);
       this.#wakeLoop();
     };
-    task = this.#options.handler
-      .process(delivery, controller.signal, release)
+    let working = false;
+    const run = () => this.#options.handler.process(delivery, controller.signal, release);
+    task = (
+      throttled
+        ? this.#bulkTurn(controller.signal).then((turn) => {
+            working = turn;
+            return run();
+          })
+        : run()
+    )
       .then(
         () => {},
         (error: unknown) => {
@@ -179,6 +200,7 @@ export class WorkerPool {
         },
       )
       .finally(() => {
+        if (working) this.#bulkDone();
         clearTimeout(deadline);
         this.#jobAborts.delete(controller);
         if (task === undefined) return;
@@ -189,6 +211,45 @@ export class WorkerPool {
         }
       });
     this.#inFlight.add(task);
+  }
+
+  /**
+   * Resolves once a low-priority job may work: at once while fewer than the throttle's limit are
+   * working, else when one of them ends. True when it got its turn; false when its time ran out while
+   * it waited (it goes on with its aborted signal and ends as a timed-out attempt).
+   */
+  #bulkTurn(signal: AbortSignal): Promise<boolean> {
+    if (this.#bulkWorking < this.#bulkLimit()) {
+      this.#bulkWorking++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const admit = () => {
+        signal.removeEventListener("abort", giveUp);
+        resolve(true);
+      };
+      const giveUp = () => {
+        const index = this.#bulkWaiting.indexOf(admit);
+        if (index >= 0) this.#bulkWaiting.splice(index, 1);
+        resolve(false);
+      };
+      this.#bulkWaiting.push(admit);
+      signal.addEventListener("abort", giveUp, { once: true });
+    });
+  }
+
+  /** A low-priority job ended: the next ones waiting may work, as many as the limit allows now. */
+  #bulkDone(): void {
+    this.#bulkWorking--;
+    const limit = this.#bulkLimit();
+    while (this.#bulkWorking < limit && this.#bulkWaiting.length > 0) {
+      this.#bulkWorking++;
+      this.#bulkWaiting.shift()?.();
+    }
+  }
+
+  #bulkLimit(): number {
+    return this.#options.bulkThrottle?.limit(Date.now()) ?? Number.POSITIVE_INFINITY;
   }
 
   #wakeLoop(): void {
