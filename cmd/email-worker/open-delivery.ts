@@ -125,7 +125,7 @@ export async function openDelivery(
     threads: config.email.template_render_threads,
     timeoutMs: config.email.template_render_timeout,
   });
-  renderPool.start();
+  // Its thread starts on the first template that needs one: content that only fills in values never does.
   undoWith(undo, () => renderPool.stop());
   const maxTemplateBytes = config.email.template_max_bytes;
   const renderer = new TemplateRenderer({ source: templateCache, pool: renderPool, maxTemplateBytes });

@@ -1,6 +1,7 @@
 import Handlebars from "handlebars";
 import { TemplateError } from "./errors.ts";
 import { goToHandlebars, isGoTemplate } from "./go-syntax.ts";
+import { checkBytes, checkSubject, normalizeSubject, type OutputLimits } from "./rendered-output.ts";
 import { checkRequiredVariables, requiredVariables } from "./required-variables.ts";
 
 /** The parts of a template row or of inline content, as sent to a render thread. */
@@ -15,13 +16,6 @@ export interface RenderedEmail {
   subject: string;
   html: string | undefined;
   text: string;
-}
-
-/** The output budget: the job's body limits, so a rendered email is never larger than a sent one. */
-export interface OutputLimits {
-  subject_length: number;
-  html_bytes: number;
-  text_bytes: number;
 }
 
 type Compiled = (data: Record<string, unknown>) => string;
@@ -116,28 +110,9 @@ export function renderCompiled(
   checkRequiredVariables(compiled.required, data, templateId);
   const html = compiled.html?.(data);
   if (html !== undefined) checkBytes(html, limits.html_bytes, "html", templateId);
-  const subject =
-    compiled
-      .subject?.(data)
-      .replace(/\s*[\r\n]+\s*/g, " ")
-      .trim() ?? "";
-  checkLength(subject, limits.subject_length, templateId);
+  const subject = compiled.subject ? normalizeSubject(compiled.subject(data)) : "";
+  checkSubject(subject, limits.subject_length, templateId);
   const text = compiled.text ? compiled.text(data) : htmlToText(html ?? "");
   checkBytes(text, limits.text_bytes, "text", templateId);
   return { subject, html, text };
-}
-
-function overBudget(message: string, templateId: string | undefined): TemplateError {
-  return new TemplateError("render_budget", `${where(templateId)}: ${message}`, { template_id: templateId });
-}
-
-function checkBytes(output: string, maxBytes: number, part: string, templateId: string | undefined): void {
-  // A UTF-16 unit is at least one UTF-8 byte: a long string is refused before it is flattened.
-  if (output.length > maxBytes || Buffer.byteLength(output) > maxBytes)
-    throw overBudget(`rendered ${part} over ${maxBytes} bytes`, templateId);
-}
-
-function checkLength(subject: string, maxLength: number, templateId: string | undefined): void {
-  if (subject.length > maxLength)
-    throw overBudget(`rendered subject over ${maxLength} characters`, templateId);
 }

@@ -1,5 +1,6 @@
-import type { OutputLimits, RenderedEmail, TemplateParts } from "./compile-template.ts";
+import type { RenderedEmail, TemplateParts } from "./compile-template.ts";
 import { TemplateError, type TemplateErrorCode } from "./errors.ts";
+import type { OutputLimits } from "./rendered-output.ts";
 
 /**
  * What a render thread is asked, one entry per email (a message carries a batch of them). `stored` keeps the compiled template under

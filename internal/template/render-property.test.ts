@@ -14,7 +14,8 @@ const renderer = new TemplateRenderer({
   pool,
   maxTemplateBytes: 512 * 1024,
 });
-beforeAll(() => renderer.renderInline({ text: "{{x}}" }, { x: 1 }));
+// Starts the threads: content with a block is theirs to render.
+beforeAll(() => renderer.renderInline({ text: "{{#if x}}{{x}}{{/if}}" }, { x: 1 }));
 afterAll(() => pool.stop());
 
 const names = fc.constantFrom("a", "b", "c", "this", "@root.a", "@root.b", "missing");

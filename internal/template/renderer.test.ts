@@ -167,6 +167,46 @@ describe("TemplateRenderer", () => {
     );
     expect(out).toEqual({ subject: "Plain subject", html, text: "a\\b {x}" });
   });
+
+  it("fills in content that only fills in values without a render thread, and sends the rest to one", async () => {
+    class CountingPool extends RenderPool {
+      renders = 0;
+      override render(...args: Parameters<RenderPool["render"]>) {
+        this.renders++;
+        return super.render(...args);
+      }
+    }
+    const counting = new CountingPool({ threads: 1, timeoutMs: 5_000 });
+    try {
+      const rows = new Map([["welcome_template", row()]]);
+      const renderer = new TemplateRenderer({
+        source: { get: async (id) => rows.get(id) },
+        pool: counting,
+        maxTemplateBytes: 512 * 1024,
+      });
+      const stored = await renderer.renderTemplate("welcome_template", { user_name: "Ada & Co" });
+      expect(stored).toEqual({
+        subject: "Welcome Ada & Co",
+        html: "<p>Hello Ada &amp; Co</p>",
+        text: "Hello Ada & Co",
+      });
+      const inline = await renderer.renderInline(
+        { subject: "Code {{.code}}", text: "Your code is {{code}}" },
+        { code: 123456 },
+      );
+      expect(inline).toEqual({ subject: "Code 123456", html: undefined, text: "Your code is 123456" });
+      await renderer.check({ id: "welcome_template", text_template: "Hi {{user_name}}" });
+      expect(counting.renders).toBe(0);
+
+      // A block, a value that is an object, and HTML to derive the text from: a thread's work.
+      expect((await renderer.renderInline({ text: "{{#if a}}yes{{/if}}" }, { a: 1 })).text).toBe("yes");
+      expect((await renderer.renderInline({ text: "{{a}}" }, { a: { b: 1 } })).text).toBe("[object Object]");
+      expect((await renderer.renderInline({ html: "<p>{{a}}</p>" }, { a: "x" })).text).toBe("x");
+      expect(counting.renders).toBe(3);
+    } finally {
+      await counting.stop();
+    }
+  });
 });
 
 describe("CachedTemplateSource", () => {

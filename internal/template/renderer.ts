@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { LRUCache } from "lru-cache";
+import { JOB_LIMITS } from "../job/parse-job.ts";
 import type { RenderedEmail, TemplateParts } from "./compile-template.ts";
 import { TemplateError } from "./errors.ts";
+import { type FlatTemplate, flatTemplate, renderFlat } from "./flat-template.ts";
 import type { RenderRequest } from "./render-messages.ts";
 import type { RenderPool } from "./render-pool.ts";
-import { isTemplate, type NamedSource, oversizedTemplate, templateTooLargeMessage } from "./template-size.ts";
+import { type NamedSource, oversizedTemplate, templateTooLargeMessage } from "./template-size.ts";
 
 export type { RenderedEmail } from "./compile-template.ts";
 
@@ -44,11 +47,18 @@ interface TemplateRendererOptions {
   maxTemplateBytes: number;
 }
 
+/** Stored templates kept read as flat (or as not), by row version: most emails use a few. */
+const FLAT_CACHE_ENTRIES = 1_000;
+/** Their sources together, in UTF-16 units: the cache holds on to their text. */
+const FLAT_CACHE_UNITS = 16 * 1024 * 1024;
+
 /**
  * Renders subject, HTML and text from a stored template or from content given inline in the job.
  * HTML is escaped (Handlebars' `{{x}}`), subject and text are not. A template whose text part is empty
- * gets one derived from its rendered HTML. The work is done by the render pool's threads, under a
- * time and output budget; each thread caches compiled templates under the row's id and updated_at
+ * gets one derived from its rendered HTML. Content that only fills in values (see FlatTemplate), most
+ * transactional email, is filled in here, in time proportional to its output; everything else goes
+ * to the render pool's threads, under a time and output budget, so Handlebars never runs on the
+ * caller's event loop. Each thread caches compiled templates under the row's id and updated_at
  * (inline content under its hash), so an edited row is compiled afresh and the old entry ages out.
  */
 export class TemplateRenderer {
@@ -57,6 +67,12 @@ export class TemplateRenderer {
   readonly #maxTemplateBytes: number;
   /** Keeps this renderer's rows apart in a pool shared with another source (tests, the CLI). */
   readonly #cachePrefix = randomUUID();
+  /** Stored rows read as flat, by the key the threads use; `false`: not flat. */
+  readonly #flat = new LRUCache<string, FlatTemplate | false>({
+    max: FLAT_CACHE_ENTRIES,
+    maxSize: FLAT_CACHE_UNITS,
+    sizeCalculation: (flat, key) => key.length + (flat ? flat.size : 0),
+  });
 
   constructor(options: TemplateRendererOptions) {
     this.#source = options.source;
@@ -112,8 +128,8 @@ export class TemplateRenderer {
     data: Record<string, unknown> = {},
     priority = 0,
   ): Promise<RenderedEmail> {
-    const plain = passThrough(content);
-    if (plain !== undefined) return plain;
+    if (!content.html && !content.text)
+      throw new TemplateError("missing_content", "inline content has neither html nor text");
     const named: NamedSource[] = [
       ["subject", content.subject],
       ["html", content.html],
@@ -121,10 +137,14 @@ export class TemplateRenderer {
     ];
     this.#refuseOversized(named, true, undefined);
     const parts: TemplateParts = { subject: content.subject, html: content.html, text: content.text };
+    // Reading content as flat costs about what hashing it for a thread's cache would: not kept.
+    const flat = flatTemplate(parts);
+    const email = flat && renderFlat(flat, data, undefined, JOB_LIMITS);
+    if (email) return email;
     return this.#pool.render({ op: "inline", key: undefined, templateId: undefined, parts, data }, priority);
   }
 
-  #run(
+  async #run(
     op: RenderRequest["op"],
     key: string | undefined,
     templateId: string,
@@ -147,7 +167,21 @@ export class TemplateRenderer {
       text: row.text_template,
       variables: row.variables,
     };
+    const flat = this.#flatFor(key, parts);
+    if (flat && op === "check") return { subject: "", html: undefined, text: "" };
+    const email = flat && renderFlat(flat, data, templateId, JOB_LIMITS);
+    if (email) return email;
     return this.#pool.render({ op, key, templateId, parts, data }, priority);
+  }
+
+  #flatFor(key: string | undefined, parts: TemplateParts): FlatTemplate | undefined {
+    if (key === undefined) return flatTemplate(parts);
+    let flat = this.#flat.get(key);
+    if (flat === undefined) {
+      flat = flatTemplate(parts) ?? false;
+      this.#flat.set(key, flat);
+    }
+    return flat || undefined;
   }
 
   /** Compiling time grows with the source: one too large is refused before a thread sees it. */
@@ -161,18 +195,4 @@ export class TemplateRenderer {
       { template_id: templateId, field: oversized.largest },
     );
   }
-}
-
-/**
- * Inline content with no expression anywhere and a text part of its own is its own output: it is
- * returned here, as the thread would, without the hop. (Deriving text from HTML is real work, so
- * content without a text part goes to the pool.) Throws for content with neither html nor text.
- */
-function passThrough(content: InlineContent): RenderedEmail | undefined {
-  if (!content.html && !content.text)
-    throw new TemplateError("missing_content", "inline content has neither html nor text");
-  if (!content.text || isTemplate(content.subject) || isTemplate(content.html) || isTemplate(content.text))
-    return undefined;
-  const subject = content.subject ? content.subject.replace(/\s*[\r\n]+\s*/g, " ").trim() : "";
-  return { subject, html: content.html || undefined, text: content.text };
 }
