@@ -115,6 +115,27 @@ describe("RenderPool budgets", () => {
 });
 
 describe("RenderPool lifecycle", () => {
+  it("ends a thread idle for idleMs and starts one again for the next render", async () => {
+    const idle = new RenderPool({ threads: 1, timeoutMs: BUDGET_MS, idleMs: 200 });
+    const request = {
+      op: "inline",
+      key: undefined,
+      templateId: undefined,
+      parts: { text: "{{#if x}}x is {{x}}{{/if}}" },
+      data: { x: 1 },
+    } as const;
+    try {
+      expect(idle.threads).toBe(0);
+      expect((await idle.render(request)).text).toBe("x is 1");
+      expect(idle.threads).toBe(1);
+      await vi.waitFor(() => expect(idle.threads).toBe(0), { timeout: 5_000, interval: 50 });
+      expect((await idle.render({ ...request, data: { x: 2 } })).text).toBe("x is 2");
+      expect(idle.threads).toBe(1);
+    } finally {
+      await idle.stop();
+    }
+  });
+
   it("stops idempotently, before start too, failing pending and later renders as unavailable", async () => {
     const unused = new RenderPool({ threads: 1, timeoutMs: BUDGET_MS });
     await unused.stop();

@@ -20,9 +20,17 @@ interface RenderPoolOptions {
    * email's cost. A thread over budget fails only the request it is on; the others are sent again.
    */
   depth?: number;
+  /** A thread with nothing to do for this long is ended; the next render that needs one starts one. */
+  idleMs?: number;
 }
 
 const DEFAULT_DEPTH = 16;
+/**
+ * A minute: a thread costs ~25 MB, and most replicas render most emails without one (see
+ * TemplateRenderer), so one started for an occasional template should not stay for good; starting
+ * one again costs about 100 ms, not charged to a render's budget.
+ */
+const DEFAULT_IDLE_MS = 60_000;
 
 function where(request: RenderRequest | undefined): string {
   if (request === undefined) return "template";
@@ -33,12 +41,14 @@ function where(request: RenderRequest | undefined): string {
  * Worker threads that compile and render templates, so Handlebars (synchronous, and exponential in
  * a template's nesting) never runs on the event loop. Each email has a time budget: a thread over it
  * is terminated and replaced, and that email fails with a `render_budget` TemplateError. Threads
- * start on `start()` or on first use, and do not keep the process alive while idle.
+ * start on `start()` or on first use, end after `idleMs` with nothing to do (the next render starts
+ * them again), and do not keep the process alive while idle.
  */
 export class RenderPool {
   readonly #threadCount: number;
   readonly #timeoutMs: number;
   readonly #depth: number;
+  readonly #idleMs: number;
   readonly #threads: Thread[] = [];
   /** Requests waiting for a ready thread with room. */
   #waiting: Job[] = [];
@@ -50,6 +60,12 @@ export class RenderPool {
     this.#threadCount = Math.max(1, options.threads);
     this.#timeoutMs = options.timeoutMs;
     this.#depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
+    this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  }
+
+  /** Threads running now (started, or starting). */
+  get threads(): number {
+    return this.#threads.length;
   }
 
   start(): void {
@@ -119,6 +135,8 @@ export class RenderPool {
       const share = Math.ceil(this.#waiting.length / this.#readyWithRoom());
       const batch = this.#waiting.splice(0, Math.min(room, share));
       if (thread.inFlight.length === 0) thread.worker.ref();
+      clearTimeout(thread.idleTimer);
+      thread.idleTimer = undefined;
       thread.inFlight.push(...batch);
       thread.worker.postMessage(batch.map((job) => job.request));
       this.#watch(thread);
@@ -151,6 +169,19 @@ export class RenderPool {
       if (thread.inFlight.length === 0) thread.worker.unref();
     }
     this.#dispatch();
+    if (thread.inFlight.length === 0) this.#idle(thread);
+  }
+
+  /** Arms the thread's idle timer: it ends unless work reaches it first. */
+  #idle(thread: Thread): void {
+    if (thread.idleTimer !== undefined || thread.retired) return;
+    thread.idleTimer = setTimeout(() => {
+      thread.idleTimer = undefined;
+      if (thread.retired || thread.inFlight.length > 0) return;
+      this.#remove(thread);
+      void this.#retire(thread);
+    }, this.#idleMs);
+    thread.idleTimer.unref();
   }
 
   /** Arms the thread's budget check, unless armed: it stays armed while requests are in flight. */
@@ -236,7 +267,8 @@ export class RenderPool {
   async #retire(thread: Thread): Promise<void> {
     thread.retired = true;
     clearTimeout(thread.timer);
-    thread.timer = undefined;
+    clearTimeout(thread.idleTimer);
+    thread.timer = thread.idleTimer = undefined;
     await thread.worker.terminate().catch(() => {});
   }
 }

@@ -39,6 +39,8 @@ export interface Thread {
   inFlight: Job[];
   /** Armed while requests are in flight: checks the one running against the budget. */
   timer: NodeJS.Timeout | undefined;
+  /** Armed while it has nothing to do: ends it once the pool's idle time has passed. */
+  idleTimer: NodeJS.Timeout | undefined;
   /** Why it exited, from its `error` event (an uncaught error, or out of memory). */
   failure: Error | undefined;
   retired: boolean;
@@ -83,6 +85,7 @@ export function startRenderThread(): Thread {
     ready: false,
     inFlight: [],
     timer: undefined,
+    idleTimer: undefined,
     failure: undefined,
     retired: false,
   };
