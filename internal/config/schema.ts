@@ -430,7 +430,7 @@ export function configSchema() {
         env: "TEMPLATE_CACHE_TTL",
       },
       template_render_threads: {
-        doc: "Worker threads that compile and render templates, off the event loop, so a template that is slow to render cannot hold up the process (one renders ~80,000 emails/s; each costs ~25 MB, up to ~40 MB under load).",
+        doc: "Worker threads that compile and render templates with blocks, helpers or partials, off the event loop, so a template that is slow to render cannot hold up the process (one renders ~80,000 emails/s; each costs ~25 MB, up to ~40 MB under load). Content that only fills in values and has a text part of its own is filled in on the event loop instead, in time proportional to its output; the first thread starts when a template needs one.",
         format: "nat",
         default: 1,
         env: "TEMPLATE_RENDER_THREADS",
