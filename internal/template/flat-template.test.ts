@@ -65,6 +65,9 @@ const plainBody = fc.constantFrom(
 /** Bodies that each differ from a plain path in one way Handlebars or Go minds. */
 const otherBody = fc.constantFrom(
   "@index",
+  "else-x",
+  "else_x",
+  "end-",
   "this",
   "this.a",
   ".",
@@ -210,6 +213,11 @@ describe("flat templates", () => {
       "{{a",
       "{{range .items}}{{.}}{{end}}",
       "{{html .x}}",
+      // Handlebars reads `{{else` and a non-word character as an else; Go's translation, a trailing
+      // `-` as trimming (this `{{end-}}` closes no block).
+      "{{else-x}}",
+      "{{ else-}}",
+      "{{.a}} {{end-}}",
     ])
       expect(flatPart(source, true), source).toBeUndefined();
   });
@@ -219,6 +227,11 @@ describe("flat templates", () => {
     const values = { a: 1, b: 2, t: true };
     expect(byFlat(parts, values)).toEqual({ email: { subject: "3", html: "3 12", text: "2x12" } });
     expect(byHandlebars(parts, values)).toEqual(byFlat(parts, values));
+  });
+
+  it("leaves content with more than a thousand values in a part to a thread", () => {
+    expect(flatPart("{{a}}".repeat(1_000), false)).toHaveLength(1_000);
+    expect(flatPart("{{a}}".repeat(1_001), false)).toBeUndefined();
   });
 
   it("leaves content without a text part to a thread, which derives one from the HTML", () => {
@@ -241,7 +254,7 @@ describe("flat templates", () => {
   });
 
   it("refuses output over the limits with a render thread's errors, filling in no more than that", () => {
-    const flat = flatTemplate({ subject: "{{s}}", html: "{{h}}", text: "{{t}}".repeat(100_000) });
+    const flat = flatTemplate({ subject: "{{s}}", html: "{{h}}", text: "{{t}}".repeat(1_000) });
     if (flat === undefined) throw new Error("not flat");
     const refusal = (values: Record<string, unknown>) => {
       try {
@@ -254,8 +267,8 @@ describe("flat templates", () => {
     };
     expect(refusal({ h: "é".repeat(1_001) })).toBe('template "news": rendered html over 2000 bytes');
     expect(refusal({ s: "s".repeat(501) })).toBe('template "news": rendered subject over 500 characters');
-    // A million characters of output if filled in to the end: refused at the limit.
-    expect(refusal({ t: "0123456789" })).toBe('template "news": rendered text over 1000 bytes');
+    // 100,000 characters of output if filled in to the end: refused at the limit.
+    expect(refusal({ t: "0123456789".repeat(10) })).toBe('template "news": rendered text over 1000 bytes');
     expect(() =>
       renderFlat(flatTemplate({ text: "x", variables: ["name"] }) as never, {}, "news", LIMITS),
     ).toThrow('template "news" needs variable "name" in template_data');

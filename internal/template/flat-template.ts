@@ -23,7 +23,7 @@ export interface FlatTemplate {
   html: FlatPart | undefined;
   text: FlatPart;
   required: string[];
-  /** UTF-16 units of source it holds on to (its literal text is sliced from the source). */
+  /** Heap it holds on to, about, in bytes: its source's text and what reading each value made. */
   size: number;
 }
 
@@ -62,6 +62,15 @@ const RESERVED = new Set([
 ]);
 /** What Go's translation refuses as a function call (`{{html .x}}`, and `{{html}}` alike). */
 const GO_FUNCTION = /^(printf|len|index|not|and|or|eq|ne|html|js)\b/;
+/** Handlebars' lexer reads `{{else` and any non-word character after it (`{{else-x}}`) as an else. */
+const ELSE = /^else\b/;
+/**
+ * Values one part may fill in here. Reading a value costs a few objects: capped, one read of a
+ * largest source stays under a millisecond; content with more goes to a thread whole.
+ */
+const MAX_VALUES = 1_000;
+/** What one value read from a source keeps on the heap, about, beside the source's text. */
+const VALUE_BYTES = 100;
 
 function segments(dotted: string, pattern: RegExp): string[] | undefined {
   const parts = dotted.split(".");
@@ -70,7 +79,8 @@ function segments(dotted: string, pattern: RegExp): string[] | undefined {
 
 /** The value a mustache's body names, or undefined when the body is anything but a plain path. */
 function value(body: string, escapes: boolean, triple: boolean): FlatValue | undefined {
-  if (GO_FUNCTION.test(body)) return undefined;
+  // A trailing `-` is Go's trimming to its translation (`{{end-}}` is an `end`).
+  if (GO_FUNCTION.test(body) || ELSE.test(body) || body.endsWith("-")) return undefined;
   if (!triple && body.startsWith("$.")) {
     const path = segments(body.slice(2), GO_SEGMENT);
     return path && { path, root: true, escape: escapes };
@@ -89,12 +99,13 @@ function value(body: string, escapes: boolean, triple: boolean): FlatValue | und
 
 /**
  * Reads a source as a flat part, left to right, each character once; undefined when any of it is
- * more than that. `escapeHtml`: whether `{{x}}` escapes (the HTML part; subject and text do not).
+ * more than that, or it fills in more than MAX_VALUES values. `escapeHtml`: whether `{{x}}` escapes (the HTML part; subject and text do not).
  */
 export function flatPart(source: string, escapeHtml: boolean): FlatPart | undefined {
   if (source.includes("\0")) return undefined;
   const part: (string | FlatValue)[] = [];
   let at = 0;
+  let values = 0;
   for (;;) {
     const open = source.indexOf("{{", at);
     if (open === -1) break;
@@ -108,7 +119,7 @@ export function flatPart(source: string, escapeHtml: boolean): FlatPart | undefi
     if (close === -1 || source[close + closer.length] === "}") return undefined;
     const body = source.slice(bodyStart, close).trim();
     const filled = value(body, escapeHtml && !triple, triple);
-    if (filled === undefined) return undefined;
+    if (filled === undefined || ++values > MAX_VALUES) return undefined;
     if (open > at) part.push(source.slice(at, open));
     part.push(filled);
     at = close + closer.length;
@@ -133,7 +144,15 @@ export function flatTemplate(parts: FlatParts): FlatTemplate | undefined {
     html,
     text,
     required: requiredVariables(parts.variables),
-    size: (parts.subject?.length ?? 0) + (parts.html?.length ?? 0) + parts.text.length,
+    size: [subject, html, text].reduce(
+      (bytes, part) =>
+        bytes +
+        (part ?? []).reduce(
+          (sum, piece) => sum + (typeof piece === "string" ? 2 * piece.length : VALUE_BYTES),
+          0,
+        ),
+      0,
+    ),
   };
 }
 

@@ -49,8 +49,8 @@ interface TemplateRendererOptions {
 
 /** Stored templates kept read as flat (or as not), by row version: most emails use a few. */
 const FLAT_CACHE_ENTRIES = 1_000;
-/** Their sources together, in UTF-16 units: the cache holds on to their text. */
-const FLAT_CACHE_UNITS = 16 * 1024 * 1024;
+/** What they hold on to together, in bytes (FlatTemplate.size). */
+const FLAT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Renders subject, HTML and text from a stored template or from content given inline in the job.
@@ -70,8 +70,8 @@ export class TemplateRenderer {
   /** Stored rows read as flat, by the key the threads use; `false`: not flat. */
   readonly #flat = new LRUCache<string, FlatTemplate | false>({
     max: FLAT_CACHE_ENTRIES,
-    maxSize: FLAT_CACHE_UNITS,
-    sizeCalculation: (flat, key) => key.length + (flat ? flat.size : 0),
+    maxSize: FLAT_CACHE_BYTES,
+    sizeCalculation: (flat, key) => 2 * key.length + (flat ? flat.size : 0),
   });
 
   constructor(options: TemplateRendererOptions) {
@@ -137,7 +137,8 @@ export class TemplateRenderer {
     ];
     this.#refuseOversized(named, true, undefined);
     const parts: TemplateParts = { subject: content.subject, html: content.html, text: content.text };
-    // Reading content as flat costs about what hashing it for a thread's cache would: not kept.
+    // One read of the content, its values capped (see flatPart): cheap enough to do per email
+    // rather than keep every campaign's and every client's content.
     const flat = flatTemplate(parts);
     const email = flat && renderFlat(flat, data, undefined, JOB_LIMITS);
     if (email) return email;
