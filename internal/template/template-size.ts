@@ -11,11 +11,6 @@ export interface OversizedTemplate {
   bytes: number;
 }
 
-/** Whether a source is a template at all: without `{{` it is its own output and costs nothing to compile. */
-export function isTemplate(source: string | null | undefined): boolean {
-  return typeof source === "string" && source.includes("{{");
-}
-
 /**
  * The parts, counted together, when their UTF-8 size is over `maxBytes` (compiling is what a large
  * source makes slow, so the limit is on the source, apart from the body limits); undefined when
