@@ -106,7 +106,7 @@ describe.skipIf(chromium.skip)(`console accessibility${chromium.label}`, () => {
       ["/admin/dead-letters", "Dead letters"],
       ["/admin/templates", "Templates"],
       ["/admin/templates/welcome_template", "Template welcome_template"],
-      ["/admin/templates/new", "New template"],
+      ["/admin/templates/-/new", "New template"],
       ["/admin/suppressions", "Suppressions"],
       ["/admin/campaigns", "Campaigns"],
     ];

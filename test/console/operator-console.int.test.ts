@@ -139,7 +139,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
 
   it("edits a template with a live preview and saves it; a template that cannot render is refused", async () => {
     const { page, context, watch } = await open(ADMIN_KEY);
-    await page.goto(`${rig.service.base}/admin/templates/new`);
+    await page.goto(`${rig.service.base}/admin/templates/-/new`);
     await page.getByRole("heading", { name: "New template" }).waitFor();
     await page.getByLabel("Id").fill("console_receipt");
     await page.getByLabel("Name").fill("Receipt");
@@ -176,7 +176,7 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
     await rig.delivered("grace.receipt@example.com");
 
     // "New template" under an id that is taken is refused; the stored template stays as it was.
-    await page.goto(`${rig.service.base}/admin/templates/new`);
+    await page.goto(`${rig.service.base}/admin/templates/-/new`);
     await page.getByLabel("Id").fill("console_receipt");
     await page.getByLabel("Name").fill("Not the receipt");
     await page.getByLabel("HTML").fill("<p>Something else</p>");
@@ -185,6 +185,19 @@ describe.skipIf(chromium.skip)(`operator console in a browser${chromium.label}`,
     forgive(watch, /status of 409/);
     await page.goto(`${rig.service.base}/admin/templates/console_receipt`);
     await expect.poll(() => page.getByLabel("Name").inputValue()).toBe("Receipt");
+
+    // A template may be called "new": its page is its own, not the editor for a new template.
+    await page.goto(`${rig.service.base}/admin/templates/-/new`);
+    await page.getByLabel("Id").fill("new");
+    await page.getByLabel("Name").fill("Called new");
+    await page.getByLabel("HTML").fill("<p>New arrivals</p>");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: "Template new", exact: true }).waitFor();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Templates" }).click();
+    await page.getByRole("link", { name: "new", exact: true }).click();
+    await page.getByRole("heading", { name: "Template new", exact: true }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/admin/templates/new");
+    await expect.poll(() => page.getByLabel("Name").inputValue()).toBe("Called new");
     await context.close();
   });
 

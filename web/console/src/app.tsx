@@ -11,7 +11,7 @@ import { OverviewPage } from "./pages/overview.tsx";
 import { SignInPage } from "./pages/sign-in.tsx";
 import { SuppressionsPage } from "./pages/suppressions.tsx";
 import { TemplateEditorPage } from "./pages/template-editor.tsx";
-import { TemplatesPage } from "./pages/templates.tsx";
+import { NEW_TEMPLATE_PATH, TemplatesPage } from "./pages/templates.tsx";
 import { Link, match, Router, usePath } from "./router.tsx";
 import { SessionProvider, useSession, useSessionApi } from "./session.tsx";
 
@@ -130,7 +130,7 @@ function Page({ path }: { path: string }) {
   if (path === "/dead-letters")
     return session.can.admin ? <DeadLettersPage /> : <Forbidden what="Dead letters" scope="admin" />;
   if (path === "/templates") return <TemplatesPage />;
-  if (path === "/templates/new") return <TemplateEditorPage key="new" id={null} />;
+  if (path === NEW_TEMPLATE_PATH) return <TemplateEditorPage key="new" id={null} />;
   const template = match("/templates/:id", path);
   if (template?.id !== undefined) return <TemplateEditorPage key={template.id} id={template.id} />;
   if (path === "/suppressions")

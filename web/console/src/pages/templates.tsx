@@ -17,6 +17,12 @@ const listTemplates = async (
   return { rows: page.templates, next: page.next_cursor, total: page.total };
 };
 
+/**
+ * The editor for a new template. No template's link has three segments (a link carries the id as
+ * one segment, its "/" encoded), so a template whose id is "new" still opens at /templates/new.
+ */
+export const NEW_TEMPLATE_PATH = "/templates/-/new";
+
 export function TemplatesPage() {
   useTitle("Templates");
   const session = useSession();
@@ -37,7 +43,7 @@ export function TemplatesPage() {
     <section>
       <PageHeader title="Templates">
         {session.can.admin && (
-          <button type="button" class="primary" onClick={() => navigate("/templates/new")}>
+          <button type="button" class="primary" onClick={() => navigate(NEW_TEMPLATE_PATH)}>
             New template
           </button>
         )}
