@@ -119,6 +119,7 @@ export class CampaignService {
       from_email: job.from?.email ?? null,
       from_name: job.from?.name ?? null,
       reply_to: job.reply_to?.email ?? null,
+      reply_to_name: job.reply_to?.name ?? null,
       headers: Object.keys(job.headers).length > 0 ? job.headers : null,
       provider: job.provider ?? null,
       priority: job.priority,

@@ -17,6 +17,7 @@ function record(fields: Partial<CampaignRecord> = {}): CampaignRecord {
     from_email: null,
     from_name: null,
     reply_to: null,
+    reply_to_name: null,
     headers: null,
     provider: null,
     priority: -1,

@@ -26,6 +26,7 @@ const campaignFields = (overrides: Partial<NewCampaign> = {}): NewCampaign => ({
   from_email: "news@example.org",
   from_name: "News",
   reply_to: null,
+  reply_to_name: null,
   headers: null,
   provider: null,
   priority: -1,
@@ -321,7 +322,11 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
     it("starts each due occurrence of a schedule once, as a running copy of its draft with the audience as it is now", async () => {
       const schedules = new CampaignScheduleRepository(opened.router);
       const blueprint = await campaigns.create(
-        campaignFields({ job_type: `sched_${randomUUID().slice(0, 6)}` }),
+        campaignFields({
+          job_type: `sched_${randomUUID().slice(0, 6)}`,
+          reply_to: "help@example.org",
+          reply_to_name: "Help desk",
+        }),
       );
       const audience = people(4);
       await campaigns.addRecipients(blueprint.id, audience, 0);
@@ -352,6 +357,9 @@ export function campaignRepositoryContract(name: string, open: () => Promise<Ope
         job_type: blueprint.job_type,
         template_id: "welcome",
         template_data: blueprint.template_data,
+        from_name: "News",
+        reply_to: "help@example.org",
+        reply_to_name: "Help desk",
         total: 4,
         excluded: 1,
         schedule_id: schedule.id,

@@ -47,6 +47,7 @@ export interface NewCampaign {
   from_email: string | null;
   from_name: string | null;
   reply_to: string | null;
+  reply_to_name: string | null;
   headers: Record<string, string> | null;
   provider: string | null;
   priority: number;
@@ -405,7 +406,7 @@ export class CampaignRepository {
         queued: string | number;
       }
     >`
-      select id, job_type, template_id, subject, from_email, from_name, reply_to, headers, provider,
+      select id, job_type, template_id, subject, from_email, from_name, reply_to, reply_to_name, headers, provider,
              priority, max_retries, tags, tracked, next_seq, rate_limit,
              case when rate_limit is null then 0
                   else least(greatest(rate_limit, 1),
@@ -521,11 +522,11 @@ export class CampaignRepository {
   ): Promise<{ id: string; priority: number }[]> {
     const { rows } = await sql<{ id: string; priority: number }>`
       insert into email_jobs (job_type, recipient_email, recipient_name, subject, template_id,
-        template_data, from_email, from_name, reply_to, headers, provider, priority, max_retries,
-        tags, campaign_id)
+        template_data, from_email, from_name, reply_to, reply_to_name, headers, provider, priority,
+        max_retries, tags, campaign_id)
       select c.job_type, r.email, r.name, c.subject, c.template_id,
         c.template_data || coalesce(r.template_data, '{}'::jsonb), c.from_email, c.from_name,
-        c.reply_to, c.headers, c.provider, c.priority, c.max_retries, c.tags, c.id
+        c.reply_to, c.reply_to_name, c.headers, c.provider, c.priority, c.max_retries, c.tags, c.id
       from email_campaign_recipients r join email_campaigns c on c.id = r.campaign_id
       where r.campaign_id = ${id} and r.seq between ${from} and ${to} and not r.suppressed
       order by r.seq

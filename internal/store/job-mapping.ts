@@ -17,6 +17,7 @@ export function jobToRow(job: EmailJob): NewEmailJob {
     from_email: job.from?.email ?? null,
     from_name: job.from?.name ?? null,
     reply_to: job.reply_to?.email ?? null,
+    reply_to_name: job.reply_to?.name ?? null,
     headers: job.headers,
     attachments: job.attachments as unknown as JsonValue,
     priority: job.priority,
@@ -65,7 +66,10 @@ export function rowToJob(row: EmailJobRecord): EmailJob {
   if (row.text_body) job.text = row.text_body;
   if (row.from_email)
     job.from = row.from_name ? { email: row.from_email, name: row.from_name } : { email: row.from_email };
-  if (row.reply_to) job.reply_to = { email: row.reply_to };
+  if (row.reply_to)
+    job.reply_to = row.reply_to_name
+      ? { email: row.reply_to, name: row.reply_to_name }
+      : { email: row.reply_to };
   if (row.scheduled_at) job.scheduled_at = row.scheduled_at;
   if (row.provider) job.provider = row.provider;
   if (row.idempotency_key) job.idempotency_key = row.idempotency_key;
@@ -90,6 +94,7 @@ export interface CampaignJobFields {
   from_email: string | null;
   from_name: string | null;
   reply_to: string | null;
+  reply_to_name: string | null;
   headers: unknown;
   provider: string | null;
   priority: number;
@@ -134,7 +139,10 @@ export function campaignRecipientJob(
     job.from = campaign.from_name
       ? { email: campaign.from_email, name: campaign.from_name }
       : { email: campaign.from_email };
-  if (campaign.reply_to) job.reply_to = { email: campaign.reply_to };
+  if (campaign.reply_to)
+    job.reply_to = campaign.reply_to_name
+      ? { email: campaign.reply_to, name: campaign.reply_to_name }
+      : { email: campaign.reply_to };
   if (campaign.provider) job.provider = campaign.provider;
   if (campaign.tags.length > 0) job.tags = [...campaign.tags];
   return job;

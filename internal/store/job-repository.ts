@@ -22,6 +22,7 @@ export interface NewEmailJob {
   from_email?: string | null;
   from_name?: string | null;
   reply_to?: string | null;
+  reply_to_name?: string | null;
   headers?: Record<string, string> | null;
   attachments?: JsonValue | null;
   priority?: number;
@@ -127,6 +128,7 @@ export class JobRepository {
           from_email: job.from_email ?? null,
           from_name: job.from_name ?? null,
           reply_to: job.reply_to ?? null,
+          reply_to_name: job.reply_to_name ?? null,
           headers: toJson(job.headers),
           attachments: toJson(job.attachments),
           priority: job.priority ?? 0,

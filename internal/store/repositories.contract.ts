@@ -9,8 +9,10 @@ import {
   markJobSent,
   updateTemplate,
 } from "../../test/store-queries.ts";
+import type { EmailJob } from "../job/email-job.ts";
 import type { DatabaseRouter } from "./database-router.ts";
 import { ConflictError } from "./errors.ts";
+import { jobToRow, rowToJob } from "./job-mapping.ts";
 import { JobRepository, type NewEmailJob } from "./job-repository.ts";
 import { InvalidCursorError } from "./keyset-cursor.ts";
 import { SuppressionRepository } from "./suppression-repository.ts";
@@ -59,6 +61,47 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryH
     });
 
     describe("jobs", () => {
+      it("gives back from a tracked job's row the job it was stored from, names of every mailbox included", async () => {
+        const job: EmailJob = {
+          id: randomUUID(),
+          type: "receipt",
+          recipient_email: "ada@example.com",
+          recipient_name: "Ada Lovelace",
+          template_id: "receipt",
+          template_data: { order: { id: 42, items: ["tea"] } },
+          subject: "Your receipt",
+          html: "<p>Thanks</p>",
+          text: "Thanks",
+          from: { email: "shop@example.com", name: "Ferienhaus Übersee" },
+          reply_to: { email: "help@example.com", name: "Hilfe & Support" },
+          cc: [{ email: "cc@example.com", name: "Copy" }, { email: "cc2@example.com" }],
+          bcc: [{ email: "audit@example.com" }],
+          tags: ["receipts", "eu"],
+          headers: { "X-Order": "42" },
+          attachments: [{ filename: "r.txt", content: "aGk=", content_type: "text/plain" }],
+          priority: 2,
+          scheduled_at: new Date("2030-01-01T00:00:00Z"),
+          tracked: true,
+          idempotency_key: `receipt-${randomUUID()}`,
+          provider: "smtp",
+          max_retries: 5,
+          metadata: { source: "checkout" },
+          sandbox: true,
+        };
+        const readBack = async (id: string) => {
+          const row = await jobs.get(id, { consistency: "strong" });
+          if (!row) throw new Error(`job ${id} was not stored`);
+          return rowToJob(row);
+        };
+        await jobs.create(jobToRow(job));
+        expect(await readBack(job.id)).toEqual(job);
+        // Without a name, none is made up.
+        const bare: EmailJob = { ...job, id: randomUUID(), idempotency_key: `bare-${randomUUID()}` };
+        bare.reply_to = { email: "help@example.com" };
+        await jobs.create(jobToRow(bare));
+        expect((await readBack(bare.id)).reply_to).toEqual({ email: "help@example.com" });
+      });
+
       it("creates a job with the Go schema's column defaults and reads it back with JSON intact", async () => {
         const created = await jobs.create(
           newJob({

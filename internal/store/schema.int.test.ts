@@ -85,6 +85,7 @@ describe("migrations", () => {
         "014_untracked_campaigns",
         "015_throughput_minutes",
         "016_untagged_jobs_unindexed",
+        "017_reply_to_names",
       ]);
     } finally {
       await Promise.all(routers.map(({ router: r }) => r.destroy()));

@@ -29,6 +29,7 @@ export interface EmailJobTable {
   from_email: string | null;
   from_name: string | null;
   reply_to: string | null;
+  reply_to_name: string | null;
   headers: JsonColumn;
   html_body: string | null;
   text_body: string | null;
@@ -139,6 +140,7 @@ export interface EmailCampaignTable {
   from_email: string | null;
   from_name: string | null;
   reply_to: string | null;
+  reply_to_name: string | null;
   headers: JsonColumn;
   provider: string | null;
   priority: Defaulted<number>;
@@ -248,6 +250,7 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     from_email: "null",
     from_name: "null",
     reply_to: "null",
+    reply_to_name: "null",
     headers: "null",
     html_body: "null",
     text_body: "null",
@@ -278,6 +281,7 @@ export const SCHEMA_COLUMNS: { [T in keyof Database]: Nullability<Database[T]> }
     from_email: "null",
     from_name: "null",
     reply_to: "null",
+    reply_to_name: "null",
     headers: "null",
     provider: "null",
     priority: "not null",

@@ -353,6 +353,7 @@ describe("JobProcessor (in-memory queue, embedded PostgreSQL)", () => {
         from_email: null,
         from_name: null,
         reply_to: null,
+        reply_to_name: null,
         headers: null,
         provider: null,
         priority: -1,
