@@ -34,10 +34,13 @@ export function jobToRow(job: EmailJob): NewEmailJob {
   };
 }
 
+/** A stored address and its display name as a mailbox; an empty or missing name is left out. */
+const storedMailbox = (email: string, name: string | null): Mailbox => (name ? { email, name } : { email });
+
 /** Mailboxes stored as JSON (cc, bcc); anything else (a Go-written NULL) is none. */
 function mailboxes(value: unknown): Mailbox[] | undefined {
   if (!Array.isArray(value) || value.length === 0) return undefined;
-  return (value as Mailbox[]).map((m) => (m.name ? { email: m.email, name: m.name } : { email: m.email }));
+  return (value as Mailbox[]).map((m) => storedMailbox(m.email, m.name ?? null));
 }
 
 function asRecord(value: unknown): Record<string, JsonValue> {
@@ -64,12 +67,8 @@ export function rowToJob(row: EmailJobRecord): EmailJob {
   if (row.subject) job.subject = row.subject;
   if (row.html_body) job.html = row.html_body;
   if (row.text_body) job.text = row.text_body;
-  if (row.from_email)
-    job.from = row.from_name ? { email: row.from_email, name: row.from_name } : { email: row.from_email };
-  if (row.reply_to)
-    job.reply_to = row.reply_to_name
-      ? { email: row.reply_to, name: row.reply_to_name }
-      : { email: row.reply_to };
+  if (row.from_email) job.from = storedMailbox(row.from_email, row.from_name);
+  if (row.reply_to) job.reply_to = storedMailbox(row.reply_to, row.reply_to_name);
   if (row.scheduled_at) job.scheduled_at = row.scheduled_at;
   if (row.provider) job.provider = row.provider;
   if (row.idempotency_key) job.idempotency_key = row.idempotency_key;
@@ -135,14 +134,8 @@ export function campaignRecipientJob(
   };
   if (recipient.name) job.recipient_name = recipient.name;
   if (campaign.subject) job.subject = campaign.subject;
-  if (campaign.from_email)
-    job.from = campaign.from_name
-      ? { email: campaign.from_email, name: campaign.from_name }
-      : { email: campaign.from_email };
-  if (campaign.reply_to)
-    job.reply_to = campaign.reply_to_name
-      ? { email: campaign.reply_to, name: campaign.reply_to_name }
-      : { email: campaign.reply_to };
+  if (campaign.from_email) job.from = storedMailbox(campaign.from_email, campaign.from_name);
+  if (campaign.reply_to) job.reply_to = storedMailbox(campaign.reply_to, campaign.reply_to_name);
   if (campaign.provider) job.provider = campaign.provider;
   if (campaign.tags.length > 0) job.tags = [...campaign.tags];
   return job;
