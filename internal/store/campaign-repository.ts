@@ -406,8 +406,8 @@ export class CampaignRepository {
         queued: string | number;
       }
     >`
-      select id, job_type, template_id, subject, from_email, from_name, reply_to, reply_to_name, headers, provider,
-             priority, max_retries, tags, tracked, next_seq, rate_limit,
+      select id, job_type, template_id, subject, from_email, from_name, reply_to, reply_to_name,
+             headers, provider, priority, max_retries, tags, tracked, next_seq, rate_limit,
              case when rate_limit is null then 0
                   else least(greatest(rate_limit, 1),
                              dispatch_credit + rate_limit * extract(epoch from (now() - coalesce(credit_at, now()))))

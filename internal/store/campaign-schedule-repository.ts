@@ -100,12 +100,12 @@ export class CampaignScheduleRepository {
       const schedule = toRecord(due);
       const { rows } = await sql<{ id: string; job_type: string; late_ms: number }>`
         insert into email_campaigns (name, job_type, status, template_id, subject, template_data,
-          from_email, from_name, reply_to, reply_to_name, headers, provider, priority, max_retries, tags, tracked,
-          rate_limit, scheduled_at, started_at, schedule_id)
+          from_email, from_name, reply_to, reply_to_name, headers, provider, priority, max_retries,
+          tags, tracked, rate_limit, scheduled_at, started_at, schedule_id)
         select left(b.name || ' ' || to_char(${schedule.next_run_at}::timestamptz at time zone 'UTC', 'YYYY-MM-DD HH24:MI"Z"'), 255),
           b.job_type, 'running', b.template_id, b.subject, b.template_data, b.from_email, b.from_name,
-          b.reply_to, b.reply_to_name, b.headers, b.provider, b.priority, b.max_retries, b.tags, b.tracked,
-          b.rate_limit, ${schedule.next_run_at}, now(), ${schedule.id}
+          b.reply_to, b.reply_to_name, b.headers, b.provider, b.priority, b.max_retries, b.tags,
+          b.tracked, b.rate_limit, ${schedule.next_run_at}, now(), ${schedule.id}
         from email_campaigns b where b.id = ${schedule.blueprint_id}
         returning id, job_type,
           (extract(epoch from (now() - ${schedule.next_run_at}::timestamptz)) * 1000)::float8 as late_ms`.execute(
