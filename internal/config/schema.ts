@@ -37,7 +37,7 @@ export function configSchema() {
         env: "QUEUE_NAME",
       },
       batch_size: {
-        doc: "Messages a consumer takes per read (redis entries, postgres rows); those beyond what workers asked for wait, held for this consumer, and the next read starts while they are sent. Raise it (500–1000) for throughput.",
+        doc: "Messages a consumer takes per read (redis entries, postgres rows); those beyond what workers asked for wait, held for this consumer, and the next read starts while they are sent (more urgent messages that arrive meanwhile still go first). Raise it (500–1000) for throughput.",
         format: "nat",
         default: 10,
         env: "QUEUE_BATCH_SIZE",

@@ -95,6 +95,10 @@ export class RedisStreamsQueue implements JobQueue {
   #surplus: Delivery[] = [];
   readonly #readBatch: number;
   #readingAhead: Promise<void> | undefined;
+  /** When the lanes were last read (Date.now()): how stale the surplus's view of them may be. */
+  #lastRead = Number.NEGATIVE_INFINITY;
+  /** The last fetch handed out more urgent entries instead of the surplus's head; this one must not. */
+  #passedOver = false;
   #lastReclaim = 0;
   #reclaimCursor: Record<Lane, string> = { critical: "0-0", high: "0-0", normal: "0-0", low: "0-0" };
   readonly #interrupter: BlockingInterrupter;
@@ -177,7 +181,8 @@ export class RedisStreamsQueue implements JobQueue {
   async #fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
     if (max <= 0 || signal?.aborted) return [];
     if (this.#surplus.length < max) await this.#readingAhead;
-    const out = this.#surplus.splice(0, max);
+    const urgent = await this.#readAheadOfSurplus(max);
+    const out = [...urgent, ...this.#surplus.splice(0, max - urgent.length)];
     if (out.length < max) out.push(...(await this.#reclaimIfDue(max - out.length)));
     if (out.length < max) out.push(...(await this.#readLanes(max - out.length)));
     if (out.length > 0) this.#readAheadIfLow(max);
@@ -373,6 +378,26 @@ export class RedisStreamsQueue implements JobQueue {
       });
   }
 
+  /**
+   * Entries read ahead wait in the surplus for the next fetches; meanwhile a critical email may have
+   * arrived, and the surplus (a campaign's, say) would be handed out before it. So when the lanes
+   * were last read more than SURPLUS_FRESH_MS ago, the lanes more urgent than the surplus's head are
+   * read first. A fetch that got such entries is followed by one that hands out the surplus, so
+   * its entries (pending for this consumer) cannot wait behind a stream of urgent ones.
+   */
+  async #readAheadOfSurplus(max: number): Promise<Delivery[]> {
+    const head = this.#surplus[0];
+    if (head === undefined || this.#passedOver || Date.now() - this.#lastRead < SURPLUS_FRESH_MS) {
+      this.#passedOver = false;
+      return [];
+    }
+    const moreUrgent = LANES.slice(0, LANES.indexOf(head.lane));
+    if (moreUrgent.length === 0) return [];
+    const got = await this.#readOnly(moreUrgent, max);
+    this.#passedOver = got.length > 0;
+    return sortByLane(got);
+  }
+
   /** Reads at least a batch; what goes beyond `max` waits in the surplus. */
   async #readLanes(max: number): Promise<Delivery[]> {
     const got = sortByLane(await this.#read(Math.max(max, this.#readBatch)));
@@ -383,13 +408,24 @@ export class RedisStreamsQueue implements JobQueue {
   async #read(max: number): Promise<Delivery[]> {
     const plan = this.#fairShare.plan(max);
     const reservedIndex = plan.reserved ? LANES.indexOf(plan.reserved.lane) + 1 : 0;
+    return this.#readOnly(LANES, max, reservedIndex, plan.reserved?.count ?? 0);
+  }
+
+  /** Reads `lanes` (LANES or a prefix of it) in order, after `reservedCount` from the lane at `reservedIndex`. */
+  async #readOnly(
+    lanes: readonly Lane[],
+    max: number,
+    reservedIndex = 0,
+    reservedCount = 0,
+  ): Promise<Delivery[]> {
+    this.#lastRead = Date.now();
     const reply = (await fetchScript.run(
       this.#redis,
-      LANES.map((lane) => this.#streams[lane]),
-      [this.#group, this.#consumer, max, reservedIndex, plan.reserved?.count ?? 0],
+      lanes.map((lane) => this.#streams[lane]),
+      [this.#group, this.#consumer, max, reservedIndex, reservedCount],
     )) as [number, string, string[]][];
     return reply.map(([laneIndex, id, fields]) =>
-      this.#delivery(LANES[laneIndex - 1] as Lane, id, fields, false),
+      this.#delivery(lanes[laneIndex - 1] as Lane, id, fields, false),
     );
   }
 
@@ -407,6 +443,7 @@ export class RedisStreamsQueue implements JobQueue {
       ...streams,
       ...streams.map(() => ">"),
     )) as [string, StreamEntry[]][] | null;
+    this.#lastRead = Date.now();
     if (!reply) return [];
     const got: Delivery[] = [];
     for (const [stream, entries] of reply) {
@@ -476,6 +513,13 @@ export class RedisStreamsQueue implements JobQueue {
     );
   }
 }
+
+/**
+ * How long the surplus may stand for the lanes' contents: older, the lanes more urgent than it are
+ * read before it is handed out. It bounds how long an urgent entry can wait behind read-ahead work
+ * and costs at most one read per period while the surplus holds less urgent work.
+ */
+const SURPLUS_FRESH_MS = 2;
 
 function sortByLane(deliveries: Delivery[]): Delivery[] {
   return deliveries.sort((a, b) => LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
