@@ -28,6 +28,12 @@ export interface SmtpSinkOptions {
   dataDelayMs?: number;
   /** smtp-server settings over the sink's own (hidePIPELINING, authMethods, …). */
   server?: Partial<SMTPServerOptions>;
+  /**
+   * Given, each message is handed to it instead of kept in `messages`: a sink that receives a
+   * million emails keeps only what its caller counts, not every message whole (gigabytes whose
+   * garbage collection would stall the sink longer and longer as a run goes on).
+   */
+  onMessage?: (message: ReceivedMessage) => void;
 }
 
 /**
@@ -79,7 +85,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
         if (options.dataDelayMs) await new Promise((resolve) => setTimeout(resolve, options.dataDelayMs));
         const raw = Buffer.concat(chunks).toString("utf8");
         const head = raw.split(/\r?\n\r?\n/)[0] ?? "";
-        messages.push({
+        const message: ReceivedMessage = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
@@ -89,7 +95,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
             const match = new RegExp(`^${name}:\\s*(.*(?:\\r?\\n[ \\t].*)*)`, "im").exec(head);
             return match?.[1]?.replace(/\r?\n[ \t]+/g, " ").trim();
           },
-        });
+        };
+        if (options.onMessage) options.onMessage(message);
+        else messages.push(message);
         callback();
       });
     },
