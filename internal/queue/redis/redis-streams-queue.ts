@@ -181,8 +181,9 @@ export class RedisStreamsQueue implements JobQueue {
   async #fetch(max: number, signal?: AbortSignal): Promise<Delivery[]> {
     if (max <= 0 || signal?.aborted) return [];
     if (this.#surplus.length < max) await this.#readingAhead;
-    const urgent = await this.#readAheadOfSurplus(max);
-    const out = [...urgent, ...this.#surplus.splice(0, max - urgent.length)];
+    const urgent = await this.#readMoreUrgentThanSurplus(max);
+    const out = this.#surplus.splice(0, max - urgent.length);
+    if (urgent.length > 0) out.unshift(...urgent);
     if (out.length < max) out.push(...(await this.#reclaimIfDue(max - out.length)));
     if (out.length < max) out.push(...(await this.#readLanes(max - out.length)));
     if (out.length > 0) this.#readAheadIfLow(max);
@@ -385,7 +386,7 @@ export class RedisStreamsQueue implements JobQueue {
    * read first. A fetch that got such entries is followed by one that hands out the surplus, so
    * its entries (pending for this consumer) cannot wait behind a stream of urgent ones.
    */
-  async #readAheadOfSurplus(max: number): Promise<Delivery[]> {
+  async #readMoreUrgentThanSurplus(max: number): Promise<Delivery[]> {
     const head = this.#surplus[0];
     if (head === undefined || this.#passedOver || Date.now() - this.#lastRead < SURPLUS_FRESH_MS) {
       this.#passedOver = false;
